@@ -1,0 +1,200 @@
+#include "protocol/policy.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace civic {
+namespace {
+
+std::vector<std::string_view> split_fields(std::string_view line) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+        std::size_t start = i;
+        while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+        if (i > start) out.push_back(line.substr(start, i - start));
+    }
+    return out;
+}
+
+bool allowed_octet(unsigned char c) { return c == '\t' || c == '\n' || (c >= 0x20 && c != 0x7F); }
+
+} // namespace
+
+bool policy::quorum_met(const std::vector<bool>& cosigned) const {
+    switch (quorum) {
+    case quorum_kind::none:
+        return true;
+    case quorum_kind::witness:
+        return quorum_index < cosigned.size() && cosigned[quorum_index];
+    case quorum_kind::group:
+        break;
+    }
+    // Groups only name earlier groups, so one pass in definition order suffices.
+    std::vector<bool> witnessed(groups.size(), false);
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+        std::size_t count = 0;
+        for (const auto& m : groups[g].members) {
+            bool yes = m.is_group ? witnessed[m.index] : (m.index < cosigned.size() && cosigned[m.index]);
+            count += yes;
+        }
+        witnessed[g] = count >= groups[g].threshold;
+    }
+    return witnessed[quorum_index];
+}
+
+result<policy> parse_policy(std::string_view text) {
+    if (text.size() > max_policy_size) return make_error("policy: file too large");
+    policy p;
+    std::map<std::string, policy::member> names; // witnesses and groups share one namespace
+    bool have_quorum = false;
+    std::size_t line_no = 0;
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        auto line = text.substr(0, nl);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+        ++line_no;
+        auto fail = [&](const std::string& what) {
+            return make_error("policy line " + std::to_string(line_no) + ": " + what);
+        };
+        for (char c : line)
+            if (!allowed_octet(static_cast<unsigned char>(c))) return fail("control character not allowed");
+        auto fields = split_fields(line);
+        if (fields.empty() || fields[0][0] == '#') continue;
+        auto keyword = fields[0];
+
+        auto define_name = [&](std::string_view name, policy::member m) -> status {
+            if (name == "none") return fail("the name 'none' is reserved");
+            if (!names.emplace(std::string(name), m).second)
+                return fail("name '" + std::string(name) + "' is already defined");
+            return {};
+        };
+        auto parse_key = [&](std::string_view key_text, std::uint8_t type, const char* role) -> result<note::vkey> {
+            auto key = note::parse_vkey(key_text);
+            if (!key) return fail(std::string(role) + " key: " + key.message());
+            if (key->type != type)
+                return fail(std::string(role) + " key must have signature type " +
+                            std::to_string(type) + ", not " + std::to_string(key->type));
+            return key;
+        };
+
+        if (keyword == "log") {
+            if (fields.size() < 2 || fields.size() > 3) return fail("expected: log <vkey> [<url>]");
+            if (p.logs.size() == max_policy_logs) return fail("too many logs");
+            auto key = parse_key(fields[1], note::type_ed25519, "log");
+            if (!key) return key.err();
+            for (const auto& l : p.logs)
+                if (l.key.public_key == key->public_key) return fail("duplicate log key");
+            p.logs.push_back({std::move(*key), fields.size() == 3 ? std::string(fields[2]) : ""});
+        } else if (keyword == "witness") {
+            if (fields.size() < 3 || fields.size() > 4) return fail("expected: witness <name> <vkey> [<url>]");
+            if (p.witnesses.size() == max_policy_witnesses) return fail("too many witnesses");
+            auto key = parse_key(fields[2], note::type_cosignature_v1, "witness");
+            if (!key) return key.err();
+            for (const auto& w : p.witnesses)
+                if (w.key.public_key == key->public_key) return fail("duplicate witness key");
+            CIVIC_TRY(define_name(fields[1], {false, p.witnesses.size()}));
+            p.witnesses.push_back({std::string(fields[1]), std::move(*key),
+                                   fields.size() == 4 ? std::string(fields[3]) : ""});
+        } else if (keyword == "group") {
+            if (fields.size() < 4) return fail("expected: group <name> all|any|<k> <name>...");
+            if (p.groups.size() == max_policy_groups) return fail("too many groups");
+            policy::group g;
+            g.name = std::string(fields[1]);
+            std::vector<std::string_view> member_names(fields.begin() + 3, fields.end());
+            for (auto name : member_names) {
+                auto it = names.find(std::string(name));
+                if (it == names.end()) return fail("group member '" + std::string(name) + "' is not defined above");
+                for (const auto& m : g.members)
+                    if (m.is_group == it->second.is_group && m.index == it->second.index)
+                        return fail("group member '" + std::string(name) + "' is listed twice");
+                g.members.push_back(it->second);
+            }
+            auto k = fields[2];
+            if (k == "all") {
+                g.threshold = g.members.size();
+            } else if (k == "any") {
+                g.threshold = 1;
+            } else {
+                auto v = parse_decimal(k, g.members.size());
+                if (!v || *v == 0)
+                    return fail("group threshold must be all, any, or 1.." + std::to_string(g.members.size()));
+                g.threshold = static_cast<std::size_t>(*v);
+            }
+            CIVIC_TRY(define_name(fields[1], {true, p.groups.size()}));
+            p.groups.push_back(std::move(g));
+        } else if (keyword == "quorum") {
+            if (fields.size() != 2) return fail("expected: quorum <name>");
+            if (have_quorum) return fail("more than one quorum line");
+            have_quorum = true;
+            if (fields[1] == "none") {
+                p.quorum = policy::quorum_kind::none;
+            } else {
+                auto it = names.find(std::string(fields[1]));
+                if (it == names.end()) return fail("quorum '" + std::string(fields[1]) + "' is not defined above");
+                p.quorum = it->second.is_group ? policy::quorum_kind::group : policy::quorum_kind::witness;
+                p.quorum_index = it->second.index;
+            }
+        } else {
+            return fail("unknown keyword '" + std::string(keyword) + "'");
+        }
+    }
+    if (!have_quorum) return make_error("policy: no quorum line");
+    return p;
+}
+
+result<policy_verifier> policy_verifier::make(const policy& p) {
+    policy_verifier v;
+    v.policy_ = p;
+    for (const auto& l : p.logs) {
+        auto ver = note::make_verifier(l.key);
+        if (!ver) return ver.err();
+        v.verifiers_.push_back(std::move(*ver));
+    }
+    for (const auto& w : p.witnesses) {
+        auto ver = note::make_verifier(w.key);
+        if (!ver) return ver.err();
+        v.verifiers_.push_back(std::move(*ver));
+    }
+    return v;
+}
+
+result<policy_verdict> policy_verifier::verify(std::string_view text) const {
+    CIVIC_TRY_ASSIGN(cp, parse_signed_checkpoint(text));
+    // Only logs whose key name is the checkpoint's origin may vouch for it.
+    std::vector<const note::verifier*> known;
+    std::vector<std::size_t> known_index;
+    for (std::size_t i = 0; i < policy_.logs.size(); ++i) {
+        if (policy_.logs[i].key.name != cp.body.origin) continue;
+        known.push_back(verifiers_[i].get());
+        known_index.push_back(i);
+    }
+    std::size_t first_witness = known.size();
+    if (first_witness == 0) return make_error("checkpoint origin '" + cp.body.origin + "' is not a log of the policy");
+    for (std::size_t i = 0; i < policy_.witnesses.size(); ++i) {
+        known.push_back(verifiers_[policy_.logs.size() + i].get());
+        known_index.push_back(i);
+    }
+    auto opened = note::open(cp.signed_note, known);
+    if (!opened) return opened.err();
+
+    policy_verdict verdict;
+    bool log_signed = false;
+    std::vector<bool> cosigned(policy_.witnesses.size(), false);
+    for (std::size_t k : opened->signed_by) {
+        if (k < first_witness) {
+            if (!log_signed) verdict.log = known_index[k];
+            log_signed = true;
+        } else {
+            cosigned[known_index[k]] = true;
+            verdict.witnesses.push_back(policy_.witnesses[known_index[k]].name);
+        }
+    }
+    if (!log_signed) return make_error("checkpoint is not signed by the log '" + cp.body.origin + "'");
+    verdict.quorum = policy_.quorum_met(cosigned);
+    verdict.checkpoint = std::move(cp);
+    return verdict;
+}
+
+} // namespace civic
