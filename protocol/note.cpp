@@ -63,6 +63,13 @@ result<signature> parse_signature_line(std::string_view line) {
     return sig;
 }
 
+// The spec's hex is fixed-length lowercase: the only accepted spelling of a key ID.
+bool lowercase_hex32(std::string_view text) {
+    return text.size() == 8 && std::all_of(text.begin(), text.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
 std::uint32_t derive_id(std::string_view name, std::uint8_t type, const ed25519::public_key& key) {
     return key_id(name, type, byte_view(key));
 }
@@ -71,7 +78,7 @@ std::uint32_t derive_id(std::string_view name, std::uint8_t type, const ed25519:
 
 bool valid_utf8(std::string_view s) {
     for (std::size_t i = 0; i < s.size();) {
-        char32_t cp;
+        char32_t cp = 0;
         std::size_t n = decode_utf8(s, i, cp);
         if (n == 0) return false;
         i += n;
@@ -82,9 +89,9 @@ bool valid_utf8(std::string_view s) {
 bool valid_key_name(std::string_view name) {
     if (name.empty() || !valid_utf8(name)) return false;
     for (std::size_t i = 0; i < name.size();) {
-        char32_t cp;
+        char32_t cp = 0;
         std::size_t n = decode_utf8(name, i, cp);
-        if (cp == '+' || cp < 0x20 || cp == 0x7F || is_unicode_space(cp)) return false;
+        if (n == 0 || cp == '+' || cp < 0x20 || cp == 0x7F || is_unicode_space(cp)) return false;
         i += n;
     }
     return true;
@@ -158,7 +165,7 @@ result<vkey> parse_vkey(std::string_view text) {
     key.name = std::string(text.substr(0, plus1));
     if (!valid_key_name(key.name)) return make_error("vkey: invalid key name");
     auto id_text = text.substr(plus1 + 1, plus2 - plus1 - 1);
-    if (id_text.size() != 8) return make_error("vkey: key ID must be 8 hex digits");
+    if (!lowercase_hex32(id_text)) return make_error("vkey: key ID must be 8 lowercase hex digits");
     auto id = hex_decode(id_text);
     if (!id) return make_error("vkey: key ID must be 8 hex digits");
     key.key_id = get_u32_be(id->data());
@@ -183,6 +190,42 @@ std::string format_vkey(const vkey& key) {
     bytes id;
     put_u32_be(id, key.key_id);
     return key.name + "+" + hex_encode(id) + "+" + base64_encode(material);
+}
+
+std::string format_signer_key(const std::string& name, std::uint8_t type, const ed25519::secret_key& key) {
+    bytes material(1 + ed25519::seed_size);
+    material[0] = type;
+    key.copy_seed(material.data() + 1);
+    bytes id;
+    put_u32_be(id, civic::note::key_id(name, type, byte_view(key.public_key_bytes())));
+    std::string out = "PRIVATE+KEY+" + name + "+" + hex_encode(id) + "+" + base64_encode(material);
+    ed25519::wipe(material.data(), material.size());
+    return out;
+}
+
+result<signer_key> parse_signer_key(std::string_view text) {
+    constexpr std::string_view prefix = "PRIVATE+KEY+";
+    if (text.substr(0, prefix.size()) != prefix) return make_error("signer key: must start with PRIVATE+KEY+");
+    text.remove_prefix(prefix.size());
+    auto plus1 = text.find('+');
+    auto plus2 = plus1 == std::string_view::npos ? plus1 : text.find('+', plus1 + 1);
+    if (plus2 == std::string_view::npos) return make_error("signer key: expected PRIVATE+KEY+name+id+key");
+    std::string name(text.substr(0, plus1));
+    if (!valid_key_name(name)) return make_error("signer key: invalid key name");
+    auto id_text = text.substr(plus1 + 1, plus2 - plus1 - 1);
+    if (!lowercase_hex32(id_text)) return make_error("signer key: key ID must be 8 lowercase hex digits");
+    auto id = hex_decode(id_text);
+    auto material = base64_decode(text.substr(plus2 + 1));
+    if (!material || material->size() != 1 + ed25519::seed_size)
+        return make_error("signer key: key material must be a type byte and a 32-byte seed");
+    std::uint8_t type = (*material)[0];
+    auto key = ed25519::secret_key::from_seed(byte_view(material->data() + 1, ed25519::seed_size));
+    ed25519::wipe(material->data(), material->size());
+    if (type != type_ed25519 && type != type_cosignature_v1)
+        return make_error("signer key: unsupported type " + std::to_string(type));
+    if (civic::note::key_id(name, type, byte_view(key->public_key_bytes())) != get_u32_be(id->data()))
+        return make_error("signer key: key ID does not match name and key");
+    return signer_key{std::move(name), type, std::move(*key)};
 }
 
 ed25519_verifier::ed25519_verifier(std::string name, const ed25519::public_key& key)

@@ -68,6 +68,17 @@ struct vkey {
 result<vkey> parse_vkey(std::string_view text);
 std::string format_vkey(const vkey& key);
 
+/// A signer key string, the private counterpart of a vkey (the format of Go's
+/// golang.org/x/mod/sumdb/note): "PRIVATE+KEY+<name>+<hex id>+base64(type || seed)".
+/// Handle as a secret: callers wipe the string when done.
+struct signer_key {
+    std::string name;
+    std::uint8_t type = 0; // type_ed25519 (log) or type_cosignature_v1 (witness)
+    ed25519::secret_key key;
+};
+std::string format_signer_key(const std::string& name, std::uint8_t type, const ed25519::secret_key& key);
+result<signer_key> parse_signer_key(std::string_view text);
+
 /// Checks signatures made by one key.
 class verifier {
 public:

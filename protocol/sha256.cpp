@@ -1,7 +1,13 @@
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3 but shipped and supported
+// through 3.x; they reach the same SHA-NI block function as EVP without the
+// provider layer: 120 ns against 155-200 ns for a 65-byte node on this machine.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "protocol/sha256.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstdio>
 
@@ -54,6 +60,28 @@ hash sha256_hasher::finish() {
 sha256_hasher& thread_hasher() {
     thread_local sha256_hasher hasher;
     return hasher;
+}
+
+hash sha256_prefixed(std::uint8_t prefix, byte_view data) {
+    SHA256_CTX ctx;
+    hash out;
+    if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, &prefix, 1) != 1 ||
+        SHA256_Update(&ctx, data.data(), data.size()) != 1 || SHA256_Final(out.data(), &ctx) != 1)
+        digest_failed();
+    return out;
+}
+
+hash sha256_prefixed(std::uint8_t prefix, const hash& left, const hash& right) {
+    // One contiguous buffer: one update call instead of three.
+    std::uint8_t buf[65];
+    buf[0] = prefix;
+    std::copy(left.begin(), left.end(), buf + 1);
+    std::copy(right.begin(), right.end(), buf + 33);
+    SHA256_CTX ctx;
+    hash out;
+    if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, buf, sizeof buf) != 1 || SHA256_Final(out.data(), &ctx) != 1)
+        digest_failed();
+    return out;
 }
 
 hash sha256(byte_view data) { return thread_hasher().reset().update(data).finish(); }

@@ -1,6 +1,8 @@
-// SHA-256 through OpenSSL's EVP interface. The EVP_MD is fetched once per process
-// and each hasher reuses its EVP_MD_CTX: for the 65-byte inputs of Merkle node
-// hashing, that is several times faster than one-shot SHA256()/EVP_Digest().
+// SHA-256 through OpenSSL. General hashing uses the EVP interface with the EVP_MD
+// fetched once per process and each hasher reusing its EVP_MD_CTX (3-4x faster
+// than one-shot SHA256()/EVP_Digest() on small inputs). The Merkle tree's own
+// small, fixed-shape inputs go through sha256_prefixed(), which skips the
+// provider dispatch (see sha256.cpp and docs/PERFORMANCE.md).
 #pragma once
 
 #include <array>
@@ -31,6 +33,11 @@ public:
 private:
     evp_md_ctx_st* ctx_;
 };
+
+/// SHA-256(prefix || data): Merkle leaf hashing.
+hash sha256_prefixed(std::uint8_t prefix, byte_view data);
+/// SHA-256(prefix || left || right): Merkle node hashing.
+hash sha256_prefixed(std::uint8_t prefix, const hash& left, const hash& right);
 
 /// SHA-256 of `data` using a thread-local hasher.
 hash sha256(byte_view data);

@@ -49,6 +49,8 @@ TEST_CASE("the signed-note spec example verifies with its verifier key", "[note]
 TEST_CASE("vkeys: key ID must match, types and lengths are checked", "[note]") {
     CHECK_FALSE(note::parse_vkey("example.com/foo+530d903b+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k").ok());
     CHECK_FALSE(note::parse_vkey("example.com/foo+530d903a").ok());
+    // Key IDs are lowercase hex (found by fuzzing: uppercase broke the round trip).
+    CHECK_FALSE(note::parse_vkey("example.com/foo+530D903A+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k").ok());
     CHECK_FALSE(note::parse_vkey("+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k").ok());
     CHECK_FALSE(note::parse_vkey("example.com/foo+530d903+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k").ok());
     CHECK_FALSE(note::parse_vkey("example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2").ok());
@@ -164,4 +166,25 @@ TEST_CASE("notes with at least 16 signatures are accepted; limits are enforced",
     CHECK_FALSE(note::parse(note::serialize(too_many)).ok());
     note::note too_big{std::string(note::max_note_size, 'a') + "\n", {n.signatures[0]}};
     CHECK_FALSE(note::parse(note::serialize(too_big)).ok());
+}
+
+TEST_CASE("signer key strings round-trip and are checked", "[note]") {
+    auto key = test::key_for("signer");
+    auto text = note::format_signer_key("example.org/log", note::type_ed25519, key);
+    CHECK(text.rfind("PRIVATE+KEY+example.org/log+", 0) == 0);
+    auto parsed = note::parse_signer_key(text);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->name == "example.org/log");
+    CHECK(parsed->type == note::type_ed25519);
+    CHECK(parsed->key.public_key_bytes() == key.public_key_bytes());
+    auto witness = note::parse_signer_key(note::format_signer_key("w", note::type_cosignature_v1, key));
+    REQUIRE(witness.ok());
+    CHECK(witness->type == note::type_cosignature_v1);
+
+    auto wrong_id = text;
+    wrong_id[wrong_id.find("+", 12 + 15) + 1] ^= 1;
+    CHECK_FALSE(note::parse_signer_key(wrong_id).ok());
+    CHECK_FALSE(note::parse_signer_key("PRIVATE+KEY+x").ok());
+    CHECK_FALSE(note::parse_signer_key(text.substr(8)).ok());
+    CHECK_FALSE(note::parse_signer_key(text.substr(0, text.size() - 4)).ok());
 }

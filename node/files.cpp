@@ -1,0 +1,78 @@
+#include "node/files.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace civic::node {
+
+namespace {
+error file_error(const std::string& path, const std::string& what) {
+    return make_error(path + ": " + what + (errno != 0 ? std::string(": ") + std::strerror(errno) : ""));
+}
+
+struct fd_guard {
+    int fd;
+    ~fd_guard() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+} // namespace
+
+result<std::string> read_file(const std::string& path) {
+    errno = 0;
+    fd_guard f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (f.fd < 0) return file_error(path, "cannot open");
+    struct stat st {};
+    if (::fstat(f.fd, &st) != 0) return file_error(path, "cannot stat");
+    if (!S_ISREG(st.st_mode)) {
+        errno = 0;
+        return file_error(path, "not a regular file");
+    }
+    if (static_cast<std::size_t>(st.st_size) > max_input_file) {
+        errno = 0;
+        return file_error(path, "larger than " + std::to_string(max_input_file) + " bytes");
+    }
+    std::string out(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t done = 0;
+    while (done < out.size()) {
+        auto n = ::read(f.fd, out.data() + done, out.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return file_error(path, "read failed");
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    out.resize(done);
+    return out;
+}
+
+status write_secret_file(const std::string& path, const std::string& content) {
+    errno = 0;
+    fd_guard f{::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
+    if (f.fd < 0) return file_error(path, "cannot create (it must not exist yet)");
+    std::size_t done = 0;
+    while (done < content.size()) {
+        auto n = ::write(f.fd, content.data() + done, content.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return file_error(path, "write failed");
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fsync(f.fd) != 0) return file_error(path, "fsync failed");
+    return {};
+}
+
+result<std::string> read_secret_file(const std::string& path) {
+    struct stat st {};
+    errno = 0;
+    if (::stat(path.c_str(), &st) != 0) return file_error(path, "cannot stat");
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        errno = 0;
+        return file_error(path, "is accessible by group or others (chmod 600 it)");
+    }
+    return read_file(path);
+}
+
+} // namespace civic::node

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: the normal build through
+# ctest, the same tests built with AddressSanitizer + UBSan, and a short run of
+# every libFuzzer target. Ends with one summary line.
+#
+#   scripts/test.sh                 everything (what CI runs)
+#   scripts/test.sh --quick         normal build and ctest only
+#   scripts/test.sh --no-sanitize   skip the ASan/UBSan build
+#   scripts/test.sh --no-fuzz       skip the fuzz smoke run
+#   FUZZ_SECONDS=N                  seconds per fuzz target (default 8)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitize=1 fuzz=1
+for arg in "$@"; do
+  case "$arg" in
+    --quick) sanitize=0 fuzz=0 ;;
+    --no-sanitize) sanitize=0 ;;
+    --no-fuzz) fuzz=0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0 failed=0
+start=$(date +%s)
+
+scripts/setup.sh
+
+# Runs ctest in a build dir and adds its counts to the totals.
+run_ctest() {
+  local dir=$1 log
+  log=$(mktemp)
+  set +e
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1 || true)
+  rm -f "$log"
+  if [ -z "$line" ]; then
+    echo "test.sh: ctest in $dir printed no summary" >&2
+    failed=$((failed + 1))
+    return
+  fi
+  local nfail total
+  nfail=$(sed -E 's/.*tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  total=$(sed -E 's/.*tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+  passed=$((passed + total - nfail))
+  failed=$((failed + nfail))
+  [ "$rc" -eq 0 ] || [ "$nfail" -gt 0 ] || failed=$((failed + 1))
+}
+
+echo "== build (RelWithDebInfo) and test"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIVIC_BENCH=ON >/dev/null
+cmake --build build -j "$jobs"
+run_ctest build
+
+if [ "$sanitize" -eq 1 ]; then
+  echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer and test"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCIVIC_SANITIZE=ON -DCIVIC_BENCH=OFF \
+        -DCMAKE_CXX_FLAGS="-O1" >/dev/null
+  cmake --build build-asan -j "$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_ctest build-asan
+fi
+
+if [ "$fuzz" -eq 1 ]; then
+  echo "== fuzz smoke run: every target for ${FUZZ_SECONDS:-8} s"
+  if FUZZ_SKIP_SETUP=1 scripts/fuzz.sh all "${FUZZ_SECONDS:-8}"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+fi
+
+echo "test.sh: finished in $(( $(date +%s) - start )) s"
+echo "summary: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
