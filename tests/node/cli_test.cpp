@@ -84,7 +84,7 @@ TEST_CASE("cli: keygen writes a 0600 key file and prints only the vkey", "[cli]"
     CHECK(run({"keygen", "--name", "bad name"}).code == node::exit_usage);
 }
 
-TEST_CASE("cli: the protocol demo's bundle verifies offline; tampering fails", "[cli]") {
+TEST_CASE("cli: the protocol demo bundle verifies offline and tampering fails", "[cli]") {
     temp_dir dir("demo");
     auto demo = run({"protocol-demo", "--dir", dir.path.string(), "--entries", "300"});
     INFO(demo.err);

@@ -136,7 +136,7 @@ TEST_CASE("opening: unknown keys ignored, failing known key rejects, none known 
     CHECK_FALSE(note::open(forged, {&va}).ok());
 }
 
-TEST_CASE("notes with at least 16 signatures are accepted; limits are enforced", "[note]") {
+TEST_CASE("notes with at least 16 signatures are accepted and limits are enforced", "[note]") {
     const std::string text = "many signers\n";
     note::note n{text, {}};
     std::vector<std::unique_ptr<note::verifier>> verifiers;

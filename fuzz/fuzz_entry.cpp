@@ -1,0 +1,35 @@
+// libFuzzer target: decode_entry; encode() must reproduce the input.
+#include "protocol/entry.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+
+namespace {
+
+[[noreturn]] void fail(const char* what) {
+    std::fprintf(stderr, "fuzz_entry: %s\n", what);
+    __builtin_trap();
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    civic::byte_view input(data, size);
+    auto e = civic::decode_entry(input);
+    if (!e) return 0;
+    civic::bytes encoded = e->encode();
+    if (!civic::equal(encoded, input)) fail("encode(decode_entry(input)) != input");
+    if (!civic::check_entry(*e)) fail("decoded entry fails check_entry");
+    auto again = civic::decode_entry(encoded);
+    if (!again || !(*again == *e)) fail("entry changed across encode/decode");
+    civic::bytes message = e->signed_message();
+    if (message.size() !=
+        civic::entry_signature_context.size() + size - civic::ed25519::signature_size)
+        fail("signed_message has the wrong length");
+    (void)e->signature_valid();
+    (void)e->key_id();
+    (void)e->payload_key();
+    (void)civic::to_string(e->kind);
+    return 0;
+}
