@@ -1,10 +1,10 @@
 #include "actors/system.hpp"
 
+#include "actors/actors.hpp"
+
 #include <caf/atom.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/timespan.hpp>
-
-#include "actors/actors.hpp"
 
 namespace civic::actors {
 
@@ -21,7 +21,8 @@ system_config::system_config(const system_options& options) {
         set("middleman.workers", std::size_t{0});
         set("logger.file-verbosity", caf::atom("quiet"));
     }
-    if (options.worker_threads > 0) set("scheduler.max-threads", std::size_t{options.worker_threads});
+    if (options.worker_threads > 0)
+        set("scheduler.max-threads", std::size_t{options.worker_threads});
 }
 
 } // namespace civic::actors

@@ -8,24 +8,6 @@
 //
 // Deterministic inputs throughout (fixed seeds, fixed keys).
 
-#include <benchmark/benchmark.h>
-#include <openssl/sha.h>
-
-#include <algorithm>
-#include <array>
-#include <cstdlib>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <map>
-#include <memory>
-#include <ostream>
-#include <random>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
 #include "protocol/bytes.hpp"
 #include "protocol/checkpoint.hpp"
 #include "protocol/cosignature.hpp"
@@ -37,6 +19,24 @@
 #include "protocol/sha256.hpp"
 #include "protocol/tiles.hpp"
 #include "protocol/tlog_proof.hpp"
+
+#include <benchmark/benchmark.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -81,7 +81,8 @@ constexpr double default_min_time = 0.5; // seconds per benchmark
 
 civic::bytes patterned_bytes(std::size_t n, std::uint8_t seed) {
     civic::bytes out(n);
-    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(seed + 31 * i);
+    for (std::size_t i = 0; i < n; ++i)
+        out[i] = static_cast<std::uint8_t>(seed + 31 * i);
     return out;
 }
 
@@ -118,7 +119,8 @@ double tile_proof_hashes(const std::vector<std::pair<std::uint64_t, std::uint64_
         auto nodes = civic::merkle::decompose(begin, end);
         total += static_cast<double>(nodes.size() - 1);
         for (const auto& node : nodes)
-            total += static_cast<double>((std::uint64_t{1} << (node.level % civic::tiles::tile_height)) - 1);
+            total += static_cast<double>(
+                (std::uint64_t{1} << (node.level % civic::tiles::tile_height)) - 1);
     }
     return total;
 }
@@ -156,8 +158,8 @@ constexpr std::size_t sample_count = 4096; // pre-drawn pseudo-random inputs (po
 struct proof_fixture {
     civic::tiles::memory_tiles tree;
     hash root{};
-    std::vector<std::uint64_t> inclusion_index;                         // for size tree_size
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> consistency;   // (old, new)
+    std::vector<std::uint64_t> inclusion_index;                       // for size tree_size
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> consistency; // (old, new)
 
     std::vector<hash> inclusion_leaf;
     std::vector<std::vector<hash>> inclusion_proofs;
@@ -168,7 +170,8 @@ struct proof_fixture {
 const proof_fixture& proofs() {
     static const std::unique_ptr<proof_fixture> fixture = [] {
         auto f = std::make_unique<proof_fixture>();
-        for (std::uint64_t i = 0; i < tree_size; ++i) f->tree.append(tree_leaf(i));
+        for (std::uint64_t i = 0; i < tree_size; ++i)
+            f->tree.append(tree_leaf(i));
         f->root = f->tree.root();
 
         std::mt19937_64 rng(20240601);
@@ -186,7 +189,8 @@ const proof_fixture& proofs() {
             auto proof = civic::tiles::inclusion_proof(f->tree, index, tree_size);
             if (!proof) fixture_failed(proof.message());
             hash leaf = tree_leaf(index);
-            if (auto ok = civic::merkle::verify_inclusion(index, tree_size, leaf, *proof, f->root); !ok)
+            if (auto ok = civic::merkle::verify_inclusion(index, tree_size, leaf, *proof, f->root);
+                !ok)
                 fixture_failed(ok.message());
             f->inclusion_leaf.push_back(leaf);
             f->inclusion_proofs.push_back(std::move(*proof));
@@ -197,15 +201,18 @@ const proof_fixture& proofs() {
             auto r1 = civic::tiles::root_at(f->tree, tree_size, old_size);
             auto r2 = civic::tiles::root_at(f->tree, tree_size, new_size);
             if (!r1 || !r2) fixture_failed("root_at");
-            if (auto ok = civic::merkle::verify_consistency(old_size, new_size, *proof2, *r1, *r2); !ok)
+            if (auto ok = civic::merkle::verify_consistency(old_size, new_size, *proof2, *r1, *r2);
+                !ok)
                 fixture_failed(ok.message());
             f->old_root.push_back(*r1);
             f->new_root.push_back(*r2);
-            needed_avg.inclusion_generate += tile_proof_hashes(civic::tiles::inclusion_ranges(index, tree_size));
+            needed_avg.inclusion_generate +=
+                tile_proof_hashes(civic::tiles::inclusion_ranges(index, tree_size));
             needed_avg.consistency_generate +=
                 tile_proof_hashes(civic::tiles::consistency_ranges(old_size, new_size));
             needed_avg.inclusion_verify += static_cast<double>(f->inclusion_proofs.back().size());
-            needed_avg.consistency_verify += consistency_verify_hashes(old_size, new_size, proof2->size());
+            needed_avg.consistency_verify +=
+                consistency_verify_hashes(old_size, new_size, proof2->size());
             f->consistency_proofs.push_back(std::move(*proof2));
         }
         constexpr auto n = static_cast<double>(sample_count);
@@ -227,10 +234,10 @@ struct note_fixture {
     std::vector<civic::note::cosignature_verifier> witness_verifiers;
 
     civic::checkpoint body;
-    std::string text;               // checkpoint note text
-    std::string signed_by_log;      // serialized note, log signature only
-    std::string signed_by_four;     // serialized note, log + 3 cosignatures
-    civic::note::note note_log;     // parsed forms
+    std::string text;           // checkpoint note text
+    std::string signed_by_log;  // serialized note, log signature only
+    std::string signed_by_four; // serialized note, log + 3 cosignatures
+    civic::note::note note_log; // parsed forms
     civic::note::note note_four;
 
     civic::ed25519::secret_key author = key_from_seed(9);
@@ -282,7 +289,8 @@ struct note_fixture {
         civic::tlog_proof proof;
         proof.extra = entry_bytes;
         proof.index = 987654;
-        for (std::uint64_t i = 0; i < 20; ++i) proof.inclusion.push_back(tree_leaf(i));
+        for (std::uint64_t i = 0; i < 20; ++i)
+            proof.inclusion.push_back(tree_leaf(i));
         proof.checkpoint = signed_by_four;
         tlog_proof_file = proof.serialize();
         auto parsed = civic::parse_tlog_proof(tlog_proof_file);
@@ -292,7 +300,8 @@ struct note_fixture {
     std::vector<const civic::note::verifier*> verifiers_log() const { return {&log_verifier}; }
     std::vector<const civic::note::verifier*> verifiers_all() const {
         std::vector<const civic::note::verifier*> out{&log_verifier};
-        for (const auto& w : witness_verifiers) out.push_back(&w);
+        for (const auto& w : witness_verifiers)
+            out.push_back(&w);
         return out;
     }
 };
@@ -470,8 +479,8 @@ void bench_inclusion_verify(benchmark::State& state) {
     const auto& f = proofs();
     std::size_t i = 0;
     for (auto _ : state) {
-        auto ok = civic::merkle::verify_inclusion(f.inclusion_index[i], tree_size, f.inclusion_leaf[i],
-                                                  f.inclusion_proofs[i], f.root);
+        auto ok = civic::merkle::verify_inclusion(
+            f.inclusion_index[i], tree_size, f.inclusion_leaf[i], f.inclusion_proofs[i], f.root);
         if (!ok) {
             state.SkipWithError(ok.message().c_str());
             break;
@@ -547,7 +556,8 @@ void bench_parse(benchmark::State& state, const std::string& input, Parse parse)
 }
 
 void bench_note_parse(benchmark::State& state) {
-    bench_parse(state, notes().signed_by_four, [](std::string_view s) { return civic::note::parse(s); });
+    bench_parse(state, notes().signed_by_four,
+                [](std::string_view s) { return civic::note::parse(s); });
 }
 
 void bench_checkpoint_parse(benchmark::State& state) {
@@ -560,7 +570,8 @@ void bench_checkpoint_parse_signed(benchmark::State& state) {
 }
 
 void bench_tlog_proof_parse(benchmark::State& state) {
-    bench_parse(state, notes().tlog_proof_file, [](std::string_view s) { return civic::parse_tlog_proof(s); });
+    bench_parse(state, notes().tlog_proof_file,
+                [](std::string_view s) { return civic::parse_tlog_proof(s); });
 }
 
 void bench_entry_encode(benchmark::State& state) {
@@ -635,10 +646,11 @@ const ratio_row ratio_table[] = {
      &needed_avg.consistency_generate},
     {bm_incl_verify, bm_node_hash, 1, ratio_kind::equivalents,
      "N node-hash equivalents per verify (~log2 10^6)", &needed_avg.inclusion_verify},
-    {bm_cons_verify, bm_node_hash, 1, ratio_kind::equivalents,
-     "N node-hash equivalents per verify", &needed_avg.consistency_verify},
+    {bm_cons_verify, bm_node_hash, 1, ratio_kind::equivalents, "N node-hash equivalents per verify",
+     &needed_avg.consistency_verify},
 
-    {bm_note_sign, bm_ed25519_sign, 1, ratio_kind::fraction, "1 Ed25519 sign of the checkpoint text"},
+    {bm_note_sign, bm_ed25519_sign, 1, ratio_kind::fraction,
+     "1 Ed25519 sign of the checkpoint text"},
     {bm_note_open1, bm_ed25519_verify, 1, ratio_kind::fraction, "1 Ed25519 verify"},
     {bm_note_open4, bm_ed25519_verify, quarter, ratio_kind::fraction,
      "4 Ed25519 verifies (log + 3 cosignature/v1)"},
@@ -800,15 +812,18 @@ private:
                << l.note << '\n';
         };
         os << "\nRatios against raw primitives (items_per_second):\n"
-           << "  ratio = ops/s / (baseline ops/s / k) when the baseline reads \"name /k\": 1.00 = at "
+           << "  ratio = ops/s / (baseline ops/s / k) when the baseline reads \"name /k\": 1.00 = "
+              "at "
               "the primitive's limit\n"
            << "  ratio = 1/N: one op costs as much as N baseline ops\n"
-           << "  " << dash << " = no baseline, or the baseline did not run (--benchmark_filter)\n\n";
+           << "  " << dash
+           << " = no baseline, or the baseline did not run (--benchmark_filter)\n\n";
         print(header);
         os << std::string(w_name, '-') << "-+-" << std::string(w_ops, '-') << "-+-"
            << std::string(w_base, '-') << "-+-" << std::string(w_ratio, '-') << "-+-"
            << std::string(4, '-') << '\n';
-        for (const auto& l : lines) print(l);
+        for (const auto& l : lines)
+            print(l);
         os.flush();
     }
 
@@ -846,7 +861,8 @@ void register_benchmarks() {
         {bm_entry_encode, bench_entry_encode},
         {bm_entry_decode, bench_entry_decode},
     };
-    for (const auto& e : all) benchmark::RegisterBenchmark(e.name, e.fn)->MinTime(default_min_time);
+    for (const auto& e : all)
+        benchmark::RegisterBenchmark(e.name, e.fn)->MinTime(default_min_time);
 }
 
 } // namespace

@@ -1,18 +1,18 @@
 #include "node/cli.hpp"
 
+#include "node/files.hpp"
+#include "protocol/bundle.hpp"
+#include "protocol/tiles.hpp"
+
 #include <boost/program_options.hpp>
-#include <ctime>
 #include <nlohmann/json.hpp>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
-
-#include "node/files.hpp"
-#include "protocol/bundle.hpp"
-#include "protocol/tiles.hpp"
 
 namespace civic::node {
 namespace po = boost::program_options;
@@ -42,14 +42,16 @@ void describe_keygen(po::options_description& o) {
 int run_keygen(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
     auto name = vm["name"].as<std::string>();
     if (!note::valid_key_name(name)) {
-        err << "civic-attest keygen: --name '" << name << "': key names must be non-empty, with no spaces and no '+'\n";
+        err << "civic-attest keygen: --name '" << name
+            << "': key names must be non-empty, with no spaces and no '+'\n";
         return exit_usage;
     }
     std::uint8_t type = vm.count("witness") ? note::type_cosignature_v1 : note::type_ed25519;
     auto key = ed25519::secret_key::generate();
     auto secret = note::format_signer_key(name, type, key);
     const auto& pk = key.public_key_bytes();
-    auto vkey = note::format_vkey({name, note::key_id(name, type, pk), type, bytes(pk.begin(), pk.end())});
+    auto vkey =
+        note::format_vkey({name, note::key_id(name, type, pk), type, bytes(pk.begin(), pk.end())});
     int code = exit_ok;
     if (vm.count("out")) {
         auto path = vm["out"].as<std::string>();
@@ -70,7 +72,8 @@ int run_keygen(const po::variables_map& vm, std::ostream& out, std::ostream& err
 // ------------------------------------------------------------------ vkey ----
 
 void describe_vkey(po::options_description& o) {
-    o.add_options()("key", po::value<std::string>()->required(), "secret key file written by keygen --out");
+    o.add_options()("key", po::value<std::string>()->required(),
+                    "secret key file written by keygen --out");
 }
 
 int run_vkey(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
@@ -98,10 +101,14 @@ int run_vkey(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
 
 void describe_verify(po::options_description& o) {
     o.add_options()("proof", po::value<std::string>()->required(), "the .tlog-proof file")(
-        "content", po::value<std::string>(), "the signed document (its SHA-256 must match the entry)")(
-        "content-sha256", po::value<std::string>(), "the document's SHA-256 in hex, instead of --content")(
-        "policy", po::value<std::string>(), "a tlog-policy file: trusted logs, witnesses and quorum")(
-        "log-key", po::value<std::string>(), "the log's verifier key, instead of --policy (no witnesses needed)")(
+        "content", po::value<std::string>(),
+        "the signed document (its SHA-256 must match the entry)")(
+        "content-sha256", po::value<std::string>(),
+        "the document's SHA-256 in hex, instead of --content")(
+        "policy", po::value<std::string>(),
+        "a tlog-policy file: trusted logs, witnesses and quorum")(
+        "log-key", po::value<std::string>(),
+        "the log's verifier key, instead of --policy (no witnesses needed)")(
         "json", "print the verdict as JSON");
 }
 
@@ -159,7 +166,8 @@ int run_verify(const po::variables_map& vm, std::ostream& out, std::ostream& err
         content.emplace();
         std::copy(h->begin(), h->end(), content->begin());
     } else {
-        err << "civic-attest verify: warning: no --content given, so the document itself is not checked\n";
+        err << "civic-attest verify: warning: no --content given, so the document itself is not "
+               "checked\n";
     }
 
     auto verdict = verify_bundle(*trust, *proof, content);
@@ -173,7 +181,8 @@ int run_verify(const po::variables_map& vm, std::ostream& out, std::ostream& err
     } else {
         out << proof_path << ": " << (verdict.valid ? "VALID" : "INVALID") << "\n";
         for (const auto& c : verdict.checks)
-            out << "  " << (c.passed ? "ok  " : "FAIL") << " " << c.name << ": " << c.detail << "\n";
+            out << "  " << (c.passed ? "ok  " : "FAIL") << " " << c.name << ": " << c.detail
+                << "\n";
     }
     return verdict.valid ? exit_ok : exit_failed;
 }
@@ -181,8 +190,10 @@ int run_verify(const po::variables_map& vm, std::ostream& out, std::ostream& err
 // --------------------------------------------------------- protocol-demo ----
 
 void describe_demo(po::options_description& o) {
-    o.add_options()("dir", po::value<std::string>()->required(), "an empty or new directory for the demo's files")(
-        "entries", po::value<unsigned>()->default_value(1000), "how many statements to log (1..1000000)");
+    o.add_options()("dir", po::value<std::string>()->required(),
+                    "an empty or new directory for the demo's files")(
+        "entries", po::value<unsigned>()->default_value(1000),
+        "how many statements to log (1..1000000)");
 }
 
 status write_public(const std::filesystem::path& path, const std::string& content) {
@@ -204,7 +215,8 @@ int run_demo(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec || (fs::exists(dir / "policy.txt"))) {
-        err << "civic-attest protocol-demo: --dir " << dir.string() << ": must be a new or empty directory\n";
+        err << "civic-attest protocol-demo: --dir " << dir.string()
+            << ": must be a new or empty directory\n";
         return exit_usage;
     }
     auto step = [&](const std::string& s) { out << "\n== " << s << "\n"; };
@@ -214,12 +226,15 @@ int run_demo(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
     note::ed25519_signer log(origin, ed25519::secret_key::generate());
     std::vector<note::cosigner> witnesses;
     for (int i = 1; i <= 3; ++i)
-        witnesses.emplace_back("witness" + std::to_string(i) + ".example", ed25519::secret_key::generate());
+        witnesses.emplace_back("witness" + std::to_string(i) + ".example",
+                               ed25519::secret_key::generate());
     auto clerk = ed25519::secret_key::generate();
     out << "log vkey:      " << note::format_vkey(log.verifier_key()) << "\n";
-    for (const auto& w : witnesses) out << "witness vkey:  " << note::format_vkey(w.verifier_key()) << "\n";
+    for (const auto& w : witnesses)
+        out << "witness vkey:  " << note::format_vkey(w.verifier_key()) << "\n";
 
-    step("2. Ledger: register an identity, then log " + std::to_string(count) + " signed statements");
+    step("2. Ledger: register an identity, then log " + std::to_string(count) +
+         " signed statements");
     tiles::memory_tiles tree;
     std::vector<entry> logged;
     entry reg;
@@ -233,7 +248,8 @@ int run_demo(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
     std::uint64_t chosen = 1 + count / 2;
     std::string chosen_doc;
     for (unsigned i = 0; i < count; ++i) {
-        std::string doc = "Council minutes no. " + std::to_string(i) + ": the library opens on Sundays.\n";
+        std::string doc =
+            "Council minutes no. " + std::to_string(i) + ": the library opens on Sundays.\n";
         entry e;
         e.timestamp_ms = 1795000000000 + i + 1;
         e.identity = reg.identity;
@@ -265,7 +281,8 @@ int run_demo(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
     std::string policy_text = "# Trust the demo log if two of its three witnesses cosigned.\nlog " +
                               note::format_vkey(log.verifier_key()) + "\n";
     for (std::size_t i = 0; i < witnesses.size(); ++i)
-        policy_text += "witness W" + std::to_string(i + 1) + " " + note::format_vkey(witnesses[i].verifier_key()) + "\n";
+        policy_text += "witness W" + std::to_string(i + 1) + " " +
+                       note::format_vkey(witnesses[i].verifier_key()) + "\n";
     policy_text += "group two-of-three 2 W1 W2 W3\nquorum two-of-three\n";
     for (auto [name, content] : std::map<std::string, std::string>{
              {"document.txt", chosen_doc},
@@ -277,24 +294,31 @@ int run_demo(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
             return exit_failed;
         }
     }
-    out << proof << "\nwrote " << (dir / "document.tlog-proof").string() << ", document.txt, tampered.txt, policy.txt\n";
+    out << proof << "\nwrote " << (dir / "document.tlog-proof").string()
+        << ", document.txt, tampered.txt, policy.txt\n";
 
     step("5. Offline verification (what 'civic-attest verify' does)");
     auto trust = policy_verifier::make(*parse_policy(policy_text));
     auto good = verify_bundle(*trust, proof, sha256(byte_view(chosen_doc)));
-    for (const auto& c : good.checks) out << "  " << (c.passed ? "ok  " : "FAIL") << " " << c.name << ": " << c.detail << "\n";
+    for (const auto& c : good.checks)
+        out << "  " << (c.passed ? "ok  " : "FAIL") << " " << c.name << ": " << c.detail << "\n";
     out << "document.txt: " << (good.valid ? "VALID" : "INVALID") << "\n";
-    auto bad = verify_bundle(*trust, proof, sha256(byte_view(chosen_doc.substr(0, chosen_doc.size() - 9) + "Mondays.\n")));
+    auto bad = verify_bundle(
+        *trust, proof,
+        sha256(byte_view(chosen_doc.substr(0, chosen_doc.size() - 9) + "Mondays.\n")));
     out << "tampered.txt: " << (bad.valid ? "VALID" : "INVALID") << "\n";
 
     step("6. Consistency: the log's earlier tree is a prefix of today's");
     std::uint64_t old_size = tree.size() / 3 + 1;
     auto old_root = tiles::root_at(tree, tree.size(), old_size);
     auto consistency = tiles::consistency_proof(tree, old_size, tree.size());
-    bool consistent = old_root && consistency &&
-                      merkle::verify_consistency(old_size, tree.size(), *consistency, *old_root, tree.root()).ok();
-    out << "size " << old_size << " -> " << tree.size() << ": " << (consistency ? consistency->size() : 0)
-        << "-hash proof, " << (consistent ? "consistent" : "NOT consistent") << "\n";
+    bool consistent =
+        old_root && consistency &&
+        merkle::verify_consistency(old_size, tree.size(), *consistency, *old_root, tree.root())
+            .ok();
+    out << "size " << old_size << " -> " << tree.size() << ": "
+        << (consistency ? consistency->size() : 0) << "-hash proof, "
+        << (consistent ? "consistent" : "NOT consistent") << "\n";
     return good.valid && !bad.valid && consistent ? exit_ok : exit_failed;
 }
 
@@ -310,18 +334,22 @@ const std::map<std::string, command>& commands() {
     static const std::map<std::string, command> table = {
         {"keygen", {"make a log or witness signing key", describe_keygen, run_keygen}},
         {"vkey", {"print the verifier key of a secret key file", describe_vkey, run_vkey}},
-        {"verify", {"verify a .tlog-proof bundle offline against a policy or log key", describe_verify, run_verify}},
+        {"verify",
+         {"verify a .tlog-proof bundle offline against a policy or log key", describe_verify,
+          run_verify}},
         {"protocol-demo",
-         {"walk through keys, ledger, checkpoint, cosignatures, bundle and offline verification", describe_demo,
-          run_demo}},
+         {"walk through keys, ledger, checkpoint, cosignatures, bundle and offline verification",
+          describe_demo, run_demo}},
         {"version", {"print the version", describe_none, run_version}},
     };
     return table;
 }
 
 void usage(std::ostream& os) {
-    os << "usage: civic-attest <command> [options]   (civic-attest <command> --help)\n\ncommands:\n";
-    for (const auto& [name, cmd] : commands()) os << "  " << name << std::string(16 - name.size(), ' ') << cmd.summary << "\n";
+    os << "usage: civic-attest <command> [options]   (civic-attest <command> "
+          "--help)\n\ncommands:\n";
+    for (const auto& [name, cmd] : commands())
+        os << "  " << name << std::string(16 - name.size(), ' ') << cmd.summary << "\n";
 }
 
 } // namespace

@@ -1,17 +1,17 @@
 #include "node/files.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 namespace civic::node {
 
 namespace {
 error file_error(const std::string& path, const std::string& what) {
-    return make_error(path + ": " + what + (errno != 0 ? std::string(": ") + std::strerror(errno) : ""));
+    return make_error(path + ": " + what +
+                      (errno != 0 ? std::string(": ") + std::strerror(errno) : ""));
 }
 
 struct fd_guard {

@@ -1,9 +1,9 @@
 // Reading and writing files for the CLI, with the permission rules for secrets.
 #pragma once
 
-#include <string>
-
 #include "protocol/result.hpp"
+
+#include <string>
 
 namespace civic::node {
 

@@ -28,7 +28,8 @@ bundle_verdict verify_bundle(const policy_verifier& trust, std::string_view proo
     }
     auto logged = decode_entry(*proof->extra);
     if (!add("entry", logged.ok(),
-             logged ? std::string(to_string(logged->kind)) + " by " + logged->identity : logged.message()))
+             logged ? std::string(to_string(logged->kind)) + " by " + logged->identity
+                    : logged.message()))
         return v;
     v.logged_entry = *logged;
     bool all = true;
@@ -38,8 +39,9 @@ bundle_verdict verify_bundle(const policy_verifier& trust, std::string_view proo
                             : "signature does not verify");
     if (content_sha256) {
         bool match = logged->content_hash == *content_sha256;
-        all &= add("content", match, match ? "content SHA-256 matches the entry"
-                                           : "content SHA-256 differs from the entry's");
+        all &= add("content", match,
+                   match ? "content SHA-256 matches the entry"
+                         : "content SHA-256 differs from the entry's");
     }
     auto verdict = trust.verify(proof->checkpoint);
     if (!add("checkpoint-signature", verdict.ok(),
@@ -47,13 +49,14 @@ bundle_verdict verify_bundle(const policy_verifier& trust, std::string_view proo
         return v;
     v.checkpoint_body = verdict->checkpoint.body;
     std::string cosigners;
-    for (const auto& w : verdict->witnesses) cosigners += (cosigners.empty() ? "" : ", ") + w;
+    for (const auto& w : verdict->witnesses)
+        cosigners += (cosigners.empty() ? "" : ", ") + w;
     all &= add("witness-quorum", verdict->quorum,
                (verdict->quorum ? "quorum met" : "quorum NOT met") +
                    std::string(" (cosigned by: ") + (cosigners.empty() ? "none" : cosigners) + ")");
     const auto& cp = verdict->checkpoint.body;
-    auto included = merkle::verify_inclusion(proof->index, cp.size, merkle::leaf_hash(*proof->extra),
-                                             proof->inclusion, cp.root);
+    auto included = merkle::verify_inclusion(
+        proof->index, cp.size, merkle::leaf_hash(*proof->extra), proof->inclusion, cp.root);
     all &= add("inclusion", included.ok(),
                included ? "entry " + std::to_string(proof->index) + " is in the tree of size " +
                               std::to_string(cp.size)

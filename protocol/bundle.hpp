@@ -2,19 +2,19 @@
 // ledger entry, and its verification as a named list of checks.
 #pragma once
 
-#include <optional>
-#include <string>
-#include <vector>
-
 #include "protocol/entry.hpp"
 #include "protocol/policy.hpp"
 #include "protocol/tlog_proof.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace civic {
 
 /// One check made while verifying a bundle and its outcome.
 struct bundle_check {
-    std::string name;   // e.g. "inclusion"
+    std::string name; // e.g. "inclusion"
     bool passed = false;
     std::string detail; // what was checked, or why it failed
 };

@@ -1,6 +1,8 @@
 // Byte buffers, views, fixed-width big-endian integers and hex. Pure, header-only.
 #pragma once
 
+#include "protocol/result.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -8,8 +10,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "protocol/result.hpp"
 
 namespace civic {
 
@@ -46,7 +46,8 @@ private:
 };
 
 inline bool equal(byte_view a, byte_view b) {
-    return a.size() == b.size() && (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size()) == 0);
+    return a.size() == b.size() &&
+           (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size()) == 0);
 }
 
 inline void put_u16_be(bytes& out, std::uint16_t v) {
@@ -54,10 +55,12 @@ inline void put_u16_be(bytes& out, std::uint16_t v) {
     out.push_back(static_cast<std::uint8_t>(v));
 }
 inline void put_u32_be(bytes& out, std::uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out.push_back(static_cast<std::uint8_t>(v >> shift));
 }
 inline void put_u64_be(bytes& out, std::uint64_t v) {
-    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
+    for (int shift = 56; shift >= 0; shift -= 8)
+        out.push_back(static_cast<std::uint8_t>(v >> shift));
 }
 inline std::uint16_t get_u16_be(const std::uint8_t* p) {
     return static_cast<std::uint16_t>((p[0] << 8) | p[1]);

@@ -26,7 +26,8 @@ result<checkpoint> parse_checkpoint(std::string_view text) {
         auto line = text.substr(0, nl);
         text.remove_prefix(nl + 1);
         ++line_no;
-        if (line.empty()) return make_error("checkpoint: line " + std::to_string(line_no) + " is empty");
+        if (line.empty())
+            return make_error("checkpoint: line " + std::to_string(line_no) + " is empty");
         switch (line_no) {
         case 1:
             cp.origin = std::string(line);

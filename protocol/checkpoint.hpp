@@ -1,12 +1,12 @@
 // C2SP tlog-checkpoint v1.0.0: the note text of a signed tree head.
 #pragma once
 
+#include "protocol/note.hpp"
+#include "protocol/sha256.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "protocol/note.hpp"
-#include "protocol/sha256.hpp"
 
 namespace civic {
 

@@ -2,11 +2,11 @@
 // 72-byte timestamped_signature structure.
 #pragma once
 
+#include "protocol/ed25519.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "protocol/ed25519.hpp"
 
 namespace civic::cosignature {
 

@@ -2,11 +2,11 @@
 // (never swapped), guarded, and wiped when freed.
 #pragma once
 
+#include "protocol/bytes.hpp"
+
 #include <array>
 #include <cstdint>
 #include <memory>
-
-#include "protocol/bytes.hpp"
 
 namespace civic::ed25519 {
 

@@ -8,8 +8,10 @@ constexpr char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
 
 constexpr std::array<std::int8_t, 256> make_b64_table() {
     std::array<std::int8_t, 256> t{};
-    for (auto& v : t) v = -1;
-    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(b64_alphabet[i])] = static_cast<std::int8_t>(i);
+    for (auto& v : t)
+        v = -1;
+    for (int i = 0; i < 64; ++i)
+        t[static_cast<unsigned char>(b64_alphabet[i])] = static_cast<std::int8_t>(i);
     return t;
 }
 constexpr auto b64_table = make_b64_table();
@@ -49,7 +51,8 @@ std::string base64_encode(byte_view data) {
     out.reserve((data.size() + 2) / 3 * 4);
     std::size_t i = 0;
     for (; i + 3 <= data.size(); i += 3) {
-        std::uint32_t v = std::uint32_t{data[i]} << 16 | std::uint32_t{data[i + 1]} << 8 | data[i + 2];
+        std::uint32_t v =
+            std::uint32_t{data[i]} << 16 | std::uint32_t{data[i + 1]} << 8 | data[i + 2];
         out.push_back(b64_alphabet[v >> 18]);
         out.push_back(b64_alphabet[(v >> 12) & 63]);
         out.push_back(b64_alphabet[(v >> 6) & 63]);

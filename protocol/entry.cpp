@@ -1,17 +1,21 @@
 #include "protocol/entry.hpp"
 
-#include <algorithm>
-
 #include "protocol/note.hpp"
+
+#include <algorithm>
 
 namespace civic {
 
 const char* to_string(entry_kind kind) {
     switch (kind) {
-    case entry_kind::statement: return "statement";
-    case entry_kind::identity_registration: return "identity-registration";
-    case entry_kind::key_rotation: return "key-rotation";
-    case entry_kind::key_revocation: return "key-revocation";
+    case entry_kind::statement:
+        return "statement";
+    case entry_kind::identity_registration:
+        return "identity-registration";
+    case entry_kind::key_rotation:
+        return "key-rotation";
+    case entry_kind::key_revocation:
+        return "key-revocation";
     }
     return "unknown";
 }
@@ -52,9 +56,13 @@ bytes entry::signed_message() const {
 
 void entry::sign(const ed25519::secret_key& key) { signature = key.sign(signed_message()); }
 
-bool entry::signature_valid() const { return ed25519::verify(public_key, signed_message(), signature); }
+bool entry::signature_valid() const {
+    return ed25519::verify(public_key, signed_message(), signature);
+}
 
-std::uint32_t entry::key_id() const { return note::key_id(identity, note::type_ed25519, public_key); }
+std::uint32_t entry::key_id() const {
+    return note::key_id(identity, note::type_ed25519, public_key);
+}
 
 ed25519::public_key entry::payload_key() const {
     ed25519::public_key k{};
@@ -64,9 +72,11 @@ ed25519::public_key entry::payload_key() const {
 
 status check_identity_name(std::string_view name) {
     if (name.empty() || name.size() > max_identity_length)
-        return make_error("identity name must be 1.." + std::to_string(max_identity_length) + " bytes");
+        return make_error("identity name must be 1.." + std::to_string(max_identity_length) +
+                          " bytes");
     auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-    if (!alnum(name[0])) return make_error("identity name must start with a lowercase letter or digit");
+    if (!alnum(name[0]))
+        return make_error("identity name must start with a lowercase letter or digit");
     for (char c : name)
         if (!alnum(c) && c != '.' && c != '_' && c != '/' && c != '-')
             return make_error("identity name may only contain a-z, 0-9, '.', '_', '/', '-'");
@@ -75,7 +85,8 @@ status check_identity_name(std::string_view name) {
 
 status check_entry(const entry& e) {
     CIVIC_TRY(check_identity_name(e.identity));
-    if (e.payload.size() > max_entry_payload) return make_error("entry payload is larger than 1024 bytes");
+    if (e.payload.size() > max_entry_payload)
+        return make_error("entry payload is larger than 1024 bytes");
     switch (e.kind) {
     case entry_kind::statement:
         return {};
@@ -85,7 +96,8 @@ status check_entry(const entry& e) {
         return {};
     case entry_kind::key_rotation:
     case entry_kind::key_revocation:
-        if (!all_zero(e.content_hash)) return make_error("key rotation/revocation carries no content hash");
+        if (!all_zero(e.content_hash))
+            return make_error("key rotation/revocation carries no content hash");
         if (e.payload.size() != ed25519::public_key_size)
             return make_error("key rotation/revocation payload must be a 32-byte public key");
         return {};
@@ -98,7 +110,8 @@ result<entry> decode_entry(byte_view data) {
     if (data.size() > max_entry_size) return make_error("entry: too long");
     const std::uint8_t* p = data.data();
     const std::uint8_t* end = data.end();
-    if (p[0] != entry_version) return make_error("entry: unsupported version " + std::to_string(p[0]));
+    if (p[0] != entry_version)
+        return make_error("entry: unsupported version " + std::to_string(p[0]));
     if (p[1] < 1 || p[1] > 4) return make_error("entry: unknown kind " + std::to_string(p[1]));
     entry e;
     e.kind = static_cast<entry_kind>(p[1]);
@@ -106,7 +119,8 @@ result<entry> decode_entry(byte_view data) {
     std::size_t id_len = p[10];
     p += 11;
     // The rest is: identity, 32, 32, 2, payload, 64.
-    if (static_cast<std::size_t>(end - p) < id_len + 32 + 32 + 2 + 64) return make_error("entry: truncated");
+    if (static_cast<std::size_t>(end - p) < id_len + 32 + 32 + 2 + 64)
+        return make_error("entry: truncated");
     e.identity.assign(reinterpret_cast<const char*>(p), id_len);
     p += id_len;
     std::copy(p, p + 32, e.public_key.begin());

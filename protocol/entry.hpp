@@ -2,11 +2,11 @@
 // Byte layout in docs/FORMATS.md. Decoding then encoding gives the same bytes.
 #pragma once
 
-#include <cstdint>
-#include <string>
-
 #include "protocol/ed25519.hpp"
 #include "protocol/sha256.hpp"
+
+#include <cstdint>
+#include <string>
 
 namespace civic {
 

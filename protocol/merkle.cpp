@@ -30,7 +30,8 @@ hash compact_range::root() const {
 
 hash fold_right(const hash* hashes, std::size_t count) {
     hash r = hashes[count - 1];
-    for (std::size_t i = count - 1; i-- > 0;) r = node_hash(hashes[i], r);
+    for (std::size_t i = count - 1; i-- > 0;)
+        r = node_hash(hashes[i], r);
     return r;
 }
 
@@ -48,8 +49,9 @@ std::vector<node_id> decompose(std::uint64_t begin, std::uint64_t end) {
 
 result<hash> root_from_inclusion(std::uint64_t index, std::uint64_t size, const hash& leaf,
                                  const std::vector<hash>& proof) {
-    if (index >= size) return make_error("inclusion proof: index " + std::to_string(index) +
-                                         " is not below tree size " + std::to_string(size));
+    if (index >= size)
+        return make_error("inclusion proof: index " + std::to_string(index) +
+                          " is not below tree size " + std::to_string(size));
     if (proof.size() > max_proof_hashes) return make_error("inclusion proof: too many hashes");
     std::uint64_t fn = index, sn = size - 1;
     hash r = leaf;
@@ -84,10 +86,13 @@ status verify_inclusion(std::uint64_t index, std::uint64_t size, byte_view leaf,
 status verify_consistency(std::uint64_t size1, std::uint64_t size2, const std::vector<hash>& proof,
                           byte_view root1, byte_view root2) {
     if (size2 < size1) return make_error("consistency proof: new size is below old size");
-    if (size1 == 0) return make_error("consistency proof: a proof from the empty tree is meaningless");
+    if (size1 == 0)
+        return make_error("consistency proof: a proof from the empty tree is meaningless");
     if (size1 == size2) {
-        if (!proof.empty()) return make_error("consistency proof: sizes are equal but proof is not empty");
-        if (!equal(root1, root2)) return make_error("consistency proof: equal sizes, different roots");
+        if (!proof.empty())
+            return make_error("consistency proof: sizes are equal but proof is not empty");
+        if (!equal(root1, root2))
+            return make_error("consistency proof: equal sizes, different roots");
         return {};
     }
     if (proof.empty()) return make_error("consistency proof: empty proof");

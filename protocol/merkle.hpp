@@ -2,10 +2,10 @@
 // range, and inclusion / consistency proof verification.
 #pragma once
 
+#include "protocol/sha256.hpp"
+
 #include <cstdint>
 #include <vector>
-
-#include "protocol/sha256.hpp"
 
 namespace civic::merkle {
 
@@ -97,6 +97,8 @@ status verify_consistency(std::uint64_t size1, std::uint64_t size2, const std::v
 /// ceil(log2) style helpers used by proofs and tiles.
 inline int bit_length(std::uint64_t x) { return x == 0 ? 0 : 64 - __builtin_clzll(x); }
 /// The largest power of two strictly smaller than n (n >= 2).
-inline std::uint64_t split_point(std::uint64_t n) { return std::uint64_t{1} << (bit_length(n - 1) - 1); }
+inline std::uint64_t split_point(std::uint64_t n) {
+    return std::uint64_t{1} << (bit_length(n - 1) - 1);
+}
 
 } // namespace civic::merkle

@@ -1,9 +1,9 @@
 #include "protocol/note.hpp"
 
-#include <algorithm>
-
 #include "protocol/cosignature.hpp"
 #include "protocol/sha256.hpp"
+
+#include <algorithm>
 
 namespace civic::note {
 namespace {
@@ -108,11 +108,13 @@ status check_text(std::string_view text) {
 }
 
 result<note> parse(std::string_view input) {
-    if (input.size() > max_note_size) return make_error("note is larger than " + std::to_string(max_note_size) + " bytes");
+    if (input.size() > max_note_size)
+        return make_error("note is larger than " + std::to_string(max_note_size) + " bytes");
     CIVIC_TRY(check_text(input));
     // The text ends at the last blank line; the text keeps its final newline.
     auto split = input.rfind("\n\n");
-    if (split == std::string_view::npos) return make_error("note has no blank line before its signatures");
+    if (split == std::string_view::npos)
+        return make_error("note has no blank line before its signatures");
     note n;
     n.text = std::string(input.substr(0, split + 1));
     std::string_view sigs = input.substr(split + 2);
@@ -120,7 +122,8 @@ result<note> parse(std::string_view input) {
     while (!sigs.empty()) {
         auto nl = sigs.find('\n'); // present: input ends in a newline
         if (n.signatures.size() == max_signatures)
-            return make_error("note has more than " + std::to_string(max_signatures) + " signatures");
+            return make_error("note has more than " + std::to_string(max_signatures) +
+                              " signatures");
         auto sig = parse_signature_line(sigs.substr(0, nl));
         if (!sig) return sig.err();
         n.signatures.push_back(std::move(*sig));
@@ -145,7 +148,8 @@ std::string signature_line(const signature& sig) {
 std::string serialize(const note& n) {
     std::string out = n.text;
     out += '\n';
-    for (const auto& sig : n.signatures) out += signature_line(sig);
+    for (const auto& sig : n.signatures)
+        out += signature_line(sig);
     return out;
 }
 
@@ -192,7 +196,8 @@ std::string format_vkey(const vkey& key) {
     return key.name + "+" + hex_encode(id) + "+" + base64_encode(material);
 }
 
-std::string format_signer_key(const std::string& name, std::uint8_t type, const ed25519::secret_key& key) {
+std::string format_signer_key(const std::string& name, std::uint8_t type,
+                              const ed25519::secret_key& key) {
     bytes material(1 + ed25519::seed_size);
     material[0] = type;
     key.copy_seed(material.data() + 1);
@@ -205,15 +210,18 @@ std::string format_signer_key(const std::string& name, std::uint8_t type, const 
 
 result<signer_key> parse_signer_key(std::string_view text) {
     constexpr std::string_view prefix = "PRIVATE+KEY+";
-    if (text.substr(0, prefix.size()) != prefix) return make_error("signer key: must start with PRIVATE+KEY+");
+    if (text.substr(0, prefix.size()) != prefix)
+        return make_error("signer key: must start with PRIVATE+KEY+");
     text.remove_prefix(prefix.size());
     auto plus1 = text.find('+');
     auto plus2 = plus1 == std::string_view::npos ? plus1 : text.find('+', plus1 + 1);
-    if (plus2 == std::string_view::npos) return make_error("signer key: expected PRIVATE+KEY+name+id+key");
+    if (plus2 == std::string_view::npos)
+        return make_error("signer key: expected PRIVATE+KEY+name+id+key");
     std::string name(text.substr(0, plus1));
     if (!valid_key_name(name)) return make_error("signer key: invalid key name");
     auto id_text = text.substr(plus1 + 1, plus2 - plus1 - 1);
-    if (!lowercase_hex32(id_text)) return make_error("signer key: key ID must be 8 lowercase hex digits");
+    if (!lowercase_hex32(id_text))
+        return make_error("signer key: key ID must be 8 lowercase hex digits");
     auto id = hex_decode(id_text);
     auto material = base64_decode(text.substr(plus2 + 1));
     if (!material || material->size() != 1 + ed25519::seed_size)
@@ -223,7 +231,8 @@ result<signer_key> parse_signer_key(std::string_view text) {
     ed25519::wipe(material->data(), material->size());
     if (type != type_ed25519 && type != type_cosignature_v1)
         return make_error("signer key: unsupported type " + std::to_string(type));
-    if (civic::note::key_id(name, type, byte_view(key->public_key_bytes())) != get_u32_be(id->data()))
+    if (civic::note::key_id(name, type, byte_view(key->public_key_bytes())) !=
+        get_u32_be(id->data()))
         return make_error("signer key: key ID does not match name and key");
     return signer_key{std::move(name), type, std::move(*key)};
 }
@@ -303,7 +312,8 @@ result<verified_note> open(note n, const std::vector<const verifier*>& known) {
     }
     if (out.signed_by.empty()) return make_error("note: no signature from a known key");
     std::sort(out.signed_by.begin(), out.signed_by.end());
-    out.signed_by.erase(std::unique(out.signed_by.begin(), out.signed_by.end()), out.signed_by.end());
+    out.signed_by.erase(std::unique(out.signed_by.begin(), out.signed_by.end()),
+                        out.signed_by.end());
     out.content = std::move(n);
     return out;
 }

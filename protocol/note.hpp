@@ -2,13 +2,13 @@
 // the Ed25519 (0x01) and cosignature/v1 (0x04) signers and verifiers.
 #pragma once
 
+#include "protocol/ed25519.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "protocol/ed25519.hpp"
 
 namespace civic::note {
 
@@ -76,7 +76,8 @@ struct signer_key {
     std::uint8_t type = 0; // type_ed25519 (log) or type_cosignature_v1 (witness)
     ed25519::secret_key key;
 };
-std::string format_signer_key(const std::string& name, std::uint8_t type, const ed25519::secret_key& key);
+std::string format_signer_key(const std::string& name, std::uint8_t type,
+                              const ed25519::secret_key& key);
 result<signer_key> parse_signer_key(std::string_view text);
 
 /// Checks signatures made by one key.

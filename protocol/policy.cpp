@@ -10,9 +10,11 @@ std::vector<std::string_view> split_fields(std::string_view line) {
     std::vector<std::string_view> out;
     std::size_t i = 0;
     while (i < line.size()) {
-        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t'))
+            ++i;
         std::size_t start = i;
-        while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+        while (i < line.size() && line[i] != ' ' && line[i] != '\t')
+            ++i;
         if (i > start) out.push_back(line.substr(start, i - start));
     }
     return out;
@@ -36,7 +38,8 @@ bool policy::quorum_met(const std::vector<bool>& cosigned) const {
     for (std::size_t g = 0; g < groups.size(); ++g) {
         std::size_t count = 0;
         for (const auto& m : groups[g].members) {
-            bool yes = m.is_group ? witnessed[m.index] : (m.index < cosigned.size() && cosigned[m.index]);
+            bool yes =
+                m.is_group ? witnessed[m.index] : (m.index < cosigned.size() && cosigned[m.index]);
             count += yes;
         }
         witnessed[g] = count >= groups[g].threshold;
@@ -59,7 +62,8 @@ result<policy> parse_policy(std::string_view text) {
             return make_error("policy line " + std::to_string(line_no) + ": " + what);
         };
         for (char c : line)
-            if (!allowed_octet(static_cast<unsigned char>(c))) return fail("control character not allowed");
+            if (!allowed_octet(static_cast<unsigned char>(c)))
+                return fail("control character not allowed");
         auto fields = split_fields(line);
         if (fields.empty() || fields[0][0] == '#') continue;
         auto keyword = fields[0];
@@ -70,7 +74,8 @@ result<policy> parse_policy(std::string_view text) {
                 return fail("name '" + std::string(name) + "' is already defined");
             return {};
         };
-        auto parse_key = [&](std::string_view key_text, std::uint8_t type, const char* role) -> result<note::vkey> {
+        auto parse_key = [&](std::string_view key_text, std::uint8_t type,
+                             const char* role) -> result<note::vkey> {
             auto key = note::parse_vkey(key_text);
             if (!key) return fail(std::string(role) + " key: " + key.message());
             if (key->type != type)
@@ -88,7 +93,8 @@ result<policy> parse_policy(std::string_view text) {
                 if (l.key.public_key == key->public_key) return fail("duplicate log key");
             p.logs.push_back({std::move(*key), fields.size() == 3 ? std::string(fields[2]) : ""});
         } else if (keyword == "witness") {
-            if (fields.size() < 3 || fields.size() > 4) return fail("expected: witness <name> <vkey> [<url>]");
+            if (fields.size() < 3 || fields.size() > 4)
+                return fail("expected: witness <name> <vkey> [<url>]");
             if (p.witnesses.size() == max_policy_witnesses) return fail("too many witnesses");
             auto key = parse_key(fields[2], note::type_cosignature_v1, "witness");
             if (!key) return key.err();
@@ -105,7 +111,8 @@ result<policy> parse_policy(std::string_view text) {
             std::vector<std::string_view> member_names(fields.begin() + 3, fields.end());
             for (auto name : member_names) {
                 auto it = names.find(std::string(name));
-                if (it == names.end()) return fail("group member '" + std::string(name) + "' is not defined above");
+                if (it == names.end())
+                    return fail("group member '" + std::string(name) + "' is not defined above");
                 for (const auto& m : g.members)
                     if (m.is_group == it->second.is_group && m.index == it->second.index)
                         return fail("group member '" + std::string(name) + "' is listed twice");
@@ -119,7 +126,8 @@ result<policy> parse_policy(std::string_view text) {
             } else {
                 auto v = parse_decimal(k, g.members.size());
                 if (!v || *v == 0)
-                    return fail("group threshold must be all, any, or 1.." + std::to_string(g.members.size()));
+                    return fail("group threshold must be all, any, or 1.." +
+                                std::to_string(g.members.size()));
                 g.threshold = static_cast<std::size_t>(*v);
             }
             CIVIC_TRY(define_name(fields[1], {true, p.groups.size()}));
@@ -132,8 +140,10 @@ result<policy> parse_policy(std::string_view text) {
                 p.quorum = policy::quorum_kind::none;
             } else {
                 auto it = names.find(std::string(fields[1]));
-                if (it == names.end()) return fail("quorum '" + std::string(fields[1]) + "' is not defined above");
-                p.quorum = it->second.is_group ? policy::quorum_kind::group : policy::quorum_kind::witness;
+                if (it == names.end())
+                    return fail("quorum '" + std::string(fields[1]) + "' is not defined above");
+                p.quorum =
+                    it->second.is_group ? policy::quorum_kind::group : policy::quorum_kind::witness;
                 p.quorum_index = it->second.index;
             }
         } else {
@@ -171,7 +181,8 @@ result<policy_verdict> policy_verifier::verify(std::string_view text) const {
         known_index.push_back(i);
     }
     std::size_t first_witness = known.size();
-    if (first_witness == 0) return make_error("checkpoint origin '" + cp.body.origin + "' is not a log of the policy");
+    if (first_witness == 0)
+        return make_error("checkpoint origin '" + cp.body.origin + "' is not a log of the policy");
     for (std::size_t i = 0; i < policy_.witnesses.size(); ++i) {
         known.push_back(verifiers_[policy_.logs.size() + i].get());
         known_index.push_back(i);
@@ -191,7 +202,8 @@ result<policy_verdict> policy_verifier::verify(std::string_view text) const {
             verdict.witnesses.push_back(policy_.witnesses[known_index[k]].name);
         }
     }
-    if (!log_signed) return make_error("checkpoint is not signed by the log '" + cp.body.origin + "'");
+    if (!log_signed)
+        return make_error("checkpoint is not signed by the log '" + cp.body.origin + "'");
     verdict.quorum = policy_.quorum_met(cosigned);
     verdict.checkpoint = std::move(cp);
     return verdict;

@@ -2,11 +2,11 @@
 // and checking a signed checkpoint against a policy.
 #pragma once
 
+#include "protocol/checkpoint.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "protocol/checkpoint.hpp"
 
 namespace civic {
 
@@ -54,8 +54,8 @@ result<policy> parse_policy(std::string_view text);
 /// A verified checkpoint under a policy.
 struct policy_verdict {
     signed_checkpoint checkpoint;
-    std::size_t log = 0;                  // which policy log signed it
-    std::vector<std::string> witnesses;   // names of witnesses whose cosignature verified
+    std::size_t log = 0;                // which policy log signed it
+    std::vector<std::string> witnesses; // names of witnesses whose cosignature verified
     bool quorum = false;
 };
 

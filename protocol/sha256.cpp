@@ -8,8 +8,8 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 namespace civic {
 namespace {
@@ -79,7 +79,8 @@ hash sha256_prefixed(std::uint8_t prefix, const hash& left, const hash& right) {
     std::copy(right.begin(), right.end(), buf + 33);
     SHA256_CTX ctx;
     hash out;
-    if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, buf, sizeof buf) != 1 || SHA256_Final(out.data(), &ctx) != 1)
+    if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, buf, sizeof buf) != 1 ||
+        SHA256_Final(out.data(), &ctx) != 1)
         digest_failed();
     return out;
 }

@@ -5,10 +5,10 @@
 // provider dispatch (see sha256.cpp and docs/PERFORMANCE.md).
 #pragma once
 
+#include "protocol/bytes.hpp"
+
 #include <array>
 #include <cstdint>
-
-#include "protocol/bytes.hpp"
 
 struct evp_md_ctx_st;
 

@@ -40,7 +40,8 @@ std::string entries_path(std::uint64_t index, std::uint16_t width) {
 
 result<tile_request> parse_tile_path(std::string_view path) {
     constexpr std::string_view prefix = "tile/";
-    if (path.substr(0, prefix.size()) != prefix) return make_error("tile path must start with tile/");
+    if (path.substr(0, prefix.size()) != prefix)
+        return make_error("tile path must start with tile/");
     path.remove_prefix(prefix.size());
     tile_request req;
     auto slash = path.find('/');
@@ -143,7 +144,8 @@ result<std::vector<hash>> subtree_reader::read(const std::vector<node_id>& nodes
 
     std::vector<std::vector<hash>> contents;
     CIVIC_TRY(reader_.read_tiles(tiles, contents));
-    if (contents.size() != tiles.size()) return make_error("tile reader returned the wrong number of tiles");
+    if (contents.size() != tiles.size())
+        return make_error("tile reader returned the wrong number of tiles");
     for (std::size_t i = 0; i < tiles.size(); ++i)
         if (contents[i].size() < tiles[i].width)
             return make_error("tile " + tile_path(tiles[i]) + " is shorter than its width");
@@ -159,7 +161,8 @@ result<std::vector<hash>> subtree_reader::read(const std::vector<node_id>& nodes
         }
         // Hash the run of 2^h hashes up to its root, pairwise, level by level.
         std::uint64_t n = p.count / 2;
-        for (std::uint64_t i = 0; i < n; ++i) scratch[i] = merkle::node_hash(run[2 * i], run[2 * i + 1]);
+        for (std::uint64_t i = 0; i < n; ++i)
+            scratch[i] = merkle::node_hash(run[2 * i], run[2 * i + 1]);
         for (; n > 1; n /= 2)
             for (std::uint64_t i = 0; i < n / 2; ++i)
                 scratch[i] = merkle::node_hash(scratch[2 * i], scratch[2 * i + 1]);
@@ -241,8 +244,9 @@ std::vector<range> consistency_ranges(std::uint64_t old_size, std::uint64_t new_
 }
 
 result<hash> root_at(const tile_reader& reader, std::uint64_t tree_size, std::uint64_t size) {
-    if (size > tree_size) return make_error("size " + std::to_string(size) + " is beyond tree size " +
-                                            std::to_string(tree_size));
+    if (size > tree_size)
+        return make_error("size " + std::to_string(size) + " is beyond tree size " +
+                          std::to_string(tree_size));
     if (size == 0) return merkle::empty_root();
     CIVIC_TRY_ASSIGN(hashes, hashes_of_ranges(reader, tree_size, {{0, size}}));
     return hashes[0];
@@ -250,8 +254,9 @@ result<hash> root_at(const tile_reader& reader, std::uint64_t tree_size, std::ui
 
 result<std::vector<hash>> inclusion_proof(const tile_reader& reader, std::uint64_t index,
                                           std::uint64_t size) {
-    if (index >= size) return make_error("inclusion proof: index " + std::to_string(index) +
-                                         " is not below size " + std::to_string(size));
+    if (index >= size)
+        return make_error("inclusion proof: index " + std::to_string(index) +
+                          " is not below size " + std::to_string(size));
     return hashes_of_ranges(reader, size, inclusion_ranges(index, size));
 }
 

@@ -2,12 +2,12 @@
 // a store that keeps the tree as tiles (level L, index N, 256 hashes a tile).
 #pragma once
 
+#include "protocol/merkle.hpp"
+
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
-
-#include "protocol/merkle.hpp"
 
 namespace civic::tiles {
 
@@ -90,9 +90,9 @@ result<std::vector<hash>> consistency_proof(const tile_reader& reader, std::uint
 
 /// The ranges whose hashes make up the proofs, in proof order (exposed for tests).
 std::vector<std::pair<std::uint64_t, std::uint64_t>> inclusion_ranges(std::uint64_t index,
-                                                                     std::uint64_t size);
+                                                                      std::uint64_t size);
 std::vector<std::pair<std::uint64_t, std::uint64_t>> consistency_ranges(std::uint64_t old_size,
-                                                                       std::uint64_t new_size);
+                                                                        std::uint64_t new_size);
 
 /// An in-memory tiled log (tests, benchmarks, the demo, and the simulator): keeps
 /// the leaf hashes and every tile-level hash, and reads tiles like a store would.

@@ -41,11 +41,13 @@ result<tlog_proof> parse_tlog_proof(std::string_view input) {
     tlog_proof proof;
     std::string_view rest = input;
     CIVIC_TRY_ASSIGN(header, next_line(rest));
-    if (header != tlog_proof_header) return make_error("tlog-proof: first line must be c2sp.org/tlog-proof@v1");
+    if (header != tlog_proof_header)
+        return make_error("tlog-proof: first line must be c2sp.org/tlog-proof@v1");
     CIVIC_TRY_ASSIGN(line, next_line(rest));
     if (line.substr(0, 6) == "extra ") {
         auto text = line.substr(6);
-        if (text.size() > (max_tlog_proof_extra + 2) / 3 * 4) return make_error("tlog-proof: extra data too large");
+        if (text.size() > (max_tlog_proof_extra + 2) / 3 * 4)
+            return make_error("tlog-proof: extra data too large");
         auto extra = base64_decode(text);
         if (!extra) return make_error("tlog-proof: extra: " + extra.message());
         proof.extra = std::move(*extra);
@@ -63,8 +65,9 @@ result<tlog_proof> parse_tlog_proof(std::string_view input) {
         if (proof.inclusion.size() == merkle::max_proof_hashes - 1)
             return make_error("tlog-proof: too many inclusion proof hashes");
         auto h = base64_decode_fixed<32>(hash_line);
-        if (!h) return make_error("tlog-proof: proof hash " + std::to_string(proof.inclusion.size() + 1) +
-                                  ": " + h.message());
+        if (!h)
+            return make_error("tlog-proof: proof hash " +
+                              std::to_string(proof.inclusion.size() + 1) + ": " + h.message());
         proof.inclusion.push_back(*h);
     }
     auto cp = parse_signed_checkpoint(rest);

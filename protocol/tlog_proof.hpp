@@ -1,11 +1,11 @@
 // C2SP tlog-proof (c2sp.org/tlog-proof@v1): the offline proof file.
 #pragma once
 
-#include <optional>
-#include <string>
-
 #include "protocol/checkpoint.hpp"
 #include "protocol/merkle.hpp"
+
+#include <optional>
+#include <string>
 
 namespace civic {
 

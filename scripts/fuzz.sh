@@ -3,11 +3,11 @@
 #
 #   scripts/fuzz.sh TARGET SECONDS
 #
-# TARGET is one of the fuzz/fuzz_<target>.cpp names, or "all" (each target for
-# SECONDS). Seeds come from fuzz/corpus/<target>/; new inputs go to a scratch
+# TARGET is one of the tests/fuzz/fuzz_<target>.cpp names, or "all" (each target for
+# SECONDS). Seeds come from tests/fuzz/corpus/<target>/; new inputs go to a scratch
 # corpus in build-fuzz/corpus/<target>/, crash inputs to build-fuzz/artifacts/<target>/,
 # and the fuzzer's output to build-fuzz/logs/<target>.log. Every file in
-# fuzz/regressions/<target>/ is replayed first. Exits 1 if any target crashed
+# tests/fuzz/regressions/<target>/ is replayed first. Exits 1 if any target crashed
 # (or a regression input still fails), 2 on bad arguments.
 #
 # Environment: FUZZ_SKIP_SETUP=1 skips scripts/setup.sh; FUZZ_BUILD_JOBS (default 2)
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_dir=build-fuzz
-mapfile -t known < <(find fuzz -maxdepth 1 -name 'fuzz_*.cpp' -printf '%f\n' | sed 's/^fuzz_//; s/\.cpp$//' | sort)
+mapfile -t known < <(find tests/fuzz -maxdepth 1 -name 'fuzz_*.cpp' -printf '%f\n' | sed 's/^fuzz_//; s/\.cpp$//' | sort)
 
 usage() {
   echo "usage: $0 TARGET SECONDS" >&2
@@ -79,7 +79,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=()
 for t in "${targets[@]}"; do
   bin="$build_dir/bin/fuzz_$t"
-  seeds="fuzz/corpus/$t"
+  seeds="tests/fuzz/corpus/$t"
   work="$build_dir/corpus/$t"
   artifacts="$build_dir/artifacts/$t"
   log="$build_dir/logs/$t.log"
@@ -93,7 +93,7 @@ for t in "${targets[@]}"; do
   echo "=== fuzz_$t: ${seconds}s (max_len $(max_len_for "$t")); log $log" >&2
 
   status=0
-  regressions="fuzz/regressions/$t"
+  regressions="tests/fuzz/regressions/$t"
   if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then
     echo "--- replaying $regressions" >&2
     mapfile -t inputs < <(find "$regressions" -type f | sort)

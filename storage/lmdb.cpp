@@ -10,8 +10,10 @@ result<std::shared_ptr<environment>> environment::open(const environment_options
     MDB_env* env = nullptr;
     if (int rc = mdb_env_create(&env); rc != 0) return lmdb_error("env_create", rc);
     std::shared_ptr<environment> out(new environment(env));
-    if (int rc = mdb_env_set_mapsize(env, options.map_size); rc != 0) return lmdb_error("set_mapsize", rc);
-    if (int rc = mdb_env_set_maxdbs(env, options.max_databases); rc != 0) return lmdb_error("set_maxdbs", rc);
+    if (int rc = mdb_env_set_mapsize(env, options.map_size); rc != 0)
+        return lmdb_error("set_mapsize", rc);
+    if (int rc = mdb_env_set_maxdbs(env, options.max_databases); rc != 0)
+        return lmdb_error("set_maxdbs", rc);
     if (int rc = mdb_env_set_maxreaders(env, options.max_readers); rc != 0)
         return lmdb_error("set_maxreaders", rc);
     // MDB_NOTLS: read transactions are not tied to threads (actors migrate between workers).
@@ -54,7 +56,8 @@ result<std::optional<byte_view>> transaction::get(MDB_dbi db, byte_view key) con
     int rc = mdb_get(txn_, db, &k, &v);
     if (rc == MDB_NOTFOUND) return std::optional<byte_view>{};
     if (rc != 0) return lmdb_error("get", rc);
-    return std::optional<byte_view>(byte_view(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size));
+    return std::optional<byte_view>(
+        byte_view(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size));
 }
 
 status transaction::put(MDB_dbi db, byte_view key, byte_view value) {

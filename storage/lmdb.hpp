@@ -3,13 +3,13 @@
 // (no MDB_NOSYNC / MDB_NOMETASYNC), so a committed write survives a crash.
 #pragma once
 
+#include "protocol/bytes.hpp"
+
 #include <lmdb.h>
 
 #include <memory>
 #include <optional>
 #include <string>
-
-#include "protocol/bytes.hpp"
 
 namespace civic::storage {
 

@@ -1,12 +1,12 @@
 // Helpers shared by the test programs.
 #pragma once
 
+#include "protocol/merkle.hpp"
+
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "protocol/merkle.hpp"
 
 namespace civic::test {
 
@@ -25,7 +25,8 @@ inline hash reference_root(const std::vector<hash>& leaves, std::size_t lo, std:
     if (hi == lo) return merkle::empty_root();
     if (hi - lo == 1) return leaves[lo];
     std::size_t k = merkle::split_point(hi - lo);
-    return merkle::node_hash(reference_root(leaves, lo, lo + k), reference_root(leaves, lo + k, hi));
+    return merkle::node_hash(reference_root(leaves, lo, lo + k),
+                             reference_root(leaves, lo + k, hi));
 }
 
 /// RFC 6962 PATH(m, D[lo:hi]) by its recursive definition.
@@ -63,7 +64,8 @@ inline void reference_subproof(const std::vector<hash>& leaves, std::size_t m, s
 inline std::vector<hash> make_leaves(std::size_t n) {
     std::vector<hash> leaves;
     leaves.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) leaves.push_back(merkle::leaf_hash(byte_view(std::to_string(i))));
+    for (std::size_t i = 0; i < n; ++i)
+        leaves.push_back(merkle::leaf_hash(byte_view(std::to_string(i))));
     return leaves;
 }
 

@@ -1,12 +1,11 @@
 // The deterministic actor system works from a plain Catch2 test: the scheduler is
 // driven directly (CAF's own expect/inject macros need CAF's test runner).
-#include <catch2/catch.hpp>
+#include "actors/actors.hpp"
+#include "actors/system.hpp"
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
-
-#include "actors/actors.hpp"
-#include "actors/system.hpp"
+#include <catch2/catch.hpp>
 
 using namespace civic;
 using namespace std::chrono_literals;
@@ -51,8 +50,9 @@ TEST_CASE("a deterministic actor system runs on virtual time", "[actors]") {
     CHECK(sched.clock().now() - start == std::chrono::seconds(5));
 
     // Single-threaded scheduler: the state can be read directly between runs.
-    auto& state =
-        dynamic_cast<caf::stateful_actor<prober_state>&>(*caf::actor_cast<caf::abstract_actor*>(probe)).state;
+    auto& state = dynamic_cast<caf::stateful_actor<prober_state>&>(
+                      *caf::actor_cast<caf::abstract_actor*>(probe))
+                      .state;
     CHECK(state.pongs == 5);
     CHECK(state.timeouts == 0);
 

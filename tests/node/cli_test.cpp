@@ -1,14 +1,13 @@
-#include <catch2/catch.hpp>
+#include "node/cli.hpp"
+#include "protocol/note.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include "node/cli.hpp"
-#include "protocol/note.hpp"
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace civic;
 namespace fs = std::filesystem;
@@ -36,7 +35,9 @@ struct temp_dir {
     std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
 
-void write(const std::string& path, const std::string& content) { std::ofstream(path, std::ios::binary) << content; }
+void write(const std::string& path, const std::string& content) {
+    std::ofstream(path, std::ios::binary) << content;
+}
 std::string read(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -72,7 +73,8 @@ TEST_CASE("cli: keygen writes a 0600 key file and prints only the vkey", "[cli]"
     CHECK((st.st_mode & 0777) == 0600);
     CHECK(run({"vkey", "--key", dir / "w1.key"}).out == made.out);
     // Never overwrites; refuses secrets others can read.
-    CHECK(run({"keygen", "--name", "w1.example", "--out", dir / "w1.key"}).code == node::exit_failed);
+    CHECK(run({"keygen", "--name", "w1.example", "--out", dir / "w1.key"}).code ==
+          node::exit_failed);
     ::chmod((dir / "w1.key").c_str(), 0644);
     auto exposed = run({"vkey", "--key", dir / "w1.key"});
     CHECK(exposed.code == node::exit_usage);
@@ -91,14 +93,15 @@ TEST_CASE("cli: the protocol demo bundle verifies offline and tampering fails", 
     REQUIRE(demo.code == node::exit_ok);
     CHECK(demo.out.find("document.txt: VALID") != std::string::npos);
     CHECK(demo.out.find("tampered.txt: INVALID") != std::string::npos);
-    CHECK(run({"protocol-demo", "--dir", dir.path.string()}).code == node::exit_usage); // not empty any more
+    CHECK(run({"protocol-demo", "--dir", dir.path.string()}).code ==
+          node::exit_usage); // not empty any more
 
-    auto ok = run({"verify", "--proof", dir / "document.tlog-proof", "--content", dir / "document.txt",
-                   "--policy", dir / "policy.txt"});
+    auto ok = run({"verify", "--proof", dir / "document.tlog-proof", "--content",
+                   dir / "document.txt", "--policy", dir / "policy.txt"});
     CHECK(ok.code == node::exit_ok);
     CHECK(ok.out.find(": VALID") != std::string::npos);
-    auto tampered = run({"verify", "--proof", dir / "document.tlog-proof", "--content", dir / "tampered.txt",
-                         "--policy", dir / "policy.txt", "--json"});
+    auto tampered = run({"verify", "--proof", dir / "document.tlog-proof", "--content",
+                         dir / "tampered.txt", "--policy", dir / "policy.txt", "--json"});
     CHECK(tampered.code == node::exit_failed);
     CHECK(tampered.out.find("\"valid\": false") != std::string::npos);
 
@@ -106,20 +109,22 @@ TEST_CASE("cli: the protocol demo bundle verifies offline and tampering fails", 
     auto policy = read(dir / "policy.txt");
     policy.replace(policy.find("group two-of-three 2"), 20, "group two-of-three 3");
     write(dir / "strict.txt", policy);
-    CHECK(run({"verify", "--proof", dir / "document.tlog-proof", "--content", dir / "document.txt", "--policy",
-               dir / "strict.txt"})
+    CHECK(run({"verify", "--proof", dir / "document.tlog-proof", "--content", dir / "document.txt",
+               "--policy", dir / "strict.txt"})
               .code == node::exit_failed);
 
     // The log key alone (quorum none) is enough when no witnesses are required.
     auto log_line = policy.substr(policy.find("\nlog ") + 5);
     log_line = log_line.substr(0, log_line.find('\n'));
     CHECK(run({"verify", "--proof", dir / "document.tlog-proof", "--content-sha256",
-               "00000000000000000000000000000000000000000000000000000000000000zz", "--log-key", log_line})
+               "00000000000000000000000000000000000000000000000000000000000000zz", "--log-key",
+               log_line})
               .code == node::exit_usage);
 
     // Bad inputs name the file and field.
     write(dir / "broken.txt", "log nonsense\nquorum none\n");
-    auto broken = run({"verify", "--proof", dir / "document.tlog-proof", "--policy", dir / "broken.txt"});
+    auto broken =
+        run({"verify", "--proof", dir / "document.tlog-proof", "--policy", dir / "broken.txt"});
     CHECK(broken.code == node::exit_usage);
     CHECK(broken.err.find("broken.txt: policy line 1") != std::string::npos);
     auto missing = run({"verify", "--proof", dir / "nope.tlog-proof", "--log-key", log_line});

@@ -1,10 +1,10 @@
 // Our signature bundle end to end at the protocol level: log, tiles, checkpoint,
 // cosignatures, tlog-proof, policy; and every single-field tampering fails.
-#include <catch2/catch.hpp>
-
 #include "protocol/bundle.hpp"
 #include "protocol/tiles.hpp"
 #include "support.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace civic;
 
@@ -35,7 +35,8 @@ struct fixture {
         checkpoint cp{log.name(), tree.size(), tree.root(), {}};
         note::note n{cp.text(), {log.sign(cp.text())}};
         const note::cosigner* ws[] = {&w1, &w2, &w3};
-        for (int i = 0; i < witnesses; ++i) n.signatures.push_back(ws[i]->cosign(cp.text(), 1795000001));
+        for (int i = 0; i < witnesses; ++i)
+            n.signatures.push_back(ws[i]->cosign(cp.text(), 1795000001));
         return note::serialize(n);
     }
     std::string bundle(std::uint64_t index, int witnesses) const {
@@ -45,8 +46,9 @@ struct fixture {
     }
     policy_verifier trust(const std::string& quorum = "group G 2 W1 W2 W3\nquorum G\n") const {
         auto text = "log " + note::format_vkey(log.verifier_key()) + "\nwitness W1 " +
-                    note::format_vkey(w1.verifier_key()) + "\nwitness W2 " + note::format_vkey(w2.verifier_key()) +
-                    "\nwitness W3 " + note::format_vkey(w3.verifier_key()) + "\n" + quorum;
+                    note::format_vkey(w1.verifier_key()) + "\nwitness W2 " +
+                    note::format_vkey(w2.verifier_key()) + "\nwitness W3 " +
+                    note::format_vkey(w3.verifier_key()) + "\n" + quorum;
         return std::move(*policy_verifier::make(*parse_policy(text)));
     }
 };
@@ -62,10 +64,12 @@ bool check_passed(const bundle_verdict& v, const std::string& name) {
 TEST_CASE("a bundle verifies offline with content, policy and quorum", "[bundle]") {
     fixture f;
     auto v = verify_bundle(f.trust(), f.bundle(123, 2), sha256(byte_view(f.content)));
-    for (const auto& c : v.checks) INFO(c.name << ": " << c.detail);
+    for (const auto& c : v.checks)
+        INFO(c.name << ": " << c.detail);
     CHECK(v.valid);
     std::vector<std::string> names;
-    for (const auto& c : v.checks) names.push_back(c.name);
+    for (const auto& c : v.checks)
+        names.push_back(c.name);
     CHECK(names == std::vector<std::string>{"format", "entry", "entry-signature", "content",
                                             "checkpoint-signature", "witness-quorum", "inclusion"});
     REQUIRE(v.logged_entry.has_value());
@@ -79,7 +83,8 @@ TEST_CASE("a bundle verifies offline with content, policy and quorum", "[bundle]
     // With "quorum none" a log-signed bundle is valid.
     CHECK(verify_bundle(f.trust("quorum none\n"), f.bundle(123, 0), std::nullopt).valid);
     // Other content fails the content check only.
-    auto other = verify_bundle(f.trust(), f.bundle(123, 3), sha256(byte_view(std::string_view("forged"))));
+    auto other =
+        verify_bundle(f.trust(), f.bundle(123, 3), sha256(byte_view(std::string_view("forged"))));
     CHECK_FALSE(other.valid);
     CHECK_FALSE(check_passed(other, "content"));
     CHECK(check_passed(other, "inclusion"));
@@ -116,7 +121,9 @@ TEST_CASE("offline verify rejects every single-field tampering of a proof file",
     with("proof hashes swapped", [](tlog_proof& p) { std::swap(p.inclusion[0], p.inclusion[1]); });
     // The checkpoint body: origin, size, root.
     auto body_edit = [&](const char* what, std::string from, std::string to) {
-        with(what, [from, to](tlog_proof& p) { p.checkpoint.replace(p.checkpoint.find(from), from.size(), to); });
+        with(what, [from, to](tlog_proof& p) {
+            p.checkpoint.replace(p.checkpoint.find(from), from.size(), to);
+        });
     };
     body_edit("origin", "civic.example/log\n300", "civic.example/lag\n300");
     body_edit("size", "\n300\n", "\n301\n");

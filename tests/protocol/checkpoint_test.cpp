@@ -1,15 +1,16 @@
-#include <catch2/catch.hpp>
-
 #include "protocol/checkpoint.hpp"
 #include "protocol/cosignature.hpp"
 #include "protocol/tiles.hpp"
 #include "protocol/tlog_proof.hpp"
 #include "support.hpp"
 
+#include <catch2/catch.hpp>
+
 using namespace civic;
 
 TEST_CASE("checkpoint bodies parse and format exactly as tlog-checkpoint says", "[checkpoint]") {
-    const std::string spec = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    const std::string spec =
+        "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
     auto cp = parse_checkpoint(spec);
     REQUIRE(cp.ok());
     CHECK(cp->origin == "example.com/behind-the-sofa");
@@ -24,17 +25,18 @@ TEST_CASE("checkpoint bodies parse and format exactly as tlog-checkpoint says", 
 
     const std::string root = base64_encode(hash{});
     for (const std::string& bad : std::vector<std::string>{
-             std::string(""), "o\n1\n", "o\n1\n" + root, "\n1\n" + root + "\n", "o\n01\n" + root + "\n",
-          "o\n-1\n" + root + "\n", "o\n1 \n" + root + "\n", "o\n18446744073709551616\n" + root + "\n",
-          "o\n1\nAAAA\n", "o\n1\n" + root + "\n\nx\n", "o\n1\n" + root + "\next\n\n",
-          "o\r\n1\n" + root + "\n"}) {
+             std::string(""), "o\n1\n", "o\n1\n" + root, "\n1\n" + root + "\n",
+             "o\n01\n" + root + "\n", "o\n-1\n" + root + "\n", "o\n1 \n" + root + "\n",
+             "o\n18446744073709551616\n" + root + "\n", "o\n1\nAAAA\n", "o\n1\n" + root + "\n\nx\n",
+             "o\n1\n" + root + "\next\n\n", "o\r\n1\n" + root + "\n"}) {
         INFO(bad);
         CHECK_FALSE(parse_checkpoint(bad).ok());
     }
 }
 
 TEST_CASE("cosignature/v1: signed message, 72-byte signature, verification", "[cosignature]") {
-    const std::string body = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    const std::string body =
+        "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
     CHECK(cosignature::signed_message(body, 1679315147) ==
           "cosignature/v1\ntime 1679315147\nexample.com/behind-the-sofa\n20852163\n"
           "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n");
@@ -64,7 +66,8 @@ TEST_CASE("cosignature/v1: signed message, 72-byte signature, verification", "[c
     CHECK_FALSE(plain.verify(body, byte_view(sig.data.data() + 8, 64)));
 }
 
-TEST_CASE("a signed checkpoint with log signature and cosignatures parses and opens", "[checkpoint]") {
+TEST_CASE("a signed checkpoint with log signature and cosignatures parses and opens",
+          "[checkpoint]") {
     auto log = test::log_signer("example.org/log");
     auto w1 = test::witness("w1.example"), w2 = test::witness("w2.example");
     checkpoint cp{"example.org/log", 42, merkle::leaf_hash(byte_view(std::string_view("x"))), {}};
@@ -81,14 +84,17 @@ TEST_CASE("a signed checkpoint with log signature and cosignatures parses and op
     auto opened = note::open(parsed->signed_note, {lv->get(), w1v->get()});
     REQUIRE(opened.ok());
     CHECK(opened->signed_by == std::vector<std::size_t>{0, 1});
-    CHECK_FALSE(parse_signed_checkpoint("not a checkpoint\n\n" + note::signature_line(log.sign("x\n"))).ok());
+    CHECK_FALSE(
+        parse_signed_checkpoint("not a checkpoint\n\n" + note::signature_line(log.sign("x\n")))
+            .ok());
 }
 
 TEST_CASE("tlog-proof files round-trip and parse strictly", "[tlog-proof]") {
     auto log = test::log_signer("example.org/log");
     auto leaves = test::make_leaves(100);
     tiles::memory_tiles store;
-    for (const auto& l : leaves) store.append(l);
+    for (const auto& l : leaves)
+        store.append(l);
     checkpoint cp{"example.org/log", 100, store.root(), {}};
     auto signed_cp = note::serialize(note::note{cp.text(), {log.sign(cp.text())}});
 
@@ -127,7 +133,8 @@ TEST_CASE("tlog-proof files round-trip and parse strictly", "[tlog-proof]") {
         {replace("index 37", "idx 37"), "no index line"},
         {replace("extra AQID", "extra AQI"), "bad extra base64"},
         {replace(base64_encode(proof.inclusion[0]), "AAAA"), "short hash"},
-        {replace(base64_encode(proof.inclusion[0]) + "\n", ""), "still parses (verification fails)"},
+        {replace(base64_encode(proof.inclusion[0]) + "\n", ""),
+         "still parses (verification fails)"},
         {text.substr(0, text.find("\n\n") + 1), "no checkpoint"},
         {replace("\n\nexample.org/log\n", "\nexample.org/log\n"), "no blank line"},
         {"c2sp.org/tlog-proof@v1", "truncated"},

@@ -1,15 +1,20 @@
-#include <catch2/catch.hpp>
-
 #include "protocol/bytes.hpp"
 #include "protocol/ed25519.hpp"
 #include "protocol/sha256.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace civic;
 
 TEST_CASE("base64 matches RFC 4648 section 10 and round-trips", "[encoding]") {
     const std::pair<const char*, const char*> cases[] = {
-        {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
     };
     for (auto [plain, encoded] : cases) {
         CHECK(base64_encode(byte_view(std::string_view(plain))) == encoded);
@@ -18,7 +23,8 @@ TEST_CASE("base64 matches RFC 4648 section 10 and round-trips", "[encoding]") {
         CHECK(std::string(decoded->begin(), decoded->end()) == plain);
     }
     bytes all(256);
-    for (int i = 0; i < 256; ++i) all[i] = static_cast<std::uint8_t>(i);
+    for (int i = 0; i < 256; ++i)
+        all[i] = static_cast<std::uint8_t>(i);
     for (std::size_t n = 0; n <= all.size(); ++n) {
         byte_view v(all.data(), n);
         auto back = base64_decode(base64_encode(v));
@@ -49,7 +55,8 @@ TEST_CASE("hex encodes lowercase and decodes either case", "[encoding]") {
 TEST_CASE("decimals have no sign, no leading zeros and no overflow", "[encoding]") {
     CHECK(*parse_decimal("0") == 0);
     CHECK(*parse_decimal("18446744073709551615") == UINT64_MAX);
-    for (const char* bad : {"", "01", "-1", "+1", "1 ", " 1", "18446744073709551616", "1e3", "0x10"}) {
+    for (const char* bad :
+         {"", "01", "-1", "+1", "1 ", " 1", "18446744073709551616", "1e3", "0x10"}) {
         INFO(bad);
         CHECK_FALSE(parse_decimal(bad).ok());
     }
@@ -66,7 +73,8 @@ TEST_CASE("SHA-256 known answers, one-shot and incremental", "[sha256]") {
     sha256_hasher h;
     for (std::size_t i = 0; i < million.size(); i += 1000)
         h.update(byte_view(std::string_view(million).substr(i, 1000)));
-    CHECK(hex_encode(h.finish()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    CHECK(hex_encode(h.finish()) ==
+          "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     // A reused hasher gives the same answer again.
     CHECK(hex_encode(h.reset().update(byte_view(std::string_view("abc"))).finish()) ==
           "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -80,9 +88,8 @@ TEST_CASE("Ed25519 matches RFC 8032 test 2 and rejects tampering", "[ed25519]") 
           "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c");
     bytes msg{0x72};
     auto sig = key->sign(msg);
-    CHECK(hex_encode(sig) ==
-          "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
-          "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00");
+    CHECK(hex_encode(sig) == "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+                             "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00");
     CHECK(ed25519::verify(key->public_key_bytes(), msg, sig));
     bytes other{0x73};
     CHECK_FALSE(ed25519::verify(key->public_key_bytes(), other, sig));

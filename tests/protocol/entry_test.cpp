@@ -1,7 +1,7 @@
-#include <catch2/catch.hpp>
-
 #include "protocol/entry.hpp"
 #include "support.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace civic;
 

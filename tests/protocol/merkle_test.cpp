@@ -1,25 +1,30 @@
+#include "protocol/tiles.hpp"
+#include "support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <random>
-
-#include "protocol/tiles.hpp"
-#include "support.hpp"
 
 using namespace civic;
 
 TEST_CASE("RFC 6962 hashing of the classic 8-leaf test set", "[merkle]") {
     // The leaves of the transparency-dev / CT test tree; roots from RFC 6962 test data.
-    const char* leaves_hex[] = {"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+    const char* leaves_hex[] = {"",
+                                "00",
+                                "10",
+                                "2021",
+                                "3031",
+                                "40414243",
+                                "5051525354555657",
                                 "606162636465666768696a6b6c6d6e6f"};
-    const char* roots_hex[] = {
-        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"};
+    const char* roots_hex[] = {"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+                               "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+                               "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+                               "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+                               "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+                               "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+                               "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+                               "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"};
     merkle::compact_range range;
     CHECK(range.root() == merkle::empty_root());
     for (int i = 0; i < 8; ++i) {
@@ -77,7 +82,8 @@ TEST_CASE("proofs generated from tiles equal the RFC definitions and verify", "[
     // check all pairs up to 130 and a deterministic sample beyond.
     auto leaves = test::make_leaves(600);
     tiles::memory_tiles store;
-    for (const auto& leaf : leaves) store.append(leaf);
+    for (const auto& leaf : leaves)
+        store.append(leaf);
 
     auto check_inclusion = [&](std::uint64_t index, std::uint64_t size) {
         INFO("inclusion " << index << " in " << size);
@@ -96,13 +102,16 @@ TEST_CASE("proofs generated from tiles equal the RFC definitions and verify", "[
         std::vector<hash> expected;
         test::reference_subproof(leaves, old_size, 0, new_size, true, expected);
         CHECK(*proof == expected);
-        CHECK(merkle::verify_consistency(old_size, new_size, *proof, test::reference_root(leaves, 0, old_size),
+        CHECK(merkle::verify_consistency(old_size, new_size, *proof,
+                                         test::reference_root(leaves, 0, old_size),
                                          test::reference_root(leaves, 0, new_size))
                   .ok());
     };
     for (std::uint64_t size = 1; size <= 130; ++size) {
-        for (std::uint64_t i = 0; i < size; ++i) check_inclusion(i, size);
-        for (std::uint64_t old_size = 1; old_size <= size; ++old_size) check_consistency(old_size, size);
+        for (std::uint64_t i = 0; i < size; ++i)
+            check_inclusion(i, size);
+        for (std::uint64_t old_size = 1; old_size <= size; ++old_size)
+            check_consistency(old_size, size);
     }
     std::mt19937_64 rng(42);
     for (int n = 0; n < 400; ++n) {
@@ -119,7 +128,8 @@ TEST_CASE("proofs generated from tiles equal the RFC definitions and verify", "[
 
 TEST_CASE("proof generation refuses impossible requests", "[merkle][tiles]") {
     tiles::memory_tiles store;
-    for (const auto& leaf : test::make_leaves(10)) store.append(leaf);
+    for (const auto& leaf : test::make_leaves(10))
+        store.append(leaf);
     CHECK_FALSE(tiles::inclusion_proof(store, 10, 10).ok());
     CHECK_FALSE(tiles::inclusion_proof(store, 0, 11).ok()); // tiles for size 11 do not exist
     CHECK_FALSE(tiles::consistency_proof(store, 0, 5).ok());
@@ -131,13 +141,15 @@ TEST_CASE("proof generation refuses impossible requests", "[merkle][tiles]") {
 TEST_CASE("verification rejects malformed proofs without reading out of bounds", "[merkle]") {
     auto leaves = test::make_leaves(20);
     merkle::compact_range range;
-    for (const auto& l : leaves) range.append(l);
+    for (const auto& l : leaves)
+        range.append(l);
     auto root = range.root();
     std::vector<hash> too_long(merkle::max_proof_hashes + 1);
     CHECK_FALSE(merkle::verify_inclusion(3, 20, leaves[3], too_long, root).ok());
     CHECK_FALSE(merkle::verify_consistency(3, 20, too_long, root, root).ok());
     CHECK_FALSE(merkle::verify_inclusion(UINT64_MAX, UINT64_MAX, leaves[3], {}, root).ok());
     CHECK_FALSE(merkle::verify_inclusion(0, 0, leaves[0], {}, root).ok());
-    CHECK_FALSE(merkle::verify_inclusion(0, 1, byte_view(leaves[0].data(), 31), {}, leaves[0]).ok());
+    CHECK_FALSE(
+        merkle::verify_inclusion(0, 1, byte_view(leaves[0].data(), 31), {}, leaves[0]).ok());
     CHECK(merkle::verify_inclusion(0, 1, leaves[0], {}, leaves[0]).ok());
 }

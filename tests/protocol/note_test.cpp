@@ -1,15 +1,18 @@
-#include <catch2/catch.hpp>
-
 #include "protocol/note.hpp"
 #include "support.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace civic;
 
 namespace {
 const std::string dash = "\xE2\x80\x94 "; // "— "
-const std::string spec_vkey = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
+const std::string spec_vkey =
+    "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
 const std::string spec_note = "This is an example message.\n\n" + dash +
-                              "example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
+                              "example.com/foo "
+                              "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3"
+                              "mFXmRKuwHjG1Yu72IneyaQM=\n";
 
 std::unique_ptr<note::verifier> verifier_of(const std::string& vkey_text) {
     auto key = note::parse_vkey(vkey_text);
@@ -47,13 +50,21 @@ TEST_CASE("the signed-note spec example verifies with its verifier key", "[note]
 }
 
 TEST_CASE("vkeys: key ID must match, types and lengths are checked", "[note]") {
-    CHECK_FALSE(note::parse_vkey("example.com/foo+530d903b+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k").ok());
+    CHECK_FALSE(
+        note::parse_vkey("example.com/foo+530d903b+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k")
+            .ok());
     CHECK_FALSE(note::parse_vkey("example.com/foo+530d903a").ok());
     // Key IDs are lowercase hex (found by fuzzing: uppercase broke the round trip).
-    CHECK_FALSE(note::parse_vkey("example.com/foo+530D903A+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k").ok());
+    CHECK_FALSE(
+        note::parse_vkey("example.com/foo+530D903A+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k")
+            .ok());
     CHECK_FALSE(note::parse_vkey("+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k").ok());
-    CHECK_FALSE(note::parse_vkey("example.com/foo+530d903+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k").ok());
-    CHECK_FALSE(note::parse_vkey("example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2").ok());
+    CHECK_FALSE(
+        note::parse_vkey("example.com/foo+530d903+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k")
+            .ok());
+    CHECK_FALSE(
+        note::parse_vkey("example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2")
+            .ok());
     CHECK_FALSE(note::parse_vkey("example.com/foo+530d903a+AQ==").ok());
     // An unknown type parses (it names a key we simply cannot use) but has no verifier.
     auto unknown = note::parse_vkey("example.com/foo+01020304+/wECAw==");
@@ -106,7 +117,8 @@ TEST_CASE("note text and signature line rules", "[note]") {
     }
 }
 
-TEST_CASE("opening: unknown keys ignored, failing known key rejects, none known rejects", "[note]") {
+TEST_CASE("opening: unknown keys ignored, failing known key rejects, none known rejects",
+          "[note]") {
     auto a = test::log_signer("a.example/log");
     auto b = test::log_signer("b.example/log");
     const std::string text = "origin\n1\n" + base64_encode(hash{}) + "\n";
@@ -157,12 +169,14 @@ TEST_CASE("notes with at least 16 signatures are accepted and limits are enforce
     // Post-quantum sized signatures: 16 of ~5 kB fit.
     note::note big{text, {}};
     for (int i = 0; i < 16; ++i)
-        big.signatures.push_back({"pq" + std::to_string(i), static_cast<std::uint32_t>(i), bytes(4700, 7)});
+        big.signatures.push_back(
+            {"pq" + std::to_string(i), static_cast<std::uint32_t>(i), bytes(4700, 7)});
     CHECK(note::parse(note::serialize(big)).ok());
 
     note::note too_many{text, {}};
     for (std::size_t i = 0; i <= note::max_signatures; ++i)
-        too_many.signatures.push_back({"k" + std::to_string(i), static_cast<std::uint32_t>(i), bytes(64, 1)});
+        too_many.signatures.push_back(
+            {"k" + std::to_string(i), static_cast<std::uint32_t>(i), bytes(64, 1)});
     CHECK_FALSE(note::parse(note::serialize(too_many)).ok());
     note::note too_big{std::string(note::max_note_size, 'a') + "\n", {n.signatures[0]}};
     CHECK_FALSE(note::parse(note::serialize(too_big)).ok());
@@ -177,7 +191,8 @@ TEST_CASE("signer key strings round-trip and are checked", "[note]") {
     CHECK(parsed->name == "example.org/log");
     CHECK(parsed->type == note::type_ed25519);
     CHECK(parsed->key.public_key_bytes() == key.public_key_bytes());
-    auto witness = note::parse_signer_key(note::format_signer_key("w", note::type_cosignature_v1, key));
+    auto witness =
+        note::parse_signer_key(note::format_signer_key("w", note::type_cosignature_v1, key));
     REQUIRE(witness.ok());
     CHECK(witness->type == note::type_cosignature_v1);
 

@@ -1,20 +1,25 @@
-#include <catch2/catch.hpp>
-
 #include "protocol/policy.hpp"
 #include "support.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace civic;
 
 namespace {
-std::string wvkey(const std::string& name) { return note::format_vkey(test::witness(name).verifier_key()); }
-std::string lvkey(const std::string& origin) { return note::format_vkey(test::log_signer(origin).verifier_key()); }
+std::string wvkey(const std::string& name) {
+    return note::format_vkey(test::witness(name).verifier_key());
+}
+std::string lvkey(const std::string& origin) {
+    return note::format_vkey(test::log_signer(origin).verifier_key());
+}
 
 // The spec's two-level example, with real keys.
 std::string spec_policy() {
-    return "# the example from tlog-policy\nlog " + lvkey("example.org/log") + " https://log.example.org/\n\n" +
-           "witness X1 " + wvkey("x1") + "\nwitness X2 " + wvkey("x2") + "\n\twitness   X3 " + wvkey("x3") +
-           "  \ngroup X-witnesses 2 X1 X2 X3\n\n" + "witness Y1 " + wvkey("y1") + "\nwitness Y2 " + wvkey("y2") +
-           "\nwitness Y3 " + wvkey("y3") + "\ngroup Y-witnesses any Y1 Y2 Y3\n\n" +
+    return "# the example from tlog-policy\nlog " + lvkey("example.org/log") +
+           " https://log.example.org/\n\n" + "witness X1 " + wvkey("x1") + "\nwitness X2 " +
+           wvkey("x2") + "\n\twitness   X3 " + wvkey("x3") +
+           "  \ngroup X-witnesses 2 X1 X2 X3\n\n" + "witness Y1 " + wvkey("y1") + "\nwitness Y2 " +
+           wvkey("y2") + "\nwitness Y3 " + wvkey("y3") + "\ngroup Y-witnesses any Y1 Y2 Y3\n\n" +
            "group X-and-Y all X-witnesses Y-witnesses\nquorum X-and-Y\n";
 }
 } // namespace
@@ -41,7 +46,8 @@ TEST_CASE("quorum none and single-witness quorum", "[policy]") {
     auto none = parse_policy("log " + lvkey("l") + "\nquorum none\n");
     REQUIRE(none.ok());
     CHECK(none->quorum_met({}));
-    auto single = parse_policy("witness A " + wvkey("a") + "\nwitness B " + wvkey("b") + "\nquorum B");
+    auto single =
+        parse_policy("witness A " + wvkey("a") + "\nwitness B " + wvkey("b") + "\nquorum B");
     REQUIRE(single.ok());
     CHECK(single->quorum_met({false, true}));
     CHECK_FALSE(single->quorum_met({true, false}));
@@ -88,8 +94,9 @@ TEST_CASE("policy verifier checks log signature, cosignatures and quorum", "[pol
     auto log = test::log_signer("example.org/log");
     auto w1 = test::witness("w1"), w2 = test::witness("w2"), w3 = test::witness("w3");
     auto text = "log " + note::format_vkey(log.verifier_key()) + "\nwitness W1 " +
-                note::format_vkey(w1.verifier_key()) + "\nwitness W2 " + note::format_vkey(w2.verifier_key()) +
-                "\nwitness W3 " + note::format_vkey(w3.verifier_key()) + "\ngroup G 2 W1 W2 W3\nquorum G\n";
+                note::format_vkey(w1.verifier_key()) + "\nwitness W2 " +
+                note::format_vkey(w2.verifier_key()) + "\nwitness W3 " +
+                note::format_vkey(w3.verifier_key()) + "\ngroup G 2 W1 W2 W3\nquorum G\n";
     auto p = parse_policy(text);
     REQUIRE(p.ok());
     auto verifier = policy_verifier::make(*p);
@@ -98,9 +105,12 @@ TEST_CASE("policy verifier checks log signature, cosignatures and quorum", "[pol
     checkpoint cp{"example.org/log", 5, merkle::empty_root(), {}};
     auto body = cp.text();
     auto stranger = test::witness("stranger");
-    auto make = [&](std::vector<note::signature> sigs) { return note::serialize(note::note{body, sigs}); };
+    auto make = [&](std::vector<note::signature> sigs) {
+        return note::serialize(note::note{body, sigs});
+    };
 
-    auto two = verifier->verify(make({log.sign(body), w1.cosign(body, 1), w3.cosign(body, 2), stranger.cosign(body, 3)}));
+    auto two = verifier->verify(
+        make({log.sign(body), w1.cosign(body, 1), w3.cosign(body, 2), stranger.cosign(body, 3)}));
     REQUIRE(two.ok());
     CHECK(two->quorum);
     CHECK(two->witnesses == std::vector<std::string>{"W1", "W3"});
@@ -118,5 +128,7 @@ TEST_CASE("policy verifier checks log signature, cosignatures and quorum", "[pol
     // A checkpoint from another origin is not vouched for by this policy's log.
     checkpoint other{"other.org/log", 5, merkle::empty_root(), {}};
     auto other_log = test::log_signer("other.org/log");
-    CHECK_FALSE(verifier->verify(note::serialize(note::note{other.text(), {other_log.sign(other.text())}})).ok());
+    CHECK_FALSE(
+        verifier->verify(note::serialize(note::note{other.text(), {other_log.sign(other.text())}}))
+            .ok());
 }

@@ -1,7 +1,7 @@
-#include <catch2/catch.hpp>
-
 #include "protocol/tiles.hpp"
 #include "support.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace civic;
 using tiles::tile_id;
@@ -18,8 +18,8 @@ TEST_CASE("tile paths follow tlog-tiles", "[tiles]") {
 }
 
 TEST_CASE("tile path parsing is strict and round-trips", "[tiles]") {
-    for (std::uint64_t index : {std::uint64_t{0}, std::uint64_t{7}, std::uint64_t{1000}, std::uint64_t{1234067},
-                                std::uint64_t{18446744073709551615u}}) {
+    for (std::uint64_t index : {std::uint64_t{0}, std::uint64_t{7}, std::uint64_t{1000},
+                                std::uint64_t{1234067}, std::uint64_t{18446744073709551615u}}) {
         for (std::uint16_t width : {std::uint16_t{1}, std::uint16_t{255}, std::uint16_t{256}}) {
             tile_id t{3, index, width};
             auto parsed = tiles::parse_tile_path(tiles::tile_path(t));
@@ -33,12 +33,28 @@ TEST_CASE("tile path parsing is strict and round-trips", "[tiles]") {
             CHECK(e->tile.width == width);
         }
     }
-    for (const char* bad :
-         {"tile/0", "tile/0/", "tile/00/000", "tile/64/000", "tile/-1/000", "tile/0/1", "tile/0/0001",
-          "tile/0/x000/001", "tile/0/001/002", "tile/0/x1/002", "tile/0/000.p/0", "tile/0/000.p/256",
-          "tile/0/000.p/01", "tile/0/000.p/", "tile/0/000.p/5/", "tile/0/000/", "tile/entries/",
-          "tile/entries/00a", "tiles/0/000", "tile/0/x018/x446/x744/x073/x709/x551/616",
-          "tile/0/x999/x999/x999/x999/x999/x999/x999/999", "tile/0/../000"}) {
+    for (const char* bad : {"tile/0",
+                            "tile/0/",
+                            "tile/00/000",
+                            "tile/64/000",
+                            "tile/-1/000",
+                            "tile/0/1",
+                            "tile/0/0001",
+                            "tile/0/x000/001",
+                            "tile/0/001/002",
+                            "tile/0/x1/002",
+                            "tile/0/000.p/0",
+                            "tile/0/000.p/256",
+                            "tile/0/000.p/01",
+                            "tile/0/000.p/",
+                            "tile/0/000.p/5/",
+                            "tile/0/000/",
+                            "tile/entries/",
+                            "tile/entries/00a",
+                            "tiles/0/000",
+                            "tile/0/x018/x446/x744/x073/x709/x551/616",
+                            "tile/0/x999/x999/x999/x999/x999/x999/x999/999",
+                            "tile/0/../000"}) {
         INFO(bad);
         CHECK_FALSE(tiles::parse_tile_path(bad).ok());
     }
@@ -71,7 +87,8 @@ TEST_CASE("tile contents are the spec's Merkle tree hashes", "[tiles]") {
     const std::size_t size = 256 * 256 + 300;
     auto leaves = test::make_leaves(size);
     tiles::memory_tiles store;
-    for (const auto& l : leaves) store.append(l);
+    for (const auto& l : leaves)
+        store.append(l);
     std::vector<std::vector<hash>> out;
     REQUIRE(store.read_tiles({{0, 257, 44}, {1, 0, 256}, {1, 1, 1}, {2, 0, 1}}, out).ok());
     REQUIRE(out.size() == 4);
@@ -102,7 +119,8 @@ struct odd_reader final : tiles::tile_reader {
     const tiles::memory_tiles& inner;
     bool shorten;
     odd_reader(const tiles::memory_tiles& t, bool s) : inner(t), shorten(s) {}
-    status read_tiles(const std::vector<tile_id>& ids, std::vector<std::vector<hash>>& out) const override {
+    status read_tiles(const std::vector<tile_id>& ids,
+                      std::vector<std::vector<hash>>& out) const override {
         CIVIC_TRY(inner.read_tiles(ids, out));
         for (auto& t : out)
             if (shorten) t.pop_back();
@@ -114,7 +132,8 @@ struct odd_reader final : tiles::tile_reader {
 TEST_CASE("subtree reader reports short tiles from a broken store", "[tiles]") {
     auto leaves = test::make_leaves(40);
     tiles::memory_tiles store;
-    for (const auto& l : leaves) store.append(l);
+    for (const auto& l : leaves)
+        store.append(l);
     odd_reader good(store, false), bad(store, true);
     CHECK(tiles::inclusion_proof(good, 7, 40).ok());
     auto failed = tiles::inclusion_proof(bad, 7, 40);

@@ -1,11 +1,11 @@
 // The RFC 6962 proof vectors from transparency-dev/merkle and the Argon2020 CT log.
+#include "protocol/merkle.hpp"
+#include "support.hpp"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-
-#include "protocol/merkle.hpp"
-#include "support.hpp"
 
 using namespace civic;
 using json = nlohmann::json;
@@ -51,8 +51,9 @@ TEST_CASE("every inclusion vector gives the expected result", "[vectors]") {
         auto c = json::parse(test::read_file(path.string()));
         std::vector<hash> proof;
         bool ok = decode_proof(c["proof"], proof) &&
-                  merkle::verify_inclusion(c["leafIdx"].get<std::uint64_t>(), c["treeSize"].get<std::uint64_t>(),
-                                           b64(c["leafHash"]), proof, b64(c["root"]))
+                  merkle::verify_inclusion(c["leafIdx"].get<std::uint64_t>(),
+                                           c["treeSize"].get<std::uint64_t>(), b64(c["leafHash"]),
+                                           proof, b64(c["root"]))
                       .ok();
         CHECK(ok == !c["wantErr"].get<bool>());
         accepted += ok;
@@ -69,8 +70,9 @@ TEST_CASE("every consistency vector gives the expected result", "[vectors]") {
         auto c = json::parse(test::read_file(path.string()));
         std::vector<hash> proof;
         bool ok = decode_proof(c["proof"], proof) &&
-                  merkle::verify_consistency(c["size1"].get<std::uint64_t>(), c["size2"].get<std::uint64_t>(),
-                                             proof, b64(c["root1"]), b64(c["root2"]))
+                  merkle::verify_consistency(c["size1"].get<std::uint64_t>(),
+                                             c["size2"].get<std::uint64_t>(), proof,
+                                             b64(c["root1"]), b64(c["root2"]))
                       .ok();
         CHECK(ok == !c["wantErr"].get<bool>());
         accepted += ok;
@@ -113,6 +115,7 @@ TEST_CASE("Argon2020 CT log proofs verify, and any flipped bit breaks them", "[v
     bad_leaf[0] ^= 1;
     CHECK_FALSE(merkle::verify_inclusion(10000, size, bad_leaf, path, root).ok());
     CHECK_FALSE(merkle::verify_inclusion(10001, size, leaf, path, root).ok());
-    CHECK_FALSE(merkle::verify_inclusion(10000, size / 2, leaf, path, root).ok()); // wrong proof length
+    CHECK_FALSE(
+        merkle::verify_inclusion(10000, size / 2, leaf, path, root).ok()); // wrong proof length
     CHECK_FALSE(merkle::verify_consistency(3654491, size, cons, old_root, root).ok());
 }

@@ -1,10 +1,9 @@
+#include "storage/lmdb.hpp"
+
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <filesystem>
-
-#include "storage/lmdb.hpp"
+#include <unistd.h>
 
 using namespace civic;
 namespace fs = std::filesystem;
@@ -21,7 +20,8 @@ struct temp_dir {
 };
 } // namespace
 
-TEST_CASE("LMDB environment: committed writes persist across reopen, aborted ones do not", "[storage]") {
+TEST_CASE("LMDB environment: committed writes persist across reopen, aborted ones do not",
+          "[storage]") {
     temp_dir dir;
     {
         auto env = storage::environment::open({dir.path.string()});
@@ -30,10 +30,13 @@ TEST_CASE("LMDB environment: committed writes persist across reopen, aborted one
         REQUIRE(db.ok());
         auto txn = storage::transaction::begin(**env, false);
         REQUIRE(txn.ok());
-        REQUIRE(txn->put(*db, byte_view(std::string_view("k1")), byte_view(std::string_view("v1"))).ok());
+        REQUIRE(txn->put(*db, byte_view(std::string_view("k1")), byte_view(std::string_view("v1")))
+                    .ok());
         REQUIRE(txn->commit().ok());
         auto aborted = storage::transaction::begin(**env, false);
-        REQUIRE(aborted->put(*db, byte_view(std::string_view("k2")), byte_view(std::string_view("v2"))).ok());
+        REQUIRE(
+            aborted->put(*db, byte_view(std::string_view("k2")), byte_view(std::string_view("v2")))
+                .ok());
         // destroyed without commit: aborted
     }
     auto env = storage::environment::open({dir.path.string()});

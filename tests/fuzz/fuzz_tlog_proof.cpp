@@ -37,14 +37,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // it must fail cleanly (never crash, never call a fuzzed proof valid).
     static const auto trust = [] {
         auto p = civic::parse_policy(
-            "log example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k\nquorum none\n");
+            "log example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k\nquorum "
+            "none\n");
         if (!p) fail("fixed policy does not parse");
         auto v = civic::policy_verifier::make(*p);
         if (!v) fail("fixed policy has no verifier");
         return std::move(*v);
     }();
     auto verdict = civic::verify_bundle(trust, input, std::nullopt);
-    if (verdict.checks.empty() || verdict.checks.front().name != "format" || !verdict.checks.front().passed)
+    if (verdict.checks.empty() || verdict.checks.front().name != "format" ||
+        !verdict.checks.front().passed)
         fail("verify_bundle disagrees with parse_tlog_proof");
     return 0;
 }

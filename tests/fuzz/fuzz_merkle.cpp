@@ -51,9 +51,7 @@ const reference_tree& reference() {
     return t;
 }
 
-bool same(civic::byte_view a, const hash& b) {
-    return civic::equal(a, b);
-}
+bool same(civic::byte_view a, const hash& b) { return civic::equal(a, b); }
 
 } // namespace
 
