@@ -444,66 +444,53 @@ void bench_memory_tiles_append(benchmark::State& state) {
 // ---------------------------------------------------------------------------
 // Proofs in a tree of 10^6 leaves.
 
-void bench_inclusion_generate(benchmark::State& state) {
-    const auto& f = proofs();
+/// Runs `op(i)` over the pre-generated samples, round robin; `op` returns a
+/// result or status, and a failure stops the benchmark with its message.
+template <class Op>
+void over_samples(benchmark::State& state, Op op) {
     std::size_t i = 0;
     for (auto _ : state) {
-        auto proof = civic::tiles::inclusion_proof(f.tree, f.inclusion_index[i], tree_size);
-        if (!proof) {
-            state.SkipWithError(proof.message().c_str());
+        auto outcome = op(i);
+        if (!outcome) {
+            state.SkipWithError(outcome.message().c_str());
             break;
         }
-        benchmark::DoNotOptimize(proof->data());
+        benchmark::DoNotOptimize(outcome);
         i = (i + 1) & (sample_count - 1);
     }
     state.SetItemsProcessed(state.iterations());
+}
+
+void bench_inclusion_generate(benchmark::State& state) {
+    const auto& f = proofs();
+    over_samples(state, [&](std::size_t i) {
+        return civic::tiles::inclusion_proof(f.tree, f.inclusion_index[i], tree_size);
+    });
 }
 
 void bench_consistency_generate(benchmark::State& state) {
     const auto& f = proofs();
-    std::size_t i = 0;
-    for (auto _ : state) {
-        auto [old_size, new_size] = f.consistency[i];
-        auto proof = civic::tiles::consistency_proof(f.tree, old_size, new_size);
-        if (!proof) {
-            state.SkipWithError(proof.message().c_str());
-            break;
-        }
-        benchmark::DoNotOptimize(proof->data());
-        i = (i + 1) & (sample_count - 1);
-    }
-    state.SetItemsProcessed(state.iterations());
+    over_samples(state, [&](std::size_t i) {
+        return civic::tiles::consistency_proof(f.tree, f.consistency[i].first,
+                                               f.consistency[i].second);
+    });
 }
 
 void bench_inclusion_verify(benchmark::State& state) {
     const auto& f = proofs();
-    std::size_t i = 0;
-    for (auto _ : state) {
-        auto ok = civic::merkle::verify_inclusion(
-            f.inclusion_index[i], tree_size, f.inclusion_leaf[i], f.inclusion_proofs[i], f.root);
-        if (!ok) {
-            state.SkipWithError(ok.message().c_str());
-            break;
-        }
-        i = (i + 1) & (sample_count - 1);
-    }
-    state.SetItemsProcessed(state.iterations());
+    over_samples(state, [&](std::size_t i) {
+        return civic::merkle::verify_inclusion(f.inclusion_index[i], tree_size, f.inclusion_leaf[i],
+                                               f.inclusion_proofs[i], f.root);
+    });
 }
 
 void bench_consistency_verify(benchmark::State& state) {
     const auto& f = proofs();
-    std::size_t i = 0;
-    for (auto _ : state) {
-        auto [old_size, new_size] = f.consistency[i];
-        auto ok = civic::merkle::verify_consistency(old_size, new_size, f.consistency_proofs[i],
-                                                    f.old_root[i], f.new_root[i]);
-        if (!ok) {
-            state.SkipWithError(ok.message().c_str());
-            break;
-        }
-        i = (i + 1) & (sample_count - 1);
-    }
-    state.SetItemsProcessed(state.iterations());
+    over_samples(state, [&](std::size_t i) {
+        return civic::merkle::verify_consistency(f.consistency[i].first, f.consistency[i].second,
+                                                 f.consistency_proofs[i], f.old_root[i],
+                                                 f.new_root[i]);
+    });
 }
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // libFuzzer target: base64_decode / hex_decode / parse_decimal round trips.
 #include "protocol/bytes.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -7,12 +8,9 @@
 #include <string>
 #include <string_view>
 
-namespace {
+using civic::fuzz::fail;
 
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "fuzz_base64: %s\n", what);
-    __builtin_trap();
-}
+namespace {
 
 std::string lowercase(std::string_view s) {
     std::string out(s);

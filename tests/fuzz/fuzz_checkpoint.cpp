@@ -1,6 +1,7 @@
 // libFuzzer target: parse_signed_checkpoint and parse_checkpoint; text() must
 // reproduce the note text.
 #include "protocol/checkpoint.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -9,20 +10,10 @@
 #include <string_view>
 #include <vector>
 
+using civic::fuzz::fail;
+using civic::fuzz::fixed_verifier;
+
 namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "fuzz_checkpoint: %s\n", what);
-    __builtin_trap();
-}
-
-std::unique_ptr<civic::note::verifier> fixed_verifier(std::string_view vkey_text) {
-    auto key = civic::note::parse_vkey(vkey_text);
-    if (!key) fail("fixed vkey does not parse");
-    auto v = civic::note::make_verifier(*key);
-    if (!v) fail("fixed vkey has no verifier");
-    return std::move(*v);
-}
 
 struct fixed_verifiers {
     std::unique_ptr<civic::note::verifier> log = fixed_verifier(

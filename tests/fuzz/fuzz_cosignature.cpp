@@ -1,6 +1,7 @@
 // libFuzzer target: cosignature::decode (and the cosignature/v1 verifier on the input).
 #include "protocol/cosignature.hpp"
 #include "protocol/note.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -8,12 +9,9 @@
 #include <memory>
 #include <string>
 
-namespace {
+using civic::fuzz::fail;
 
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "fuzz_cosignature: %s\n", what);
-    __builtin_trap();
-}
+namespace {
 
 const civic::note::verifier& witness() {
     static const std::unique_ptr<civic::note::verifier> v = [] {

@@ -1,18 +1,12 @@
 // libFuzzer target: decode_entry; encode() must reproduce the input.
 #include "protocol/entry.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 
-namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "fuzz_entry: %s\n", what);
-    __builtin_trap();
-}
-
-} // namespace
+using civic::fuzz::fail;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     civic::byte_view input(data, size);

@@ -6,22 +6,20 @@
 // index is the old size.
 #include "protocol/merkle.hpp"
 #include "protocol/tiles.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <vector>
 
+using civic::fuzz::fail;
+
 namespace {
 
 namespace merkle = civic::merkle;
 namespace tiles = civic::tiles;
 using civic::hash;
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "fuzz_merkle: %s\n", what);
-    __builtin_trap();
-}
 
 // A real tree of `tree_leaves` leaves, leaf i = leaf_hash(be64(i)), and the root
 // of every prefix of it.

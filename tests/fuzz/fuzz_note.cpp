@@ -1,5 +1,6 @@
 // libFuzzer target: note::parse, serialize round trip, and note::open with fixed verifiers.
 #include "protocol/note.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -8,20 +9,10 @@
 #include <string_view>
 #include <vector>
 
+using civic::fuzz::fail;
+using civic::fuzz::fixed_verifier;
+
 namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "fuzz_note: %s\n", what);
-    __builtin_trap();
-}
-
-std::unique_ptr<civic::note::verifier> fixed_verifier(std::string_view vkey_text) {
-    auto key = civic::note::parse_vkey(vkey_text);
-    if (!key) fail("fixed vkey does not parse");
-    auto v = civic::note::make_verifier(*key);
-    if (!v) fail("fixed vkey has no verifier");
-    return std::move(*v);
-}
 
 struct fixed_verifiers {
     std::unique_ptr<civic::note::verifier> ed25519 =

@@ -1,6 +1,7 @@
 // libFuzzer target: parse_policy; quorum_met on all-true / all-false vectors, and
 // verifying a fixed signed checkpoint under the parsed policy.
 #include "protocol/policy.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -8,12 +9,9 @@
 #include <string_view>
 #include <vector>
 
-namespace {
+using civic::fuzz::fail;
 
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "fuzz_policy: %s\n", what);
-    __builtin_trap();
-}
+namespace {
 
 // Signed by log.civic.example/fuzz (seed 0x11 * 32) and cosigned by
 // witness.civic.example/w1 and /w2 (seeds 0x22 * 32, 0x33 * 32); see fuzz/corpus/policy/.

@@ -1,6 +1,7 @@
 // libFuzzer target: tiles::parse_tile_path; the parsed request must regenerate
 // the same path. Also the reverse: any tile's path must parse back to it.
 #include "protocol/tiles.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -8,14 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "fuzz_tile_path: %s\n", what);
-    __builtin_trap();
-}
-
-} // namespace
+using civic::fuzz::fail;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     namespace tiles = civic::tiles;

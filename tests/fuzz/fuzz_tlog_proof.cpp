@@ -1,20 +1,14 @@
 // libFuzzer target: parse_tlog_proof; serialize() must reproduce the input.
 #include "protocol/bundle.hpp"
 #include "protocol/tlog_proof.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string_view>
 
-namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "fuzz_tlog_proof: %s\n", what);
-    __builtin_trap();
-}
-
-} // namespace
+using civic::fuzz::fail;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view input(reinterpret_cast<const char*>(data), size);

@@ -1,20 +1,14 @@
 // libFuzzer target: note::parse_vkey and format_vkey round trip; note::parse_signer_key
 // (the secret-key string) and its round trip.
 #include "protocol/note.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string_view>
 
-namespace {
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "fuzz_vkey: %s\n", what);
-    __builtin_trap();
-}
-
-} // namespace
+using civic::fuzz::fail;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view input(reinterpret_cast<const char*>(data), size);
