@@ -57,6 +57,8 @@ constexpr const char* bm_compact_append = "merkle/compact_range_append";
 constexpr const char* bm_tiles_append = "tiles/memory_tiles_append";
 constexpr const char* bm_incl_gen = "proof/inclusion_generate_1M";
 constexpr const char* bm_cons_gen = "proof/consistency_generate_1M";
+constexpr const char* bm_incl_cache_random = "proof/inclusion_generate_1M_tile_cache_random";
+constexpr const char* bm_incl_cache_edge = "proof/inclusion_generate_1M_tile_cache_newest";
 constexpr const char* bm_incl_verify = "proof/inclusion_verify_1M";
 constexpr const char* bm_cons_verify = "proof/consistency_verify_1M";
 constexpr const char* bm_note_sign = "note/sign_checkpoint";
@@ -476,6 +478,27 @@ void bench_consistency_generate(benchmark::State& state) {
     });
 }
 
+// Through tiles::tile_cache (1,024 expanded tiles, 16 MiB), indexes anywhere in the tree:
+// misses at level 0 dominate (3,907 level-0 tiles do not fit).
+void bench_inclusion_cache_random(benchmark::State& state) {
+    const auto& f = proofs();
+    civic::tiles::tile_cache cache(f.tree, 1024);
+    over_samples(state, [&](std::size_t i) {
+        return civic::tiles::inclusion_proof(cache, f.inclusion_index[i], tree_size);
+    });
+}
+
+// Through tiles::tile_cache, indexes among the newest 4,096 entries: what a ledger does
+// when it answers the submissions of its latest batches.
+void bench_inclusion_cache_newest(benchmark::State& state) {
+    const auto& f = proofs();
+    civic::tiles::tile_cache cache(f.tree, 1024);
+    over_samples(state, [&](std::size_t i) {
+        return civic::tiles::inclusion_proof(cache, tree_size - 1 - (f.inclusion_index[i] % 4096),
+                                             tree_size);
+    });
+}
+
 void bench_inclusion_verify(benchmark::State& state) {
     const auto& f = proofs();
     over_samples(state, [&](std::size_t i) {
@@ -631,6 +654,10 @@ const ratio_row ratio_table[] = {
     {bm_cons_gen, bm_node_hash, 1, ratio_kind::equivalents,
      "N node-hash equivalents per proof; tiles force re-hashing subtrees",
      &needed_avg.consistency_generate},
+    {bm_incl_cache_random, bm_node_hash, 1, ratio_kind::equivalents,
+     "N node-hash equivalents per proof, with a 1,024-tile cache (random indexes)"},
+    {bm_incl_cache_edge, bm_node_hash, 1, ratio_kind::equivalents,
+     "N node-hash equivalents per proof, with a 1,024-tile cache (newest 4,096 entries)"},
     {bm_incl_verify, bm_node_hash, 1, ratio_kind::equivalents,
      "N node-hash equivalents per verify (~log2 10^6)", &needed_avg.inclusion_verify},
     {bm_cons_verify, bm_node_hash, 1, ratio_kind::equivalents, "N node-hash equivalents per verify",
@@ -836,6 +863,8 @@ void register_benchmarks() {
         {bm_tiles_append, bench_memory_tiles_append},
         {bm_incl_gen, bench_inclusion_generate},
         {bm_cons_gen, bench_consistency_generate},
+        {bm_incl_cache_random, bench_inclusion_cache_random},
+        {bm_incl_cache_edge, bench_inclusion_cache_newest},
         {bm_incl_verify, bench_inclusion_verify},
         {bm_cons_verify, bench_consistency_verify},
         {bm_note_sign, bench_note_sign},

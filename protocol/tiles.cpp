@@ -118,49 +118,66 @@ tile_id tile_for(std::uint8_t tile_level, std::uint64_t hash_index, std::uint64_
     return tile_id{tile_level, index, static_cast<std::uint16_t>(width)};
 }
 
-result<std::vector<hash>> subtree_reader::read(const std::vector<node_id>& nodes) const {
-    // Which tile (and which run of hashes in it) each node needs.
-    struct placement {
-        std::size_t tile;
-        std::uint64_t offset, count;
-    };
+namespace {
+
+// Where a perfect subtree lives: the tile holding its hashes at the tile's level
+// (with the width that tile has at `tree_size`), the offset of its first hash in
+// the tile, and its height inside the tile.
+struct placement {
+    tile_id tile;
+    std::uint64_t offset;
+    unsigned height;
+};
+
+result<placement> place(const node_id& node, std::uint64_t tree_size) {
+    if (node.level >= 64 || (node.index + 1) > (tree_size >> node.level))
+        return make_error("subtree " + std::to_string(node.level) + "/" + std::to_string(node.index) +
+                          " is not within tree size " + std::to_string(tree_size));
+    auto tile_level = static_cast<std::uint8_t>(node.level / tile_height);
+    unsigned height = node.level % tile_height;
+    std::uint64_t first = node.index << height; // index at the tile's level
+    return placement{tile_for(tile_level, first, tree_size), first % tile_width, height};
+}
+
+status check_contents(const std::vector<tile_id>& tiles, const std::vector<std::vector<hash>>& contents) {
+    if (contents.size() != tiles.size()) return make_error("tile reader returned the wrong number of tiles");
+    for (std::size_t i = 0; i < tiles.size(); ++i)
+        if (contents[i].size() < tiles[i].width)
+            return make_error("tile " + tile_path(tiles[i]) + " is shorter than its width");
+    return {};
+}
+
+} // namespace
+
+result<std::vector<hash>> tile_subtrees::read(const std::vector<node_id>& nodes, std::uint64_t tree_size) {
+    // Which tile (and which run of hashes in it) each node needs; each tile read once.
     std::vector<tile_id> tiles;
-    std::vector<placement> places;
+    std::vector<std::pair<std::size_t, placement>> places;
     places.reserve(nodes.size());
     for (const auto& node : nodes) {
-        if (node.level >= 64 || (node.index + 1) > (tree_size_ >> node.level))
-            return make_error("subtree " + std::to_string(node.level) + "/" +
-                              std::to_string(node.index) + " is not within tree size " +
-                              std::to_string(tree_size_));
-        auto tile_level = static_cast<std::uint8_t>(node.level / tile_height);
-        unsigned height = node.level % tile_height;
-        std::uint64_t first = node.index << height; // index at the tile's level
-        tile_id tile = tile_for(tile_level, first, tree_size_);
-        auto it = std::find(tiles.begin(), tiles.end(), tile);
+        CIVIC_TRY_ASSIGN(p, place(node, tree_size));
+        auto it = std::find(tiles.begin(), tiles.end(), p.tile);
         std::size_t slot = static_cast<std::size_t>(it - tiles.begin());
-        if (it == tiles.end()) tiles.push_back(tile);
-        places.push_back({slot, first % tile_width, std::uint64_t{1} << height});
+        if (it == tiles.end()) tiles.push_back(p.tile);
+        places.emplace_back(slot, p);
     }
 
     std::vector<std::vector<hash>> contents;
     CIVIC_TRY(reader_.read_tiles(tiles, contents));
-    if (contents.size() != tiles.size())
-        return make_error("tile reader returned the wrong number of tiles");
-    for (std::size_t i = 0; i < tiles.size(); ++i)
-        if (contents[i].size() < tiles[i].width)
-            return make_error("tile " + tile_path(tiles[i]) + " is shorter than its width");
+    CIVIC_TRY(check_contents(tiles, contents));
 
     std::vector<hash> out;
     out.reserve(nodes.size());
     hash scratch[tile_width / 2];
-    for (const auto& p : places) {
-        const hash* run = contents[p.tile].data() + p.offset;
-        if (p.count == 1) {
+    for (const auto& [slot, p] : places) {
+        const hash* run = contents[slot].data() + p.offset;
+        std::uint64_t count = std::uint64_t{1} << p.height;
+        if (count == 1) {
             out.push_back(run[0]);
             continue;
         }
         // Hash the run of 2^h hashes up to its root, pairwise, level by level.
-        std::uint64_t n = p.count / 2;
+        std::uint64_t n = count / 2;
         for (std::uint64_t i = 0; i < n; ++i)
             scratch[i] = merkle::node_hash(run[2 * i], run[2 * i + 1]);
         for (; n > 1; n /= 2)
@@ -191,7 +208,7 @@ void inclusion_path(std::uint64_t m, std::uint64_t lo, std::uint64_t hi, std::ve
     out.assign(top_down.rbegin(), top_down.rend());
 }
 
-result<std::vector<hash>> hashes_of_ranges(const tile_reader& reader, std::uint64_t tree_size,
+result<std::vector<hash>> hashes_of_ranges(subtree_source& source, std::uint64_t tree_size,
                                            const std::vector<range>& ranges) {
     std::vector<node_id> nodes;
     std::vector<std::size_t> counts;
@@ -200,7 +217,7 @@ result<std::vector<hash>> hashes_of_ranges(const tile_reader& reader, std::uint6
         counts.push_back(parts.size());
         nodes.insert(nodes.end(), parts.begin(), parts.end());
     }
-    CIVIC_TRY_ASSIGN(subtrees, subtree_reader(reader, tree_size).read(nodes));
+    CIVIC_TRY_ASSIGN(subtrees, source.read(nodes, tree_size));
     std::vector<hash> out;
     out.reserve(ranges.size());
     std::size_t at = 0;
@@ -243,29 +260,98 @@ std::vector<range> consistency_ranges(std::uint64_t old_size, std::uint64_t new_
     return std::vector<range>(top_down.rbegin(), top_down.rend());
 }
 
-result<hash> root_at(const tile_reader& reader, std::uint64_t tree_size, std::uint64_t size) {
+result<hash> root_at(subtree_source& source, std::uint64_t tree_size, std::uint64_t size) {
     if (size > tree_size)
-        return make_error("size " + std::to_string(size) + " is beyond tree size " +
-                          std::to_string(tree_size));
+        return make_error("size " + std::to_string(size) + " is beyond tree size " + std::to_string(tree_size));
     if (size == 0) return merkle::empty_root();
-    CIVIC_TRY_ASSIGN(hashes, hashes_of_ranges(reader, tree_size, {{0, size}}));
+    CIVIC_TRY_ASSIGN(hashes, hashes_of_ranges(source, tree_size, {{0, size}}));
     return hashes[0];
 }
 
-result<std::vector<hash>> inclusion_proof(const tile_reader& reader, std::uint64_t index,
-                                          std::uint64_t size) {
+result<std::vector<hash>> inclusion_proof(subtree_source& source, std::uint64_t index, std::uint64_t size) {
     if (index >= size)
-        return make_error("inclusion proof: index " + std::to_string(index) +
-                          " is not below size " + std::to_string(size));
-    return hashes_of_ranges(reader, size, inclusion_ranges(index, size));
+        return make_error("inclusion proof: index " + std::to_string(index) + " is not below size " +
+                          std::to_string(size));
+    return hashes_of_ranges(source, size, inclusion_ranges(index, size));
 }
 
-result<std::vector<hash>> consistency_proof(const tile_reader& reader, std::uint64_t old_size,
+result<std::vector<hash>> consistency_proof(subtree_source& source, std::uint64_t old_size,
                                             std::uint64_t new_size) {
     if (old_size == 0 || old_size > new_size)
         return make_error("consistency proof: need 0 < old size <= new size");
     if (old_size == new_size) return std::vector<hash>{};
-    return hashes_of_ranges(reader, new_size, consistency_ranges(old_size, new_size));
+    return hashes_of_ranges(source, new_size, consistency_ranges(old_size, new_size));
+}
+
+result<hash> root_at(const tile_reader& reader, std::uint64_t tree_size, std::uint64_t size) {
+    tile_subtrees source(reader);
+    return root_at(source, tree_size, size);
+}
+
+result<std::vector<hash>> inclusion_proof(const tile_reader& reader, std::uint64_t index, std::uint64_t size) {
+    tile_subtrees source(reader);
+    return inclusion_proof(source, index, size);
+}
+
+result<std::vector<hash>> consistency_proof(const tile_reader& reader, std::uint64_t old_size,
+                                            std::uint64_t new_size) {
+    tile_subtrees source(reader);
+    return consistency_proof(source, old_size, new_size);
+}
+
+tile_cache::tile_cache(const tile_reader& reader, std::size_t capacity)
+    : reader_(reader), capacity_(std::max<std::size_t>(capacity, 1)) {}
+
+result<std::vector<hash>> tile_cache::read(const std::vector<node_id>& nodes, std::uint64_t tree_size) {
+    // First pass: place every node and read the tiles that are not cached, in one call.
+    std::vector<placement> places;
+    places.reserve(nodes.size());
+    std::vector<tile_id> missing;
+    for (const auto& node : nodes) {
+        CIVIC_TRY_ASSIGN(p, place(node, tree_size));
+        if (tiles_.count(key{p.tile.level, p.tile.index, p.tile.width}) == 0) {
+            if (std::find(missing.begin(), missing.end(), p.tile) == missing.end()) missing.push_back(p.tile);
+        } else {
+            ++hits_;
+        }
+        places.push_back(p);
+    }
+    if (!missing.empty()) {
+        std::vector<std::vector<hash>> contents;
+        CIVIC_TRY(reader_.read_tiles(missing, contents));
+        CIVIC_TRY(check_contents(missing, contents));
+        for (std::size_t i = 0; i < missing.size(); ++i) {
+            const tile_id& t = missing[i];
+            expanded e{key{t.level, t.index, t.width}, {}};
+            e.heights.reserve(tile_height + 1);
+            e.heights.emplace_back(contents[i].begin(), contents[i].begin() + t.width);
+            for (unsigned h = 1; h <= tile_height && e.heights.back().size() >= 2; ++h) {
+                const auto& below = e.heights.back();
+                std::vector<hash> level(below.size() / 2);
+                for (std::size_t j = 0; j < level.size(); ++j)
+                    level[j] = merkle::node_hash(below[2 * j], below[2 * j + 1]);
+                e.heights.push_back(std::move(level));
+            }
+            lru_.push_front(std::move(e));
+            tiles_[lru_.front().id] = lru_.begin();
+            ++misses_;
+        }
+    }
+    // Second pass: answer from the expanded tiles, marking each as recently used.
+    std::vector<hash> out;
+    out.reserve(nodes.size());
+    for (const auto& p : places) {
+        auto it = tiles_.find(key{p.tile.level, p.tile.index, p.tile.width});
+        lru_.splice(lru_.begin(), lru_, it->second);
+        const auto& heights = it->second->heights;
+        out.push_back(heights[p.height][p.offset >> p.height]);
+    }
+    // Evict only now: every tile this call needed stayed resident while it was used.
+    while (lru_.size() > capacity_) {
+        tiles_.erase(lru_.back().id);
+        lru_.pop_back();
+    }
+    return out;
 }
 
 void memory_tiles::append(const hash& leaf) {

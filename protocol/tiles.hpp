@@ -5,7 +5,9 @@
 #include "protocol/merkle.hpp"
 
 #include <cstdint>
+#include <list>
 #include <map>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -65,26 +67,76 @@ public:
                               std::vector<std::vector<hash>>& out) const = 0;
 };
 
-/// Reads perfect-subtree hashes of a tree of fixed size from tiles: each tile is
-/// read once per call, and the hashes between tile levels are recomputed inside it.
-class subtree_reader {
+/// Answers "what is the hash of perfect subtree (level, index)" for a tree of a
+/// given size. Proof generation is written against this.
+class subtree_source {
 public:
-    subtree_reader(const tile_reader& reader, std::uint64_t tree_size)
-        : reader_(reader), tree_size_(tree_size) {}
-    /// Hashes of `nodes` (each a perfect subtree within the tree), in order.
-    result<std::vector<hash>> read(const std::vector<merkle::node_id>& nodes) const;
+    virtual ~subtree_source() = default;
+    /// Hashes of `nodes` (each a perfect subtree within the tree of `tree_size`
+    /// leaves), in order.
+    virtual result<std::vector<hash>> read(const std::vector<merkle::node_id>& nodes,
+                                           std::uint64_t tree_size) = 0;
+};
+
+/// Stateless: reads each needed tile once per call and re-hashes inside it (a
+/// subtree of height h inside a tile costs 2^h - 1 node hashes).
+class tile_subtrees final : public subtree_source {
+public:
+    explicit tile_subtrees(const tile_reader& reader) : reader_(reader) {}
+    result<std::vector<hash>> read(const std::vector<merkle::node_id>& nodes,
+                                   std::uint64_t tree_size) override;
 
 private:
     const tile_reader& reader_;
-    std::uint64_t tree_size_;
+};
+
+/// Keeps up to `capacity` tiles expanded into all their interior nodes (511 for a
+/// full tile, 16 KiB), least recently used evicted first. A miss reads the tile
+/// and hashes it once (255 node hashes for a full tile); a hit costs no hashing.
+/// Proofs near the growing edge of a log touch the same few tiles over and over,
+/// so a ledger answering many of them pays almost only lookups. Not thread-safe.
+class tile_cache final : public subtree_source {
+public:
+    tile_cache(const tile_reader& reader, std::size_t capacity);
+    result<std::vector<hash>> read(const std::vector<merkle::node_id>& nodes,
+                                   std::uint64_t tree_size) override;
+    std::size_t size() const { return tiles_.size(); }
+    /// Subtree reads answered from a tile already expanded.
+    std::uint64_t hits() const { return hits_; }
+    /// Tiles read and expanded.
+    std::uint64_t misses() const { return misses_; }
+
+private:
+    struct key {
+        std::uint8_t level;
+        std::uint64_t index;
+        std::uint16_t width;
+        bool operator<(const key& o) const {
+            return std::tie(level, index, width) < std::tie(o.level, o.index, o.width);
+        }
+    };
+    struct expanded {
+        key id;
+        std::vector<std::vector<hash>> heights; // heights[h][j]: subtree of height h, j-th
+    };
+    const tile_reader& reader_;
+    std::size_t capacity_;
+    std::list<expanded> lru_; // most recently used first
+    std::map<key, std::list<expanded>::iterator> tiles_;
+    std::uint64_t hits_ = 0, misses_ = 0;
 };
 
 /// RFC 6962 hash of the tree's first `size` leaves.
+result<hash> root_at(subtree_source& source, std::uint64_t tree_size, std::uint64_t size);
 result<hash> root_at(const tile_reader& reader, std::uint64_t tree_size, std::uint64_t size);
 /// Inclusion proof for leaf `index` in the tree of `size` leaves.
+result<std::vector<hash>> inclusion_proof(subtree_source& source, std::uint64_t index,
+                                          std::uint64_t size);
 result<std::vector<hash>> inclusion_proof(const tile_reader& reader, std::uint64_t index,
                                           std::uint64_t size);
 /// Consistency proof from size `old_size` to `new_size` (0 < old <= new).
+result<std::vector<hash>> consistency_proof(subtree_source& source, std::uint64_t old_size,
+                                            std::uint64_t new_size);
 result<std::vector<hash>> consistency_proof(const tile_reader& reader, std::uint64_t old_size,
                                             std::uint64_t new_size);
 

@@ -140,3 +140,56 @@ TEST_CASE("subtree reader reports short tiles from a broken store", "[tiles]") {
     REQUIRE_FALSE(failed.ok());
     CHECK(failed.message().find("shorter than its width") != std::string::npos);
 }
+
+TEST_CASE("tile cache gives the same proofs as the definition while the tree grows", "[tiles]") {
+    // Partial tiles change as the tree grows: the cache must never serve a stale one.
+    auto leaves = test::make_leaves(1300);
+    tiles::memory_tiles store;
+    tiles::tile_cache cache(store, 64);
+    std::size_t checked = 0;
+    for (std::size_t n = 0; n < leaves.size(); ++n) {
+        store.append(leaves[n]);
+        std::uint64_t size = n + 1;
+        if (size % 7 != 0 && size != leaves.size()) continue;
+        for (std::uint64_t index : {std::uint64_t{0}, size / 2, size - 1}) {
+            auto proof = tiles::inclusion_proof(cache, index, size);
+            REQUIRE(proof.ok());
+            std::vector<hash> expected;
+            test::reference_path(leaves, index, 0, size, expected);
+            CHECK(*proof == expected);
+        }
+        auto cons = tiles::consistency_proof(cache, size / 3 + 1, size);
+        REQUIRE(cons.ok());
+        std::vector<hash> expected;
+        test::reference_subproof(leaves, size / 3 + 1, 0, size, true, expected);
+        CHECK(*cons == expected);
+        CHECK(*tiles::root_at(cache, size, size) == store.root());
+        ++checked;
+    }
+    CHECK(checked > 150);
+    CHECK(cache.size() <= 64);
+    CHECK(cache.hits() > cache.misses());
+}
+
+TEST_CASE("tile cache stays within its capacity and reads a tile once while it is resident", "[tiles]") {
+    auto leaves = test::make_leaves(256 * 10);
+    tiles::memory_tiles store;
+    for (const auto& l : leaves) store.append(l);
+    const std::uint64_t size = store.size();
+
+    tiles::tile_cache cache(store, 2);
+    REQUIRE(tiles::inclusion_proof(cache, 5, size).ok());
+    auto misses_after_first = cache.misses();
+    // The same proof again: every tile it needs is resident.
+    REQUIRE(tiles::inclusion_proof(cache, 5, size).ok());
+    CHECK(cache.misses() == misses_after_first);
+    // Proofs all over the tree with room for two tiles: evictions, never more than two kept,
+    // and still the right answers.
+    for (std::uint64_t i = 0; i < size; i += 97) {
+        auto proof = tiles::inclusion_proof(cache, i, size);
+        REQUIRE(proof.ok());
+        CHECK(merkle::verify_inclusion(i, size, leaves[i], *proof, store.root()).ok());
+        CHECK(cache.size() <= 2);
+    }
+    CHECK(cache.misses() > misses_after_first);
+}
