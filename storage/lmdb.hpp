@@ -29,7 +29,8 @@ public:
     environment& operator=(const environment&) = delete;
 
     MDB_env* handle() const { return env_; }
-    /// Opens a named database, creating it if `create` (needs no other open write txn).
+    /// Opens a named database, creating it if `create`. Opens its own write
+    /// transaction: never call it while this thread holds one (LMDB has one writer).
     result<MDB_dbi> database(const std::string& name, bool create = true);
 
 private:

@@ -1,0 +1,295 @@
+#include "storage/ledger_store.hpp"
+
+#include "protocol/checkpoint.hpp"
+
+#include <algorithm>
+
+namespace civic::storage {
+namespace {
+
+bytes u64_key(std::uint64_t v) {
+    bytes k;
+    put_u64_be(k, v);
+    return k;
+}
+
+bytes tile_key(std::uint8_t level, std::uint64_t index) {
+    bytes k{level};
+    put_u64_be(k, index);
+    return k;
+}
+
+const std::string tree_key = "tree";
+const std::string latest_checkpoint_key = "checkpoint.latest";
+
+bytes hashes_bytes(const std::vector<hash>& hashes) {
+    bytes out;
+    out.reserve(hashes.size() * 32);
+    for (const auto& h : hashes)
+        out.insert(out.end(), h.begin(), h.end());
+    return out;
+}
+
+} // namespace
+
+result<std::unique_ptr<ledger_store>> ledger_store::open(const store_options& options) {
+    environment_options env_options;
+    env_options.directory = options.directory;
+    env_options.map_size = options.map_size;
+    CIVIC_TRY_ASSIGN(env, environment::open(env_options));
+    std::unique_ptr<ledger_store> s(new ledger_store());
+    s->env_ = std::move(env);
+    struct named {
+        const char* name;
+        MDB_dbi* dbi;
+    };
+    for (auto [name, dbi] : {named{"meta", &s->meta_}, named{"entries", &s->entries_},
+                             named{"tiles", &s->tiles_}, named{"checkpoints", &s->checkpoints_},
+                             named{"identities", &s->identities_}, named{"tokens", &s->tokens_}}) {
+        CIVIC_TRY_ASSIGN(handle, s->env_->database(name));
+        *dbi = handle;
+    }
+    return s;
+}
+
+std::uint64_t ledger_store::stored_size() const {
+    auto txn = transaction::begin(*env_, true);
+    if (!txn) return 0;
+    auto v = txn->get(meta_, byte_view(tree_key));
+    if (!v || !*v) return 0;
+    auto rec = decode_tree(**v);
+    return rec ? rec->size : 0;
+}
+
+result<tree_state> ledger_store::load_tree() const {
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    CIVIC_TRY_ASSIGN(raw, txn.get(meta_, byte_view(tree_key)));
+    if (!raw) return tree_state{};
+    CIVIC_TRY_ASSIGN(rec, decode_tree(*raw));
+    auto range = merkle::compact_range::from_hashes(rec.size, rec.range);
+    if (!range) return with_context("stored tree", range.err());
+    std::vector<std::vector<hash>> tails;
+    for (unsigned level = 0;
+         level * tiles::tile_height < 64 && (rec.size >> (level * tiles::tile_height)) > 0;
+         ++level) {
+        std::uint64_t count = rec.size >> (level * tiles::tile_height);
+        std::uint16_t width = static_cast<std::uint16_t>(count % tiles::tile_width);
+        tails.emplace_back();
+        if (width == 0) continue;
+        std::vector<std::vector<hash>> content;
+        CIVIC_TRY(read_tiles(
+            {tiles::tile_id{static_cast<std::uint8_t>(level), count / tiles::tile_width, width}},
+            content));
+        tails.back().assign(content[0].begin(), content[0].begin() + width);
+    }
+    return tree_state::restore(std::move(*range), std::move(tails));
+}
+
+result<std::optional<std::string>> ledger_store::latest_checkpoint() const {
+    return setting(latest_checkpoint_key);
+}
+
+status ledger_store::commit(const batch& b) {
+    if (b.entries.empty()) return make_error("commit: empty batch");
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
+    // The stored size, read inside the write transaction (writers are serialised).
+    std::uint64_t size = 0;
+    CIVIC_TRY_ASSIGN(raw_tree, txn.get(meta_, byte_view(tree_key)));
+    if (raw_tree) {
+        CIVIC_TRY_ASSIGN(rec, decode_tree(*raw_tree));
+        size = rec.size;
+    }
+    if (b.first_index != size)
+        return make_error("commit: batch starts at " + std::to_string(b.first_index) +
+                          " but the store holds " + std::to_string(size) + " entries");
+    for (std::size_t i = 0; i < b.entries.size(); ++i)
+        CIVIC_TRY(txn.put(entries_, u64_key(b.first_index + i), b.entries[i]));
+    for (const auto& t : b.tiles)
+        CIVIC_TRY(txn.put(tiles_, tile_key(t.tile.level, t.tile.index), hashes_bytes(t.hashes)));
+    for (const auto& id : b.identities)
+        CIVIC_TRY(txn.put(identities_, byte_view(id.name), encode(id)));
+    std::uint64_t new_size = b.first_index + b.entries.size();
+    CIVIC_TRY(txn.put(meta_, byte_view(tree_key), encode(tree_record{new_size, b.range})));
+    CIVIC_TRY(txn.put(checkpoints_, u64_key(new_size), byte_view(b.checkpoint)));
+    CIVIC_TRY(txn.put(meta_, byte_view(latest_checkpoint_key), byte_view(b.checkpoint)));
+    return txn.commit();
+}
+
+status ledger_store::read_tiles(const std::vector<tiles::tile_id>& ids,
+                                std::vector<std::vector<hash>>& out) const {
+    out.clear();
+    out.reserve(ids.size());
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    for (const auto& t : ids) {
+        CIVIC_TRY_ASSIGN(raw, txn.get(tiles_, tile_key(t.level, t.index)));
+        // Stored tiles only grow: any stored prefix of at least `width` hashes answers.
+        if (!raw || raw->size() < std::size_t{t.width} * 32 || raw->size() % 32 != 0)
+            return make_error("no tile " + tiles::tile_path(t));
+        std::vector<hash> hashes(t.width);
+        for (std::size_t i = 0; i < t.width; ++i)
+            std::copy_n(raw->data() + 32 * i, 32, hashes[i].begin());
+        out.push_back(std::move(hashes));
+    }
+    return {};
+}
+
+result<std::optional<bytes>> ledger_store::entry(std::uint64_t index) const {
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    CIVIC_TRY_ASSIGN(raw, txn.get(entries_, u64_key(index)));
+    if (!raw) return std::optional<bytes>{};
+    return std::optional<bytes>(raw->to_bytes());
+}
+
+result<bytes> ledger_store::entry_bundle(std::uint64_t tile_index, std::uint16_t width) const {
+    if (width == 0 || width > tiles::tile_width)
+        return make_error("entry bundle width must be 1..256");
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    bytes out;
+    for (std::uint64_t i = 0; i < width; ++i) {
+        CIVIC_TRY_ASSIGN(raw, txn.get(entries_, u64_key(tile_index * tiles::tile_width + i)));
+        if (!raw) return make_error("no entry bundle " + tiles::entries_path(tile_index, width));
+        put_u16_be(out, static_cast<std::uint16_t>(raw->size()));
+        out.insert(out.end(), raw->begin(), raw->end());
+    }
+    return out;
+}
+
+result<std::optional<std::string>> ledger_store::checkpoint_at(std::uint64_t size) const {
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    CIVIC_TRY_ASSIGN(raw, txn.get(checkpoints_, u64_key(size)));
+    if (!raw) return std::optional<std::string>{};
+    return std::optional<std::string>(std::string(raw->as_string()));
+}
+
+result<std::optional<identity_record>> ledger_store::identity(const std::string& name) const {
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    CIVIC_TRY_ASSIGN(raw, txn.get(identities_, byte_view(name)));
+    if (!raw) return std::optional<identity_record>{};
+    CIVIC_TRY_ASSIGN(rec, decode_identity(*raw));
+    return std::optional<identity_record>(std::move(rec));
+}
+
+result<std::vector<std::string>> ledger_store::identity_names(std::size_t limit) const {
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    MDB_cursor* cursor = nullptr;
+    if (int rc = mdb_cursor_open(txn.handle(), identities_, &cursor); rc != 0)
+        return lmdb_error("cursor_open", rc);
+    std::vector<std::string> names;
+    MDB_val k{}, v{};
+    for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0 && names.size() < limit;
+         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT))
+        names.emplace_back(static_cast<const char*>(k.mv_data), k.mv_size);
+    mdb_cursor_close(cursor);
+    return names;
+}
+
+status ledger_store::put_token(const hash& token_sha256, const token_record& record) {
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
+    CIVIC_TRY(txn.put(tokens_, token_sha256, encode(record)));
+    return txn.commit();
+}
+
+status ledger_store::delete_token(const hash& token_sha256) {
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
+    CIVIC_TRY(txn.erase(tokens_, token_sha256));
+    return txn.commit();
+}
+
+result<std::optional<token_record>> ledger_store::token(const hash& token_sha256) const {
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    CIVIC_TRY_ASSIGN(raw, txn.get(tokens_, token_sha256));
+    if (!raw) return std::optional<token_record>{};
+    CIVIC_TRY_ASSIGN(rec, decode_token(*raw));
+    return std::optional<token_record>(std::move(rec));
+}
+
+status ledger_store::put_setting(const std::string& key, const std::string& value) {
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
+    CIVIC_TRY(txn.put(meta_, byte_view(key), byte_view(value)));
+    return txn.commit();
+}
+
+result<std::optional<std::string>> ledger_store::setting(const std::string& key) const {
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    CIVIC_TRY_ASSIGN(raw, txn.get(meta_, byte_view(key)));
+    if (!raw) return std::optional<std::string>{};
+    return std::optional<std::string>(std::string(raw->as_string()));
+}
+
+status audit_tree(const ledger_store& store, const tree_state& tree) {
+    const std::uint64_t size = tree.size();
+    const std::uint64_t width = tiles::tile_width;
+    // Entries against level-0 tiles, one tile (and one bundle) at a time.
+    for (std::uint64_t n = 0; n * width < size; ++n) {
+        auto w = static_cast<std::uint16_t>(std::min(width, size - n * width));
+        tiles::tile_id tile{0, n, w};
+        std::vector<std::vector<hash>> content;
+        CIVIC_TRY(store.read_tiles({tile}, content));
+        for (std::uint16_t i = 0; i < w; ++i) {
+            CIVIC_TRY_ASSIGN(e, store.entry(n * width + i));
+            if (!e)
+                return make_error("audit: entry " + std::to_string(n * width + i) + " is missing");
+            if (merkle::leaf_hash(*e) != content[0][i])
+                return make_error("audit: entry " + std::to_string(n * width + i) +
+                                  " does not match " + tiles::tile_path(tile));
+        }
+    }
+    // Each full tile against its hash one tile level up.
+    for (unsigned level = 0; level * tiles::tile_height < 64; ++level) {
+        std::uint64_t full = (size >> (level * tiles::tile_height)) / width;
+        if (full == 0) break;
+        for (std::uint64_t parent = 0; parent * width < full; ++parent) {
+            auto above = static_cast<std::uint16_t>(std::min(width, full - parent * width));
+            std::vector<tiles::tile_id> ids{{static_cast<std::uint8_t>(level + 1), parent, above}};
+            for (std::uint16_t j = 0; j < above; ++j)
+                ids.push_back(
+                    {static_cast<std::uint8_t>(level), parent * width + j, tiles::tile_width});
+            std::vector<std::vector<hash>> content;
+            CIVIC_TRY(store.read_tiles(ids, content));
+            for (std::uint16_t j = 0; j < above; ++j) {
+                auto& hashes = content[1 + j];
+                for (std::size_t n = hashes.size(); n > 1; n /= 2)
+                    for (std::size_t k = 0; k < n / 2; ++k)
+                        hashes[k] = merkle::node_hash(hashes[2 * k], hashes[2 * k + 1]);
+                if (hashes[0] != content[0][j])
+                    return make_error("audit: " + tiles::tile_path(ids[1 + j]) +
+                                      " does not match " + tiles::tile_path(ids[0]));
+            }
+        }
+    }
+    auto from_tiles = tiles::root_at(store, size, size);
+    if (!from_tiles) return make_error("audit: " + from_tiles.message());
+    if (*from_tiles != tree.root())
+        return make_error("audit: the stored tiles do not match the stored tree");
+    return {};
+}
+
+status verify_recovered_tree(const ledger_store& store, const tree_state& tree,
+                             const note::verifier& log_key) {
+    CIVIC_TRY_ASSIGN(latest, store.latest_checkpoint());
+    if (!latest) {
+        if (tree.size() != 0)
+            return make_error("recovery: the store holds entries but no signed checkpoint");
+        return {};
+    }
+    auto cp = parse_signed_checkpoint(*latest);
+    if (!cp) return make_error("recovery: latest checkpoint: " + cp.message());
+    if (auto opened = note::open(cp->signed_note, {&log_key}); !opened)
+        return make_error("recovery: latest checkpoint is not signed by this log's key: " +
+                          opened.message());
+    if (cp->body.size != tree.size())
+        return make_error("recovery: the store holds " + std::to_string(tree.size()) +
+                          " entries but the latest signed checkpoint is for " +
+                          std::to_string(cp->body.size));
+    if (cp->body.root != tree.root())
+        return make_error(
+            "recovery: the stored tree's root differs from the latest signed checkpoint's");
+    // The tiles must describe the same tree (proofs are computed from them).
+    auto from_tiles = tiles::root_at(store, tree.size(), tree.size());
+    if (!from_tiles) return make_error("recovery: stored tiles: " + from_tiles.message());
+    if (*from_tiles != tree.root())
+        return make_error("recovery: the stored tiles do not match the stored tree");
+    return {};
+}
+
+} // namespace civic::storage

@@ -1,0 +1,89 @@
+// The ledger's durable state in one LMDB environment per data directory:
+// entries by index, tile-shaped tree hashes, every signed checkpoint, the tree
+// state, the identity index and token hashes. A batch is one write transaction,
+// fsync'd before commit() returns. Reads may come from any thread.
+#pragma once
+
+#include "protocol/note.hpp"
+#include "protocol/tiles.hpp"
+#include "storage/lmdb.hpp"
+#include "storage/records.hpp"
+#include "storage/tree_state.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace civic::storage {
+
+struct store_options {
+    std::string directory;
+    std::size_t map_size = std::size_t{64} << 30;
+};
+
+/// Everything one batch changes, written in one durable transaction.
+struct batch {
+    std::uint64_t first_index = 0;           // must equal the stored tree size
+    std::vector<bytes> entries;              // leaves first_index, first_index + 1, ...
+    std::vector<tile_write> tiles;           // from tree_state::take_changed_tiles()
+    std::vector<hash> range;                 // compact range after the batch
+    std::string checkpoint;                  // signed note for the tree after the batch
+    std::vector<identity_record> identities; // registry records the batch changed
+};
+
+class ledger_store final : public tiles::tile_reader {
+public:
+    /// Opens (creating) the store in an existing directory.
+    static result<std::unique_ptr<ledger_store>> open(const store_options& options);
+
+    /// The tree as of the last commit: compact range and rightmost tiles.
+    result<tree_state> load_tree() const;
+    /// The newest signed checkpoint, if any batch was ever committed.
+    result<std::optional<std::string>> latest_checkpoint() const;
+
+    /// Writes a batch durably. Fails (writing nothing) if first_index is not the
+    /// stored size, or the batch is empty.
+    status commit(const batch& b);
+
+    // Reads.
+    status read_tiles(const std::vector<tiles::tile_id>& tiles,
+                      std::vector<std::vector<hash>>& out) const override;
+    result<std::optional<bytes>> entry(std::uint64_t index) const;
+    /// The tlog-tiles entry bundle N of width W: uint16 big-endian length-prefixed entries.
+    result<bytes> entry_bundle(std::uint64_t tile_index, std::uint16_t width) const;
+    result<std::optional<std::string>> checkpoint_at(std::uint64_t size) const;
+    result<std::optional<identity_record>> identity(const std::string& name) const;
+    result<std::vector<std::string>> identity_names(std::size_t limit) const;
+    std::uint64_t stored_size() const;
+
+    // Tokens (admin operations, their own small transactions).
+    status put_token(const hash& token_sha256, const token_record& record);
+    status delete_token(const hash& token_sha256);
+    result<std::optional<token_record>> token(const hash& token_sha256) const;
+
+    // Small settings (origin, created-at, ...).
+    status put_setting(const std::string& key, const std::string& value);
+    result<std::optional<std::string>> setting(const std::string& key) const;
+
+    environment& env() { return *env_; }
+
+private:
+    ledger_store() = default;
+    std::shared_ptr<environment> env_;
+    MDB_dbi meta_ = 0, entries_ = 0, tiles_ = 0, checkpoints_ = 0, identities_ = 0, tokens_ = 0;
+};
+
+/// Checks every stored hash: each entry against its level-0 tile, each full tile
+/// against its hash in the tile above, and the tiles' root against the tree's.
+/// About one leaf hash and one node hash per entry; the startup check
+/// (verify_recovered_tree) reads only the path to the root.
+status audit_tree(const ledger_store& store, const tree_state& tree);
+
+/// After a restart: checks that the stored tree is exactly the one the latest
+/// signed checkpoint commits to (size and root, recomputed from the stored tiles
+/// too), and that the log signed it. A node refuses to start when this fails.
+status verify_recovered_tree(const ledger_store& store, const tree_state& tree,
+                             const note::verifier& log_key);
+
+} // namespace civic::storage

@@ -1,0 +1,55 @@
+// Records the store keeps that are not protocol formats, and their cereal
+// (portable binary) encoding. Every record starts with a version number.
+#pragma once
+
+#include "protocol/ed25519.hpp"
+#include "protocol/sha256.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace civic::storage {
+
+/// One key an identity has held: from the ledger index of the entry that
+/// registered or rotated it in, until the index of the entry that revoked or
+/// replaced it (exclusive), if any.
+struct identity_key {
+    ed25519::public_key key{};
+    std::uint64_t valid_from = 0;
+    std::optional<std::uint64_t> valid_until;
+    bool revoked = false; // ended by revocation, not by rotation
+};
+
+/// The registry's view of one identity, derived from its ledger entries.
+struct identity_record {
+    std::string name;
+    std::vector<identity_key> keys; // in ledger order; the last one without valid_until is current
+
+    /// The key in force at ledger index `index`, if any.
+    const identity_key* key_at(std::uint64_t index) const;
+    const identity_key* current() const;
+};
+
+/// An API token, stored only as SHA-256(token).
+struct token_record {
+    std::string label;
+    bool admin = false;                  // may register identities and manage tokens
+    std::vector<std::string> identities; // may sign for these
+};
+
+/// The persisted tree state: size and compact range after the last commit.
+struct tree_record {
+    std::uint64_t size = 0;
+    std::vector<hash> range;
+};
+
+bytes encode(const identity_record& r);
+bytes encode(const token_record& r);
+bytes encode(const tree_record& r);
+result<identity_record> decode_identity(byte_view data);
+result<token_record> decode_token(byte_view data);
+result<tree_record> decode_tree(byte_view data);
+
+} // namespace civic::storage

@@ -1,0 +1,268 @@
+#include "protocol/checkpoint.hpp"
+#include "storage/ledger_store.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <unistd.h>
+
+using namespace civic;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+    fs::path path;
+    explicit temp_dir(const std::string& tag) {
+        path =
+            fs::temp_directory_path() / ("civic-store-" + tag + "-" + std::to_string(::getpid()));
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~temp_dir() { fs::remove_all(path); }
+};
+
+const std::string origin = "store.test/log";
+
+// Appends `entries` as one batch: tree, tiles, signed checkpoint, one commit.
+status append_batch(storage::ledger_store& store, storage::tree_state& tree,
+                    const note::ed25519_signer& log, const std::vector<bytes>& entries) {
+    storage::batch b;
+    b.first_index = tree.size();
+    for (const auto& e : entries)
+        tree.append(merkle::leaf_hash(e));
+    b.entries = entries;
+    b.tiles = tree.take_changed_tiles();
+    b.range = tree.range().hashes();
+    checkpoint cp{origin, tree.size(), tree.root(), {}};
+    b.checkpoint = note::serialize(note::note{cp.text(), {log.sign(cp.text())}});
+    return store.commit(b);
+}
+
+std::vector<bytes> make_entries(std::size_t first, std::size_t count) {
+    std::vector<bytes> out;
+    for (std::size_t i = first; i < first + count; ++i) {
+        auto s = "entry " + std::to_string(i);
+        out.emplace_back(s.begin(), s.end());
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("ledger store: batches persist, tiles serve proofs, state survives reopen", "[storage]") {
+    temp_dir dir("batches");
+    auto log = test::log_signer(origin);
+    auto log_verifier = note::make_verifier(log.verifier_key());
+    std::vector<hash> leaves;
+    tiles::memory_tiles reference;
+    {
+        auto store = storage::ledger_store::open({dir.path.string()});
+        REQUIRE(store.ok());
+        auto tree = (*store)->load_tree();
+        REQUIRE(tree.ok());
+        CHECK(tree->size() == 0);
+        REQUIRE(storage::verify_recovered_tree(**store, *tree, **log_verifier).ok());
+        // Batch sizes that cross tile boundaries at levels 0 and 1.
+        std::size_t next = 0;
+        for (std::size_t n : {1u, 255u, 1u, 300u, 700u, 65536u - 1257u, 5u}) {
+            auto entries = make_entries(next, n);
+            REQUIRE(append_batch(**store, *tree, log, entries).ok());
+            for (const auto& e : entries) {
+                leaves.push_back(merkle::leaf_hash(e));
+                reference.append(leaves.back());
+            }
+            next += n;
+            CHECK(tree->root() == reference.root());
+        }
+        CHECK((*store)->stored_size() == 65541);
+    }
+    auto store = storage::ledger_store::open({dir.path.string()});
+    REQUIRE(store.ok());
+    auto tree = (*store)->load_tree();
+    REQUIRE(tree.ok());
+    CHECK(tree->size() == 65541);
+    CHECK(tree->root() == reference.root());
+    CHECK(storage::verify_recovered_tree(**store, *tree, **log_verifier).ok());
+
+    // Proofs from the stored tiles, at the current and at earlier checkpointed sizes.
+    for (std::uint64_t size :
+         {std::uint64_t{1}, std::uint64_t{256}, std::uint64_t{557}, std::uint64_t{65541}}) {
+        auto cp = (*store)->checkpoint_at(size);
+        REQUIRE(cp.ok());
+        REQUIRE(cp->has_value());
+        auto body = parse_signed_checkpoint(**cp);
+        REQUIRE(body.ok());
+        for (std::uint64_t index : {std::uint64_t{0}, size / 2, size - 1}) {
+            auto proof = tiles::inclusion_proof(**store, index, size);
+            REQUIRE(proof.ok());
+            CHECK(
+                merkle::verify_inclusion(index, size, leaves[index], *proof, body->body.root).ok());
+        }
+    }
+    CHECK_FALSE((*store)->checkpoint_at(300)->has_value()); // no batch ended there
+
+    // Appending continues seamlessly after the reopen.
+    REQUIRE(append_batch(**store, *tree, log, make_entries(65541, 600)).ok());
+    for (const auto& e : make_entries(65541, 600))
+        reference.append(merkle::leaf_hash(e));
+    CHECK(tree->root() == reference.root());
+    auto reloaded = (*store)->load_tree();
+    REQUIRE(reloaded.ok());
+    CHECK(reloaded->root() == reference.root());
+    CHECK(reloaded->tails() == tree->tails());
+
+    // Entries and entry bundles.
+    auto e = (*store)->entry(65541 + 3);
+    REQUIRE(e.ok());
+    REQUIRE(e->has_value());
+    CHECK(std::string((*e)->begin(), (*e)->end()) == "entry 65544");
+    CHECK_FALSE((*store)->entry(1u << 30)->has_value());
+    auto bundle = (*store)->entry_bundle(1, 3);
+    REQUIRE(bundle.ok());
+    bytes expected;
+    for (const auto& x : make_entries(256, 3)) {
+        put_u16_be(expected, static_cast<std::uint16_t>(x.size()));
+        expected.insert(expected.end(), x.begin(), x.end());
+    }
+    CHECK(*bundle == expected);
+    CHECK_FALSE((*store)->entry_bundle(100000, 1).ok());
+}
+
+TEST_CASE("ledger store: a batch at the wrong index writes nothing", "[storage]") {
+    temp_dir dir("wrong-index");
+    auto log = test::log_signer(origin);
+    auto store = storage::ledger_store::open({dir.path.string()});
+    REQUIRE(store.ok());
+    storage::tree_state tree;
+    REQUIRE(append_batch(**store, tree, log, make_entries(0, 10)).ok());
+    storage::batch stale;
+    stale.first_index = 5;
+    stale.entries = make_entries(5, 2);
+    stale.checkpoint = "x";
+    auto failed = (*store)->commit(stale);
+    REQUIRE_FALSE(failed.ok());
+    CHECK(failed.message().find("store holds 10") != std::string::npos);
+    CHECK((*store)->stored_size() == 10);
+    auto kept = (*store)->entry(5);
+    REQUIRE(kept.ok());
+    REQUIRE(kept->has_value());
+    CHECK(std::string((*kept)->begin(), (*kept)->end()) == "entry 5");
+    CHECK_FALSE((*store)->commit(storage::batch{}).ok());
+}
+
+TEST_CASE("ledger store: recovery refuses a store that disagrees with its checkpoint",
+          "[storage]") {
+    temp_dir dir("recovery");
+    auto log = test::log_signer(origin);
+    auto other = test::log_signer("other.test/log");
+    auto log_verifier = note::make_verifier(log.verifier_key());
+    auto store = storage::ledger_store::open({dir.path.string()});
+    REQUIRE(store.ok());
+    storage::tree_state tree;
+    REQUIRE(append_batch(**store, tree, log, make_entries(0, 300)).ok());
+
+    SECTION("a checkpoint signed by another key") {
+        storage::tree_state t2 = *(*store)->load_tree();
+        REQUIRE(append_batch(**store, t2, other, make_entries(300, 1)).ok());
+        auto status =
+            storage::verify_recovered_tree(**store, *(*store)->load_tree(), **log_verifier);
+        REQUIRE_FALSE(status.ok());
+        CHECK(status.message().find("not signed by this log") != std::string::npos);
+    }
+    SECTION("a checkpoint for another tree") {
+        storage::tree_state t2 = *(*store)->load_tree();
+        storage::batch b;
+        b.first_index = 300;
+        b.entries = make_entries(300, 1);
+        t2.append(merkle::leaf_hash(b.entries[0]));
+        b.tiles = t2.take_changed_tiles();
+        b.range = t2.range().hashes();
+        checkpoint wrong{origin, 301, merkle::empty_root(), {}};
+        b.checkpoint = note::serialize(note::note{wrong.text(), {log.sign(wrong.text())}});
+        REQUIRE((*store)->commit(b).ok());
+        auto status =
+            storage::verify_recovered_tree(**store, *(*store)->load_tree(), **log_verifier);
+        REQUIRE_FALSE(status.ok());
+        CHECK(status.message().find("root differs") != std::string::npos);
+    }
+    auto overwrite_tile = [&](std::uint8_t level, std::uint64_t index, bytes content) {
+        auto dbi = (*store)->env().database("tiles"); // before the write txn: LMDB has one writer
+        auto txn = storage::transaction::begin((*store)->env(), false);
+        REQUIRE(txn.ok());
+        bytes key{level};
+        put_u64_be(key, index);
+        REQUIRE(txn->put(*dbi, key, content).ok());
+        REQUIRE(txn->commit().ok());
+    };
+    SECTION("a corrupted tile on the path to the root") {
+        overwrite_tile(1, 0, bytes(32, 0xab));
+        auto status =
+            storage::verify_recovered_tree(**store, *(*store)->load_tree(), **log_verifier);
+        REQUIRE_FALSE(status.ok());
+        CHECK(status.message().find("tiles do not match") != std::string::npos);
+    }
+    SECTION("a corrupted tile below the path: only the full audit sees it") {
+        auto good = storage::audit_tree(**store, *(*store)->load_tree());
+        INFO(good.message());
+        REQUIRE(good.ok());
+        overwrite_tile(0, 0, bytes(256 * 32, 0xab));
+        CHECK(storage::verify_recovered_tree(**store, *(*store)->load_tree(), **log_verifier).ok());
+        auto status = storage::audit_tree(**store, *(*store)->load_tree());
+        REQUIRE_FALSE(status.ok());
+        CHECK(status.message().find("tile/0/000") != std::string::npos);
+    }
+    SECTION("a changed entry: only the full audit sees it") {
+        auto dbi = (*store)->env().database("entries");
+        auto txn = storage::transaction::begin((*store)->env(), false);
+        bytes key;
+        put_u64_be(key, 77);
+        REQUIRE(txn->put(*dbi, key, byte_view(std::string_view("entry 78"))).ok());
+        REQUIRE(txn->commit().ok());
+        auto status = storage::audit_tree(**store, *(*store)->load_tree());
+        REQUIRE_FALSE(status.ok());
+        CHECK(status.message().find("entry 77") != std::string::npos);
+    }
+}
+
+TEST_CASE("records: identities, tokens and settings round-trip; corrupt records are errors",
+          "[storage]") {
+    temp_dir dir("records");
+    auto store = storage::ledger_store::open({dir.path.string()});
+    REQUIRE(store.ok());
+    storage::identity_record id{"town/clerk", {}};
+    id.keys.push_back({test::key_for("k1").public_key_bytes(), 3, std::uint64_t{10}, false});
+    id.keys.push_back({test::key_for("k2").public_key_bytes(), 10, std::nullopt, false});
+    CHECK(id.key_at(2) == nullptr);
+    CHECK(id.key_at(3) == &id.keys[0]);
+    CHECK(id.key_at(9) == &id.keys[0]);
+    CHECK(id.key_at(10) == &id.keys[1]);
+    CHECK(id.current() == &id.keys[1]);
+
+    auto decoded = storage::decode_identity(storage::encode(id));
+    REQUIRE(decoded.ok());
+    CHECK(decoded->name == id.name);
+    REQUIRE(decoded->keys.size() == 2);
+    CHECK(decoded->keys[0].valid_until == std::optional<std::uint64_t>(10));
+    CHECK(decoded->keys[1].key == id.keys[1].key);
+
+    storage::token_record tok{"clerk laptop", false, {"town/clerk"}};
+    auto token_hash = sha256(byte_view(std::string_view("secret-token")));
+    REQUIRE((*store)->put_token(token_hash, tok).ok());
+    auto got = (*store)->token(token_hash);
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    CHECK((*got)->identities == tok.identities);
+    REQUIRE((*store)->delete_token(token_hash).ok());
+    CHECK_FALSE((*store)->token(token_hash)->has_value());
+
+    REQUIRE((*store)->put_setting("origin", origin).ok());
+    CHECK(**(*store)->setting("origin") == origin);
+
+    auto raw = storage::encode(id);
+    for (std::size_t n = 0; n < raw.size(); n += 3)
+        CHECK_FALSE(storage::decode_identity(byte_view(raw.data(), n)).ok());
+    raw[0] = 9; // unknown version
+    CHECK_FALSE(storage::decode_identity(raw).ok());
+}
