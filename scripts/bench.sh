@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Builds the benchmark programs in a separate Release build (build-release/) and
-# runs them. Extra arguments go to the benchmark program, e.g.
-#   scripts/bench.sh --benchmark_filter='merkle|proof'
+# runs them: the protocol primitives (with ratios to the raw primitives) and the
+# storage layer (fsync'd commits, durable batched appends).
+#   scripts/bench.sh                                  both suites
+#   scripts/bench.sh protocol|storage [ARGS]          one suite
+#   scripts/bench.sh protocol --benchmark_filter='merkle|proof'
+# Extra arguments go to the benchmark programs.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -13,12 +17,24 @@ scripts/setup.sh
 build_dir=build-release
 say "configuring ${build_dir} (Release)"
 cmake -S . -B "${build_dir}" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCIVIC_WERROR=ON -DCIVIC_BENCH=ON >/dev/null
-say "building civic-bench-protocol"
-cmake --build "${build_dir}" --target civic-bench-protocol --parallel 2
+suites=(protocol storage)
+case "${1:-}" in
+  protocol | storage) suites=("$1"); shift ;;
+  all) shift ;;
+esac
+targets=()
+for s in "${suites[@]}"; do targets+=("civic-bench-$s"); done
+say "building ${targets[*]}"
+cmake --build "${build_dir}" --target "${targets[@]}" --parallel 2
 
 cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^[[:space:]]*//' || true)
 if grep -qw sha_ni /proc/cpuinfo; then sha_ni=yes; else sha_ni=no; fi
 echo "machine: $(nproc) CPUs available, ${cpu_model:-unknown CPU}, SHA extensions (sha_ni): ${sha_ni}"
 echo
 
-"${build_dir}/bin/civic-bench-protocol" "$@"
+for s in "${suites[@]}"; do
+  echo "== civic-bench-$s"
+  # The storage benchmark fsyncs for real: its data goes to the build dir on disk, not /tmp.
+  CIVIC_BENCH_DIR="${build_dir}/bench-data" "${build_dir}/bin/civic-bench-$s" "$@"
+  echo
+done
