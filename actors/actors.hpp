@@ -1,20 +1,119 @@
-// Every actor interface of Civic Attest and the one CAF type ID block that
+// Every actor interface of Civic Attest, and the one CAF type ID block that
 // registers the messages they exchange. Each node registers this block in its
 // actor_system_config (see system.hpp); CAF atoms are at most 10 characters.
 //
 // Actors are written as functions over a state struct. Everything an actor does
 // must run under the deterministic scheduler: time only from self->clock(), no
-// threads or sleeps, randomness only from a seeded source.
+// threads or sleeps, randomness only from a seeded source. Every request carries
+// a finite timeout.
 #pragma once
 
+#include "protocol/bytes.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
 #include <caf/type_id.hpp>
+#include <caf/typed_actor.hpp>
 
 #include <cstdint>
+#include <memory>
+#include <string>
+
+namespace civic::storage {
+struct batch;
+}
+
+namespace civic::actors {
+
+/// Where an appended entry landed and the proof that it is there: the entry's
+/// index, the signed checkpoint of the batch that made it durable, and the
+/// inclusion proof against that checkpoint (concatenated 32-byte hashes).
+struct append_receipt {
+    std::uint64_t index = 0;
+    std::string checkpoint;
+    bytes inclusion;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, append_receipt& x) {
+    return f(caf::meta::type_name("append_receipt"), x.index, x.checkpoint, x.inclusion);
+}
+
+/// A ledger's counters, for /api/status and metrics.
+struct ledger_status {
+    std::uint64_t size = 0;           // entries in the tree, committed or not
+    std::uint64_t committed_size = 0; // entries durable in LMDB
+    std::uint64_t pending = 0;        // accepted, waiting for a batch
+    std::uint64_t batches = 0;        // batches committed since start
+    std::uint64_t last_batch_size = 0;
+    std::uint64_t last_commit_us = 0; // duration of the last commit, on the actor clock
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ledger_status& x) {
+    return f(caf::meta::type_name("ledger_status"), x.size, x.committed_size, x.pending, x.batches,
+             x.last_batch_size, x.last_commit_us);
+}
+
+/// What the signer is asked to sign: a statement (or registry entry) of an identity.
+struct sign_request {
+    std::string identity;
+    std::uint8_t kind = 1; // civic::entry_kind
+    bytes content_sha256;  // 32 bytes for statements, empty otherwise
+    bytes payload;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sign_request& x) {
+    return f(caf::meta::type_name("sign_request"), x.identity, x.kind, x.content_sha256, x.payload);
+}
+
+/// A batch handed from the ledger to its committer: local only, never serialised.
+using batch_ptr = std::shared_ptr<const storage::batch>;
+
+} // namespace civic::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::batch_ptr)
 
 CAF_BEGIN_TYPE_ID_BLOCK(civic_attest, caf::first_custom_type_id)
+
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::append_receipt))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::ledger_status))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::sign_request))
 
 /// Liveness probe: any actor answers `ping` with `pong` (supervision, tests).
 CAF_ADD_ATOM(civic_attest, civic::atoms, ping_atom, "ping")
 CAF_ADD_ATOM(civic_attest, civic::atoms, pong_atom, "pong")
+CAF_ADD_ATOM(civic_attest, civic::atoms, append_atom, "append")
+CAF_ADD_ATOM(civic_attest, civic::atoms, commit_atom, "commit")
+CAF_ADD_ATOM(civic_attest, civic::atoms, status_atom, "status")
+CAF_ADD_ATOM(civic_attest, civic::atoms, checkpt_atom, "checkpt")
+CAF_ADD_ATOM(civic_attest, civic::atoms, sign_atom, "sign")
+CAF_ADD_ATOM(civic_attest, civic::atoms, flush_atom, "flush")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
+
+namespace civic::actors {
+
+/// The committer: the one actor that blocks. Writes a batch to LMDB in one
+/// fsync'd transaction and answers when it is durable (or with the error).
+/// Spawned detached (its own thread) in a node; on the scheduler in simulation.
+using committer_actor =
+    caf::typed_actor<caf::replies_to<atoms::commit_atom, batch_ptr>::with<atoms::commit_atom>>;
+
+/// The ledger (sequencer): validates entries against the identity registry,
+/// appends them to the Merkle tree in arrival order, batches everything that
+/// arrives while a commit is in flight into the next transaction, signs a
+/// checkpoint per batch, and answers each append only once its batch is durable,
+/// with the inclusion proof against that batch's checkpoint.
+using ledger_actor =
+    caf::typed_actor<caf::replies_to<atoms::append_atom, bytes>::with<append_receipt>,
+                     caf::replies_to<atoms::checkpt_atom>::with<std::string>,
+                     caf::replies_to<atoms::status_atom>::with<ledger_status>>;
+
+/// The signer: holds identity signing keys in locked memory and makes the
+/// signed ledger entry for an identity's statement (or registry change).
+using signer_actor = caf::typed_actor<caf::replies_to<atoms::sign_atom, sign_request>::with<bytes>>;
+
+} // namespace civic::actors

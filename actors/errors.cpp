@@ -1,0 +1,23 @@
+#include "actors/errors.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+
+namespace civic::actors {
+
+caf::error make_error(errc code, std::string message) {
+    return caf::error(static_cast<std::uint8_t>(code), error_category,
+                      caf::make_message(std::move(message)));
+}
+
+std::uint8_t code_of(const caf::error& e) { return e.category() == error_category ? e.code() : 0; }
+
+std::string message_of(const caf::error& e) {
+    if (!e) return "no error";
+    if (e.category() == error_category && e.context().match_elements<std::string>())
+        return e.context().get_as<std::string>(0);
+    return caf::to_string(e);
+}
+
+} // namespace civic::actors

@@ -1,0 +1,32 @@
+// The errors actors answer requests with: a code (mapped to HTTP statuses by the
+// node) and a message naming what was wrong.
+#pragma once
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace civic::actors {
+
+enum class errc : std::uint8_t {
+    invalid_entry = 1, // malformed or badly signed entry
+    unknown_identity,  // no such identity
+    identity_exists,   // registration of a name already taken
+    key_mismatch,      // not signed with the identity's current key
+    overloaded,        // queue full: retry later
+    storage_failure,   // the commit failed: the ledger stops and restarts from LMDB
+    unknown_key,       // the signer holds no key for that identity
+};
+
+/// The error category of errc values.
+constexpr caf::atom_value error_category = caf::atom("civic");
+
+caf::error make_error(errc code, std::string message);
+/// The errc of a CAF error from our actors, or 0 when it is another error.
+std::uint8_t code_of(const caf::error& e);
+/// The message of an error from our actors (or CAF's own rendering).
+std::string message_of(const caf::error& e);
+
+} // namespace civic::actors

@@ -1,0 +1,71 @@
+// The ledger actor (see ledger_actor in actors.hpp).
+#pragma once
+
+#include "actors/actors.hpp"
+#include "protocol/note.hpp"
+#include "storage/ledger_store.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace civic::actors {
+
+struct ledger_config {
+    std::string origin;
+    std::size_t max_batch_entries = 10000;           // per write transaction
+    std::size_t max_batch_bytes = 8 * 1024 * 1024;   // entry bytes per write transaction
+    std::size_t max_pending = 100000;                // accepted but not yet in a batch
+    std::chrono::milliseconds commit_timeout{30000}; // a commit slower than this stops the ledger
+    std::size_t tile_cache_tiles = 1024;             // 16 KiB each, for inclusion proofs
+};
+
+struct ledger_state {
+    static inline const char* name = "ledger";
+
+    struct accepted {
+        std::uint64_t index = 0;
+        bytes entry;
+        hash leaf{};
+        std::optional<storage::identity_record> registry; // the identity's record after this entry
+        caf::typed_response_promise<append_receipt> promise;
+    };
+
+    ledger_config config;
+    std::shared_ptr<storage::ledger_store> store;
+    std::shared_ptr<const note::ed25519_signer> log_key;
+    committer_actor committer;
+    std::unique_ptr<tiles::tile_cache> proofs; // reads the committed tiles
+
+    storage::tree_state tree;         // committed and in-flight entries
+    std::uint64_t committed_size = 0; // durable in LMDB
+    std::string latest_checkpoint;    // signed, durable, covering committed_size
+    std::deque<accepted> pending;     // in arrival order, indexes tree.size() onwards
+    std::vector<accepted> in_flight;  // the batch being committed
+    std::string in_flight_checkpoint;
+    caf::actor_clock::time_point commit_started{};
+    std::map<std::string, storage::identity_record>
+        registry; // identities seen, with pending effects
+    ledger_status counters;
+
+    /// The next index to hand out.
+    std::uint64_t next_index() const { return tree.size() + pending.size(); }
+};
+
+using ledger_pointer = ledger_actor::stateful_pointer<ledger_state>;
+
+/// Starts on the store's committed state after checking it against the latest
+/// signed checkpoint; quits with errc::storage_failure when that check fails.
+ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
+                                   std::shared_ptr<storage::ledger_store> store,
+                                   std::shared_ptr<const note::ed25519_signer> log_key,
+                                   committer_actor committer);
+
+} // namespace civic::actors

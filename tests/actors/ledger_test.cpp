@@ -1,0 +1,357 @@
+// The ledger, committer and signer actors on the deterministic scheduler, with a
+// real LMDB store in a temporary directory.
+#include "actors/committer.hpp"
+#include "actors/errors.hpp"
+#include "actors/ledger.hpp"
+#include "actors/signer.hpp"
+#include "actors/system.hpp"
+#include "protocol/checkpoint.hpp"
+#include "protocol/entry.hpp"
+#include "support.hpp"
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <unistd.h>
+
+using namespace civic;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string origin = "ledger.test/log";
+
+struct outcome {
+    bool done = false;
+    std::optional<actors::append_receipt> receipt;
+    caf::error error;
+};
+
+struct fixture {
+    fs::path dir;
+    std::shared_ptr<const note::ed25519_signer> log_key =
+        std::make_shared<const note::ed25519_signer>(origin, test::key_for("ledger-log"));
+    std::unique_ptr<actors::system_config> cfg;
+    std::unique_ptr<caf::actor_system> sys;
+    caf::scheduler::test_coordinator* sched = nullptr;
+    std::shared_ptr<storage::ledger_store> store;
+    actors::committer_actor committer;
+    actors::ledger_actor ledger;
+
+    explicit fixture(const std::string& tag) {
+        dir =
+            fs::temp_directory_path() / ("civic-ledger-" + tag + "-" + std::to_string(::getpid()));
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        start();
+    }
+    ~fixture() {
+        stop();
+        fs::remove_all(dir);
+    }
+    void start(actors::ledger_config config = {}) {
+        cfg = std::make_unique<actors::system_config>(actors::system_options{true});
+        sys = std::make_unique<caf::actor_system>(*cfg);
+        sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+        store = std::shared_ptr<storage::ledger_store>(
+            std::move(*storage::ledger_store::open({dir.string()})));
+        committer = sys->spawn(actors::committer, store);
+        config.origin = origin;
+        ledger = sys->spawn(actors::ledger, config, store, log_key, committer);
+        sched->run();
+    }
+    void stop() {
+        if (!sys) return;
+        caf::anon_send_exit(ledger, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(committer, caf::exit_reason::user_shutdown);
+        sched->run();
+        ledger = nullptr;
+        committer = nullptr;
+        sys.reset();
+        cfg.reset();
+        store.reset();
+    }
+    void restart(actors::ledger_config config = {}) {
+        stop();
+        start(config);
+    }
+    /// Sends an append from a fresh client actor; the outcome fills in as the scheduler runs.
+    std::shared_ptr<outcome> append(const entry& e) {
+        auto out = std::make_shared<outcome>();
+        auto target = ledger;
+        sys->spawn([out, target, raw = e.encode()](caf::event_based_actor* self) {
+            self->request(target, 10s, atoms::append_atom_v, raw)
+                .then(
+                    [out](const actors::append_receipt& r) {
+                        out->receipt = r;
+                        out->done = true;
+                    },
+                    [out](caf::error& err) {
+                        out->error = err;
+                        out->done = true;
+                    });
+        });
+        return out;
+    }
+    void run() {
+        sched->run();
+        // Commit replies and timeouts: advance virtual time until nothing is pending.
+        for (int i = 0; i < 5 && sched->has_pending_timeout(); ++i) {
+            sched->trigger_timeouts();
+            sched->run();
+        }
+    }
+    actors::ledger_status status() {
+        actors::ledger_status s;
+        sys->spawn([&s, target = ledger](caf::event_based_actor* self) {
+            self->request(target, 10s, atoms::status_atom_v)
+                .then([&s](const actors::ledger_status& x) { s = x; });
+        });
+        sched->run();
+        return s;
+    }
+};
+
+entry make_entry(entry_kind kind, const std::string& identity, const ed25519::secret_key& key,
+                 int n = 0, std::optional<ed25519::public_key> payload_key = std::nullopt) {
+    entry e;
+    e.kind = kind;
+    e.timestamp_ms = 1795000000000 + static_cast<std::uint64_t>(n);
+    e.identity = identity;
+    e.public_key = key.public_key_bytes();
+    if (kind == entry_kind::statement)
+        e.content_hash = sha256(byte_view("document " + std::to_string(n)));
+    if (payload_key) e.payload.assign(payload_key->begin(), payload_key->end());
+    e.sign(key);
+    return e;
+}
+
+void check_receipt(const outcome& o, const entry& e, const note::ed25519_signer& log) {
+    REQUIRE(o.done);
+    INFO(actors::message_of(o.error));
+    REQUIRE(o.receipt.has_value());
+    auto cp = parse_signed_checkpoint(o.receipt->checkpoint);
+    REQUIRE(cp.ok());
+    auto v = note::make_verifier(log.verifier_key());
+    REQUIRE(note::open(cp->signed_note, {v->get()}).ok());
+    std::vector<hash> proof(o.receipt->inclusion.size() / 32);
+    for (std::size_t i = 0; i < proof.size(); ++i)
+        std::copy_n(o.receipt->inclusion.begin() + static_cast<std::ptrdiff_t>(32 * i), 32,
+                    proof[i].begin());
+    CHECK(merkle::verify_inclusion(o.receipt->index, cp->body.size, merkle::leaf_hash(e.encode()),
+                                   proof, cp->body.root)
+              .ok());
+}
+
+} // namespace
+
+TEST_CASE("ledger: entries are acknowledged durable, in order, with proofs; arrivals during a "
+          "commit share a batch",
+          "[actors][ledger]") {
+    fixture f("batching");
+    auto clerk = test::key_for("clerk");
+    auto reg = make_entry(entry_kind::identity_registration, "town/clerk", clerk);
+    auto first = f.append(reg);
+    f.sched->run_once(); // the client sends
+    // 50 statements arrive before anything else runs: the first batch holds the registration only.
+    std::vector<entry> statements;
+    std::vector<std::shared_ptr<outcome>> outcomes;
+    for (int i = 0; i < 50; ++i) {
+        statements.push_back(make_entry(entry_kind::statement, "town/clerk", clerk, i));
+        outcomes.push_back(f.append(statements.back()));
+    }
+    f.run();
+    check_receipt(*first, reg, *f.log_key);
+    CHECK(first->receipt->index == 0);
+    for (int i = 0; i < 50; ++i) {
+        check_receipt(*outcomes[i], statements[i], *f.log_key);
+        CHECK(outcomes[i]->receipt->index == static_cast<std::uint64_t>(i + 1));
+    }
+    auto s = f.status();
+    CHECK(s.committed_size == 51);
+    CHECK(s.pending == 0);
+    CHECK(s.batches <= 3); // not one commit per entry
+    CHECK(s.batches >= 2);
+    // Durable: the store holds every entry, and the latest checkpoint covers them.
+    CHECK(f.store->stored_size() == 51);
+    auto latest = parse_signed_checkpoint(**f.store->latest_checkpoint());
+    REQUIRE(latest.ok());
+    CHECK(latest->body.size == 51);
+}
+
+TEST_CASE("ledger: the identity registry decides which entries are admitted", "[actors][ledger]") {
+    fixture f("registry");
+    auto k1 = test::key_for("k1"), k2 = test::key_for("k2"), stranger = test::key_for("stranger");
+    auto ok = [&](const entry& e) {
+        auto o = f.append(e);
+        f.run();
+        REQUIRE(o->done);
+        INFO(actors::message_of(o->error));
+        CHECK(o->receipt.has_value());
+        return o;
+    };
+    auto refused = [&](const entry& e, actors::errc code) {
+        auto o = f.append(e);
+        f.run();
+        REQUIRE(o->done);
+        CHECK_FALSE(o->receipt.has_value());
+        CHECK(actors::code_of(o->error) == static_cast<std::uint8_t>(code));
+    };
+    refused(make_entry(entry_kind::statement, "alice", k1), actors::errc::unknown_identity);
+    ok(make_entry(entry_kind::identity_registration, "alice", k1));
+    refused(make_entry(entry_kind::identity_registration, "alice", k2),
+            actors::errc::identity_exists);
+    ok(make_entry(entry_kind::statement, "alice", k1, 1));
+    refused(make_entry(entry_kind::statement, "alice", stranger, 2), actors::errc::key_mismatch);
+    // Rotation to k2: k1 no longer signs for alice.
+    refused(make_entry(entry_kind::key_rotation, "alice", stranger, 3, k2.public_key_bytes()),
+            actors::errc::key_mismatch);
+    ok(make_entry(entry_kind::key_rotation, "alice", k1, 3, k2.public_key_bytes()));
+    refused(make_entry(entry_kind::statement, "alice", k1, 4), actors::errc::key_mismatch);
+    ok(make_entry(entry_kind::statement, "alice", k2, 5));
+    refused(make_entry(entry_kind::key_rotation, "alice", k2, 6, k1.public_key_bytes()),
+            actors::errc::invalid_entry);
+    // Revocation of the current key: nothing signs for alice any more.
+    ok(make_entry(entry_kind::key_revocation, "alice", k2, 7, k2.public_key_bytes()));
+    refused(make_entry(entry_kind::statement, "alice", k2, 8), actors::errc::key_mismatch);
+    // A tampered entry is refused before anything else.
+    auto bad = make_entry(entry_kind::statement, "alice", k2, 9);
+    bad.timestamp_ms += 1;
+    refused(bad, actors::errc::invalid_entry);
+
+    auto rec = f.store->identity("alice");
+    REQUIRE(rec.ok());
+    REQUIRE(rec->has_value());
+    REQUIRE((*rec)->keys.size() == 2);
+    CHECK((*rec)->keys[0].valid_until == std::optional<std::uint64_t>(2));
+    CHECK((*rec)->keys[1].revoked);
+    CHECK((*rec)->current() == nullptr);
+}
+
+TEST_CASE("ledger: a restart continues from the store and old receipts stay provable",
+          "[actors][ledger]") {
+    fixture f("restart");
+    auto k = test::key_for("k");
+    auto reg = f.append(make_entry(entry_kind::identity_registration, "bob", k));
+    f.run();
+    REQUIRE(reg->receipt.has_value());
+    std::vector<entry> before;
+    for (int i = 0; i < 300; ++i)
+        before.push_back(make_entry(entry_kind::statement, "bob", k, i));
+    for (const auto& e : before)
+        f.append(e);
+    f.run();
+
+    f.restart();
+    CHECK(f.status().committed_size == 301);
+    // The registry survived too: bob can still sign, strangers still cannot.
+    auto after = make_entry(entry_kind::statement, "bob", k, 1000);
+    auto o = f.append(after);
+    f.run();
+    check_receipt(*o, after, *f.log_key);
+    CHECK(o->receipt->index == 301);
+    auto cp = parse_signed_checkpoint(o->receipt->checkpoint);
+    // An entry from before the restart is in today's tree.
+    auto proof = tiles::inclusion_proof(*f.store, 17, cp->body.size);
+    REQUIRE(proof.ok());
+    CHECK(merkle::verify_inclusion(17, cp->body.size, merkle::leaf_hash(before[16].encode()),
+                                   *proof, cp->body.root)
+              .ok());
+}
+
+TEST_CASE(
+    "ledger: a full queue is refused, and a failing commit fails the batch and stops the ledger",
+    "[actors][ledger]") {
+    fixture f("failures");
+    auto k = test::key_for("k");
+    actors::ledger_config small;
+    small.max_pending = 3;
+    f.restart(small);
+    auto reg = f.append(make_entry(entry_kind::identity_registration, "carol", k));
+    f.sched->run_once();
+    std::vector<std::shared_ptr<outcome>> outs;
+    for (int i = 0; i < 6; ++i)
+        outs.push_back(f.append(make_entry(entry_kind::statement, "carol", k, i)));
+    // Deliver only the client sends and the ledger's handling, not the commit: the
+    // committer's reply is what frees the queue.
+    f.run();
+    std::size_t overloaded = 0;
+    for (auto& o : outs)
+        if (!o->receipt &&
+            actors::code_of(o->error) == static_cast<std::uint8_t>(actors::errc::overloaded))
+            ++overloaded;
+    CHECK(overloaded > 0);
+    CHECK(overloaded < 6);
+
+    // A committer that fails: every waiting append gets the error, and the ledger stops.
+    auto failing = f.sys->spawn([](caf::event_based_actor*) -> caf::behavior {
+        return {
+            [](atoms::commit_atom, const actors::batch_ptr&) -> caf::result<atoms::commit_atom> {
+                return actors::make_error(actors::errc::storage_failure, "disk on fire");
+            }};
+    });
+    actors::ledger_config config;
+    config.origin = origin;
+    auto doomed = f.sys->spawn(actors::ledger, config, f.store, f.log_key,
+                               caf::actor_cast<actors::committer_actor>(failing));
+    f.sched->run();
+    auto old = f.ledger;
+    f.ledger = doomed;
+    auto lost = f.append(make_entry(entry_kind::statement, "carol", k, 99));
+    f.run();
+    REQUIRE(lost->done);
+    CHECK_FALSE(lost->receipt.has_value());
+    CHECK(actors::message_of(lost->error).find("disk on fire") != std::string::npos);
+    auto after = f.append(make_entry(entry_kind::statement, "carol", k, 100));
+    f.run();
+    CHECK_FALSE(after->receipt.has_value()); // the ledger is gone
+    f.ledger = old;
+    caf::anon_send_exit(failing, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("ledger: refuses to start on a store that disagrees with its checkpoint",
+          "[actors][ledger]") {
+    fixture f("refuse");
+    auto k = test::key_for("k");
+    f.append(make_entry(entry_kind::identity_registration, "dan", k));
+    f.run();
+    f.stop();
+    // Another log key: the stored checkpoint is not ours.
+    f.log_key = std::make_shared<const note::ed25519_signer>(origin, test::key_for("impostor"));
+    f.start();
+    auto o = f.append(make_entry(entry_kind::statement, "dan", k, 1));
+    f.run();
+    REQUIRE(o->done);
+    CHECK_FALSE(o->receipt.has_value());
+}
+
+TEST_CASE("signer: signs entries for the identities it holds keys for", "[actors][signer]") {
+    fixture f("signer");
+    auto ring = std::make_shared<actors::key_ring>();
+    ring->emplace("erin", test::key_for("erin"));
+    auto signer = f.sys->spawn(actors::signer, std::shared_ptr<const actors::key_ring>(ring),
+                               std::chrono::milliseconds(1795000000000));
+    std::optional<bytes> signed_entry;
+    caf::error refused;
+    auto content = sha256(byte_view(std::string_view("the minutes")));
+    f.sys->spawn([&](caf::event_based_actor* self) {
+        self->request(signer, 1s, atoms::sign_atom_v,
+                      actors::sign_request{"erin", 1, bytes(content.begin(), content.end()), {}})
+            .then([&](const bytes& b) { signed_entry = b; });
+        self->request(signer, 1s, atoms::sign_atom_v, actors::sign_request{"nobody", 1, {}, {}})
+            .then([](const bytes&) {}, [&](caf::error& e) { refused = e; });
+    });
+    f.sched->run();
+    REQUIRE(signed_entry.has_value());
+    auto e = decode_entry(*signed_entry);
+    REQUIRE(e.ok());
+    CHECK(e->signature_valid());
+    CHECK(e->identity == "erin");
+    CHECK(e->content_hash == content);
+    CHECK(e->timestamp_ms >= 1795000000000);
+    CHECK(actors::code_of(refused) == static_cast<std::uint8_t>(actors::errc::unknown_key));
+    caf::anon_send_exit(signer, caf::exit_reason::user_shutdown);
+}
