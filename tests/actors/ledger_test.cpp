@@ -148,8 +148,7 @@ void check_receipt(const outcome& o, const entry& e, const note::ed25519_signer&
 
 } // namespace
 
-TEST_CASE("ledger: entries are acknowledged durable, in order, with proofs; arrivals during a "
-          "commit share a batch",
+TEST_CASE("ledger: entries are acknowledged durable and in order with proofs, and arrivals during a commit share a batch",
           "[actors][ledger]") {
     fixture f("batching");
     auto clerk = test::key_for("clerk");

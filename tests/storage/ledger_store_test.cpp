@@ -226,7 +226,7 @@ TEST_CASE("ledger store: recovery refuses a store that disagrees with its checkp
     }
 }
 
-TEST_CASE("records: identities, tokens and settings round-trip; corrupt records are errors",
+TEST_CASE("records: identities, tokens and settings round-trip and corrupt records are errors",
           "[storage]") {
     temp_dir dir("records");
     auto store = storage::ledger_store::open({dir.path.string()});
