@@ -72,9 +72,18 @@ typename Inspector::result_type inspect(Inspector& f, sign_request& x) {
 /// A batch handed from the ledger to its committer: local only, never serialised.
 using batch_ptr = std::shared_ptr<const storage::batch>;
 
+/// An entry this node's own signer has just signed. The ledger does not verify
+/// its signature again (one Ed25519 verification per entry would cap a ledger at
+/// one core's 20 k/s). Local only: the type has no serialisation, so no peer can
+/// ever send one; entries from elsewhere arrive as plain bytes and are verified.
+struct signed_locally {
+    bytes entry;
+};
+
 } // namespace civic::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::batch_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::signed_locally)
 
 CAF_BEGIN_TYPE_ID_BLOCK(civic_attest, caf::first_custom_type_id)
 
@@ -109,6 +118,7 @@ using committer_actor =
 /// with the inclusion proof against that batch's checkpoint.
 using ledger_actor =
     caf::typed_actor<caf::replies_to<atoms::append_atom, bytes>::with<append_receipt>,
+                     caf::replies_to<atoms::append_atom, signed_locally>::with<append_receipt>,
                      caf::replies_to<atoms::checkpt_atom>::with<std::string>,
                      caf::replies_to<atoms::status_atom>::with<ledger_status>>;
 

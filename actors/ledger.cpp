@@ -128,7 +128,7 @@ void start_batch(ledger_pointer self) {
             break;
         bytes_in_batch += next.entry.size();
         st.tree.append(next.leaf);
-        b->entries.push_back(next.entry);
+        b->entries.push_back(std::move(next.entry)); // the batch owns the bytes now
         if (next.registry) changed[next.registry->name] = *next.registry;
         st.in_flight.push_back(std::move(next));
         st.pending.pop_front();
@@ -152,6 +152,27 @@ void start_batch(ledger_pointer self) {
                   fail_all(self->state, failure);
                   self->quit(failure);
               });
+}
+
+// Admits one entry: decodes it, checks its signature (unless this node's signer
+// made it), checks it against the registry, and queues it for the next batch.
+caf::result<append_receipt> accept(ledger_pointer self, bytes raw, bool verify_signature) {
+    auto& st = self->state;
+    if (st.pending.size() >= st.config.max_pending)
+        return make_error(errc::overloaded, "the ledger queue is full; retry later");
+    auto decoded = decode_entry(raw);
+    if (!decoded) return make_error(errc::invalid_entry, decoded.message());
+    if (verify_signature && !decoded->signature_valid())
+        return make_error(errc::invalid_entry, "the entry's signature does not verify");
+    std::uint64_t index = st.next_index();
+    auto admitted = admit(st, *decoded, index);
+    if (!admitted) return std::move(admitted.error());
+    if (*admitted) st.registry[decoded->identity] = **admitted;
+    auto promise = self->make_response_promise<append_receipt>();
+    hash leaf = merkle::leaf_hash(raw);
+    st.pending.push_back({index, std::move(raw), leaf, std::move(*admitted), promise});
+    start_batch(self);
+    return promise;
 }
 
 } // namespace
@@ -191,22 +212,10 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
 
     return {
         [self](atoms::append_atom, bytes& raw) -> caf::result<append_receipt> {
-            auto& st = self->state;
-            if (st.pending.size() >= st.config.max_pending)
-                return make_error(errc::overloaded, "the ledger queue is full; retry later");
-            auto decoded = decode_entry(raw);
-            if (!decoded) return make_error(errc::invalid_entry, decoded.message());
-            if (!decoded->signature_valid())
-                return make_error(errc::invalid_entry, "the entry's signature does not verify");
-            std::uint64_t index = st.next_index();
-            auto admitted = admit(st, *decoded, index);
-            if (!admitted) return std::move(admitted.error());
-            if (*admitted) st.registry[decoded->identity] = **admitted;
-            auto promise = self->make_response_promise<append_receipt>();
-            hash leaf = merkle::leaf_hash(raw);
-            st.pending.push_back({index, std::move(raw), leaf, std::move(*admitted), promise});
-            start_batch(self);
-            return promise;
+            return accept(self, std::move(raw), true);
+        },
+        [self](atoms::append_atom, signed_locally& local) -> caf::result<append_receipt> {
+            return accept(self, std::move(local.entry), false);
         },
         [self](atoms::checkpt_atom) -> caf::result<std::string> {
             if (self->state.latest_checkpoint.empty())
