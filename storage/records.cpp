@@ -1,12 +1,10 @@
 #include "storage/records.hpp"
 
 #include <cereal/archives/portable_binary.hpp>
-#include <cereal/types/array.hpp>
 #include <cereal/types/optional.hpp>
-#include <cereal/types/string.hpp>
-#include <cereal/types/vector.hpp>
 
 #include <sstream>
+#include <stdexcept>
 
 namespace civic::storage {
 
@@ -20,21 +18,100 @@ const identity_key* identity_record::current() const {
     return keys.empty() || keys.back().valid_until ? nullptr : &keys.back();
 }
 
+// Strings and vectors use cereal's own encoding (a size tag, then the elements),
+// but every size is checked against a limit before anything is allocated: a
+// corrupt record must not make the store allocate what its length field claims.
+namespace {
+
+constexpr std::size_t max_record_string = 4096;
+constexpr std::size_t max_record_items = 4096;
+
 template <class Archive>
-void serialize(Archive& ar, identity_key& k) {
-    ar(k.key, k.valid_from, k.valid_until, k.revoked);
+void save_string(Archive& ar, const std::string& s) {
+    ar(cereal::make_size_tag(static_cast<cereal::size_type>(s.size())));
+    ar(cereal::binary_data(s.data(), s.size()));
+}
+
+template <class Archive>
+void load_string(Archive& ar, std::string& s) {
+    cereal::size_type n = 0;
+    ar(cereal::make_size_tag(n));
+    if (n > max_record_string)
+        throw std::length_error("string length " + std::to_string(n) + " over the limit");
+    s.resize(static_cast<std::size_t>(n));
+    ar(cereal::binary_data(s.data(), s.size()));
+}
+
+template <class Archive, class T, class Save>
+void save_items(Archive& ar, const std::vector<T>& v, Save save) {
+    ar(cereal::make_size_tag(static_cast<cereal::size_type>(v.size())));
+    for (const auto& x : v)
+        save(ar, x);
+}
+
+template <class Archive, class T, class Load>
+void load_items(Archive& ar, std::vector<T>& v, Load load) {
+    cereal::size_type n = 0;
+    ar(cereal::make_size_tag(n));
+    if (n > max_record_items)
+        throw std::length_error("item count " + std::to_string(n) + " over the limit");
+    v.resize(static_cast<std::size_t>(n));
+    for (auto& x : v)
+        load(ar, x);
+}
+
+template <class Archive>
+void save_hash(Archive& ar, const hash& h) {
+    ar(cereal::binary_data(h.data(), h.size()));
 }
 template <class Archive>
-void serialize(Archive& ar, identity_record& r) {
-    ar(r.name, r.keys);
+void load_hash(Archive& ar, hash& h) {
+    ar(cereal::binary_data(h.data(), h.size()));
+}
+
+} // namespace
+
+template <class Archive>
+void save(Archive& ar, const identity_key& k) {
+    save_hash(ar, k.key);
+    ar(k.valid_from, k.valid_until, k.revoked);
 }
 template <class Archive>
-void serialize(Archive& ar, token_record& r) {
-    ar(r.label, r.admin, r.identities);
+void load(Archive& ar, identity_key& k) {
+    load_hash(ar, k.key);
+    ar(k.valid_from, k.valid_until, k.revoked);
 }
 template <class Archive>
-void serialize(Archive& ar, tree_record& r) {
-    ar(r.size, r.range);
+void save(Archive& ar, const identity_record& r) {
+    save_string(ar, r.name);
+    save_items(ar, r.keys, [](Archive& a, const identity_key& k) { save(a, k); });
+}
+template <class Archive>
+void load(Archive& ar, identity_record& r) {
+    load_string(ar, r.name);
+    load_items(ar, r.keys, [](Archive& a, identity_key& k) { load(a, k); });
+}
+template <class Archive>
+void save(Archive& ar, const token_record& r) {
+    save_string(ar, r.label);
+    ar(r.admin);
+    save_items(ar, r.identities, [](Archive& a, const std::string& s) { save_string(a, s); });
+}
+template <class Archive>
+void load(Archive& ar, token_record& r) {
+    load_string(ar, r.label);
+    ar(r.admin);
+    load_items(ar, r.identities, [](Archive& a, std::string& s) { load_string(a, s); });
+}
+template <class Archive>
+void save(Archive& ar, const tree_record& r) {
+    ar(r.size);
+    save_items(ar, r.range, [](Archive& a, const hash& h) { save_hash(a, h); });
+}
+template <class Archive>
+void load(Archive& ar, tree_record& r) {
+    ar(r.size);
+    load_items(ar, r.range, [](Archive& a, hash& h) { load_hash(a, h); });
 }
 
 namespace {
