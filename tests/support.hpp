@@ -3,12 +3,33 @@
 
 #include "protocol/merkle.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace civic::test {
+
+/// A fresh directory under the system temp dir, removed with everything in it
+/// when the test ends. `tag` keeps concurrent tests (ctest -j) apart.
+struct temp_dir {
+    std::filesystem::path path;
+    explicit temp_dir(const std::string& tag) {
+        path = std::filesystem::temp_directory_path() /
+               ("civic-" + tag + "-" + std::to_string(::getpid()));
+        std::filesystem::remove_all(path);
+        std::filesystem::create_directories(path);
+    }
+    ~temp_dir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
 
 /// The vendored vectors (tests/vectors), located at build time.
 inline std::string vectors_dir() { return CIVIC_TEST_VECTORS_DIR; }

@@ -31,7 +31,7 @@ struct outcome {
 };
 
 struct fixture {
-    fs::path dir;
+    test::temp_dir dir;
     std::shared_ptr<const note::ed25519_signer> log_key =
         std::make_shared<const note::ed25519_signer>(origin, test::key_for("ledger-log"));
     std::unique_ptr<actors::system_config> cfg;
@@ -41,23 +41,14 @@ struct fixture {
     actors::committer_actor committer;
     actors::ledger_actor ledger;
 
-    explicit fixture(const std::string& tag) {
-        dir =
-            fs::temp_directory_path() / ("civic-ledger-" + tag + "-" + std::to_string(::getpid()));
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-        start();
-    }
-    ~fixture() {
-        stop();
-        fs::remove_all(dir);
-    }
+    explicit fixture(const std::string& tag) : dir("ledger-" + tag) { start(); }
+    ~fixture() { stop(); }
     void start(actors::ledger_config config = {}) {
         cfg = std::make_unique<actors::system_config>(actors::system_options{true});
         sys = std::make_unique<caf::actor_system>(*cfg);
         sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
         store = std::shared_ptr<storage::ledger_store>(
-            std::move(*storage::ledger_store::open({dir.string()})));
+            std::move(*storage::ledger_store::open({dir.path.string()})));
         committer = sys->spawn(actors::committer, store);
         config.origin = origin;
         ledger = sys->spawn(actors::ledger, config, store, log_key, committer);

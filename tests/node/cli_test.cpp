@@ -1,5 +1,6 @@
 #include "node/cli.hpp"
 #include "protocol/note.hpp"
+#include "support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -24,16 +25,6 @@ cli_result run(std::vector<std::string> args) {
     int code = node::run_cli(args, out, err);
     return {code, out.str(), err.str()};
 }
-
-struct temp_dir {
-    fs::path path;
-    explicit temp_dir(const std::string& tag) {
-        path = fs::temp_directory_path() / ("civic-cli-" + tag + "-" + std::to_string(::getpid()));
-        fs::remove_all(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 void write(const std::string& path, const std::string& content) {
     std::ofstream(path, std::ios::binary) << content;
@@ -61,7 +52,7 @@ TEST_CASE("cli: usage, help and unknown commands", "[cli]") {
 }
 
 TEST_CASE("cli: keygen writes a 0600 key file and prints only the vkey", "[cli]") {
-    temp_dir dir("keygen");
+    test::temp_dir dir("keygen");
     fs::create_directories(dir.path);
     auto made = run({"keygen", "--name", "w1.example", "--witness", "--out", dir / "w1.key"});
     REQUIRE(made.code == node::exit_ok);
@@ -87,7 +78,7 @@ TEST_CASE("cli: keygen writes a 0600 key file and prints only the vkey", "[cli]"
 }
 
 TEST_CASE("cli: the protocol demo bundle verifies offline and tampering fails", "[cli]") {
-    temp_dir dir("demo");
+    test::temp_dir dir("demo");
     auto demo = run({"protocol-demo", "--dir", dir.path.string(), "--entries", "300"});
     INFO(demo.err);
     REQUIRE(demo.code == node::exit_ok);

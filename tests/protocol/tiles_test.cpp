@@ -171,10 +171,12 @@ TEST_CASE("tile cache gives the same proofs as the definition while the tree gro
     CHECK(cache.hits() > cache.misses());
 }
 
-TEST_CASE("tile cache stays within its capacity and reads a tile once while it is resident", "[tiles]") {
+TEST_CASE("tile cache stays within its capacity and reads a tile once while it is resident",
+          "[tiles]") {
     auto leaves = test::make_leaves(256 * 10);
     tiles::memory_tiles store;
-    for (const auto& l : leaves) store.append(l);
+    for (const auto& l : leaves)
+        store.append(l);
     const std::uint64_t size = store.size();
 
     tiles::tile_cache cache(store, 2);

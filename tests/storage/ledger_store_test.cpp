@@ -12,17 +12,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    explicit temp_dir(const std::string& tag) {
-        path =
-            fs::temp_directory_path() / ("civic-store-" + tag + "-" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
-
 const std::string origin = "store.test/log";
 
 // Appends `entries` as one batch: tree, tiles, signed checkpoint, one commit.
@@ -52,7 +41,7 @@ std::vector<bytes> make_entries(std::size_t first, std::size_t count) {
 } // namespace
 
 TEST_CASE("ledger store: batches persist, tiles serve proofs, state survives reopen", "[storage]") {
-    temp_dir dir("batches");
+    test::temp_dir dir("batches");
     auto log = test::log_signer(origin);
     auto log_verifier = note::make_verifier(log.verifier_key());
     std::vector<hash> leaves;
@@ -131,7 +120,7 @@ TEST_CASE("ledger store: batches persist, tiles serve proofs, state survives reo
 }
 
 TEST_CASE("ledger store: a batch at the wrong index writes nothing", "[storage]") {
-    temp_dir dir("wrong-index");
+    test::temp_dir dir("wrong-index");
     auto log = test::log_signer(origin);
     auto store = storage::ledger_store::open({dir.path.string()});
     REQUIRE(store.ok());
@@ -154,7 +143,7 @@ TEST_CASE("ledger store: a batch at the wrong index writes nothing", "[storage]"
 
 TEST_CASE("ledger store: recovery refuses a store that disagrees with its checkpoint",
           "[storage]") {
-    temp_dir dir("recovery");
+    test::temp_dir dir("recovery");
     auto log = test::log_signer(origin);
     auto other = test::log_signer("other.test/log");
     auto log_verifier = note::make_verifier(log.verifier_key());
@@ -228,7 +217,7 @@ TEST_CASE("ledger store: recovery refuses a store that disagrees with its checkp
 
 TEST_CASE("records: identities, tokens and settings round-trip and corrupt records are errors",
           "[storage]") {
-    temp_dir dir("records");
+    test::temp_dir dir("records");
     auto store = storage::ledger_store::open({dir.path.string()});
     REQUIRE(store.ok());
     storage::identity_record id{"town/clerk", {}};

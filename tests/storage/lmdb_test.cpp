@@ -1,4 +1,5 @@
 #include "storage/lmdb.hpp"
+#include "support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -8,21 +9,9 @@
 using namespace civic;
 namespace fs = std::filesystem;
 
-namespace {
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        path = fs::temp_directory_path() / ("civic-lmdb-test-" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
-} // namespace
-
 TEST_CASE("LMDB environment: committed writes persist across reopen, aborted ones do not",
           "[storage]") {
-    temp_dir dir;
+    test::temp_dir dir("lmdb");
     {
         auto env = storage::environment::open({dir.path.string()});
         REQUIRE(env.ok());
