@@ -1,0 +1,69 @@
+// A small HTTP/1.1 server on Boost.Beast: its own I/O threads (never CAF's),
+// keep-alive, bounded header and body sizes, a deadline per request, a bounded
+// number of connections. Handlers are asynchronous: they answer exactly once,
+// from any thread, so a handler can wait on an actor without blocking a thread.
+#pragma once
+
+#include "protocol/result.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace civic::node {
+
+struct http_request {
+    std::string method;
+    std::string target; // path and query, as sent
+    std::string body;
+    std::string authorization;
+};
+
+struct http_response {
+    unsigned status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// {"error": code, "message": text} with the given status.
+http_response json_error(unsigned status, const std::string& code, const std::string& message);
+
+using http_respond = std::function<void(http_response)>;
+using http_handler = std::function<void(const http_request&, http_respond)>;
+
+struct http_options {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 0; // 0: any free port
+    unsigned threads = 2;
+    std::size_t max_body = 64 * 1024;
+    std::size_t max_header = 8 * 1024;
+    std::chrono::milliseconds request_timeout{10000}; // read, handle and write one request
+    std::size_t max_connections = 4096;
+};
+
+class http_server {
+public:
+    http_server(http_options options, http_handler handler);
+    ~http_server();
+    http_server(const http_server&) = delete;
+    http_server& operator=(const http_server&) = delete;
+
+    /// Binds and starts the I/O threads.
+    status start();
+    /// The port bound (useful with port 0).
+    std::uint16_t port() const;
+    /// Stops accepting, closes connections, joins the threads.
+    void stop();
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace civic::node
