@@ -9,6 +9,7 @@
 #pragma once
 
 #include "protocol/bytes.hpp"
+#include "protocol/ed25519.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>
@@ -80,8 +81,15 @@ struct signed_locally {
     bytes entry;
 };
 
+/// A new identity key handed to the signer: local only, never serialised.
+struct new_identity_key {
+    std::string identity;
+    std::shared_ptr<const ed25519::secret_key> key;
+};
+
 } // namespace civic::actors
 
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::new_identity_key)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::batch_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::signed_locally)
 
@@ -100,6 +108,7 @@ CAF_ADD_ATOM(civic_attest, civic::atoms, status_atom, "status")
 CAF_ADD_ATOM(civic_attest, civic::atoms, checkpt_atom, "checkpt")
 CAF_ADD_ATOM(civic_attest, civic::atoms, sign_atom, "sign")
 CAF_ADD_ATOM(civic_attest, civic::atoms, flush_atom, "flush")
+CAF_ADD_ATOM(civic_attest, civic::atoms, add_atom, "add")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
 
@@ -124,6 +133,9 @@ using ledger_actor =
 
 /// The signer: holds identity signing keys in locked memory and makes the
 /// signed ledger entry for an identity's statement (or registry change).
-using signer_actor = caf::typed_actor<caf::replies_to<atoms::sign_atom, sign_request>::with<bytes>>;
+/// `add` hands it a newly made identity key (admin registration).
+using signer_actor =
+    caf::typed_actor<caf::replies_to<atoms::sign_atom, sign_request>::with<bytes>,
+                     caf::replies_to<atoms::add_atom, new_identity_key>::with<atoms::add_atom>>;
 
 } // namespace civic::actors

@@ -13,16 +13,15 @@ std::chrono::milliseconds unix_offset_now() {
     return wall - steady;
 }
 
-signer_actor::behavior_type signer(signer_actor::stateful_pointer<signer_state> self,
-                                   std::shared_ptr<const key_ring> keys,
+signer_actor::behavior_type signer(signer_actor::stateful_pointer<signer_state> self, key_ring keys,
                                    std::chrono::milliseconds unix_offset) {
     self->state.keys = std::move(keys);
     self->state.unix_offset = unix_offset;
     return {
         [self](atoms::sign_atom, const sign_request& req) -> caf::result<bytes> {
             auto& st = self->state;
-            auto key = st.keys->find(req.identity);
-            if (key == st.keys->end())
+            auto key = st.keys.find(req.identity);
+            if (key == st.keys.end())
                 return make_error(errc::unknown_key,
                                   "this node holds no key for '" + req.identity + "'");
             entry e;
@@ -33,7 +32,7 @@ signer_actor::behavior_type signer(signer_actor::stateful_pointer<signer_state> 
                 self->clock().now().time_since_epoch());
             e.timestamp_ms = static_cast<std::uint64_t>((st.unix_offset + now).count());
             e.identity = req.identity;
-            e.public_key = key->second.public_key_bytes();
+            e.public_key = key->second->public_key_bytes();
             if (!req.content_sha256.empty()) {
                 if (req.content_sha256.size() != e.content_hash.size())
                     return make_error(errc::invalid_entry, "content_sha256 must be 32 bytes");
@@ -42,8 +41,12 @@ signer_actor::behavior_type signer(signer_actor::stateful_pointer<signer_state> 
             }
             e.payload = req.payload;
             if (auto ok = check_entry(e); !ok) return make_error(errc::invalid_entry, ok.message());
-            e.sign(key->second);
+            e.sign(*key->second);
             return e.encode();
+        },
+        [self](atoms::add_atom, const new_identity_key& k) {
+            self->state.keys[k.identity] = k.key;
+            return atoms::add_atom_v;
         },
     };
 }

@@ -1,12 +1,14 @@
 #include "node/cli.hpp"
 
 #include "node/files.hpp"
+#include "node/service.hpp"
 #include "protocol/bundle.hpp"
 #include "protocol/tiles.hpp"
 
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -322,6 +324,133 @@ int run_demo(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
     return good.valid && !bad.valid && consistent ? exit_ok : exit_failed;
 }
 
+// ------------------------------------------------------------------ init ----
+
+void describe_init(po::options_description& o) {
+    o.add_options()("data", po::value<std::string>()->required(),
+                    "the new data directory")("origin", po::value<std::string>()->required(),
+                                              "the log's origin, e.g. example.org/civic-log");
+}
+
+int run_init(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    auto dir = vm["data"].as<std::string>();
+    auto made = init_data_dir(dir, vm["origin"].as<std::string>());
+    if (!made) {
+        err << "civic-attest init: " << made.message() << "\n";
+        return exit_usage;
+    }
+    out << made->log_vkey << "\n";
+    err << "civic-attest init: data directory " << dir << " ready; log verifier key in " << dir
+        << "/log.vkey, admin token in " << dir << "/admin.token (mode 0600)\n";
+    return exit_ok;
+}
+
+// ----------------------------------------------------------------- serve ----
+
+void describe_serve(po::options_description& o) {
+    o.add_options()("data", po::value<std::string>()->required(), "data directory made by init")(
+        "listen", po::value<std::string>()->default_value("127.0.0.1:8080"), "HTTP address:port")(
+        "http-threads", po::value<unsigned>()->default_value(2), "HTTP I/O threads")(
+        "max-batch", po::value<std::size_t>()->default_value(10000),
+        "most entries per write transaction")("max-pending",
+                                              po::value<std::size_t>()->default_value(100000),
+                                              "most entries waiting for a batch");
+}
+
+int run_serve(const po::variables_map& vm, std::ostream&, std::ostream& err) {
+    service_options options;
+    options.data_dir = vm["data"].as<std::string>();
+    auto listen = vm["listen"].as<std::string>();
+    auto colon = listen.rfind(':');
+    auto port = colon == std::string::npos ? result<std::uint64_t>(make_error("no port"))
+                                           : parse_decimal(listen.substr(colon + 1), 65535);
+    if (!port) {
+        err << "civic-attest serve: --listen '" << listen << "': expected ADDRESS:PORT\n";
+        return exit_usage;
+    }
+    options.http.address = listen.substr(0, colon);
+    options.http.port = static_cast<std::uint16_t>(*port);
+    options.http.threads = vm["http-threads"].as<unsigned>();
+    options.ledger.max_batch_entries = vm["max-batch"].as<std::size_t>();
+    options.ledger.max_pending = vm["max-pending"].as<std::size_t>();
+
+    // Block the stop signals before any thread starts, then wait for one here.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    auto node = service::start(options);
+    if (!node) {
+        err << "civic-attest serve: " << node.message() << "\n";
+        return exit_failed;
+    }
+    err << "civic-attest serve: listening on " << options.http.address << ":"
+        << (*node)->http_port() << "\n";
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    err << "civic-attest serve: stopping (signal " << sig << ")\n";
+    (*node)->stop();
+    return exit_ok;
+}
+
+// ----------------------------------------------------------------- token ----
+
+void describe_token(po::options_description& o) {
+    o.add_options()("action", po::value<std::string>()->required(),
+                    "add | revoke")("data", po::value<std::string>()->required(), "data directory")(
+        "identity", po::value<std::vector<std::string>>(),
+        "add: an identity the token may sign for (repeatable)")(
+        "label", po::value<std::string>()->default_value(""), "add: a note on who holds it")(
+        "admin", "add: the token may register identities and sign for all")(
+        "token", po::value<std::string>(), "revoke: the token");
+}
+
+int run_token(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    auto action = vm["action"].as<std::string>();
+    auto dir = vm["data"].as<std::string>();
+    // LMDB allows this process to write while a server holds the same store open.
+    auto store = storage::ledger_store::open({dir + "/ledger"});
+    if (!store) {
+        err << "civic-attest token: --data " << dir << ": " << store.message() << "\n";
+        return exit_usage;
+    }
+    if (action == "add") {
+        storage::token_record record{vm["label"].as<std::string>(), vm.count("admin") > 0, {}};
+        if (vm.count("identity")) record.identities = vm["identity"].as<std::vector<std::string>>();
+        for (const auto& id : record.identities)
+            if (auto ok = check_identity_name(id); !ok) {
+                err << "civic-attest token: --identity '" << id << "': " << ok.message() << "\n";
+                return exit_usage;
+            }
+        if (record.identities.empty() && !record.admin) {
+            err << "civic-attest token: give --identity (repeatable) or --admin\n";
+            return exit_usage;
+        }
+        auto token = make_token();
+        if (auto ok = (*store)->put_token(sha256(byte_view(token)), record); !ok) {
+            err << "civic-attest token: " << ok.message() << "\n";
+            return exit_failed;
+        }
+        out << token << "\n";
+        return exit_ok;
+    }
+    if (action == "revoke") {
+        if (!vm.count("token")) {
+            err << "civic-attest token revoke: --token is required\n";
+            return exit_usage;
+        }
+        if (auto ok = (*store)->delete_token(sha256(byte_view(vm["token"].as<std::string>())));
+            !ok) {
+            err << "civic-attest token: " << ok.message() << "\n";
+            return exit_failed;
+        }
+        return exit_ok;
+    }
+    err << "civic-attest token: unknown action '" << action << "' (add or revoke)\n";
+    return exit_usage;
+}
+
 // --------------------------------------------------------------- version ----
 
 void describe_none(po::options_description&) {}
@@ -341,6 +470,14 @@ const std::map<std::string, command>& commands() {
          {"walk through keys, ledger, checkpoint, cosignatures, bundle and offline verification",
           describe_demo, run_demo}},
         {"version", {"print the version", describe_none, run_version}},
+        {"init",
+         {"make a new data directory: log key, admin token, store", describe_init, run_init}},
+        {"serve",
+         {"run a node with every role (single-node default) until SIGINT/SIGTERM", describe_serve,
+          run_serve}},
+        {"token",
+         {"add or revoke an API token (token add|revoke --data DIR ...)", describe_token,
+          run_token}},
     };
     return table;
 }
@@ -373,7 +510,9 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     po::variables_map vm;
     try {
         std::vector<std::string> rest(args.begin() + 1, args.end());
-        po::store(po::command_line_parser(rest).options(options).run(), vm);
+        po::positional_options_description positional;
+        if (args[0] == "token") positional.add("action", 1);
+        po::store(po::command_line_parser(rest).options(options).positional(positional).run(), vm);
         if (vm.count("help")) {
             out << "civic-attest " << args[0] << ": " << cmd.summary << "\n\n" << options;
             return exit_ok;

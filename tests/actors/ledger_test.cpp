@@ -332,10 +332,9 @@ TEST_CASE("ledger: refuses to start on a store that disagrees with its checkpoin
 
 TEST_CASE("signer: signs entries for the identities it holds keys for", "[actors][signer]") {
     fixture f("signer");
-    auto ring = std::make_shared<actors::key_ring>();
-    ring->emplace("erin", test::key_for("erin"));
-    auto signer = f.sys->spawn(actors::signer, std::shared_ptr<const actors::key_ring>(ring),
-                               std::chrono::milliseconds(1795000000000));
+    actors::key_ring ring;
+    ring.emplace("erin", std::make_shared<const ed25519::secret_key>(test::key_for("erin")));
+    auto signer = f.sys->spawn(actors::signer, ring, std::chrono::milliseconds(1795000000000));
     std::optional<bytes> signed_entry;
     caf::error refused;
     auto content = sha256(byte_view(std::string_view("the minutes")));

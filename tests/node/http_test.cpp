@@ -1,3 +1,4 @@
+#include "node/http_client.hpp"
 #include "node/http_server.hpp"
 #include "node/tiles_api.hpp"
 #include "protocol/checkpoint.hpp"
@@ -17,32 +18,9 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 
+using test::client;
+
 namespace {
-
-/// A blocking HTTP/1.1 client on one keep-alive connection.
-struct client {
-    asio::io_context ioc;
-    beast::tcp_stream stream{ioc};
-    beast::flat_buffer buffer;
-
-    explicit client(std::uint16_t port) {
-        stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    }
-    bhttp::response<bhttp::string_body> send(bhttp::verb verb, const std::string& target,
-                                             std::string body = "") {
-        bhttp::request<bhttp::string_body> req{verb, target, 11};
-        req.set(bhttp::field::host, "127.0.0.1");
-        req.body() = std::move(body);
-        req.prepare_payload();
-        bhttp::write(stream, req);
-        bhttp::response<bhttp::string_body> res;
-        bhttp::read(stream, buffer, res);
-        return res;
-    }
-    bhttp::response<bhttp::string_body> get(const std::string& target) {
-        return send(bhttp::verb::get, target);
-    }
-};
 
 /// Reads tiles over HTTP, as any tlog-tiles client would.
 struct http_tile_reader final : tiles::tile_reader {

@@ -1,0 +1,491 @@
+#include "node/service.hpp"
+
+#include "actors/committer.hpp"
+#include "actors/errors.hpp"
+#include "actors/signer.hpp"
+#include "actors/system.hpp"
+#include "node/files.hpp"
+#include "node/tiles_api.hpp"
+#include "protocol/bundle.hpp"
+#include "protocol/entry.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+
+namespace civic::node {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* origin_setting = "origin";
+
+std::string key_file_name(const std::string& identity) {
+    // Identity names may contain '/': the file is named by the name's hash.
+    return hex_encode(sha256(byte_view(identity))).substr(0, 32) + ".key";
+}
+
+http_response json_ok(const json& body) {
+    http_response r;
+    r.body = body.dump();
+    return r;
+}
+
+/// The HTTP answer for an error from our actors (or CAF's own, e.g. a timeout).
+http_response error_response(const caf::error& e) {
+    using actors::errc;
+    auto message = actors::message_of(e);
+    switch (static_cast<errc>(actors::code_of(e))) {
+    case errc::invalid_entry:
+        return json_error(422, "invalid_entry", message);
+    case errc::unknown_identity:
+        return json_error(404, "unknown_identity", message);
+    case errc::identity_exists:
+        return json_error(422, "identity_exists", message);
+    case errc::key_mismatch:
+        return json_error(422, "key_mismatch", message);
+    case errc::unknown_key:
+        return json_error(422, "no_signing_key", message);
+    case errc::overloaded: {
+        auto r = json_error(429, "overloaded", message);
+        r.headers.push_back({"Retry-After", "1"});
+        return r;
+    }
+    case errc::storage_failure:
+        break;
+    }
+    auto r = json_error(503, "unavailable", message);
+    r.headers.push_back({"Retry-After", "1"});
+    return r;
+}
+
+/// Path without the query, and the query's parameters.
+struct target {
+    std::string path;
+    std::map<std::string, std::string> query;
+};
+
+target split_target(const std::string& raw) {
+    target t;
+    auto q = raw.find('?');
+    t.path = raw.substr(0, q);
+    if (q == std::string::npos) return t;
+    std::string_view rest(raw);
+    rest.remove_prefix(q + 1);
+    while (!rest.empty() && t.query.size() < 16) {
+        auto amp = rest.find('&');
+        auto pair = rest.substr(0, amp);
+        auto eq = pair.find('=');
+        if (eq != std::string_view::npos)
+            t.query[std::string(pair.substr(0, eq))] = std::string(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        rest.remove_prefix(amp + 1);
+    }
+    return t;
+}
+
+std::vector<std::string> proof_json(const std::vector<hash>& proof) {
+    std::vector<std::string> out;
+    for (const auto& h : proof)
+        out.push_back(base64_encode(h));
+    return out;
+}
+
+} // namespace
+
+std::string make_token() {
+    ed25519::ensure_initialized();
+    std::array<std::uint8_t, 32> raw{};
+    randombytes_buf(raw.data(), raw.size());
+    auto token = "cat_" + hex_encode(raw);
+    sodium_memzero(raw.data(), raw.size());
+    return token;
+}
+
+result<init_result> init_data_dir(const std::string& dir, const std::string& origin) {
+    if (!note::valid_key_name(origin))
+        return make_error("--origin '" + origin +
+                          "': must be non-empty, with no spaces and no '+'");
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
+        return make_error(dir + ": exists and is not empty");
+    fs::create_directories(fs::path(dir) / "keys", ec);
+    if (!ec) fs::create_directories(fs::path(dir) / "ledger", ec);
+    if (ec) return make_error(dir + ": cannot create: " + ec.message());
+    ::chmod(dir.c_str(), 0700);
+    ::chmod((fs::path(dir) / "keys").c_str(), 0700);
+
+    auto key = ed25519::secret_key::generate();
+    auto secret = note::format_signer_key(origin, note::type_ed25519, key);
+    auto written = write_secret_file((fs::path(dir) / "log.key").string(), secret + "\n");
+    ed25519::wipe(secret.data(), secret.size());
+    CIVIC_TRY(written);
+    note::ed25519_signer log(origin, std::move(key));
+    init_result out;
+    out.log_vkey = note::format_vkey(log.verifier_key());
+    {
+        std::ofstream vkey(fs::path(dir) / "log.vkey");
+        vkey << out.log_vkey << "\n";
+        if (!vkey) return make_error(dir + "/log.vkey: write failed");
+    }
+    CIVIC_TRY_ASSIGN(store, storage::ledger_store::open({(fs::path(dir) / "ledger").string()}));
+    CIVIC_TRY(store->put_setting(origin_setting, origin));
+    out.admin_token = make_token();
+    CIVIC_TRY(write_secret_file((fs::path(dir) / "admin.token").string(), out.admin_token + "\n"));
+    CIVIC_TRY(store->put_token(sha256(byte_view(out.admin_token)),
+                               storage::token_record{"admin", true, {}}));
+    return out;
+}
+
+struct service::impl {
+    service_options options;
+    std::string origin;
+    std::shared_ptr<storage::ledger_store> store;
+    std::unique_ptr<actors::system_config> cfg;
+    std::unique_ptr<caf::actor_system> sys;
+    actors::committer_actor committer;
+    actors::ledger_actor ledger;
+    actors::signer_actor signer;
+    std::unique_ptr<http_server> http;
+
+    /// The token's record, if the request carries a known "Bearer" token.
+    std::optional<storage::token_record> caller(const http_request& req) const {
+        constexpr std::string_view bearer = "Bearer ";
+        if (req.authorization.compare(0, bearer.size(), bearer) != 0) return std::nullopt;
+        auto record = store->token(
+            sha256(byte_view(std::string_view(req.authorization).substr(bearer.size()))));
+        if (!record || !*record) return std::nullopt;
+        return **record;
+    }
+
+    void route(const http_request& req, http_respond respond);
+    void sign(const http_request& req, http_respond respond);
+    void register_identity(const http_request& req, http_respond respond);
+    http_response entry(const std::string& index_text) const;
+    http_response identity(const std::string& name) const;
+    http_response proof(const target& t, bool inclusion) const;
+};
+
+void service::impl::route(const http_request& req, http_respond respond) {
+    if (auto tiles = serve_tiles(*store, req)) return respond(std::move(*tiles));
+    auto t = split_target(req.target);
+    auto get = req.method == "GET";
+    auto post = req.method == "POST";
+    if (t.path == "/healthz") {
+        if (!get) return respond(json_error(405, "method_not_allowed", "use GET"));
+        return respond(json_ok({{"status", "ok"}, {"size", store->stored_size()}}));
+    }
+    if (t.path == "/api/sign") {
+        if (!post) return respond(json_error(405, "method_not_allowed", "use POST"));
+        return sign(req, std::move(respond));
+    }
+    if (t.path == "/api/identities") {
+        if (!post) return respond(json_error(405, "method_not_allowed", "use POST"));
+        return register_identity(req, std::move(respond));
+    }
+    if (!get) return respond(json_error(405, "method_not_allowed", "use GET"));
+    if (t.path.rfind("/api/entries/", 0) == 0) return respond(entry(t.path.substr(13)));
+    if (t.path.rfind("/api/identities/", 0) == 0) return respond(identity(t.path.substr(16)));
+    if (t.path == "/api/proof/inclusion") return respond(proof(t, true));
+    if (t.path == "/api/proof/consistency") return respond(proof(t, false));
+    if (t.path == "/api/status") {
+        sys->spawn([ledger = ledger, respond,
+                    timeout = options.actor_timeout](caf::event_based_actor* self) {
+            self->request(ledger, timeout, atoms::status_atom_v)
+                .then(
+                    [respond](const actors::ledger_status& s) {
+                        respond(json_ok({{"size", s.size},
+                                         {"committed_size", s.committed_size},
+                                         {"pending", s.pending},
+                                         {"batches", s.batches},
+                                         {"last_batch_size", s.last_batch_size},
+                                         {"last_commit_us", s.last_commit_us}}));
+                    },
+                    [respond](caf::error& e) { respond(error_response(e)); });
+        });
+        return;
+    }
+    respond(json_error(404, "not_found", "no such endpoint: " + t.path));
+}
+
+void service::impl::sign(const http_request& req, http_respond respond) {
+    auto who = caller(req);
+    if (!who)
+        return respond(json_error(401, "unauthorized",
+                                  "an 'Authorization: Bearer <token>' header is required"));
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+        return respond(json_error(400, "bad_json", "the body must be a JSON object"));
+    if (!body.contains("identity") || !body["identity"].is_string())
+        return respond(json_error(400, "bad_request", "'identity' (a string) is required"));
+    std::string identity = body["identity"];
+    hash content{};
+    if (body.contains("content") == body.contains("content_sha256"))
+        return respond(
+            json_error(400, "bad_request",
+                       "give exactly one of 'content' (base64) and 'content_sha256' (hex)"));
+    if (body.contains("content")) {
+        if (!body["content"].is_string())
+            return respond(json_error(400, "bad_request", "'content' must be a base64 string"));
+        auto decoded = base64_decode(body["content"].get<std::string>());
+        if (!decoded)
+            return respond(json_error(400, "bad_base64", "'content': " + decoded.message()));
+        content = sha256(*decoded);
+    } else {
+        if (!body["content_sha256"].is_string())
+            return respond(json_error(400, "bad_request", "'content_sha256' must be a hex string"));
+        auto decoded = hex_decode(body["content_sha256"].get<std::string>());
+        if (!decoded || decoded->size() != 32)
+            return respond(
+                json_error(400, "bad_request", "'content_sha256' must be 64 hex digits"));
+        std::copy(decoded->begin(), decoded->end(), content.begin());
+    }
+    if (!who->admin && std::find(who->identities.begin(), who->identities.end(), identity) ==
+                           who->identities.end())
+        return respond(
+            json_error(403, "forbidden", "this token may not sign for '" + identity + "'"));
+
+    actors::sign_request request{identity,
+                                 static_cast<std::uint8_t>(entry_kind::statement),
+                                 bytes(content.begin(), content.end()),
+                                 {}};
+    sys->spawn([signer = signer, ledger = ledger, respond, request,
+                timeout = options.actor_timeout](caf::event_based_actor* self) {
+        self->request(signer, timeout, atoms::sign_atom_v, request)
+            .then(
+                [=](const bytes& signed_entry) {
+                    self->request(ledger, timeout, atoms::append_atom_v,
+                                  actors::signed_locally{signed_entry})
+                        .then(
+                            [=](const actors::append_receipt& r) {
+                                std::vector<hash> inclusion(r.inclusion.size() / 32);
+                                for (std::size_t i = 0; i < inclusion.size(); ++i)
+                                    std::copy_n(r.inclusion.begin() +
+                                                    static_cast<std::ptrdiff_t>(32 * i),
+                                                32, inclusion[i].begin());
+                                auto logged = decode_entry(signed_entry);
+                                auto bundle = make_bundle(*logged, r.index, inclusion, r.checkpoint)
+                                                  .serialize();
+                                respond(json_ok({{"index", r.index},
+                                                 {"entry", base64_encode(signed_entry)},
+                                                 {"checkpoint", r.checkpoint},
+                                                 {"inclusion_proof", proof_json(inclusion)},
+                                                 {"proof", bundle}}));
+                            },
+                            [respond](caf::error& e) { respond(error_response(e)); });
+                },
+                [respond](caf::error& e) { respond(error_response(e)); });
+    });
+}
+
+void service::impl::register_identity(const http_request& req, http_respond respond) {
+    auto who = caller(req);
+    if (!who)
+        return respond(json_error(401, "unauthorized",
+                                  "an 'Authorization: Bearer <token>' header is required"));
+    if (!who->admin)
+        return respond(
+            json_error(403, "forbidden", "registering identities needs the admin token"));
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("identity") ||
+        !body["identity"].is_string())
+        return respond(json_error(400, "bad_request", "the body must be {\"identity\": name}"));
+    std::string name = body["identity"];
+    if (auto ok = check_identity_name(name); !ok)
+        return respond(json_error(422, "invalid_identity", ok.message()));
+    auto existing = store->identity(name);
+    if (existing && *existing)
+        return respond(
+            json_error(422, "identity_exists", "identity '" + name + "' already exists"));
+
+    // The key is made and kept here (the signer signs for the identity); the file
+    // lets the signer find it again after a restart.
+    auto key = std::make_shared<const ed25519::secret_key>(ed25519::secret_key::generate());
+    auto secret = note::format_signer_key(name, note::type_ed25519, *key);
+    auto path = (fs::path(options.data_dir) / "keys" / key_file_name(name)).string();
+    auto written = write_secret_file(path, secret + "\n");
+    ed25519::wipe(secret.data(), secret.size());
+    if (!written) return respond(json_error(503, "storage", written.message()));
+
+    actors::sign_request request{
+        name, static_cast<std::uint8_t>(entry_kind::identity_registration), {}, {}};
+    auto public_key = hex_encode(key->public_key_bytes());
+    sys->spawn([signer = signer, ledger = ledger, respond, request, key, public_key,
+                timeout = options.actor_timeout](caf::event_based_actor* self) {
+        self->request(signer, timeout, atoms::add_atom_v,
+                      actors::new_identity_key{request.identity, key})
+            .then(
+                [=](atoms::add_atom) {
+                    self->request(signer, timeout, atoms::sign_atom_v, request)
+                        .then(
+                            [=](const bytes& signed_entry) {
+                                self->request(ledger, timeout, atoms::append_atom_v,
+                                              actors::signed_locally{signed_entry})
+                                    .then(
+                                        [=](const actors::append_receipt& r) {
+                                            respond(json_ok({{"identity", request.identity},
+                                                             {"index", r.index},
+                                                             {"public_key", public_key},
+                                                             {"checkpoint", r.checkpoint}}));
+                                        },
+                                        [respond](caf::error& e) { respond(error_response(e)); });
+                            },
+                            [respond](caf::error& e) { respond(error_response(e)); });
+                },
+                [respond](caf::error& e) { respond(error_response(e)); });
+    });
+}
+
+http_response service::impl::entry(const std::string& index_text) const {
+    auto index = parse_decimal(index_text);
+    if (!index) return json_error(400, "bad_index", "entry index: " + index.message());
+    auto raw = store->entry(*index);
+    if (!raw) return json_error(503, "storage", raw.message());
+    if (!*raw) return json_error(404, "not_found", "no entry " + index_text);
+    auto e = decode_entry(**raw);
+    json out{{"index", *index}, {"entry", base64_encode(**raw)}};
+    if (e) {
+        out["kind"] = to_string(e->kind);
+        out["identity"] = e->identity;
+        out["timestamp_ms"] = e->timestamp_ms;
+        out["public_key"] = hex_encode(e->public_key);
+        out["content_sha256"] = hex_encode(e->content_hash);
+    }
+    return json_ok(out);
+}
+
+http_response service::impl::identity(const std::string& name) const {
+    if (auto ok = check_identity_name(name); !ok)
+        return json_error(400, "bad_identity", ok.message());
+    auto rec = store->identity(name);
+    if (!rec) return json_error(503, "storage", rec.message());
+    if (!*rec) return json_error(404, "not_found", "no identity '" + name + "'");
+    json keys = json::array();
+    for (const auto& k : (*rec)->keys) {
+        json j{{"public_key", hex_encode(k.key)},
+               {"valid_from", k.valid_from},
+               {"revoked", k.revoked}};
+        if (k.valid_until) j["valid_until"] = *k.valid_until;
+        keys.push_back(j);
+    }
+    return json_ok({{"identity", name}, {"keys", keys}});
+}
+
+http_response service::impl::proof(const target& t, bool inclusion) const {
+    auto number = [&](const char* name) -> result<std::uint64_t> {
+        auto it = t.query.find(name);
+        if (it == t.query.end()) return make_error(std::string("'") + name + "' is required");
+        return parse_decimal(it->second);
+    };
+    std::uint64_t size = store->stored_size();
+    if (inclusion) {
+        auto index = number("index");
+        auto at = number("size");
+        if (!index || !at) return json_error(400, "bad_request", "need ?index=I&size=S (decimal)");
+        if (*at > size || *index >= *at)
+            return json_error(422, "out_of_range", "need index < size <= " + std::to_string(size));
+        auto p = tiles::inclusion_proof(*store, *index, *at);
+        if (!p) return json_error(503, "storage", p.message());
+        return json_ok({{"index", *index}, {"size", *at}, {"proof", proof_json(*p)}});
+    }
+    auto old_size = number("old");
+    auto new_size = number("new");
+    if (!old_size || !new_size)
+        return json_error(400, "bad_request", "need ?old=A&new=B (decimal)");
+    if (*old_size == 0 || *old_size > *new_size || *new_size > size)
+        return json_error(422, "out_of_range", "need 0 < old <= new <= " + std::to_string(size));
+    auto p = tiles::consistency_proof(*store, *old_size, *new_size);
+    if (!p) return json_error(503, "storage", p.message());
+    return json_ok({{"old", *old_size}, {"new", *new_size}, {"proof", proof_json(*p)}});
+}
+
+result<std::unique_ptr<service>> service::start(const service_options& options) {
+    auto s = std::unique_ptr<service>(new service());
+    s->impl_ = std::make_unique<impl>();
+    auto& m = *s->impl_;
+    m.options = options;
+    const fs::path dir = options.data_dir;
+    auto store = storage::ledger_store::open({(dir / "ledger").string()});
+    if (!store)
+        return make_error(options.data_dir + ": " + store.message() +
+                          " (run 'civic-attest init' first?)");
+    m.store = std::shared_ptr<storage::ledger_store>(std::move(*store));
+    auto origin = m.store->setting(origin_setting);
+    if (!origin || !*origin)
+        return make_error(options.data_dir + ": no origin set (run 'civic-attest init' first)");
+    m.origin = **origin;
+
+    auto log_text = read_secret_file((dir / "log.key").string());
+    if (!log_text) return log_text.err();
+    auto log_key =
+        note::parse_signer_key(std::string_view(*log_text).substr(0, log_text->find('\n')));
+    ed25519::wipe(log_text->data(), log_text->size());
+    if (!log_key) return make_error((dir / "log.key").string() + ": " + log_key.message());
+    if (log_key->type != note::type_ed25519 || log_key->name != m.origin)
+        return make_error((dir / "log.key").string() + ": not an Ed25519 key named '" + m.origin +
+                          "'");
+    auto log = std::make_shared<const note::ed25519_signer>(m.origin, std::move(log_key->key));
+
+    actors::key_ring keys;
+    std::error_code ec;
+    for (const auto& file : fs::directory_iterator(dir / "keys", ec)) {
+        if (file.path().extension() != ".key") continue;
+        auto text = read_secret_file(file.path().string());
+        if (!text) return text.err();
+        auto k = note::parse_signer_key(std::string_view(*text).substr(0, text->find('\n')));
+        ed25519::wipe(text->data(), text->size());
+        if (!k) return make_error(file.path().string() + ": " + k.message());
+        keys[k->name] = std::make_shared<const ed25519::secret_key>(std::move(k->key));
+    }
+
+    // Refuse to start on a store that is not the tree our last checkpoint signed.
+    auto tree = m.store->load_tree();
+    if (!tree) return make_error(options.data_dir + ": " + tree.message());
+    auto verifier = note::make_verifier(log->verifier_key());
+    if (auto ok = storage::verify_recovered_tree(*m.store, *tree, **verifier); !ok)
+        return make_error(options.data_dir + ": refusing to start: " + ok.message());
+
+    m.cfg = std::make_unique<actors::system_config>(actors::system_options{});
+    m.sys = std::make_unique<caf::actor_system>(*m.cfg);
+    m.committer = m.sys->spawn<caf::detached>(actors::committer, m.store);
+    auto ledger_config = options.ledger;
+    ledger_config.origin = m.origin;
+    m.ledger = m.sys->spawn(actors::ledger, ledger_config, m.store, log, m.committer);
+    m.signer = m.sys->spawn(actors::signer, std::move(keys), actors::unix_offset_now());
+
+    auto* raw = &m;
+    m.http = std::make_unique<http_server>(options.http,
+                                           [raw](const http_request& req, http_respond respond) {
+                                               raw->route(req, std::move(respond));
+                                           });
+    if (auto ok = m.http->start(); !ok) return ok.err();
+    return s;
+}
+
+service::~service() { stop(); }
+
+std::uint16_t service::http_port() const { return impl_->http->port(); }
+
+void service::stop() {
+    if (!impl_ || !impl_->sys) return;
+    if (impl_->http) impl_->http->stop();
+    caf::anon_send_exit(impl_->ledger, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(impl_->signer, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(impl_->committer, caf::exit_reason::user_shutdown);
+    // Drop our handles first: the system waits for its detached committer thread,
+    // and that thread waits until no handle keeps the actor alive.
+    impl_->ledger = nullptr;
+    impl_->signer = nullptr;
+    impl_->committer = nullptr;
+    impl_->sys.reset(); // waits for every actor
+    impl_->cfg.reset();
+    impl_->http.reset();
+}
+
+} // namespace civic::node

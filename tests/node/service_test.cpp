@@ -1,0 +1,203 @@
+// A whole node in-process: data directory, actors, HTTP API. Signs through
+// /api/sign, verifies the returned bundle offline, and feeds the API bad input.
+#include "node/http_client.hpp"
+#include "node/service.hpp"
+#include "protocol/bundle.hpp"
+#include "storage/ledger_store.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace civic;
+using json = nlohmann::json;
+using test::bhttp::verb;
+
+namespace {
+
+struct node_fixture {
+    test::temp_dir dir{"service"};
+    node::init_result init;
+    std::unique_ptr<node::service> node;
+    std::string clerk_token;
+
+    node_fixture() {
+        auto made = node::init_data_dir(dir / "data", "service.test/log");
+        REQUIRE(made.ok());
+        init = *made;
+        start();
+    }
+    void start() {
+        node::service_options options;
+        options.data_dir = dir / "data";
+        options.http.max_body = 4096;
+        auto started = node::service::start(options);
+        INFO((started ? "" : started.message()));
+        REQUIRE(started.ok());
+        node = std::move(*started);
+    }
+    void restart() {
+        node->stop();
+        node.reset();
+        start();
+    }
+    std::string token_for(const std::string& identity) {
+        auto store = storage::ledger_store::open({dir / "data/ledger"});
+        auto token = node::make_token();
+        REQUIRE((*store)->put_token(sha256(byte_view(token)), {"test", false, {identity}}).ok());
+        return token;
+    }
+    test::client client() { return test::client(node->http_port()); }
+};
+
+std::string bearer(const std::string& token) { return "Bearer " + token; }
+
+} // namespace
+
+TEST_CASE("service: register, sign, verify the bundle offline, survive a restart", "[service]") {
+    node_fixture f;
+    auto c = f.client();
+    auto reg = c.send(verb::post, "/api/identities", R"({"identity":"town/clerk"})",
+                      bearer(f.init.admin_token));
+    REQUIRE(reg.result_int() == 200);
+    auto token = f.token_for("town/clerk");
+
+    const std::string document = "Minutes of the council, 26 November 2026.";
+    auto signed_doc = c.send(
+        verb::post, "/api/sign",
+        json{{"identity", "town/clerk"}, {"content", base64_encode(byte_view(document))}}.dump(),
+        bearer(token));
+    REQUIRE(signed_doc.result_int() == 200);
+    auto reply = json::parse(signed_doc.body());
+    CHECK(reply["index"] == 1);
+    CHECK(reply["inclusion_proof"].is_array());
+
+    auto trust = policy_verifier::make(*parse_policy("log " + f.init.log_vkey + "\nquorum none\n"));
+    auto verdict =
+        verify_bundle(*trust, reply["proof"].get<std::string>(), sha256(byte_view(document)));
+    for (const auto& check : verdict.checks)
+        INFO(check.name << ": " << check.detail);
+    CHECK(verdict.valid);
+    CHECK_FALSE(verify_bundle(*trust, reply["proof"].get<std::string>(),
+                              sha256(byte_view(std::string_view("forged"))))
+                    .valid);
+
+    // By hash, too; then the read API agrees.
+    auto by_hash = c.send(verb::post, "/api/sign",
+                          json{{"identity", "town/clerk"},
+                               {"content_sha256", hex_encode(sha256(byte_view(document)))}}
+                              .dump(),
+                          bearer(token));
+    REQUIRE(by_hash.result_int() == 200);
+    auto entry = json::parse(c.get("/api/entries/2").body());
+    CHECK(entry["identity"] == "town/clerk");
+    CHECK(entry["kind"] == "statement");
+    auto proof = json::parse(c.get("/api/proof/inclusion?index=1&size=3").body());
+    CHECK(proof["proof"].size() == 2);
+    CHECK(c.get("/api/proof/consistency?old=1&new=3").result_int() == 200);
+    auto id = json::parse(c.get("/api/identities/town/clerk").body());
+    CHECK(id["keys"].size() == 1);
+    CHECK(json::parse(c.get("/healthz").body())["size"] == 3);
+
+    // Restart: the node comes back on its store, its keys and its tokens.
+    f.restart();
+    auto again = f.client().send(verb::post, "/api/sign",
+                                 json{{"identity", "town/clerk"}, {"content", "aGk="}}.dump(),
+                                 bearer(token));
+    REQUIRE(again.result_int() == 200);
+    CHECK(json::parse(again.body())["index"] == 3);
+}
+
+TEST_CASE("service: bad requests get their 4xx and the node keeps serving", "[service]") {
+    node_fixture f;
+    auto admin = bearer(f.init.admin_token);
+    REQUIRE(f.client()
+                .send(verb::post, "/api/identities", R"({"identity":"clerk"})", admin)
+                .result_int() == 200);
+    auto token = bearer(f.token_for("clerk"));
+    struct bad_case {
+        verb method;
+        std::string target, body, auth;
+        unsigned status;
+        std::string error;
+    };
+    const bad_case cases[] = {
+        {verb::post, "/api/sign", "{", token, 400, "bad_json"},
+        {verb::post, "/api/sign", "[1,2]", token, 400, "bad_json"},
+        {verb::post, "/api/sign", R"({"identity":5,"content":"aGk="})", token, 400, "bad_request"},
+        {verb::post, "/api/sign", R"({"identity":"clerk","content":7})", token, 400, "bad_request"},
+        {verb::post, "/api/sign", R"({"identity":"clerk","content":"not base64!"})", token, 400,
+         "bad_base64"},
+        {verb::post, "/api/sign", R"({"identity":"clerk","content_sha256":"abc"})", token, 400,
+         "bad_request"},
+        {verb::post, "/api/sign", R"({"identity":"clerk"})", token, 400, "bad_request"},
+        {verb::post, "/api/sign", R"({"identity":"clerk","content":"aGk="})", "", 401,
+         "unauthorized"},
+        {verb::post, "/api/sign", R"({"identity":"clerk","content":"aGk="})", "Bearer nope", 401,
+         "unauthorized"},
+        {verb::post, "/api/sign", R"({"identity":"mayor","content":"aGk="})", token, 403,
+         "forbidden"},
+        {verb::post, "/api/sign", R"({"identity":"mayor","content":"aGk="})", admin, 422,
+         "no_signing_key"},
+        {verb::post, "/api/sign", std::string(5000, 'x'), token, 413, "body_too_large"},
+        {verb::get, "/api/sign", "", token, 405, "method_not_allowed"},
+        {verb::post, "/api/identities", R"({"identity":"x"})", token, 403, "forbidden"},
+        {verb::post, "/api/identities", R"({"identity":"Bad Name"})", admin, 422,
+         "invalid_identity"},
+        {verb::post, "/api/identities", R"({"identity":"clerk"})", admin, 422, "identity_exists"},
+        {verb::get, "/api/entries/99999999999", "", "", 404, "not_found"},
+        {verb::get, "/api/entries/-1", "", "", 400, "bad_index"},
+        {verb::get, "/api/entries/184467440737095516160", "", "", 400, "bad_index"},
+        {verb::get, "/api/proof/inclusion?index=5&size=1", "", "", 422, "out_of_range"},
+        {verb::get, "/api/proof/inclusion?index=x", "", "", 400, "bad_request"},
+        {verb::get, "/api/proof/consistency?old=0&new=1", "", "", 422, "out_of_range"},
+        {verb::get, "/tile/0/0001", "", "", 400, "bad_tile_path"},
+        {verb::get, "/tile/99/000", "", "", 400, "bad_tile_path"},
+        {verb::get, "/tile/0/005", "", "", 404, "not_found"},
+        {verb::get, "/api/identities/nobody", "", "", 404, "not_found"},
+        {verb::get, "/nothing/here", "", "", 404, "not_found"},
+    };
+    for (const auto& bc : cases) {
+        INFO(bc.target << " " << bc.body.substr(0, 60));
+        auto res = f.client().send(bc.method, bc.target, bc.body, bc.auth);
+        CHECK(res.result_int() == bc.status);
+        auto body = json::parse(res.body(), nullptr, false);
+        REQUIRE_FALSE(body.is_discarded());
+        CHECK(body["error"] == bc.error);
+        CHECK(body["message"].is_string());
+    }
+    // Still up and correct.
+    auto ok =
+        f.client().send(verb::post, "/api/sign", R"({"identity":"clerk","content":"aGk="})", token);
+    CHECK(ok.result_int() == 200);
+    CHECK(json::parse(f.client().get("/healthz").body())["size"] == 2);
+}
+
+TEST_CASE("service: refuses to start on a data directory it cannot trust", "[service]") {
+    test::temp_dir dir("service-refuse");
+    node::service_options options;
+    options.data_dir = dir / "missing";
+    CHECK_FALSE(node::service::start(options).ok());
+    REQUIRE(node::init_data_dir(dir / "data", "refuse.test/log").ok());
+    CHECK_FALSE(
+        node::init_data_dir(dir / "data", "refuse.test/log").ok()); // never over an existing one
+    // A log key that is not the one the checkpoints were signed with.
+    options.data_dir = dir / "data";
+    {
+        auto started = node::service::start(options);
+        REQUIRE(started.ok());
+        auto admin = test::read_file(dir / "data/admin.token");
+        admin.pop_back();
+        REQUIRE(test::client((*started)->http_port())
+                    .send(verb::post, "/api/identities", R"({"identity":"x"})", "Bearer " + admin)
+                    .result_int() == 200);
+    }
+    std::filesystem::remove(dir / "data/log.key");
+    auto other = ed25519::secret_key::generate();
+    std::ofstream(dir / "data/log.key")
+        << note::format_signer_key("refuse.test/log", note::type_ed25519, other) << "\n";
+    ::chmod((dir / "data/log.key").c_str(), 0600);
+    auto refused = node::service::start(options);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.message().find("refusing to start") != std::string::npos);
+}
