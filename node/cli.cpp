@@ -1,6 +1,7 @@
 #include "node/cli.hpp"
 
 #include "node/files.hpp"
+#include "node/http_client.hpp"
 #include "node/service.hpp"
 #include "protocol/bundle.hpp"
 #include "protocol/tiles.hpp"
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -394,6 +396,70 @@ int run_serve(const po::variables_map& vm, std::ostream&, std::ostream& err) {
     return exit_ok;
 }
 
+// ------------------------------------------------------------------ sign ----
+
+void describe_sign(po::options_description& o) {
+    o.add_options()("server", po::value<std::string>()->default_value("http://127.0.0.1:8080"),
+                    "the node")("token-file", po::value<std::string>(),
+                                "file holding the API token (mode 0600)")(
+        "identity", po::value<std::string>()->required(), "the identity to sign for")(
+        "file", po::value<std::string>()->required(), "the document to sign")(
+        "out", po::value<std::string>(), "where to write the proof (default: FILE.tlog-proof)");
+}
+
+int run_sign(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    auto server = parse_server_url(vm["server"].as<std::string>());
+    if (!server) {
+        err << "civic-attest sign: --server: " << server.message() << "\n";
+        return exit_usage;
+    }
+    std::string token;
+    if (vm.count("token-file")) {
+        auto text = read_secret_file(vm["token-file"].as<std::string>());
+        if (!text) {
+            err << "civic-attest sign: --token-file " << text.message() << "\n";
+            return exit_usage;
+        }
+        token = text->substr(0, text->find('\n'));
+    } else if (const char* env = std::getenv("CIVIC_ATTEST_TOKEN")) {
+        token = env;
+    } else {
+        err << "civic-attest sign: give --token-file or set CIVIC_ATTEST_TOKEN\n";
+        return exit_usage;
+    }
+    auto path = vm["file"].as<std::string>();
+    auto doc = read_file(path);
+    if (!doc) {
+        err << "civic-attest sign: --file " << doc.message() << "\n";
+        return exit_usage;
+    }
+    // Only the document's hash leaves this machine.
+    nlohmann::json body{{"identity", vm["identity"].as<std::string>()},
+                        {"content_sha256", hex_encode(sha256(byte_view(*doc)))}};
+    auto res = http_call(*server, "POST", "/api/sign", body.dump(), "Bearer " + token,
+                         std::chrono::seconds(30));
+    if (!res) {
+        err << "civic-attest sign: " << res.message() << "\n";
+        return exit_failed;
+    }
+    auto reply = nlohmann::json::parse(res->body, nullptr, false);
+    if (res->status != 200 || reply.is_discarded() || !reply.contains("proof")) {
+        err << "civic-attest sign: the node answered " << res->status << ": " << res->body << "\n";
+        return exit_failed;
+    }
+    auto out_path = vm.count("out") ? vm["out"].as<std::string>() : path + ".tlog-proof";
+    std::ofstream proof(out_path, std::ios::binary | std::ios::trunc);
+    proof << reply["proof"].get<std::string>();
+    proof.close();
+    if (!proof) {
+        err << "civic-attest sign: --out " << out_path << ": write failed\n";
+        return exit_failed;
+    }
+    err << "civic-attest sign: " << path << " is entry " << reply["index"] << " of the log\n";
+    out << out_path << "\n";
+    return exit_ok;
+}
+
 // ----------------------------------------------------------------- token ----
 
 void describe_token(po::options_description& o) {
@@ -478,6 +544,8 @@ const std::map<std::string, command>& commands() {
         {"token",
          {"add or revoke an API token (token add|revoke --data DIR ...)", describe_token,
           run_token}},
+        {"sign",
+         {"sign a document through a node and write its .tlog-proof", describe_sign, run_sign}},
     };
     return table;
 }
