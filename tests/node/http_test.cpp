@@ -1,5 +1,5 @@
-#include "node/http_client.hpp"
 #include "node/http_server.hpp"
+#include "node/test_http_client.hpp"
 #include "node/tiles_api.hpp"
 #include "protocol/checkpoint.hpp"
 #include "support.hpp"

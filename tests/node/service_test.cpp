@@ -1,7 +1,7 @@
 // A whole node in-process: data directory, actors, HTTP API. Signs through
 // /api/sign, verifies the returned bundle offline, and feeds the API bad input.
-#include "node/http_client.hpp"
 #include "node/service.hpp"
+#include "node/test_http_client.hpp"
 #include "protocol/bundle.hpp"
 #include "storage/ledger_store.hpp"
 #include "support.hpp"
