@@ -44,8 +44,12 @@ signer_actor::behavior_type signer(signer_actor::stateful_pointer<signer_state> 
             e.sign(*key->second);
             return e.encode();
         },
-        [self](atoms::add_atom, const new_identity_key& k) {
-            self->state.keys[k.identity] = k.key;
+        [self](atoms::add_atom, const new_identity_key& k) -> caf::result<atoms::add_atom> {
+            // Never replace a key: a second registration of a name must fail, not
+            // silently swap the key the first one registered.
+            if (!self->state.keys.emplace(k.identity, k.key).second)
+                return make_error(errc::identity_exists,
+                                  "this node already holds a key for '" + k.identity + "'");
             return atoms::add_atom_v;
         },
     };

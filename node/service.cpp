@@ -309,14 +309,27 @@ void service::impl::register_identity(const http_request& req, http_respond resp
     auto key = std::make_shared<const ed25519::secret_key>(ed25519::secret_key::generate());
     auto secret = note::format_signer_key(name, note::type_ed25519, *key);
     auto path = (fs::path(options.data_dir) / "keys" / key_file_name(name)).string();
-    auto written = write_secret_file(path, secret + "\n");
+    std::error_code exists_ec;
+    if (fs::exists(path, exists_ec)) {
+        ed25519::wipe(secret.data(), secret.size());
+        return respond(json_error(422, "identity_exists",
+                                  "identity '" + name + "' is registered or being registered"));
+    }
+    auto written = write_secret_file(path, secret + "\n"); // O_EXCL: one registration wins
     ed25519::wipe(secret.data(), secret.size());
     if (!written) return respond(json_error(503, "storage", written.message()));
 
     actors::sign_request request{
         name, static_cast<std::uint8_t>(entry_kind::identity_registration), {}, {}};
     auto public_key = hex_encode(key->public_key_bytes());
-    sys->spawn([signer = signer, ledger = ledger, respond, request, key, public_key,
+    // A registration that fails must not leave its key behind: the signer would
+    // load it at the next start.
+    auto failed = [respond, path](caf::error& e) {
+        std::error_code ignored;
+        fs::remove(path, ignored);
+        respond(error_response(e));
+    };
+    sys->spawn([signer = signer, ledger = ledger, respond, failed, request, key, public_key,
                 timeout = options.actor_timeout](caf::event_based_actor* self) {
         self->request(signer, timeout, atoms::add_atom_v,
                       actors::new_identity_key{request.identity, key})
@@ -334,11 +347,11 @@ void service::impl::register_identity(const http_request& req, http_respond resp
                                                              {"public_key", public_key},
                                                              {"checkpoint", r.checkpoint}}));
                                         },
-                                        [respond](caf::error& e) { respond(error_response(e)); });
+                                        failed);
                             },
-                            [respond](caf::error& e) { respond(error_response(e)); });
+                            failed);
                 },
-                [respond](caf::error& e) { respond(error_response(e)); });
+                failed);
     });
 }
 
