@@ -17,9 +17,12 @@
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace civic::storage {
 struct batch;
@@ -35,6 +38,14 @@ struct append_receipt {
     std::string checkpoint;
     bytes inclusion;
 };
+
+/// The receipt's inclusion proof as hashes.
+inline std::vector<std::array<std::uint8_t, 32>> inclusion_hashes(const append_receipt& r) {
+    std::vector<std::array<std::uint8_t, 32>> out(r.inclusion.size() / 32);
+    for (std::size_t i = 0; i < out.size(); ++i)
+        std::copy_n(r.inclusion.begin() + static_cast<std::ptrdiff_t>(32 * i), 32, out[i].begin());
+    return out;
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_receipt& x) {

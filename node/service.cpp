@@ -90,6 +90,22 @@ target split_target(const std::string& raw) {
     return t;
 }
 
+/// Has the signer sign `request`, hands the entry to the ledger, and calls
+/// `done(entry, receipt)` once it is durable, or `failed(error)`.
+template <class Done, class Failed>
+void sign_and_append(caf::event_based_actor* self, const actors::signer_actor& signer,
+                     const actors::ledger_actor& ledger, const actors::sign_request& request,
+                     std::chrono::milliseconds timeout, Done done, Failed failed) {
+    self->request(signer, timeout, atoms::sign_atom_v, request)
+        .then(
+            [=](const bytes& signed_entry) {
+                self->request(ledger, timeout, atoms::append_atom_v,
+                              actors::signed_locally{signed_entry})
+                    .then([=](const actors::append_receipt& r) { done(signed_entry, r); }, failed);
+            },
+            failed);
+}
+
 std::vector<std::string> proof_json(const std::vector<hash>& proof) {
     std::vector<std::string> out;
     for (const auto& h : proof)
@@ -257,30 +273,19 @@ void service::impl::sign(const http_request& req, http_respond respond) {
                                  {}};
     sys->spawn([signer = signer, ledger = ledger, respond, request,
                 timeout = options.actor_timeout](caf::event_based_actor* self) {
-        self->request(signer, timeout, atoms::sign_atom_v, request)
-            .then(
-                [=](const bytes& signed_entry) {
-                    self->request(ledger, timeout, atoms::append_atom_v,
-                                  actors::signed_locally{signed_entry})
-                        .then(
-                            [=](const actors::append_receipt& r) {
-                                std::vector<hash> inclusion(r.inclusion.size() / 32);
-                                for (std::size_t i = 0; i < inclusion.size(); ++i)
-                                    std::copy_n(r.inclusion.begin() +
-                                                    static_cast<std::ptrdiff_t>(32 * i),
-                                                32, inclusion[i].begin());
-                                auto logged = decode_entry(signed_entry);
-                                auto bundle = make_bundle(*logged, r.index, inclusion, r.checkpoint)
-                                                  .serialize();
-                                respond(json_ok({{"index", r.index},
-                                                 {"entry", base64_encode(signed_entry)},
-                                                 {"checkpoint", r.checkpoint},
-                                                 {"inclusion_proof", proof_json(inclusion)},
-                                                 {"proof", bundle}}));
-                            },
-                            [respond](caf::error& e) { respond(error_response(e)); });
-                },
-                [respond](caf::error& e) { respond(error_response(e)); });
+        sign_and_append(
+            self, signer, ledger, request, timeout,
+            [respond](const bytes& signed_entry, const actors::append_receipt& r) {
+                auto inclusion = actors::inclusion_hashes(r);
+                auto logged = decode_entry(signed_entry);
+                auto bundle = make_bundle(*logged, r.index, inclusion, r.checkpoint).serialize();
+                respond(json_ok({{"index", r.index},
+                                 {"entry", base64_encode(signed_entry)},
+                                 {"checkpoint", r.checkpoint},
+                                 {"inclusion_proof", proof_json(inclusion)},
+                                 {"proof", bundle}}));
+            },
+            [respond](caf::error& e) { respond(error_response(e)); });
     });
 }
 
@@ -335,21 +340,15 @@ void service::impl::register_identity(const http_request& req, http_respond resp
                       actors::new_identity_key{request.identity, key})
             .then(
                 [=](atoms::add_atom) {
-                    self->request(signer, timeout, atoms::sign_atom_v, request)
-                        .then(
-                            [=](const bytes& signed_entry) {
-                                self->request(ledger, timeout, atoms::append_atom_v,
-                                              actors::signed_locally{signed_entry})
-                                    .then(
-                                        [=](const actors::append_receipt& r) {
-                                            respond(json_ok({{"identity", request.identity},
-                                                             {"index", r.index},
-                                                             {"public_key", public_key},
-                                                             {"checkpoint", r.checkpoint}}));
-                                        },
-                                        failed);
-                            },
-                            failed);
+                    sign_and_append(
+                        self, signer, ledger, request, timeout,
+                        [=](const bytes&, const actors::append_receipt& r) {
+                            respond(json_ok({{"identity", request.identity},
+                                             {"index", r.index},
+                                             {"public_key", public_key},
+                                             {"checkpoint", r.checkpoint}}));
+                        },
+                        failed);
                 },
                 failed);
     });

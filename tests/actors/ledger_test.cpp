@@ -131,10 +131,7 @@ void check_receipt(const outcome& o, const entry& e, const note::ed25519_signer&
     REQUIRE(cp.ok());
     auto v = note::make_verifier(log.verifier_key());
     REQUIRE(note::open(cp->signed_note, {v->get()}).ok());
-    std::vector<hash> proof(o.receipt->inclusion.size() / 32);
-    for (std::size_t i = 0; i < proof.size(); ++i)
-        std::copy_n(o.receipt->inclusion.begin() + static_cast<std::ptrdiff_t>(32 * i), 32,
-                    proof[i].begin());
+    auto proof = actors::inclusion_hashes(*o.receipt);
     CHECK(merkle::verify_inclusion(o.receipt->index, cp->body.size, merkle::leaf_hash(e.encode()),
                                    proof, cp->body.root)
               .ok());
