@@ -82,16 +82,9 @@ void describe_vkey(po::options_description& o) {
 
 int run_vkey(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
     auto path = vm["key"].as<std::string>();
-    auto text = read_secret_file(path);
-    if (!text) {
-        err << "civic-attest vkey: --key " << text.message() << "\n";
-        return exit_usage;
-    }
-    auto line = std::string_view(*text).substr(0, text->find('\n'));
-    auto key = note::parse_signer_key(line);
-    ed25519::wipe(text->data(), text->size());
+    auto key = read_signer_key_file(path);
     if (!key) {
-        err << "civic-attest vkey: --key " << path << ": " << key.message() << "\n";
+        err << "civic-attest vkey: --key " << key.message() << "\n";
         return exit_usage;
     }
     const auto& pk = key->key.public_key_bytes();

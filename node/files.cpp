@@ -75,4 +75,13 @@ result<std::string> read_secret_file(const std::string& path) {
     return read_file(path);
 }
 
+result<note::signer_key> read_signer_key_file(const std::string& path) {
+    auto text = read_secret_file(path);
+    if (!text) return text.err();
+    auto key = note::parse_signer_key(std::string_view(*text).substr(0, text->find('\n')));
+    ed25519::wipe(text->data(), text->size());
+    if (!key) return make_error(path + ": " + key.message());
+    return key;
+}
+
 } // namespace civic::node

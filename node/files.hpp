@@ -1,6 +1,7 @@
 // Reading and writing files for the CLI, with the permission rules for secrets.
 #pragma once
 
+#include "protocol/note.hpp"
 #include "protocol/result.hpp"
 
 #include <string>
@@ -16,5 +17,8 @@ result<std::string> read_file(const std::string& path);
 status write_secret_file(const std::string& path, const std::string& content);
 /// Reads a secret file, refusing one that group or others may read.
 result<std::string> read_secret_file(const std::string& path);
+/// Reads a secret key file (its first line is a PRIVATE+KEY string); the file's
+/// text is wiped after parsing; errors name the file.
+result<note::signer_key> read_signer_key_file(const std::string& path);
 
 } // namespace civic::node

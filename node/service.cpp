@@ -433,12 +433,8 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
         return make_error(options.data_dir + ": no origin set (run 'civic-attest init' first)");
     m.origin = **origin;
 
-    auto log_text = read_secret_file((dir / "log.key").string());
-    if (!log_text) return log_text.err();
-    auto log_key =
-        note::parse_signer_key(std::string_view(*log_text).substr(0, log_text->find('\n')));
-    ed25519::wipe(log_text->data(), log_text->size());
-    if (!log_key) return make_error((dir / "log.key").string() + ": " + log_key.message());
+    auto log_key = read_signer_key_file((dir / "log.key").string());
+    if (!log_key) return log_key.err();
     if (log_key->type != note::type_ed25519 || log_key->name != m.origin)
         return make_error((dir / "log.key").string() + ": not an Ed25519 key named '" + m.origin +
                           "'");
@@ -448,11 +444,8 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     std::error_code ec;
     for (const auto& file : fs::directory_iterator(dir / "keys", ec)) {
         if (file.path().extension() != ".key") continue;
-        auto text = read_secret_file(file.path().string());
-        if (!text) return text.err();
-        auto k = note::parse_signer_key(std::string_view(*text).substr(0, text->find('\n')));
-        ed25519::wipe(text->data(), text->size());
-        if (!k) return make_error(file.path().string() + ": " + k.message());
+        auto k = read_signer_key_file(file.path().string());
+        if (!k) return k.err();
         keys[k->name] = std::make_shared<const ed25519::secret_key>(std::move(k->key));
     }
 
