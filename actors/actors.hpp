@@ -31,12 +31,14 @@ struct batch;
 namespace civic::actors {
 
 /// Where an appended entry landed and the proof that it is there: the entry's
-/// index, the signed checkpoint of the batch that made it durable, and the
-/// inclusion proof against that checkpoint (concatenated 32-byte hashes).
+/// index, the signed checkpoint of the batch that made it durable, the
+/// inclusion proof against that checkpoint (concatenated 32-byte hashes), and
+/// the entry itself.
 struct append_receipt {
     std::uint64_t index = 0;
     std::string checkpoint;
     bytes inclusion;
+    bytes entry;
 };
 
 /// The receipt's inclusion proof as hashes.
@@ -49,7 +51,7 @@ inline std::vector<std::array<std::uint8_t, 32>> inclusion_hashes(const append_r
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_receipt& x) {
-    return f(caf::meta::type_name("append_receipt"), x.index, x.checkpoint, x.inclusion);
+    return f(caf::meta::type_name("append_receipt"), x.index, x.checkpoint, x.inclusion, x.entry);
 }
 
 /// A ledger's counters, for /api/status and metrics.
@@ -68,17 +70,16 @@ typename Inspector::result_type inspect(Inspector& f, ledger_status& x) {
              x.last_batch_size, x.last_commit_us);
 }
 
-/// What the signer is asked to sign: a statement (or registry entry) of an identity.
+/// What the signer is asked to sign: an identity's statement about content.
 struct sign_request {
     std::string identity;
-    std::uint8_t kind = 1; // civic::entry_kind
-    bytes content_sha256;  // 32 bytes for statements, empty otherwise
-    bytes payload;
+    bytes content_sha256; // 32 bytes
+    bytes metadata;       // the entry's payload, at most civic::max_entry_payload bytes
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sign_request& x) {
-    return f(caf::meta::type_name("sign_request"), x.identity, x.kind, x.content_sha256, x.payload);
+    return f(caf::meta::type_name("sign_request"), x.identity, x.content_sha256, x.metadata);
 }
 
 /// A batch handed from the ledger to its committer: local only, never serialised.
@@ -92,7 +93,8 @@ struct signed_locally {
     bytes entry;
 };
 
-/// A new identity key handed to the signer: local only, never serialised.
+/// A new identity key handed to the signer (registration, rotation): local only,
+/// never serialised, so secret keys never travel between nodes.
 struct new_identity_key {
     std::string identity;
     std::shared_ptr<const ed25519::secret_key> key;
@@ -120,6 +122,8 @@ CAF_ADD_ATOM(civic_attest, civic::atoms, checkpt_atom, "checkpt")
 CAF_ADD_ATOM(civic_attest, civic::atoms, sign_atom, "sign")
 CAF_ADD_ATOM(civic_attest, civic::atoms, flush_atom, "flush")
 CAF_ADD_ATOM(civic_attest, civic::atoms, add_atom, "add")
+CAF_ADD_ATOM(civic_attest, civic::atoms, rotate_atom, "rotate")
+CAF_ADD_ATOM(civic_attest, civic::atoms, revoke_atom, "revoke")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
 
@@ -142,11 +146,23 @@ using ledger_actor =
                      caf::replies_to<atoms::checkpt_atom>::with<std::string>,
                      caf::replies_to<atoms::status_atom>::with<ledger_status>>;
 
-/// The signer: holds identity signing keys in locked memory and makes the
-/// signed ledger entry for an identity's statement (or registry change).
-/// `add` hands it a newly made identity key (admin registration).
+/// The signer: holds identity signing keys in locked memory, signs the ledger
+/// entry for an identity's statement or registry change, and hands it to the
+/// ledger itself. Entries therefore reach the ledger in the order they were
+/// signed: a statement signed before a rotation never arrives after it.
+/// Every request answers with the ledger's receipt once the entry is durable.
+/// - `sign`: a statement with the identity's current key.
+/// - `add`: registers a new identity with its first key (refused if the signer
+///   holds a key for that name); the key is dropped again if the ledger refuses.
+/// - `rotate`: signs the hand-over to a new key with the current key, and signs
+///   with the new key from then on (back to the old one if the ledger refuses).
+/// - `revoke` (identity, 32-byte public key): signs a revocation of one of the
+///   identity's keys with its current key. Revoking the current key retires the
+///   identity: the signer forgets the key and signs nothing more for it.
 using signer_actor =
-    caf::typed_actor<caf::replies_to<atoms::sign_atom, sign_request>::with<bytes>,
-                     caf::replies_to<atoms::add_atom, new_identity_key>::with<atoms::add_atom>>;
+    caf::typed_actor<caf::replies_to<atoms::sign_atom, sign_request>::with<append_receipt>,
+                     caf::replies_to<atoms::add_atom, new_identity_key>::with<append_receipt>,
+                     caf::replies_to<atoms::rotate_atom, new_identity_key>::with<append_receipt>,
+                     caf::replies_to<atoms::revoke_atom, std::string, bytes>::with<append_receipt>>;
 
 } // namespace civic::actors

@@ -103,7 +103,7 @@ void finish_batch(ledger_pointer self) {
                 make_error(errc::storage_failure, "inclusion proof: " + proof.message()));
             continue;
         }
-        append_receipt receipt{a.index, st.latest_checkpoint, {}};
+        append_receipt receipt{a.index, st.latest_checkpoint, {}, std::move(a.entry)};
         receipt.inclusion.reserve(proof->size() * 32);
         for (const auto& h : *proof)
             receipt.inclusion.insert(receipt.inclusion.end(), h.begin(), h.end());
@@ -128,7 +128,7 @@ void start_batch(ledger_pointer self) {
             break;
         bytes_in_batch += next.entry.size();
         st.tree.append(next.leaf);
-        b->entries.push_back(std::move(next.entry)); // the batch owns the bytes now
+        b->entries.push_back(next.entry); // a copy: the receipt carries the entry too
         if (next.registry) changed[next.registry->name] = *next.registry;
         st.in_flight.push_back(std::move(next));
         st.pending.pop_front();

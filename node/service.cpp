@@ -26,9 +26,11 @@ namespace {
 
 constexpr const char* origin_setting = "origin";
 
-std::string key_file_name(const std::string& identity) {
-    // Identity names may contain '/': the file is named by the name's hash.
-    return hex_encode(sha256(byte_view(identity))).substr(0, 32) + ".key";
+std::string key_file_name(const std::string& identity, const ed25519::public_key& key) {
+    // Identity names may contain '/': the file is named by the name's hash, and
+    // by the key, so a rotation's new key never overwrites the key in force.
+    return hex_encode(sha256(byte_view(identity))).substr(0, 32) + "-" +
+           hex_encode(key).substr(0, 16) + ".key";
 }
 
 http_response json_ok(const json& body) {
@@ -88,22 +90,6 @@ target split_target(const std::string& raw) {
         rest.remove_prefix(amp + 1);
     }
     return t;
-}
-
-/// Has the signer sign `request`, hands the entry to the ledger, and calls
-/// `done(entry, receipt)` once it is durable, or `failed(error)`.
-template <class Done, class Failed>
-void sign_and_append(caf::event_based_actor* self, const actors::signer_actor& signer,
-                     const actors::ledger_actor& ledger, const actors::sign_request& request,
-                     std::chrono::milliseconds timeout, Done done, Failed failed) {
-    self->request(signer, timeout, atoms::sign_atom_v, request)
-        .then(
-            [=](const bytes& signed_entry) {
-                self->request(ledger, timeout, atoms::append_atom_v,
-                              actors::signed_locally{signed_entry})
-                    .then([=](const actors::append_receipt& r) { done(signed_entry, r); }, failed);
-            },
-            failed);
 }
 
 std::vector<std::string> proof_json(const std::vector<hash>& proof) {
@@ -180,11 +166,34 @@ struct service::impl {
         return **record;
     }
 
+    /// Sends `xs...` to the signer from a short-lived actor (HTTP threads must not
+    /// block) and calls `done(receipt)` or `failed(error)`.
+    template <class Done, class Failed, class... Ts>
+    void ask_signer(Done done, Failed failed, Ts... xs) {
+        sys->spawn([signer = signer, timeout = options.actor_timeout, done, failed,
+                    xs...](caf::event_based_actor* self) {
+            self->request(signer, timeout, xs...)
+                .then([done](const actors::append_receipt& r) { done(r); },
+                      [failed](caf::error& e) { failed(e); });
+        });
+    }
+
+    std::optional<http_response> refuse_unless_admin(const http_request& req,
+                                                     const char* what) const;
+    /// Writes an identity key file (0600, never overwriting); returns its path.
+    result<std::string> write_identity_key(const std::string& name,
+                                           const ed25519::secret_key& key) const;
+    void remove_identity_key(const std::string& name, const ed25519::public_key& key) const;
+
     void route(const http_request& req, http_respond respond);
     void sign(const http_request& req, http_respond respond);
     void register_identity(const http_request& req, http_respond respond);
+    void rotate_identity(const std::string& name, const http_request& req, http_respond respond);
+    void revoke_identity_key(const std::string& name, const http_request& req,
+                             http_respond respond);
     http_response entry(const std::string& index_text) const;
     http_response identity(const std::string& name) const;
+    http_response identities(const target& t) const;
     http_response proof(const target& t, bool inclusion) const;
 };
 
@@ -202,8 +211,21 @@ void service::impl::route(const http_request& req, http_respond respond) {
         return sign(req, std::move(respond));
     }
     if (t.path == "/api/identities") {
-        if (!post) return respond(json_error(405, "method_not_allowed", "use POST"));
-        return register_identity(req, std::move(respond));
+        if (post) return register_identity(req, std::move(respond));
+        if (get) return respond(identities(t));
+        return respond(json_error(405, "method_not_allowed", "use GET or POST"));
+    }
+    if (post && t.path.rfind("/api/identities/", 0) == 0) {
+        // Identity names may contain '/', but only these two POSTs exist under a name.
+        auto name = t.path.substr(16);
+        auto ends_with = [&](std::string_view suffix) {
+            return name.size() > suffix.size() &&
+                   name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+        };
+        if (ends_with("/rotate"))
+            return rotate_identity(name.substr(0, name.size() - 7), req, std::move(respond));
+        if (ends_with("/revoke"))
+            return revoke_identity_key(name.substr(0, name.size() - 7), req, std::move(respond));
     }
     if (!get) return respond(json_error(405, "method_not_allowed", "use GET"));
     if (t.path.rfind("/api/entries/", 0) == 0) return respond(entry(t.path.substr(13)));
@@ -267,36 +289,54 @@ void service::impl::sign(const http_request& req, http_respond respond) {
         return respond(
             json_error(403, "forbidden", "this token may not sign for '" + identity + "'"));
 
-    actors::sign_request request{identity,
-                                 static_cast<std::uint8_t>(entry_kind::statement),
-                                 bytes(content.begin(), content.end()),
-                                 {}};
-    sys->spawn([signer = signer, ledger = ledger, respond, request,
-                timeout = options.actor_timeout](caf::event_based_actor* self) {
-        sign_and_append(
-            self, signer, ledger, request, timeout,
-            [respond](const bytes& signed_entry, const actors::append_receipt& r) {
-                auto inclusion = actors::inclusion_hashes(r);
-                auto logged = decode_entry(signed_entry);
-                auto bundle = make_bundle(*logged, r.index, inclusion, r.checkpoint).serialize();
-                respond(json_ok({{"index", r.index},
-                                 {"entry", base64_encode(signed_entry)},
-                                 {"checkpoint", r.checkpoint},
-                                 {"inclusion_proof", proof_json(inclusion)},
-                                 {"proof", bundle}}));
-            },
-            [respond](caf::error& e) { respond(error_response(e)); });
-    });
+    actors::sign_request request{identity, bytes(content.begin(), content.end()), {}};
+    ask_signer(
+        [respond](const actors::append_receipt& r) {
+            auto inclusion = actors::inclusion_hashes(r);
+            auto logged = decode_entry(r.entry);
+            if (!logged) return respond(json_error(503, "internal", logged.message()));
+            auto bundle = make_bundle(*logged, r.index, inclusion, r.checkpoint).serialize();
+            respond(json_ok({{"index", r.index},
+                             {"entry", base64_encode(r.entry)},
+                             {"checkpoint", r.checkpoint},
+                             {"inclusion_proof", proof_json(inclusion)},
+                             {"proof", bundle}}));
+        },
+        [respond](const caf::error& e) { respond(error_response(e)); }, atoms::sign_atom_v,
+        std::move(request));
+}
+
+std::optional<http_response> service::impl::refuse_unless_admin(const http_request& req,
+                                                                const char* what) const {
+    auto who = caller(req);
+    if (!who)
+        return json_error(401, "unauthorized",
+                          "an 'Authorization: Bearer <token>' header is required");
+    if (!who->admin)
+        return json_error(403, "forbidden", std::string(what) + " needs the admin token");
+    return std::nullopt;
+}
+
+result<std::string> service::impl::write_identity_key(const std::string& name,
+                                                      const ed25519::secret_key& key) const {
+    auto secret = note::format_signer_key(name, note::type_ed25519, key);
+    auto path = (fs::path(options.data_dir) / "keys" / key_file_name(name, key.public_key_bytes()))
+                    .string();
+    auto written = write_secret_file(path, secret + "\n");
+    ed25519::wipe(secret.data(), secret.size());
+    CIVIC_TRY(written);
+    return path;
+}
+
+void service::impl::remove_identity_key(const std::string& name,
+                                        const ed25519::public_key& key) const {
+    std::error_code ignored;
+    fs::remove(fs::path(options.data_dir) / "keys" / key_file_name(name, key), ignored);
 }
 
 void service::impl::register_identity(const http_request& req, http_respond respond) {
-    auto who = caller(req);
-    if (!who)
-        return respond(json_error(401, "unauthorized",
-                                  "an 'Authorization: Bearer <token>' header is required"));
-    if (!who->admin)
-        return respond(
-            json_error(403, "forbidden", "registering identities needs the admin token"));
+    if (auto refused = refuse_unless_admin(req, "registering identities"))
+        return respond(std::move(*refused));
     json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object() || !body.contains("identity") ||
         !body["identity"].is_string())
@@ -309,49 +349,100 @@ void service::impl::register_identity(const http_request& req, http_respond resp
         return respond(
             json_error(422, "identity_exists", "identity '" + name + "' already exists"));
 
-    // The key is made and kept here (the signer signs for the identity); the file
-    // lets the signer find it again after a restart.
+    // The key is made and kept here (the signer signs for the identity); the file,
+    // written before the registration reaches the ledger, lets the signer find it
+    // again after a restart.
     auto key = std::make_shared<const ed25519::secret_key>(ed25519::secret_key::generate());
-    auto secret = note::format_signer_key(name, note::type_ed25519, *key);
-    auto path = (fs::path(options.data_dir) / "keys" / key_file_name(name)).string();
-    std::error_code exists_ec;
-    if (fs::exists(path, exists_ec)) {
-        ed25519::wipe(secret.data(), secret.size());
-        return respond(json_error(422, "identity_exists",
-                                  "identity '" + name + "' is registered or being registered"));
-    }
-    auto written = write_secret_file(path, secret + "\n"); // O_EXCL: one registration wins
-    ed25519::wipe(secret.data(), secret.size());
-    if (!written) return respond(json_error(503, "storage", written.message()));
+    if (auto written = write_identity_key(name, *key); !written)
+        return respond(json_error(503, "storage", written.message()));
+    auto public_key = key->public_key_bytes();
+    ask_signer(
+        [respond, name, public_key](const actors::append_receipt& r) {
+            respond(json_ok({{"identity", name},
+                             {"index", r.index},
+                             {"public_key", hex_encode(public_key)},
+                             {"checkpoint", r.checkpoint}}));
+        },
+        // A registration that fails must not leave its key behind.
+        [this, respond, name, public_key](const caf::error& e) {
+            remove_identity_key(name, public_key);
+            respond(error_response(e));
+        },
+        atoms::add_atom_v, actors::new_identity_key{name, key});
+}
 
-    actors::sign_request request{
-        name, static_cast<std::uint8_t>(entry_kind::identity_registration), {}, {}};
-    auto public_key = hex_encode(key->public_key_bytes());
-    // A registration that fails must not leave its key behind: the signer would
-    // load it at the next start.
-    auto failed = [respond, path](caf::error& e) {
-        std::error_code ignored;
-        fs::remove(path, ignored);
-        respond(error_response(e));
-    };
-    sys->spawn([signer = signer, ledger = ledger, respond, failed, request, key, public_key,
-                timeout = options.actor_timeout](caf::event_based_actor* self) {
-        self->request(signer, timeout, atoms::add_atom_v,
-                      actors::new_identity_key{request.identity, key})
-            .then(
-                [=](atoms::add_atom) {
-                    sign_and_append(
-                        self, signer, ledger, request, timeout,
-                        [=](const bytes&, const actors::append_receipt& r) {
-                            respond(json_ok({{"identity", request.identity},
-                                             {"index", r.index},
-                                             {"public_key", public_key},
-                                             {"checkpoint", r.checkpoint}}));
-                        },
-                        failed);
-                },
-                failed);
-    });
+void service::impl::rotate_identity(const std::string& name, const http_request& req,
+                                    http_respond respond) {
+    if (auto refused = refuse_unless_admin(req, "rotating keys"))
+        return respond(std::move(*refused));
+    if (auto ok = check_identity_name(name); !ok)
+        return respond(json_error(400, "bad_identity", ok.message()));
+    auto existing = store->identity(name);
+    if (!existing) return respond(json_error(503, "storage", existing.message()));
+    if (!*existing) return respond(json_error(404, "not_found", "no identity '" + name + "'"));
+    auto key = std::make_shared<const ed25519::secret_key>(ed25519::secret_key::generate());
+    if (auto written = write_identity_key(name, *key); !written)
+        return respond(json_error(503, "storage", written.message()));
+    auto public_key = key->public_key_bytes();
+    ask_signer(
+        [this, respond, name, public_key](const actors::append_receipt& r) {
+            // The rotation is signed by the key it replaces: that key's file goes.
+            auto rotation = decode_entry(r.entry);
+            json out{{"identity", name},
+                     {"index", r.index},
+                     {"public_key", hex_encode(public_key)},
+                     {"checkpoint", r.checkpoint}};
+            if (rotation) {
+                remove_identity_key(name, rotation->public_key);
+                out["previous_key"] = hex_encode(rotation->public_key);
+            }
+            respond(json_ok(out));
+        },
+        [this, respond, name, public_key](const caf::error& e) {
+            remove_identity_key(name, public_key);
+            respond(error_response(e));
+        },
+        atoms::rotate_atom_v, actors::new_identity_key{name, key});
+}
+
+void service::impl::revoke_identity_key(const std::string& name, const http_request& req,
+                                        http_respond respond) {
+    if (auto refused = refuse_unless_admin(req, "revoking keys"))
+        return respond(std::move(*refused));
+    if (auto ok = check_identity_name(name); !ok)
+        return respond(json_error(400, "bad_identity", ok.message()));
+    auto existing = store->identity(name);
+    if (!existing) return respond(json_error(503, "storage", existing.message()));
+    if (!*existing) return respond(json_error(404, "not_found", "no identity '" + name + "'"));
+    ed25519::public_key revoked{};
+    json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+        return respond(json_error(400, "bad_json", "the body must be a JSON object (or empty)"));
+    if (body.contains("public_key")) {
+        auto decoded = body["public_key"].is_string()
+                           ? hex_decode(body["public_key"].get<std::string>())
+                           : result<bytes>(make_error("not a string"));
+        if (!decoded || decoded->size() != revoked.size())
+            return respond(json_error(400, "bad_request", "'public_key' must be 64 hex digits"));
+        std::copy(decoded->begin(), decoded->end(), revoked.begin());
+    } else if (auto current = (*existing)->current()) {
+        revoked = current->key;
+    } else {
+        return respond(json_error(422, "retired", "identity '" + name + "' has no current key"));
+    }
+    ask_signer(
+        [this, respond, name, revoked](const actors::append_receipt& r) {
+            auto revocation = decode_entry(r.entry);
+            bool retired = revocation && revocation->public_key == revoked;
+            if (retired) remove_identity_key(name, revoked); // it can never sign again
+            respond(json_ok({{"identity", name},
+                             {"index", r.index},
+                             {"revoked_key", hex_encode(revoked)},
+                             {"retired", retired},
+                             {"checkpoint", r.checkpoint}}));
+        },
+        [respond](const caf::error& e) { respond(error_response(e)); }, atoms::revoke_atom_v, name,
+        bytes(revoked.begin(), revoked.end()));
 }
 
 http_response service::impl::entry(const std::string& index_text) const {
@@ -372,21 +463,50 @@ http_response service::impl::entry(const std::string& index_text) const {
     return json_ok(out);
 }
 
-http_response service::impl::identity(const std::string& name) const {
-    if (auto ok = check_identity_name(name); !ok)
-        return json_error(400, "bad_identity", ok.message());
-    auto rec = store->identity(name);
-    if (!rec) return json_error(503, "storage", rec.message());
-    if (!*rec) return json_error(404, "not_found", "no identity '" + name + "'");
+namespace {
+json identity_json(const storage::identity_record& rec) {
     json keys = json::array();
-    for (const auto& k : (*rec)->keys) {
+    for (const auto& k : rec.keys) {
         json j{{"public_key", hex_encode(k.key)},
                {"valid_from", k.valid_from},
                {"revoked", k.revoked}};
         if (k.valid_until) j["valid_until"] = *k.valid_until;
         keys.push_back(j);
     }
-    return json_ok({{"identity", name}, {"keys", keys}});
+    return {{"identity", rec.name}, {"keys", keys}, {"retired", rec.current() == nullptr}};
+}
+} // namespace
+
+http_response service::impl::identity(const std::string& name) const {
+    if (auto ok = check_identity_name(name); !ok)
+        return json_error(400, "bad_identity", ok.message());
+    auto rec = store->identity(name);
+    if (!rec) return json_error(503, "storage", rec.message());
+    if (!*rec) return json_error(404, "not_found", "no identity '" + name + "'");
+    return json_ok(identity_json(**rec));
+}
+
+http_response service::impl::identities(const target& t) const {
+    constexpr std::uint64_t max_page = 1000;
+    std::uint64_t limit = 100;
+    if (auto it = t.query.find("limit"); it != t.query.end()) {
+        auto parsed = parse_decimal(it->second, max_page);
+        if (!parsed || *parsed == 0)
+            return json_error(400, "bad_request", "'limit' must be 1.." + std::to_string(max_page));
+        limit = *parsed;
+    }
+    std::string after;
+    if (auto it = t.query.find("after"); it != t.query.end()) after = it->second;
+    auto names = store->identity_names(after, limit);
+    if (!names) return json_error(503, "storage", names.message());
+    json list = json::array();
+    for (const auto& name : *names) {
+        auto rec = store->identity(name);
+        if (rec && *rec) list.push_back(identity_json(**rec));
+    }
+    json out{{"identities", list}};
+    if (names->size() == limit) out["next"] = names->back(); // pass as ?after= for more
+    return json_ok(out);
 }
 
 http_response service::impl::proof(const target& t, bool inclusion) const {
@@ -440,14 +560,21 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
                           "'");
     auto log = std::make_shared<const note::ed25519_signer>(m.origin, std::move(log_key->key));
 
+    // The signer gets each identity's current key: a rotation interrupted by a
+    // crash may leave the old and the new key file, and the registry decides.
     actors::key_ring keys;
     std::error_code ec;
     for (const auto& file : fs::directory_iterator(dir / "keys", ec)) {
         if (file.path().extension() != ".key") continue;
         auto k = read_signer_key_file(file.path().string());
         if (!k) return k.err();
-        keys[k->name] = std::make_shared<const ed25519::secret_key>(std::move(k->key));
+        auto rec = m.store->identity(k->name);
+        if (!rec) return make_error(options.data_dir + ": " + rec.message());
+        auto current = *rec ? (*rec)->current() : nullptr;
+        if (current && current->key == k->key.public_key_bytes())
+            keys[k->name] = std::make_shared<const ed25519::secret_key>(std::move(k->key));
     }
+    if (ec) return make_error((dir / "keys").string() + ": " + ec.message());
 
     // Refuse to start on a store that is not the tree our last checkpoint signed.
     auto tree = m.store->load_tree();
@@ -462,7 +589,9 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     auto ledger_config = options.ledger;
     ledger_config.origin = m.origin;
     m.ledger = m.sys->spawn(actors::ledger, ledger_config, m.store, log, m.committer);
-    m.signer = m.sys->spawn(actors::signer, std::move(keys), actors::unix_offset_now());
+    m.signer = m.sys->spawn(actors::signer, std::move(keys),
+                            actors::signer_config{actors::unix_offset_now(), options.actor_timeout},
+                            m.ledger);
 
     auto* raw = &m;
     m.http = std::make_unique<http_server>(options.http,

@@ -169,16 +169,23 @@ result<std::optional<identity_record>> ledger_store::identity(const std::string&
     return std::optional<identity_record>(std::move(rec));
 }
 
-result<std::vector<std::string>> ledger_store::identity_names(std::size_t limit) const {
+result<std::vector<std::string>> ledger_store::identity_names(const std::string& after,
+                                                              std::size_t limit) const {
     CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
     MDB_cursor* cursor = nullptr;
     if (int rc = mdb_cursor_open(txn.handle(), identities_, &cursor); rc != 0)
         return lmdb_error("cursor_open", rc);
     std::vector<std::string> names;
     MDB_val k{}, v{};
-    for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0 && names.size() < limit;
-         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT))
-        names.emplace_back(static_cast<const char*>(k.mv_data), k.mv_size);
+    // Names sort bytewise in LMDB: start at the first name >= `after`, skip `after` itself.
+    k.mv_data = const_cast<char*>(after.data());
+    k.mv_size = after.size();
+    int rc = after.empty() ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+                           : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    for (; rc == 0 && names.size() < limit; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        std::string name(static_cast<const char*>(k.mv_data), k.mv_size);
+        if (name != after) names.push_back(std::move(name));
+    }
     mdb_cursor_close(cursor);
     return names;
 }

@@ -54,7 +54,9 @@ public:
     result<bytes> entry_bundle(std::uint64_t tile_index, std::uint16_t width) const;
     result<std::optional<std::string>> checkpoint_at(std::uint64_t size) const;
     result<std::optional<identity_record>> identity(const std::string& name) const;
-    result<std::vector<std::string>> identity_names(std::size_t limit) const;
+    /// Up to `limit` identity names after `after` (empty: from the first), in byte order.
+    result<std::vector<std::string>> identity_names(const std::string& after,
+                                                    std::size_t limit) const;
     std::uint64_t stored_size() const;
 
     // Tokens (admin operations, their own small transactions).

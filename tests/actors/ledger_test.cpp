@@ -327,29 +327,114 @@ TEST_CASE("ledger: refuses to start on a store that disagrees with its checkpoin
     CHECK_FALSE(o->receipt.has_value());
 }
 
-TEST_CASE("signer: signs entries for the identities it holds keys for", "[actors][signer]") {
-    fixture f("signer");
-    actors::key_ring ring;
-    ring.emplace("erin", std::make_shared<const ed25519::secret_key>(test::key_for("erin")));
-    auto signer = f.sys->spawn(actors::signer, ring, std::chrono::milliseconds(1795000000000));
-    std::optional<bytes> signed_entry;
-    caf::error refused;
-    auto content = sha256(byte_view(std::string_view("the minutes")));
-    f.sys->spawn([&](caf::event_based_actor* self) {
-        self->request(signer, 1s, atoms::sign_atom_v,
-                      actors::sign_request{"erin", 1, bytes(content.begin(), content.end()), {}})
-            .then([&](const bytes& b) { signed_entry = b; });
-        self->request(signer, 1s, atoms::sign_atom_v, actors::sign_request{"nobody", 1, {}, {}})
-            .then([](const bytes&) {}, [&](caf::error& e) { refused = e; });
+/// Sends one request to the signer from a fresh actor; the outcome fills in as the scheduler runs.
+template <class... Ts>
+std::shared_ptr<outcome> ask(fixture& f, const actors::signer_actor& signer, Ts... xs) {
+    auto out = std::make_shared<outcome>();
+    f.sys->spawn([out, signer, xs...](caf::event_based_actor* self) {
+        self->request(signer, 10s, xs...)
+            .then(
+                [out](const actors::append_receipt& r) {
+                    out->receipt = r;
+                    out->done = true;
+                },
+                [out](caf::error& err) {
+                    out->error = err;
+                    out->done = true;
+                });
     });
-    f.sched->run();
-    REQUIRE(signed_entry.has_value());
-    auto e = decode_entry(*signed_entry);
+    return out;
+}
+
+actors::sign_request statement(const std::string& identity, const std::string& text) {
+    auto content = sha256(byte_view(text));
+    return {identity, bytes(content.begin(), content.end()), {}};
+}
+
+std::uint8_t code(const std::shared_ptr<outcome>& o) { return actors::code_of(o->error); }
+std::uint8_t code(actors::errc e) { return static_cast<std::uint8_t>(e); }
+
+TEST_CASE("signer: registers, signs, rotates and revokes through the ledger", "[actors][signer]") {
+    fixture f("signer");
+    auto signer = f.sys->spawn(actors::signer, actors::key_ring{},
+                               actors::signer_config{std::chrono::milliseconds(1795000000000), 10s},
+                               f.ledger);
+    auto first = std::make_shared<const ed25519::secret_key>(test::key_for("erin"));
+    auto second = std::make_shared<const ed25519::secret_key>(test::key_for("erin-2"));
+
+    auto registered = ask(f, signer, atoms::add_atom_v, actors::new_identity_key{"erin", first});
+    f.run();
+    REQUIRE(registered->receipt.has_value());
+    auto again = ask(f, signer, atoms::add_atom_v, actors::new_identity_key{"erin", second});
+    auto nobody = ask(f, signer, atoms::sign_atom_v, statement("nobody", "x"));
+    auto before = ask(f, signer, atoms::sign_atom_v, statement("erin", "the minutes"));
+    f.run();
+    CHECK(code(again) == code(actors::errc::identity_exists));
+    CHECK(code(nobody) == code(actors::errc::unknown_key));
+    REQUIRE(before->receipt.has_value());
+    auto e = decode_entry(before->receipt->entry);
     REQUIRE(e.ok());
     CHECK(e->signature_valid());
     CHECK(e->identity == "erin");
-    CHECK(e->content_hash == content);
+    CHECK(e->public_key == first->public_key_bytes());
+    CHECK(e->content_hash == sha256(byte_view(std::string_view("the minutes"))));
     CHECK(e->timestamp_ms >= 1795000000000);
-    CHECK(actors::code_of(refused) == static_cast<std::uint8_t>(actors::errc::unknown_key));
+
+    // A statement sent right after the rotation, before anything ran, is signed
+    // with the new key and reaches the ledger after the rotation: accepted.
+    auto rotated = ask(f, signer, atoms::rotate_atom_v, actors::new_identity_key{"erin", second});
+    auto after = ask(f, signer, atoms::sign_atom_v, statement("erin", "after the rotation"));
+    f.run();
+    REQUIRE(rotated->receipt.has_value());
+    REQUIRE(after->receipt.has_value());
+    CHECK(after->receipt->index == rotated->receipt->index + 1);
+    CHECK(decode_entry(after->receipt->entry)->public_key == second->public_key_bytes());
+    auto rec = f.store->identity("erin");
+    REQUIRE((rec.ok() && rec->has_value()));
+    REQUIRE((*rec)->keys.size() == 2);
+    CHECK((*rec)->keys[0].valid_until == rotated->receipt->index);
+    CHECK((*rec)->current()->key == second->public_key_bytes());
+
+    // Revoking the old key changes nothing for signing; revoking the current one retires erin.
+    auto old_key = first->public_key_bytes();
+    auto current_key = second->public_key_bytes();
+    auto revoke_old = ask(f, signer, atoms::revoke_atom_v, std::string("erin"),
+                          bytes(old_key.begin(), old_key.end()));
+    auto still = ask(f, signer, atoms::sign_atom_v, statement("erin", "still signing"));
+    auto retire = ask(f, signer, atoms::revoke_atom_v, std::string("erin"),
+                      bytes(current_key.begin(), current_key.end()));
+    auto refused = ask(f, signer, atoms::sign_atom_v, statement("erin", "too late"));
+    f.run();
+    CHECK(revoke_old->receipt.has_value());
+    CHECK(still->receipt.has_value());
+    CHECK(retire->receipt.has_value());
+    CHECK(code(refused) == code(actors::errc::unknown_key));
+    rec = f.store->identity("erin");
+    REQUIRE((rec.ok() && rec->has_value()));
+    CHECK((*rec)->current() == nullptr);
+    CHECK((*rec)->keys[0].revoked);
+    CHECK((*rec)->keys[1].revoked);
+    caf::anon_send_exit(signer, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("signer: a registry change the ledger refuses is undone in the key ring",
+          "[actors][signer]") {
+    fixture f("signer-undo");
+    auto signer = f.sys->spawn(actors::signer, actors::key_ring{},
+                               actors::signer_config{std::chrono::milliseconds(1795000000000), 10s},
+                               f.ledger);
+    // frank is registered behind the signer's back, so the signer's registration fails.
+    auto outside = test::key_for("frank-outside");
+    auto direct = f.append(make_entry(entry_kind::identity_registration, "frank", outside, 1));
+    f.run();
+    REQUIRE(direct->receipt.has_value());
+    auto mine = std::make_shared<const ed25519::secret_key>(test::key_for("frank"));
+    auto registered = ask(f, signer, atoms::add_atom_v, actors::new_identity_key{"frank", mine});
+    f.run();
+    CHECK(code(registered) == code(actors::errc::identity_exists));
+    // The key was dropped: a statement is refused by the signer, not signed with it.
+    auto signed_after = ask(f, signer, atoms::sign_atom_v, statement("frank", "x"));
+    f.run();
+    CHECK(code(signed_after) == code(actors::errc::unknown_key));
     caf::anon_send_exit(signer, caf::exit_reason::user_shutdown);
 }

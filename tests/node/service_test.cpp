@@ -201,3 +201,79 @@ TEST_CASE("service: refuses to start on a data directory it cannot trust", "[ser
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.message().find("refusing to start") != std::string::npos);
 }
+
+TEST_CASE(
+    "service: identities rotate, revoke and list over HTTP and keep their keys across restarts",
+    "[service]") {
+    node_fixture f;
+    auto admin = bearer(f.init.admin_token);
+    auto c = f.client();
+    for (const char* name : {"a/clerk", "b/mayor", "c/board"})
+        REQUIRE(c.send(verb::post, "/api/identities", json{{"identity", name}}.dump(), admin)
+                    .result_int() == 200);
+    auto sign = [&](const std::string& name, const std::string& text) {
+        return f.client().send(
+            verb::post, "/api/sign",
+            json{{"identity", name}, {"content", base64_encode(byte_view(text))}}.dump(), admin);
+    };
+    auto first = json::parse(sign("a/clerk", "before").body());
+
+    auto rotated = c.send(verb::post, "/api/identities/a/clerk/rotate", "", admin);
+    REQUIRE(rotated.result_int() == 200);
+    auto rotation = json::parse(rotated.body());
+    CHECK(rotation["previous_key"] != rotation["public_key"]);
+    CHECK(c.send(verb::post, "/api/identities/a/clerk/rotate", "", bearer(f.token_for("a/clerk")))
+              .result_int() == 403);
+    CHECK(c.send(verb::post, "/api/identities/nobody/rotate", "", admin).result_int() == 404);
+
+    // After a restart the signer holds the new key, not the old one.
+    f.restart();
+    auto after = sign("a/clerk", "after");
+    REQUIRE(after.result_int() == 200);
+    auto after_entry = json::parse(
+        f.client()
+            .get("/api/entries/" + std::to_string(json::parse(after.body())["index"].get<int>()))
+            .body());
+    CHECK(after_entry["public_key"] == rotation["public_key"]);
+    // Only the current key's file is left.
+    std::size_t key_files = 0;
+    for (const auto& file : std::filesystem::directory_iterator(f.dir / "data/keys"))
+        key_files += file.path().extension() == ".key";
+    CHECK(key_files == 3);
+
+    // Revoking the current key retires the identity; signing for it is refused.
+    auto revoked = f.client().send(verb::post, "/api/identities/b/mayor/revoke", "", admin);
+    REQUIRE(revoked.result_int() == 200);
+    CHECK(json::parse(revoked.body())["retired"] == true);
+    auto refused = sign("b/mayor", "too late");
+    CHECK(refused.result_int() == 422);
+    CHECK(json::parse(refused.body())["error"] == "no_signing_key");
+    CHECK(f.client().send(verb::post, "/api/identities/b/mayor/revoke", "", admin).result_int() ==
+          422);
+    // Revoking the rotated-out key of a/clerk keeps a/clerk signing.
+    auto old_key = rotation["previous_key"].get<std::string>();
+    auto revoke_old = f.client().send(verb::post, "/api/identities/a/clerk/revoke",
+                                      json{{"public_key", old_key}}.dump(), admin);
+    REQUIRE(revoke_old.result_int() == 200);
+    CHECK(json::parse(revoke_old.body())["retired"] == false);
+    CHECK(sign("a/clerk", "still here").result_int() == 200);
+    CHECK(f.client()
+              .send(verb::post, "/api/identities/a/clerk/revoke", R"({"public_key":"zz"})", admin)
+              .result_int() == 400);
+
+    // The registry as the ledger recorded it, paged.
+    auto page = json::parse(f.client().get("/api/identities?limit=2").body());
+    REQUIRE(page["identities"].size() == 2);
+    CHECK(page["identities"][0]["identity"] == "a/clerk");
+    CHECK(page["identities"][0]["keys"].size() == 2);
+    CHECK(page["identities"][0]["keys"][0]["revoked"] == true);
+    CHECK(page["identities"][1]["retired"] == true);
+    CHECK(page["next"] == "b/mayor");
+    auto rest = json::parse(f.client().get("/api/identities?after=b/mayor").body());
+    REQUIRE(rest["identities"].size() == 1);
+    CHECK(rest["identities"][0]["identity"] == "c/board");
+    CHECK_FALSE(rest.contains("next"));
+    CHECK(f.client().get("/api/identities?limit=0").result_int() == 400);
+    // The statement signed before the rotation stays valid at its index.
+    CHECK(first["index"] == 3);
+}
