@@ -7,6 +7,7 @@
 #include "node/files.hpp"
 #include "node/tiles_api.hpp"
 #include "protocol/bundle.hpp"
+#include "protocol/checkpoint.hpp"
 #include "protocol/entry.hpp"
 
 #include <caf/all.hpp>
@@ -92,6 +93,29 @@ target split_target(const std::string& raw) {
     return t;
 }
 
+/// The content's SHA-256 from exactly one of `content` (base64) and
+/// `content_sha256` (hex), or the 400 answer.
+std::optional<http_response> parse_content_hash(const json& body, hash& out) {
+    if (body.contains("content") == body.contains("content_sha256"))
+        return json_error(400, "bad_request",
+                          "give exactly one of 'content' (base64) and 'content_sha256' (hex)");
+    if (body.contains("content")) {
+        if (!body["content"].is_string())
+            return json_error(400, "bad_request", "'content' must be a base64 string");
+        auto decoded = base64_decode(body["content"].get<std::string>());
+        if (!decoded) return json_error(400, "bad_base64", "'content': " + decoded.message());
+        out = sha256(*decoded);
+        return std::nullopt;
+    }
+    if (!body["content_sha256"].is_string())
+        return json_error(400, "bad_request", "'content_sha256' must be a hex string");
+    auto decoded = hex_decode(body["content_sha256"].get<std::string>());
+    if (!decoded || decoded->size() != 32)
+        return json_error(400, "bad_request", "'content_sha256' must be 64 hex digits");
+    std::copy(decoded->begin(), decoded->end(), out.begin());
+    return std::nullopt;
+}
+
 std::vector<std::string> proof_json(const std::vector<hash>& proof) {
     std::vector<std::string> out;
     for (const auto& h : proof)
@@ -155,6 +179,7 @@ struct service::impl {
     actors::ledger_actor ledger;
     actors::signer_actor signer;
     std::unique_ptr<http_server> http;
+    std::unique_ptr<policy_verifier> trust; // this log's key; caches checkpoint verdicts
 
     /// The token's record, if the request carries a known "Bearer" token.
     std::optional<storage::token_record> caller(const http_request& req) const {
@@ -194,6 +219,11 @@ struct service::impl {
     http_response entry(const std::string& index_text) const;
     http_response identity(const std::string& name) const;
     http_response identities(const target& t) const;
+    http_response verify(const http_request& req) const;
+    /// The checks only this log can make: it holds the entry at that index, the
+    /// checkpoint is one of its own trees, the identity's key was in force.
+    void check_against_ledger(const civic::entry& logged, std::uint64_t index, const checkpoint& cp,
+                              std::vector<bundle_check>& checks) const;
     http_response proof(const target& t, bool inclusion) const;
 };
 
@@ -209,6 +239,10 @@ void service::impl::route(const http_request& req, http_respond respond) {
     if (t.path == "/api/sign") {
         if (!post) return respond(json_error(405, "method_not_allowed", "use POST"));
         return sign(req, std::move(respond));
+    }
+    if (t.path == "/api/verify") {
+        if (!post) return respond(json_error(405, "method_not_allowed", "use POST"));
+        return respond(verify(req));
     }
     if (t.path == "/api/identities") {
         if (post) return register_identity(req, std::move(respond));
@@ -264,26 +298,7 @@ void service::impl::sign(const http_request& req, http_respond respond) {
         return respond(json_error(400, "bad_request", "'identity' (a string) is required"));
     std::string identity = body["identity"];
     hash content{};
-    if (body.contains("content") == body.contains("content_sha256"))
-        return respond(
-            json_error(400, "bad_request",
-                       "give exactly one of 'content' (base64) and 'content_sha256' (hex)"));
-    if (body.contains("content")) {
-        if (!body["content"].is_string())
-            return respond(json_error(400, "bad_request", "'content' must be a base64 string"));
-        auto decoded = base64_decode(body["content"].get<std::string>());
-        if (!decoded)
-            return respond(json_error(400, "bad_base64", "'content': " + decoded.message()));
-        content = sha256(*decoded);
-    } else {
-        if (!body["content_sha256"].is_string())
-            return respond(json_error(400, "bad_request", "'content_sha256' must be a hex string"));
-        auto decoded = hex_decode(body["content_sha256"].get<std::string>());
-        if (!decoded || decoded->size() != 32)
-            return respond(
-                json_error(400, "bad_request", "'content_sha256' must be 64 hex digits"));
-        std::copy(decoded->begin(), decoded->end(), content.begin());
-    }
+    if (auto bad = parse_content_hash(body, content)) return respond(std::move(*bad));
     if (!who->admin && std::find(who->identities.begin(), who->identities.end(), identity) ==
                            who->identities.end())
         return respond(
@@ -509,6 +524,102 @@ http_response service::impl::identities(const target& t) const {
     return json_ok(out);
 }
 
+namespace {
+
+/// Whether `key` of the identity could sign an entry of `kind` at `index`: in
+/// force there (statements, registrations), or handing over or revoking there
+/// (rotations and revocations are signed by a key whose validity they end).
+const storage::identity_key* key_in_force(const storage::identity_record& rec,
+                                          const ed25519::public_key& key, std::uint64_t index,
+                                          entry_kind kind) {
+    bool ends_here = kind == entry_kind::key_rotation || kind == entry_kind::key_revocation;
+    for (const auto& k : rec.keys) {
+        if (k.key != key || index < k.valid_from) continue;
+        if (!k.valid_until || index < *k.valid_until || (ends_here && index == *k.valid_until))
+            return &k;
+    }
+    return nullptr;
+}
+
+} // namespace
+
+void service::impl::check_against_ledger(const civic::entry& logged, std::uint64_t index,
+                                         const checkpoint& cp,
+                                         std::vector<bundle_check>& checks) const {
+    auto stored = store->entry(index);
+    if (!stored || !*stored) {
+        checks.push_back({"ledger-entry", false,
+                          "this log holds no entry " + std::to_string(index) + " (size " +
+                              std::to_string(store->stored_size()) + ")"});
+    } else {
+        bool same = **stored == logged.encode();
+        checks.push_back(
+            {"ledger-entry", same,
+             same ? "this log holds the same entry at index " + std::to_string(index)
+                  : "this log holds a different entry at index " + std::to_string(index)});
+    }
+
+    // The checkpoint must be one of this log's trees: it signs one per batch and keeps them.
+    auto ours = cp.size <= store->stored_size() ? store->checkpoint_at(cp.size)
+                                                : result<std::optional<std::string>>(std::nullopt);
+    std::optional<hash> our_root;
+    if (ours && *ours) {
+        if (auto parsed = parse_signed_checkpoint(**ours)) our_root = parsed->body.root;
+    } else if (cp.size <= store->stored_size() && cp.size > 0) {
+        if (auto root = tiles::root_at(*store, store->stored_size(), cp.size)) our_root = *root;
+    }
+    if (!our_root)
+        checks.push_back({"ledger-checkpoint", false,
+                          "this log has no tree of size " + std::to_string(cp.size)});
+    else
+        checks.push_back(
+            {"ledger-checkpoint", *our_root == cp.root,
+             *our_root == cp.root
+                 ? "the checkpoint is this log's tree of size " + std::to_string(cp.size)
+                 : "this log's tree of size " + std::to_string(cp.size) +
+                       " has another root: a split view"});
+
+    auto rec = store->identity(logged.identity);
+    if (!rec || !*rec) {
+        checks.push_back({"identity-key", false,
+                          "identity '" + logged.identity + "' is not registered in this log"});
+        return;
+    }
+    auto k = key_in_force(**rec, logged.public_key, index, logged.kind);
+    std::string detail =
+        k ? "the key of '" + logged.identity + "' was in force at index " + std::to_string(index)
+          : "the key was not registered, or was rotated out or revoked, for '" + logged.identity +
+                "' at index " + std::to_string(index);
+    if (k && k->revoked && k->valid_until)
+        detail += " (revoked later, at index " + std::to_string(*k->valid_until) + ")";
+    checks.push_back({"identity-key", k != nullptr, detail});
+}
+
+http_response service::impl::verify(const http_request& req) const {
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+        return json_error(400, "bad_json", "the body must be a JSON object");
+    if (!body.contains("proof") || !body["proof"].is_string())
+        return json_error(400, "bad_request", "'proof' (the tlog-proof text) is required");
+    hash content{};
+    if (auto bad = parse_content_hash(body, content)) return *bad;
+    auto verdict = verify_bundle(*trust, body["proof"].get<std::string>(), content);
+    if (verdict.logged_entry && verdict.checkpoint_body) {
+        auto index = parse_tlog_proof(body["proof"].get<std::string>())->index;
+        check_against_ledger(*verdict.logged_entry, index, *verdict.checkpoint_body,
+                             verdict.checks);
+    }
+    bool valid = verdict.valid;
+    json checks = json::array();
+    for (const auto& c : verdict.checks) {
+        valid = valid && c.passed;
+        checks.push_back({{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}});
+    }
+    json out{{"valid", valid}, {"checks", checks}};
+    if (verdict.logged_entry) out["identity"] = verdict.logged_entry->identity;
+    return json_ok(out);
+}
+
 http_response service::impl::proof(const target& t, bool inclusion) const {
     auto number = [&](const char* name) -> result<std::uint64_t> {
         auto it = t.query.find(name);
@@ -592,6 +703,13 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     m.signer = m.sys->spawn(actors::signer, std::move(keys),
                             actors::signer_config{actors::unix_offset_now(), options.actor_timeout},
                             m.ledger);
+
+    auto own_policy =
+        parse_policy("log " + note::format_vkey(log->verifier_key()) + "\nquorum none\n");
+    if (!own_policy) return own_policy.err();
+    auto trust = policy_verifier::make(*own_policy, 1024);
+    if (!trust) return trust.err();
+    m.trust = std::make_unique<policy_verifier>(std::move(*trust));
 
     auto* raw = &m;
     m.http = std::make_unique<http_server>(options.http,

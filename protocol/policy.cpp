@@ -1,7 +1,11 @@
 #include "protocol/policy.hpp"
 
+#include "protocol/sha256.hpp"
+
 #include <algorithm>
+#include <list>
 #include <map>
+#include <mutex>
 
 namespace civic {
 namespace {
@@ -154,9 +158,10 @@ result<policy> parse_policy(std::string_view text) {
     return p;
 }
 
-result<policy_verifier> policy_verifier::make(const policy& p) {
+result<policy_verifier> policy_verifier::make(const policy& p, std::size_t cache_entries) {
     policy_verifier v;
     v.policy_ = p;
+    if (cache_entries > 0) v.cache_ = std::make_shared<verdict_cache>(cache_entries);
     for (const auto& l : p.logs) {
         auto ver = note::make_verifier(l.key);
         if (!ver) return ver.err();
@@ -170,7 +175,43 @@ result<policy_verifier> policy_verifier::make(const policy& p) {
     return v;
 }
 
+/// A small LRU of verified checkpoints. Only successes are kept: a failure is
+/// as cheap to find again, and caching it would let garbage evict good entries.
+struct policy_verifier::verdict_cache {
+    explicit verdict_cache(std::size_t n) : capacity(n) {}
+    std::size_t capacity;
+    std::mutex mutex;
+    std::list<hash> order; // most recent first
+    std::map<hash, std::pair<std::shared_ptr<const policy_verdict>, std::list<hash>::iterator>>
+        verdicts;
+};
+
 result<policy_verdict> policy_verifier::verify(std::string_view text) const {
+    if (!cache_) return verify_uncached(text);
+    auto key = sha256(byte_view(text));
+    {
+        std::lock_guard<std::mutex> lock(cache_->mutex);
+        if (auto it = cache_->verdicts.find(key); it != cache_->verdicts.end()) {
+            cache_->order.splice(cache_->order.begin(), cache_->order, it->second.second);
+            return *it->second.first;
+        }
+    }
+    auto verdict = verify_uncached(text);
+    if (!verdict) return verdict;
+    auto shared = std::make_shared<const policy_verdict>(*verdict);
+    std::lock_guard<std::mutex> lock(cache_->mutex);
+    if (cache_->verdicts.count(key) == 0) {
+        cache_->order.push_front(key);
+        cache_->verdicts.emplace(key, std::make_pair(shared, cache_->order.begin()));
+        if (cache_->verdicts.size() > cache_->capacity) {
+            cache_->verdicts.erase(cache_->order.back());
+            cache_->order.pop_back();
+        }
+    }
+    return verdict;
+}
+
+result<policy_verdict> policy_verifier::verify_uncached(std::string_view text) const {
     CIVIC_TRY_ASSIGN(cp, parse_signed_checkpoint(text));
     // Only logs whose key name is the checkpoint's origin may vouch for it.
     std::vector<const note::verifier*> known;

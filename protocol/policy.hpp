@@ -63,15 +63,23 @@ struct policy_verdict {
 /// log's key name and signed by that log; every cosignature from a policy
 /// witness must verify; the quorum is evaluated over the ones that do.
 /// The verdict says whether the quorum is met; the error is for everything else.
+///
+/// With `cache_entries` > 0 the verifier remembers the verdicts of the most
+/// recently verified checkpoints (by the SHA-256 of their text), so the many
+/// bundles proven against one checkpoint pay for its signatures once. Safe to
+/// share between threads.
 class policy_verifier {
 public:
-    static result<policy_verifier> make(const policy& p);
+    static result<policy_verifier> make(const policy& p, std::size_t cache_entries = 0);
     result<policy_verdict> verify(std::string_view signed_checkpoint_text) const;
     const policy& rules() const { return policy_; }
 
 private:
+    result<policy_verdict> verify_uncached(std::string_view signed_checkpoint_text) const;
+    struct verdict_cache;
     policy policy_;
     std::vector<std::unique_ptr<note::verifier>> verifiers_; // logs first, then witnesses
+    std::shared_ptr<verdict_cache> cache_;
 };
 
 } // namespace civic

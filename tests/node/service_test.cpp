@@ -277,3 +277,91 @@ TEST_CASE(
     // The statement signed before the rotation stays valid at its index.
     CHECK(first["index"] == 3);
 }
+
+namespace {
+json verify_request(test::client& c, const std::string& proof, const std::string& content) {
+    auto res =
+        c.send(verb::post, "/api/verify",
+               json{{"proof", proof}, {"content", base64_encode(byte_view(content))}}.dump());
+    REQUIRE(res.result_int() == 200);
+    return json::parse(res.body());
+}
+
+bool check_passed(const json& verdict, const std::string& name) {
+    for (const auto& c : verdict["checks"])
+        if (c["name"] == name) return c["passed"].get<bool>();
+    FAIL("no check named " << name << " in " << verdict.dump());
+    return false;
+}
+} // namespace
+
+TEST_CASE("service: /api/verify checks a proof offline and against the ledger's registry",
+          "[service][verify]") {
+    node_fixture f;
+    f.node->stop();
+    f.node.reset();
+    node::service_options options;
+    options.data_dir = f.dir / "data";
+    options.http.max_body = 64 * 1024;
+    f.node = std::move(*node::service::start(options));
+    auto admin = bearer(f.init.admin_token);
+    auto c = f.client();
+    REQUIRE(c.send(verb::post, "/api/identities", R"({"identity":"clerk"})", admin).result_int() ==
+            200);
+    auto sign = [&](const std::string& text) {
+        auto res = f.client().send(
+            verb::post, "/api/sign",
+            json{{"identity", "clerk"}, {"content", base64_encode(byte_view(text))}}.dump(), admin);
+        REQUIRE(res.result_int() == 200);
+        return json::parse(res.body())["proof"].get<std::string>();
+    };
+    auto before = sign("signed before the rotation");
+
+    auto good = verify_request(c, before, "signed before the rotation");
+    INFO(good.dump());
+    CHECK(good["valid"] == true);
+    CHECK(good["identity"] == "clerk");
+    for (const char* name : {"entry", "entry-signature", "content", "checkpoint-signature",
+                             "inclusion", "ledger-entry", "ledger-checkpoint", "identity-key"})
+        CHECK(check_passed(good, name));
+    auto wrong_content = verify_request(c, before, "something else");
+    CHECK(wrong_content["valid"] == false);
+    CHECK_FALSE(check_passed(wrong_content, "content"));
+
+    // Rotating, then revoking the old key, leaves the statement valid at its index,
+    // with the later revocation named.
+    REQUIRE(c.send(verb::post, "/api/identities/clerk/rotate", "", admin).result_int() == 200);
+    auto old_key = json::parse(c.get("/api/identities/clerk").body())["keys"][0]["public_key"];
+    REQUIRE(c.send(verb::post, "/api/identities/clerk/revoke", json{{"public_key", old_key}}.dump(),
+                   admin)
+                .result_int() == 200);
+    auto after_revocation = verify_request(c, before, "signed before the rotation");
+    CHECK(after_revocation["valid"] == true);
+    CHECK(after_revocation.dump().find("revoked later") != std::string::npos);
+    CHECK(verify_request(c, sign("after"), "after")["valid"] == true);
+
+    // A proof from another log with the same origin fails its checkpoint signature,
+    // and this log's ledger does not hold its entry.
+    node_fixture other;
+    auto other_admin = bearer(other.init.admin_token);
+    auto oc = other.client();
+    REQUIRE(oc.send(verb::post, "/api/identities", R"({"identity":"clerk"})", other_admin)
+                .result_int() == 200);
+    auto foreign =
+        json::parse(oc.send(verb::post, "/api/sign",
+                            json{{"identity", "clerk"}, {"content", "aGk="}}.dump(), other_admin)
+                        .body())["proof"]
+            .get<std::string>();
+    auto rejected = verify_request(c, foreign, "hi");
+    CHECK(rejected["valid"] == false);
+    CHECK_FALSE(check_passed(rejected, "checkpoint-signature"));
+
+    // Broken proofs are a verdict, not an error; broken requests are a 400.
+    CHECK(verify_request(c, "not a proof", "x")["valid"] == false);
+    for (const char* bad : {"{", R"({"content":"aGk="})", R"({"proof":"x"})",
+                            R"({"proof":"x","content":"!!"})", R"({"proof":5,"content":"aGk="})"}) {
+        INFO(bad);
+        auto res = c.send(verb::post, "/api/verify", bad);
+        CHECK(res.result_int() == 400);
+    }
+}

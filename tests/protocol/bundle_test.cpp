@@ -44,12 +44,13 @@ struct fixture {
                            signed_checkpoint(witnesses))
             .serialize();
     }
-    policy_verifier trust(const std::string& quorum = "group G 2 W1 W2 W3\nquorum G\n") const {
+    policy_verifier trust(const std::string& quorum = "group G 2 W1 W2 W3\nquorum G\n",
+                          std::size_t cache_entries = 0) const {
         auto text = "log " + note::format_vkey(log.verifier_key()) + "\nwitness W1 " +
                     note::format_vkey(w1.verifier_key()) + "\nwitness W2 " +
                     note::format_vkey(w2.verifier_key()) + "\nwitness W3 " +
                     note::format_vkey(w3.verifier_key()) + "\n" + quorum;
-        return std::move(*policy_verifier::make(*parse_policy(text)));
+        return std::move(*policy_verifier::make(*parse_policy(text), cache_entries));
     }
 };
 
@@ -147,9 +148,14 @@ TEST_CASE("offline verify rejects every single-field tampering of a proof file",
     });
 
     REQUIRE(tampered.size() > proof.extra->size() + proof.inclusion.size());
+    // A verifier that caches checkpoint verdicts, primed with the genuine one,
+    // must reject exactly the same files.
+    auto cached = f.trust("group G 2 W1 W2 W3\nquorum G\n", 4);
+    REQUIRE(verify_bundle(cached, good, content).valid);
     for (const auto& [what, file] : tampered) {
         INFO(what);
-        auto v = verify_bundle(trust, file, content);
-        CHECK_FALSE(v.valid);
+        CHECK_FALSE(verify_bundle(trust, file, content).valid);
+        CHECK_FALSE(verify_bundle(cached, file, content).valid);
     }
+    CHECK(verify_bundle(cached, good, content).valid);
 }
