@@ -96,6 +96,16 @@ void finish_batch(ledger_pointer self) {
     st.latest_checkpoint = std::move(st.in_flight_checkpoint);
     ++st.counters.batches;
     st.counters.last_batch_size = st.in_flight.size();
+    if (st.config.on_commit) {
+        batch_report report;
+        report.entries = st.in_flight.size();
+        for (const auto& a : st.in_flight)
+            report.bytes += a.entry.size();
+        report.commit_time = std::chrono::microseconds(st.counters.last_commit_us);
+        report.tree_size = st.committed_size;
+        report.pending = st.pending.size();
+        st.config.on_commit(report);
+    }
     for (auto& a : st.in_flight) {
         auto proof = tiles::inclusion_proof(*st.proofs, a.index, st.committed_size);
         if (!proof) {

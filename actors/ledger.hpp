@@ -11,12 +11,22 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 namespace civic::actors {
+
+/// What the ledger reports after each committed batch (for metrics).
+struct batch_report {
+    std::size_t entries = 0;
+    std::size_t bytes = 0;
+    std::chrono::microseconds commit_time{0}; // on the actor clock
+    std::uint64_t tree_size = 0;              // durable, after the batch
+    std::size_t pending = 0;                  // waiting for the next batch
+};
 
 struct ledger_config {
     std::string origin;
@@ -25,6 +35,9 @@ struct ledger_config {
     std::size_t max_pending = 100000;                // accepted but not yet in a batch
     std::chrono::milliseconds commit_timeout{30000}; // a commit slower than this stops the ledger
     std::size_t tile_cache_tiles = 1024;             // 16 KiB each, for inclusion proofs
+    /// Called on the ledger's thread after each commit; must be quick and must
+    /// not call back into actors (metrics only).
+    std::function<void(const batch_report&)> on_commit;
 };
 
 struct ledger_state {

@@ -58,15 +58,37 @@ private:
         parser_.emplace();
         parser_->body_limit(server_.options.max_body);
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header));
-        stream_.expires_after(server_.options.request_timeout);
+        // Our own timer, not the stream's expiry (which closes the socket): a client
+        // that sends part of a request and stalls gets a 408 before we hang up.
+        stream_.expires_never();
+        reading_ = true;
+        read_timed_out_ = false;
+        deadline_.expires_after(server_.options.request_timeout);
+        deadline_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+            if (wait_ec || !self->reading_) return;
+            self->read_timed_out_ = true;
+            beast::error_code ignored;
+            self->stream_.socket().cancel(ignored);
+        });
         http::async_read(
             stream_, buffer_, *parser_,
             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
     }
 
     void on_read(beast::error_code ec) {
+        reading_ = false;
+        deadline_.cancel();
         answered_ = false; // a new request: exactly one answer is owed
-        if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        started_ = std::chrono::steady_clock::now();
+        target_.clear();
+        if (read_timed_out_ && (parser_->got_some() || buffer_.size() > 0)) {
+            keep_alive_ = false;
+            return write(json_error(408, "request_timeout",
+                                    "the request did not arrive within " +
+                                        std::to_string(server_.options.request_timeout.count()) +
+                                        " ms"));
+        }
+        if (read_timed_out_ || ec == http::error::end_of_stream || ec == beast::error::timeout ||
             ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
             ec == asio::error::eof)
             return close();
@@ -89,6 +111,7 @@ private:
         http_request req;
         req.method = std::string(msg.method_string());
         req.target = std::string(msg.target());
+        target_ = req.target;
         req.body = std::move(msg.body());
         if (auto it = msg.find(http::field::authorization); it != msg.end())
             req.authorization = std::string(it->value());
@@ -113,6 +136,10 @@ private:
         if (answered_) return; // the deadline already answered
         answered_ = true;
         deadline_.cancel();
+        if (server_.options.on_response)
+            server_.options.on_response(target_, r.status,
+                                        std::chrono::duration_cast<std::chrono::microseconds>(
+                                            std::chrono::steady_clock::now() - started_));
         auto res = std::make_shared<http::response<http::string_body>>(
             static_cast<http::status>(r.status), 11);
         res->set(http::field::server, "civic-attest");
@@ -154,6 +181,10 @@ private:
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = true;
     bool answered_ = true;
+    bool reading_ = false;
+    bool read_timed_out_ = false;
+    std::chrono::steady_clock::time_point started_{};
+    std::string target_; // for on_response
     std::array<char, 4096> scratch_{};
 };
 

@@ -1,7 +1,8 @@
 // A small HTTP/1.1 server on Boost.Beast: its own I/O threads (never CAF's),
-// keep-alive, bounded header and body sizes, a deadline per request, a bounded
-// number of connections. Handlers are asynchronous: they answer exactly once,
-// from any thread, so a handler can wait on an actor without blocking a thread.
+// keep-alive, bounded header and body sizes, a deadline per request (a request
+// that does not arrive in time gets a 408), a bounded number of connections. Handlers are
+// asynchronous: they answer exactly once, from any thread, so a handler can wait on an actor
+// without blocking a thread.
 #pragma once
 
 #include "protocol/result.hpp"
@@ -44,6 +45,10 @@ struct http_options {
     std::size_t max_header = 8 * 1024;
     std::chrono::milliseconds request_timeout{10000}; // read, handle and write one request
     std::size_t max_connections = 4096;
+    /// Called once per answer (target as sent, empty when the request never
+    /// parsed; status; time since the request was read), from an I/O thread.
+    std::function<void(const std::string& target, unsigned status, std::chrono::microseconds)>
+        on_response;
 };
 
 class http_server {

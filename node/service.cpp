@@ -5,6 +5,7 @@
 #include "actors/signer.hpp"
 #include "actors/system.hpp"
 #include "node/files.hpp"
+#include "node/metrics.hpp"
 #include "node/tiles_api.hpp"
 #include "protocol/bundle.hpp"
 #include "protocol/checkpoint.hpp"
@@ -180,6 +181,7 @@ struct service::impl {
     actors::signer_actor signer;
     std::unique_ptr<http_server> http;
     std::unique_ptr<policy_verifier> trust; // this log's key; caches checkpoint verdicts
+    std::unique_ptr<metrics> stats;         // outlives the actors and the HTTP server
 
     /// The token's record, if the request carries a known "Bearer" token.
     std::optional<storage::token_record> caller(const http_request& req) const {
@@ -232,6 +234,13 @@ void service::impl::route(const http_request& req, http_respond respond) {
     auto t = split_target(req.target);
     auto get = req.method == "GET";
     auto post = req.method == "POST";
+    if (t.path == "/metrics") {
+        if (!get) return respond(json_error(405, "method_not_allowed", "use GET"));
+        http_response r;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = stats->render();
+        return respond(std::move(r));
+    }
     if (t.path == "/healthz") {
         if (!get) return respond(json_error(405, "method_not_allowed", "use GET"));
         return respond(json_ok({{"status", "ok"}, {"size", store->stored_size()}}));
@@ -694,11 +703,16 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     if (auto ok = storage::verify_recovered_tree(*m.store, *tree, **verifier); !ok)
         return make_error(options.data_dir + ": refusing to start: " + ok.message());
 
+    m.stats = std::make_unique<metrics>();
+    m.stats->set_tree_size(m.store->stored_size());
+    auto* stats = m.stats.get();
+
     m.cfg = std::make_unique<actors::system_config>(actors::system_options{});
     m.sys = std::make_unique<caf::actor_system>(*m.cfg);
     m.committer = m.sys->spawn<caf::detached>(actors::committer, m.store);
     auto ledger_config = options.ledger;
     ledger_config.origin = m.origin;
+    ledger_config.on_commit = [stats](const actors::batch_report& r) { stats->batch_committed(r); };
     m.ledger = m.sys->spawn(actors::ledger, ledger_config, m.store, log, m.committer);
     m.signer = m.sys->spawn(actors::signer, std::move(keys),
                             actors::signer_config{actors::unix_offset_now(), options.actor_timeout},
@@ -712,7 +726,12 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     m.trust = std::make_unique<policy_verifier>(std::move(*trust));
 
     auto* raw = &m;
-    m.http = std::make_unique<http_server>(options.http,
+    auto http_options = options.http;
+    http_options.on_response = [stats](const std::string& target, unsigned status,
+                                       std::chrono::microseconds elapsed) {
+        stats->http_answered(target, status, elapsed);
+    };
+    m.http = std::make_unique<http_server>(http_options,
                                            [raw](const http_request& req, http_respond respond) {
                                                raw->route(req, std::move(respond));
                                            });

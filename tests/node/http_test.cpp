@@ -10,6 +10,8 @@
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 
+#include <array>
+#include <mutex>
 #include <thread>
 
 using namespace civic;
@@ -100,8 +102,62 @@ TEST_CASE("http server: keep-alive, limits, deadline, answers from other threads
         bhttp::read(raw, buf, res);
         CHECK(res.result_int() == 400);
     }
+    // Slow clients: half a request line, or headers without the promised body,
+    // then silence. Each gets a 408 within the deadline and the server keeps serving;
+    // an idle keep-alive connection is closed without an answer.
+    for (std::string partial :
+         {std::string("GET /slo"), std::string("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                                               "100\r\n\r\nonly part of it")}) {
+        INFO(partial);
+        asio::io_context ioc;
+        tcp::socket raw(ioc);
+        raw.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
+        asio::write(raw, asio::buffer(partial));
+        auto sent = std::chrono::steady_clock::now();
+        beast::flat_buffer buf;
+        bhttp::response<bhttp::string_body> res;
+        bhttp::read(raw, buf, res);
+        CHECK(res.result_int() == 408);
+        CHECK(res.body().find("\"error\":\"request_timeout\"") != std::string::npos);
+        CHECK(std::chrono::steady_clock::now() - sent < std::chrono::seconds(5));
+    }
+    {
+        asio::io_context ioc;
+        tcp::socket idle(ioc);
+        idle.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
+        std::array<char, 16> byte{};
+        beast::error_code ec;
+        auto n = idle.read_some(asio::buffer(byte), ec); // returns when the server hangs up
+        CHECK(n == 0);
+        CHECK(ec == asio::error::eof);
+    }
     CHECK(client(server.port()).get("/still-up").result_int() == 200);
     server.stop();
+}
+
+TEST_CASE("http server: every answer reaches the response observer", "[http]") {
+    node::http_options options;
+    options.max_body = 16;
+    std::mutex seen_mutex;
+    std::vector<std::pair<std::string, unsigned>> seen;
+    options.on_response = [&](const std::string& target, unsigned status,
+                              std::chrono::microseconds elapsed) {
+        CHECK(elapsed.count() >= 0);
+        std::lock_guard<std::mutex> lock(seen_mutex);
+        seen.emplace_back(target, status);
+    };
+    node::http_server server(options, [](const node::http_request&, node::http_respond respond) {
+        respond({204, "text/plain", "", {}});
+    });
+    REQUIRE(server.start().ok());
+    client c(server.port());
+    CHECK(c.get("/a?x=1").result_int() == 204);
+    CHECK(client(server.port()).send(bhttp::verb::post, "/b", std::string(100, 'x')).result_int() ==
+          413);
+    server.stop();
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0] == std::make_pair(std::string("/a?x=1"), 204u));
+    CHECK(seen[1].second == 413u);
 }
 
 TEST_CASE("tlog-tiles API: checkpoint, tiles and entry bundles from the store", "[http][tiles]") {

@@ -1,5 +1,6 @@
 // A whole node in-process: data directory, actors, HTTP API. Signs through
 // /api/sign, verifies the returned bundle offline, and feeds the API bad input.
+#include "node/metrics.hpp"
 #include "node/service.hpp"
 #include "node/test_http_client.hpp"
 #include "protocol/bundle.hpp"
@@ -31,6 +32,7 @@ struct node_fixture {
         node::service_options options;
         options.data_dir = dir / "data";
         options.http.max_body = 4096;
+        options.http.request_timeout = std::chrono::milliseconds(1500); // slow clients: 408
         auto started = node::service::start(options);
         INFO((started ? "" : started.message()));
         REQUIRE(started.ok());
@@ -115,6 +117,11 @@ TEST_CASE("service: bad requests get their 4xx and the node keeps serving", "[se
                 .send(verb::post, "/api/identities", R"({"identity":"clerk"})", admin)
                 .result_int() == 200);
     auto token = bearer(f.token_for("clerk"));
+    REQUIRE(f.client()
+                .send(verb::post, "/api/identities", R"({"identity":"retired"})", admin)
+                .result_int() == 200);
+    REQUIRE(f.client().send(verb::post, "/api/identities/retired/revoke", "", admin).result_int() ==
+            200);
     struct bad_case {
         verb method;
         std::string target, body, auth;
@@ -156,6 +163,18 @@ TEST_CASE("service: bad requests get their 4xx and the node keeps serving", "[se
         {verb::get, "/tile/0/005", "", "", 404, "not_found"},
         {verb::get, "/api/identities/nobody", "", "", 404, "not_found"},
         {verb::get, "/nothing/here", "", "", 404, "not_found"},
+        {verb::post, "/api/sign", R"({"identity":"retired","content":"aGk="})", admin, 422,
+         "no_signing_key"},
+        {verb::post, "/api/identities/retired/revoke", "", admin, 422, "retired"},
+        {verb::post, "/api/identities/retired/revoke", "[", admin, 400, "bad_json"},
+        {verb::post, "/api/identities/nobody/rotate", "", admin, 404, "not_found"},
+        {verb::post, "/api/identities/clerk/rotate", "", token, 403, "forbidden"},
+        {verb::post, "/api/verify", "{", "", 400, "bad_json"},
+        {verb::post, "/api/verify", R"({"proof":"x","content_sha256":"00"})", "", 400,
+         "bad_request"},
+        {verb::get, "/api/identities?limit=100000", "", "", 400, "bad_request"},
+        {verb::put, "/api/identities", "", admin, 405, "method_not_allowed"},
+        {verb::post, "/metrics", "", "", 405, "method_not_allowed"},
     };
     for (const auto& bc : cases) {
         INFO(bc.target << " " << bc.body.substr(0, 60));
@@ -166,11 +185,23 @@ TEST_CASE("service: bad requests get their 4xx and the node keeps serving", "[se
         CHECK(body["error"] == bc.error);
         CHECK(body["message"].is_string());
     }
+    // A slow client (headers, then a body that never comes) gets a 408.
+    {
+        boost::asio::io_context ioc;
+        boost::asio::ip::tcp::socket raw(ioc);
+        raw.connect({boost::asio::ip::make_address("127.0.0.1"), f.node->http_port()});
+        std::string partial = "POST /api/sign HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{";
+        boost::asio::write(raw, boost::asio::buffer(partial));
+        boost::beast::flat_buffer buf;
+        boost::beast::http::response<boost::beast::http::string_body> res;
+        boost::beast::http::read(raw, buf, res);
+        CHECK(res.result_int() == 408);
+    }
     // Still up and correct.
     auto ok =
         f.client().send(verb::post, "/api/sign", R"({"identity":"clerk","content":"aGk="})", token);
     CHECK(ok.result_int() == 200);
-    CHECK(json::parse(f.client().get("/healthz").body())["size"] == 2);
+    CHECK(json::parse(f.client().get("/healthz").body())["size"] == 4); // 3 registry entries, 1 statement
 }
 
 TEST_CASE("service: refuses to start on a data directory it cannot trust", "[service]") {
@@ -364,4 +395,37 @@ TEST_CASE("service: /api/verify checks a proof offline and against the ledger's 
         auto res = c.send(verb::post, "/api/verify", bad);
         CHECK(res.result_int() == 400);
     }
+}
+
+TEST_CASE("service: /metrics counts requests by endpoint and reports batches and tree size",
+          "[service][metrics]") {
+    CHECK(node::endpoint_of("/api/entries/12") == "/api/entries");
+    CHECK(node::endpoint_of("/api/identities/a/b/rotate") == "/api/identities");
+    CHECK(node::endpoint_of("/tile/entries/000.p/3") == "/tile/entries");
+    CHECK(node::endpoint_of("/tile/0/001") == "/tile");
+    CHECK(node::endpoint_of("/api/signature") == "other");
+    CHECK(node::endpoint_of("/api/sign?x") == "/api/sign");
+
+    node_fixture f;
+    auto admin = bearer(f.init.admin_token);
+    auto c = f.client();
+    REQUIRE(c.send(verb::post, "/api/identities", R"({"identity":"clerk"})", admin).result_int() ==
+            200);
+    for (int i = 0; i < 3; ++i)
+        REQUIRE(c.send(verb::post, "/api/sign", R"({"identity":"clerk","content":"aGk="})", admin)
+                    .result_int() == 200);
+    CHECK(c.get("/api/entries/999").result_int() == 404);
+    auto res = c.get("/metrics");
+    REQUIRE(res.result_int() == 200);
+    CHECK(std::string(res[boost::beast::http::field::content_type]).rfind("text/plain", 0) == 0);
+    auto text = res.body();
+    INFO(text);
+    auto has = [&](const std::string& line) { return text.find(line) != std::string::npos; };
+    CHECK(has("civic_http_requests_total{code=\"200\",endpoint=\"/api/sign\"} 3"));
+    CHECK(has("civic_http_requests_total{code=\"404\",endpoint=\"/api/entries\"} 1"));
+    CHECK(has("civic_http_request_duration_seconds_count{endpoint=\"/api/sign\"} 3"));
+    CHECK(has("civic_ledger_tree_size 4"));
+    CHECK(has("civic_ledger_entries_committed_total 4"));
+    CHECK(has("civic_ledger_batch_entries_count"));
+    CHECK(has("civic_ledger_commit_duration_seconds_bucket"));
 }

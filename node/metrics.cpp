@@ -1,0 +1,135 @@
+#include "node/metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <array>
+#include <sstream>
+
+namespace civic::node {
+
+namespace {
+
+// Longest prefix first where one endpoint's path starts another's.
+constexpr std::array<const char*, 12> endpoints = {"/api/sign",
+                                                   "/api/verify",
+                                                   "/api/identities",
+                                                   "/api/entries",
+                                                   "/api/proof/inclusion",
+                                                   "/api/proof/consistency",
+                                                   "/api/status",
+                                                   "/healthz",
+                                                   "/metrics",
+                                                   "/checkpoint",
+                                                   "/tile/entries",
+                                                   "/tile"};
+
+bool matches(const std::string& path, const std::string& endpoint) {
+    if (path.compare(0, endpoint.size(), endpoint) != 0) return false;
+    return path.size() == endpoint.size() || path[endpoint.size()] == '/';
+}
+
+prometheus::Histogram::BucketBoundaries seconds_buckets() {
+    return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+            0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+}
+
+} // namespace
+
+std::string endpoint_of(const std::string& target) {
+    auto path = target.substr(0, target.find('?'));
+    for (const char* e : endpoints)
+        if (matches(path, e)) return e;
+    return "other";
+}
+
+struct metrics::impl {
+    std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+    prometheus::Family<prometheus::Counter>& requests =
+        prometheus::BuildCounter()
+            .Name("civic_http_requests_total")
+            .Help("HTTP requests answered, by endpoint and status code")
+            .Register(*registry);
+    prometheus::Family<prometheus::Histogram>& latency =
+        prometheus::BuildHistogram()
+            .Name("civic_http_request_duration_seconds")
+            .Help("Time from a request read to its answer, by endpoint")
+            .Register(*registry);
+    prometheus::Family<prometheus::Histogram>& batch_family =
+        prometheus::BuildHistogram()
+            .Name("civic_ledger_batch_entries")
+            .Help("Entries per committed ledger batch (one fsync'd write transaction)")
+            .Register(*registry);
+    prometheus::Family<prometheus::Histogram>& commit_family =
+        prometheus::BuildHistogram()
+            .Name("civic_ledger_commit_duration_seconds")
+            .Help("Time to write and fsync one ledger batch")
+            .Register(*registry);
+    prometheus::Family<prometheus::Gauge>& size_family =
+        prometheus::BuildGauge()
+            .Name("civic_ledger_tree_size")
+            .Help("Entries in the ledger's Merkle tree, durable")
+            .Register(*registry);
+    prometheus::Family<prometheus::Gauge>& pending_family =
+        prometheus::BuildGauge()
+            .Name("civic_ledger_pending_entries")
+            .Help("Entries accepted and waiting for the next batch")
+            .Register(*registry);
+    prometheus::Family<prometheus::Counter>& committed_family =
+        prometheus::BuildCounter()
+            .Name("civic_ledger_entries_committed_total")
+            .Help("Entries committed durably since this process started")
+            .Register(*registry);
+
+    prometheus::Histogram& batch_entries =
+        batch_family.Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 50, 100, 200,
+                                                                     500, 1000, 2000, 5000, 10000});
+    prometheus::Histogram& commit_seconds = commit_family.Add({}, seconds_buckets());
+    prometheus::Gauge& tree_size = size_family.Add({});
+    prometheus::Gauge& pending = pending_family.Add({});
+    prometheus::Counter& committed = committed_family.Add({});
+    // One latency histogram per endpoint, made up front: no lookup per request.
+    std::array<prometheus::Histogram*, endpoints.size() + 1> latency_by_endpoint{};
+
+    impl() {
+        for (std::size_t i = 0; i < endpoints.size(); ++i)
+            latency_by_endpoint[i] = &latency.Add({{"endpoint", endpoints[i]}}, seconds_buckets());
+        latency_by_endpoint[endpoints.size()] =
+            &latency.Add({{"endpoint", "other"}}, seconds_buckets());
+    }
+};
+
+metrics::metrics() : impl_(std::make_unique<impl>()) {}
+metrics::~metrics() = default;
+
+void metrics::http_answered(const std::string& target, unsigned status,
+                            std::chrono::microseconds elapsed) {
+    auto endpoint = target.empty() ? std::string("other") : endpoint_of(target);
+    std::size_t slot = endpoints.size();
+    for (std::size_t i = 0; i < endpoints.size(); ++i)
+        if (endpoint == endpoints[i]) slot = i;
+    impl_->latency_by_endpoint[slot]->Observe(static_cast<double>(elapsed.count()) / 1e6);
+    // Status codes are our own (a fixed handful), so this family stays small.
+    impl_->requests.Add({{"endpoint", endpoint}, {"code", std::to_string(status)}}).Increment();
+}
+
+void metrics::batch_committed(const actors::batch_report& report) {
+    impl_->batch_entries.Observe(static_cast<double>(report.entries));
+    impl_->commit_seconds.Observe(static_cast<double>(report.commit_time.count()) / 1e6);
+    impl_->tree_size.Set(static_cast<double>(report.tree_size));
+    impl_->pending.Set(static_cast<double>(report.pending));
+    impl_->committed.Increment(static_cast<double>(report.entries));
+}
+
+void metrics::set_tree_size(std::uint64_t size) { impl_->tree_size.Set(static_cast<double>(size)); }
+
+std::string metrics::render() const {
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, impl_->registry->Collect());
+    return out.str();
+}
+
+} // namespace civic::node

@@ -1,0 +1,40 @@
+// The node's Prometheus metrics (prometheus-cpp core, served by our own HTTP
+// server at /metrics): HTTP requests and latencies by endpoint, the ledger's
+// batch sizes, commit latency and tree size.
+#pragma once
+
+#include "actors/ledger.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace civic::node {
+
+/// The endpoint a request target counts under: one of a fixed set of names
+/// ("/api/sign", "/tile", ..., "other"), so labels cannot grow with input.
+std::string endpoint_of(const std::string& target);
+
+class metrics {
+public:
+    metrics();
+    ~metrics();
+    metrics(const metrics&) = delete;
+    metrics& operator=(const metrics&) = delete;
+
+    /// One HTTP answer. Thread-safe.
+    void http_answered(const std::string& target, unsigned status,
+                       std::chrono::microseconds elapsed);
+    /// One committed ledger batch (called on the ledger's thread). Thread-safe.
+    void batch_committed(const actors::batch_report& report);
+    /// The tree size before any batch of this run is committed.
+    void set_tree_size(std::uint64_t size);
+    /// The Prometheus text exposition format (version 0.0.4).
+    std::string render() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace civic::node
