@@ -140,11 +140,14 @@ using committer_actor =
 /// arrives while a commit is in flight into the next transaction, signs a
 /// checkpoint per batch, and answers each append only once its batch is durable,
 /// with the inclusion proof against that batch's checkpoint.
+/// `flush` is its own linger timer: an idle ledger may wait that long for more
+/// entries before it starts a commit.
 using ledger_actor =
     caf::typed_actor<caf::replies_to<atoms::append_atom, bytes>::with<append_receipt>,
                      caf::replies_to<atoms::append_atom, signed_locally>::with<append_receipt>,
                      caf::replies_to<atoms::checkpt_atom>::with<std::string>,
-                     caf::replies_to<atoms::status_atom>::with<ledger_status>>;
+                     caf::replies_to<atoms::status_atom>::with<ledger_status>,
+                     caf::reacts_to<atoms::flush_atom>>;
 
 /// The signer: holds identity signing keys in locked memory, signs the ledger
 /// entry for an identity's statement or registry change, and hands it to the

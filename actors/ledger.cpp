@@ -181,7 +181,15 @@ caf::result<append_receipt> accept(ledger_pointer self, bytes raw, bool verify_s
     auto promise = self->make_response_promise<append_receipt>();
     hash leaf = merkle::leaf_hash(raw);
     st.pending.push_back({index, std::move(raw), leaf, std::move(*admitted), promise});
-    start_batch(self);
+    bool batch_full = st.pending.size() >= st.config.max_batch_entries;
+    if (st.config.batch_linger.count() > 0 && st.in_flight.empty() && !batch_full) {
+        if (!st.linger_timer_set) {
+            st.linger_timer_set = true;
+            self->delayed_send(self, st.config.batch_linger, atoms::flush_atom_v);
+        }
+    } else {
+        start_batch(self);
+    }
     return promise;
 }
 
@@ -231,6 +239,10 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
             if (self->state.latest_checkpoint.empty())
                 return make_error(errc::unknown_identity, "the log has no checkpoint yet");
             return self->state.latest_checkpoint;
+        },
+        [self](atoms::flush_atom) {
+            self->state.linger_timer_set = false;
+            start_batch(self);
         },
         [self](atoms::status_atom) {
             auto& st = self->state;

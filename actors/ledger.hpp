@@ -30,9 +30,12 @@ struct batch_report {
 
 struct ledger_config {
     std::string origin;
-    std::size_t max_batch_entries = 10000;           // per write transaction
-    std::size_t max_batch_bytes = 8 * 1024 * 1024;   // entry bytes per write transaction
-    std::size_t max_pending = 100000;                // accepted but not yet in a batch
+    std::size_t max_batch_entries = 10000;         // per write transaction
+    std::size_t max_batch_bytes = 8 * 1024 * 1024; // entry bytes per write transaction
+    std::size_t max_pending = 100000;              // accepted but not yet in a batch
+    /// How long an idle ledger waits for more entries before it commits (0: not
+    /// at all). While a commit is in flight, arrivals wait for it anyway.
+    std::chrono::milliseconds batch_linger{0};
     std::chrono::milliseconds commit_timeout{30000}; // a commit slower than this stops the ledger
     std::size_t tile_cache_tiles = 1024;             // 16 KiB each, for inclusion proofs
     /// Called on the ledger's thread after each commit; must be quick and must
@@ -64,6 +67,7 @@ struct ledger_state {
     std::vector<accepted> in_flight;  // the batch being committed
     std::string in_flight_checkpoint;
     caf::actor_clock::time_point commit_started{};
+    bool linger_timer_set = false;
     std::map<std::string, storage::identity_record>
         registry; // identities seen, with pending effects
     ledger_status counters;

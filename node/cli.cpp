@@ -4,11 +4,17 @@
 #include "node/http_client.hpp"
 #include "node/service.hpp"
 #include "protocol/bundle.hpp"
+#include "protocol/checkpoint.hpp"
+#include "protocol/entry.hpp"
+#include "protocol/merkle.hpp"
+#include "protocol/note.hpp"
+#include "protocol/policy.hpp"
 #include "protocol/tiles.hpp"
 
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
@@ -17,6 +23,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <stdexcept>
 
 namespace civic::node {
 namespace po = boost::program_options;
@@ -109,21 +116,27 @@ void describe_verify(po::options_description& o) {
         "json", "print the verdict as JSON");
 }
 
+/// A policy that trusts one log key and needs no witnesses: what --log-key and
+/// --vkey mean. `source` names the flag in errors.
+result<policy_verifier> trust_log_key(const std::string& vkey, const std::string& source) {
+    // One line only: the key must not smuggle further policy lines in.
+    if (vkey.find_first_of("\r\n") != std::string::npos)
+        return make_error(source + ": a verifier key is one line");
+    auto p = parse_policy("log " + vkey + "\nquorum none\n");
+    if (!p) return make_error(source + ": " + p.message());
+    auto v = policy_verifier::make(*p);
+    if (!v) return make_error(source + ": " + v.message());
+    return v;
+}
+
 result<policy_verifier> load_trust(const po::variables_map& vm) {
     if (vm.count("policy") == vm.count("log-key"))
         return make_error("give exactly one of --policy FILE and --log-key VKEY");
-    std::string text;
-    std::string source;
-    if (vm.count("policy")) {
-        source = "--policy " + vm["policy"].as<std::string>();
-        auto file = read_file(vm["policy"].as<std::string>());
-        if (!file) return make_error("--policy " + file.message());
-        text = std::move(*file);
-    } else {
-        source = "--log-key";
-        text = "log " + vm["log-key"].as<std::string>() + "\nquorum none\n";
-    }
-    auto p = parse_policy(text);
+    if (vm.count("log-key")) return trust_log_key(vm["log-key"].as<std::string>(), "--log-key");
+    auto source = "--policy " + vm["policy"].as<std::string>();
+    auto file = read_file(vm["policy"].as<std::string>());
+    if (!file) return make_error("--policy " + file.message());
+    auto p = parse_policy(*file);
     if (!p) return make_error(source + ": " + p.message());
     auto v = policy_verifier::make(*p);
     if (!v) return make_error(source + ": " + v.message());
@@ -345,11 +358,15 @@ int run_init(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
 void describe_serve(po::options_description& o) {
     o.add_options()("data", po::value<std::string>()->required(), "data directory made by init")(
         "listen", po::value<std::string>()->default_value("127.0.0.1:8080"), "HTTP address:port")(
-        "http-threads", po::value<unsigned>()->default_value(2), "HTTP I/O threads")(
-        "max-batch", po::value<std::size_t>()->default_value(10000),
-        "most entries per write transaction")("max-pending",
-                                              po::value<std::size_t>()->default_value(100000),
-                                              "most entries waiting for a batch");
+        "http-threads", po::value<unsigned>()->default_value(2),
+        "HTTP I/O threads")("max-batch", po::value<std::size_t>()->default_value(10000),
+                            "most entries per write transaction")(
+        "max-batch-bytes", po::value<std::size_t>()->default_value(8 * 1024 * 1024),
+        "most entry bytes per write transaction")(
+        "batch-linger-ms", po::value<unsigned>()->default_value(0),
+        "how long an idle ledger waits for more entries before it commits")(
+        "max-pending", po::value<std::size_t>()->default_value(100000),
+        "most entries waiting for a batch");
 }
 
 int run_serve(const po::variables_map& vm, std::ostream&, std::ostream& err) {
@@ -368,6 +385,19 @@ int run_serve(const po::variables_map& vm, std::ostream&, std::ostream& err) {
     options.http.threads = vm["http-threads"].as<unsigned>();
     options.ledger.max_batch_entries = vm["max-batch"].as<std::size_t>();
     options.ledger.max_pending = vm["max-pending"].as<std::size_t>();
+    options.ledger.max_batch_bytes = vm["max-batch-bytes"].as<std::size_t>();
+    options.ledger.batch_linger = std::chrono::milliseconds(vm["batch-linger-ms"].as<unsigned>());
+    if (options.ledger.max_batch_entries == 0 || options.ledger.max_pending == 0 ||
+        options.ledger.max_batch_bytes < max_entry_size) {
+        err << "civic-attest serve: --max-batch and --max-pending must be > 0, --max-batch-bytes "
+               "at least one entry ("
+            << max_entry_size << ")\n";
+        return exit_usage;
+    }
+    if (options.ledger.batch_linger > std::chrono::seconds(10)) {
+        err << "civic-attest serve: --batch-linger-ms must be at most 10000\n";
+        return exit_usage;
+    }
 
     // Block the stop signals before any thread starts, then wait for one here.
     sigset_t stop_signals;
@@ -389,35 +419,178 @@ int run_serve(const po::variables_map& vm, std::ostream&, std::ostream& err) {
     return exit_ok;
 }
 
+// ----------------------------------------------------------- node client ----
+
+constexpr const char* default_server = "http://127.0.0.1:8080";
+constexpr auto call_timeout = std::chrono::seconds(30);
+/// Most characters of a node's text repeated in an error message.
+constexpr std::size_t max_echo = 300;
+
+/// A node's answer that is not what the API promises (a field missing, a key
+/// that is not hex): run_cli reports it, with nlohmann's type errors, as exit 1.
+struct bad_answer : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// Text from a node, safe to put on a terminal: control characters (escape
+/// sequences) become '?', invalid UTF-8 bytes too, and it is cut to max_echo.
+std::string printable(std::string_view text) {
+    bool cut = text.size() > max_echo;
+    text = text.substr(0, max_echo);
+    bool utf8 = note::valid_utf8(text);
+    std::string out;
+    for (char c : text) {
+        auto u = static_cast<unsigned char>(c);
+        out += u < 0x20 || u == 0x7f || (u >= 0x80 && !utf8) ? '?' : c;
+    }
+    return cut ? out + "..." : out;
+}
+
+void describe_server(po::options_description& o) {
+    o.add_options()("server", po::value<std::string>()->default_value(default_server),
+                    "the node, http://HOST:PORT");
+}
+
+void describe_token_file(po::options_description& o, const char* who_needs_it) {
+    o.add_options()("token-file", po::value<std::string>(),
+                    (std::string(who_needs_it) +
+                     ": file holding the API token (mode 0600); default: $CIVIC_ATTEST_TOKEN")
+                        .c_str());
+}
+
+/// The API token: the first line of --token-file, else $CIVIC_ATTEST_TOKEN.
+result<std::string> read_token(const po::variables_map& vm) {
+    std::string token;
+    std::string source = "CIVIC_ATTEST_TOKEN";
+    if (vm.count("token-file")) {
+        source = "--token-file " + vm["token-file"].as<std::string>();
+        auto text = read_secret_file(vm["token-file"].as<std::string>());
+        if (!text) return make_error("--token-file " + text.message());
+        token = text->substr(0, text->find_first_of("\r\n"));
+        ed25519::wipe(text->data(), text->size());
+    } else if (const char* env = std::getenv("CIVIC_ATTEST_TOKEN")) {
+        token = env;
+    } else {
+        return make_error("give --token-file FILE or set CIVIC_ATTEST_TOKEN");
+    }
+    // It goes into an HTTP header: printable ASCII, no spaces.
+    bool printable_ascii = !token.empty() && std::all_of(token.begin(), token.end(), [](char c) {
+        return c > ' ' && c < 0x7f;
+    });
+    if (!printable_ascii)
+        return make_error(source + ": not a token (empty, or spaces or control characters)");
+    return token;
+}
+
+/// One command's calls to a node. Each call reports its own failure on err,
+/// prefixed with the command: the node's error code and message with the HTTP
+/// status, or why the node could not be reached; the caller just exits 1.
+struct node_client {
+    std::string who; // "civic-attest identity add"
+    http_endpoint server;
+    std::string authorization;
+    std::ostream* err;
+
+    /// Sets the bearer token from --token-file or $CIVIC_ATTEST_TOKEN.
+    status authorize(const po::variables_map& vm) {
+        auto token = read_token(vm);
+        if (!token) return token.err();
+        authorization = "Bearer " + *token;
+        return {};
+    }
+
+    /// The body of a 2xx answer.
+    std::optional<std::string> text(const std::string& method, const std::string& target,
+                                    const std::string& body = "") const {
+        auto res = http_call(server, method, target, body, authorization, call_timeout);
+        if (!res) {
+            // No answer: refused, timed out, or too large (http_call bounds it).
+            *err << who << ": request failed: " << res.message() << "\n";
+            return std::nullopt;
+        }
+        if (res->status >= 200 && res->status < 300) return std::move(res->body);
+        auto reply = nlohmann::json::parse(res->body, nullptr, false);
+        *err << who << ": the node answered " << res->status;
+        if (reply.is_object() && reply.contains("error") && reply["error"].is_string() &&
+            reply.contains("message") && reply["message"].is_string())
+            *err << " " << printable(reply["error"].get<std::string>()) << ": "
+                 << printable(reply["message"].get<std::string>()) << "\n";
+        else
+            *err << ": " << printable(res->body) << "\n";
+        return std::nullopt;
+    }
+
+    /// A 2xx answer's JSON object.
+    std::optional<nlohmann::json> json(const std::string& method, const std::string& target,
+                                       const std::string& body = "") const {
+        auto answer = text(method, target, body);
+        if (!answer) return std::nullopt;
+        auto reply = nlohmann::json::parse(*answer, nullptr, false);
+        if (!reply.is_object()) {
+            *err << who << ": the node's answer is not a JSON object: " << printable(*answer)
+                 << "\n";
+            return std::nullopt;
+        }
+        return reply;
+    }
+    std::optional<nlohmann::json> get(const std::string& target) const {
+        return json("GET", target);
+    }
+};
+
+/// The node named by --server for command `who`; a bad URL is reported on err.
+std::optional<node_client> open_node(const po::variables_map& vm, std::string who,
+                                     std::ostream& err) {
+    auto server = parse_server_url(vm["server"].as<std::string>());
+    if (!server) {
+        err << who << ": --server: " << server.message() << "\n";
+        return std::nullopt;
+    }
+    return node_client{std::move(who), std::move(*server), "", &err};
+}
+
+/// A 32-byte key the node sent as hex; checked, since it may be printed for scripts.
+std::string key_hex(const nlohmann::json& j, const char* field) {
+    auto text = j.at(field).get<std::string>();
+    auto decoded = hex_decode(text);
+    if (!decoded || decoded->size() != ed25519::public_key{}.size())
+        throw bad_answer(std::string("'") + field + "' is not 64 hex digits");
+    return text;
+}
+
+/// An unsigned decimal flag, if given; errors name the flag.
+result<std::optional<std::uint64_t>> number_flag(const po::variables_map& vm, const char* flag) {
+    if (!vm.count(flag)) return std::optional<std::uint64_t>();
+    auto text = vm[flag].as<std::string>();
+    auto n = parse_decimal(text);
+    if (!n) return make_error(std::string("--") + flag + " '" + text + "': " + n.message());
+    return std::optional<std::uint64_t>(*n);
+}
+
+/// Fails naming the first of `flags` that was given, for actions that do not use it.
+status refuse_flags(const po::variables_map& vm, const std::vector<const char*>& flags,
+                    const std::string& action) {
+    for (const char* flag : flags)
+        if (vm.count(flag))
+            return make_error(std::string("--") + flag + " is not used by '" + action + "'");
+    return {};
+}
+
 // ------------------------------------------------------------------ sign ----
 
 void describe_sign(po::options_description& o) {
-    o.add_options()("server", po::value<std::string>()->default_value("http://127.0.0.1:8080"),
-                    "the node")("token-file", po::value<std::string>(),
-                                "file holding the API token (mode 0600)")(
-        "identity", po::value<std::string>()->required(), "the identity to sign for")(
+    describe_server(o);
+    describe_token_file(o, "signing");
+    o.add_options()("identity", po::value<std::string>()->required(), "the identity to sign for")(
         "file", po::value<std::string>()->required(), "the document to sign")(
         "out", po::value<std::string>(), "where to write the proof (default: FILE.tlog-proof)");
 }
 
 int run_sign(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
-    auto server = parse_server_url(vm["server"].as<std::string>());
-    if (!server) {
-        err << "civic-attest sign: --server: " << server.message() << "\n";
-        return exit_usage;
-    }
-    std::string token;
-    if (vm.count("token-file")) {
-        auto text = read_secret_file(vm["token-file"].as<std::string>());
-        if (!text) {
-            err << "civic-attest sign: --token-file " << text.message() << "\n";
-            return exit_usage;
-        }
-        token = text->substr(0, text->find('\n'));
-    } else if (const char* env = std::getenv("CIVIC_ATTEST_TOKEN")) {
-        token = env;
-    } else {
-        err << "civic-attest sign: give --token-file or set CIVIC_ATTEST_TOKEN\n";
+    auto node = open_node(vm, "civic-attest sign", err);
+    if (!node) return exit_usage;
+    if (auto ok = node->authorize(vm); !ok) {
+        err << node->who << ": " << ok.message() << "\n";
         return exit_usage;
     }
     auto path = vm["file"].as<std::string>();
@@ -429,26 +602,19 @@ int run_sign(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
     // Only the document's hash leaves this machine.
     nlohmann::json body{{"identity", vm["identity"].as<std::string>()},
                         {"content_sha256", hex_encode(sha256(byte_view(*doc)))}};
-    auto res = http_call(*server, "POST", "/api/sign", body.dump(), "Bearer " + token,
-                         std::chrono::seconds(30));
-    if (!res) {
-        err << "civic-attest sign: " << res.message() << "\n";
-        return exit_failed;
-    }
-    auto reply = nlohmann::json::parse(res->body, nullptr, false);
-    if (res->status != 200 || reply.is_discarded() || !reply.contains("proof")) {
-        err << "civic-attest sign: the node answered " << res->status << ": " << res->body << "\n";
-        return exit_failed;
-    }
+    auto reply = node->json("POST", "/api/sign", body.dump());
+    if (!reply) return exit_failed;
+    auto proof_text = reply->at("proof").get<std::string>();
+    auto index = reply->at("index").get<std::uint64_t>();
     auto out_path = vm.count("out") ? vm["out"].as<std::string>() : path + ".tlog-proof";
     std::ofstream proof(out_path, std::ios::binary | std::ios::trunc);
-    proof << reply["proof"].get<std::string>();
+    proof << proof_text;
     proof.close();
     if (!proof) {
         err << "civic-attest sign: --out " << out_path << ": write failed\n";
         return exit_failed;
     }
-    err << "civic-attest sign: " << path << " is entry " << reply["index"] << " of the log\n";
+    err << "civic-attest sign: " << path << " is entry " << index << " of the log\n";
     out << out_path << "\n";
     return exit_ok;
 }
@@ -510,6 +676,397 @@ int run_token(const po::variables_map& vm, std::ostream& out, std::ostream& err)
     return exit_usage;
 }
 
+// -------------------------------------------------------------- identity ----
+
+/// identity list stops after this many pages, so a node that keeps answering
+/// "next" cannot keep it running for ever.
+constexpr int max_list_pages = 10000;
+
+void describe_identity(po::options_description& o) {
+    o.add_options()("action", po::value<std::string>()->required(), "add | rotate | revoke | list");
+    describe_server(o);
+    describe_token_file(o, "add, rotate, revoke (the admin token)");
+    o.add_options()("identity", po::value<std::string>(),
+                    "add, rotate, revoke: the identity's name; list: show only this one")(
+        "key", po::value<std::string>(),
+        "revoke: the key to revoke (64 hex digits); default: the current key, which retires "
+        "the identity")("page-size", po::value<std::string>()->default_value("1000"),
+                        "list: identities asked for per request (1..1000)");
+}
+
+/// One line of identity list: name, current key (or "retired"), number of keys.
+void print_identity(const nlohmann::json& id, std::ostream& out) {
+    auto name = id.at("identity").get<std::string>();
+    if (!check_identity_name(name)) throw bad_answer("an identity name is not valid");
+    const auto& keys = id.at("keys");
+    if (!keys.is_array() || keys.empty()) throw bad_answer("'" + name + "' has no keys");
+    bool retired = id.at("retired").get<bool>();
+    out << name << " " << (retired ? "retired" : key_hex(keys.back(), "public_key")) << " "
+        << keys.size() << (keys.size() == 1 ? " key" : " keys") << "\n";
+}
+
+int list_identities(const node_client& node, const po::variables_map& vm, std::ostream& out) {
+    if (vm.count("identity")) {
+        auto reply = node.get("/api/identities/" + vm["identity"].as<std::string>());
+        if (!reply) return exit_failed;
+        print_identity(*reply, out);
+        return exit_ok;
+    }
+    auto page_size = parse_decimal(vm["page-size"].as<std::string>(), 1000);
+    if (!page_size || *page_size == 0) {
+        *node.err << node.who << ": --page-size must be 1..1000\n";
+        return exit_usage;
+    }
+    std::string after;
+    for (int page = 0; page < max_list_pages; ++page) {
+        auto target = "/api/identities?limit=" + std::to_string(*page_size);
+        if (!after.empty()) target += "&after=" + after;
+        auto reply = node.get(target);
+        if (!reply) return exit_failed;
+        for (const auto& id : reply->at("identities"))
+            print_identity(id, out);
+        if (!reply->contains("next")) return exit_ok;
+        // Names come in order: a "next" that does not move on would loop.
+        auto next = reply->at("next").get<std::string>();
+        if (!check_identity_name(next) || next <= after)
+            throw bad_answer("'next' is not a valid name after '" + after + "'");
+        after = std::move(next);
+    }
+    *node.err << node.who << ": stopped after " << max_list_pages
+              << " pages: the node kept answering 'next'\n";
+    return exit_failed;
+}
+
+int run_identity(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    auto action = vm["action"].as<std::string>();
+    if (action != "add" && action != "rotate" && action != "revoke" && action != "list") {
+        err << "civic-attest identity: unknown action '" << action
+            << "' (add, rotate, revoke or list)\n";
+        return exit_usage;
+    }
+    auto node = open_node(vm, "civic-attest identity " + action, err);
+    if (!node) return exit_usage;
+    auto usage_error = [&](const std::string& message) {
+        err << node->who << ": " << message << "\n";
+        return exit_usage;
+    };
+    std::string name;
+    if (vm.count("identity")) {
+        name = vm["identity"].as<std::string>();
+        // Checked here too: the name becomes part of a URL.
+        if (auto ok = check_identity_name(name); !ok)
+            return usage_error("--identity '" + name + "': " + ok.message());
+    }
+    if (action != "revoke" && vm.count("key")) return usage_error("--key is only for revoke");
+    if (action == "list") return list_identities(*node, vm, out);
+    if (name.empty()) return usage_error("--identity is required");
+    if (auto ok = node->authorize(vm); !ok) return usage_error(ok.message());
+
+    if (action == "add") {
+        auto reply =
+            node->json("POST", "/api/identities", nlohmann::json{{"identity", name}}.dump());
+        if (!reply) return exit_failed;
+        out << key_hex(*reply, "public_key") << "\n";
+        err << node->who << ": registered '" << name << "' (entry "
+            << reply->at("index").get<std::uint64_t>()
+            << " of the log); its public key is on stdout\n";
+        return exit_ok;
+    }
+    if (action == "rotate") {
+        auto reply = node->json("POST", "/api/identities/" + name + "/rotate");
+        if (!reply) return exit_failed;
+        out << key_hex(*reply, "public_key") << "\n";
+        err << node->who << ": '" << name << "' has a new key (entry "
+            << reply->at("index").get<std::uint64_t>() << " of the log), on stdout";
+        if (reply->contains("previous_key"))
+            err << "; it replaces " << key_hex(*reply, "previous_key");
+        err << "\n";
+        return exit_ok;
+    }
+    std::string body;
+    if (vm.count("key")) {
+        auto key = vm["key"].as<std::string>();
+        auto decoded = hex_decode(key);
+        if (!decoded || decoded->size() != ed25519::public_key{}.size())
+            return usage_error("--key '" + key + "': must be 64 hex digits");
+        body = nlohmann::json{{"public_key", hex_encode(*decoded)}}.dump();
+    }
+    auto reply = node->json("POST", "/api/identities/" + name + "/revoke", body);
+    if (!reply) return exit_failed;
+    err << node->who << ": revoked key " << key_hex(*reply, "revoked_key") << " of '" << name
+        << "' (entry " << reply->at("index").get<std::uint64_t>() << " of the log)"
+        << (reply->at("retired").get<bool>() ? "; the identity is retired: it can sign no more"
+                                             : "")
+        << "\n";
+    return exit_ok;
+}
+
+// ------------------------------------------------------------------- log ----
+
+void describe_log(po::options_description& o) {
+    o.add_options()("action", po::value<std::string>()->required(),
+                    "checkpoint | entry | proof | consistency");
+    describe_server(o);
+    o.add_options()(
+        "vkey", po::value<std::string>(),
+        "the log's verifier key, or a file holding it (e.g. DATA/log.vkey): checkpoint, proof, "
+        "consistency check the checkpoint's signature, and the proof against it")(
+        "index", po::value<std::string>(), "entry, proof: the entry's index")(
+        "size", po::value<std::string>(),
+        "proof: the tree size to prove inclusion in (default: the latest checkpoint's)")(
+        "old", po::value<std::string>(), "consistency: the older tree size")(
+        "new", po::value<std::string>(),
+        "consistency: the newer tree size (default: the latest checkpoint's)")(
+        "old-root", po::value<std::string>(),
+        "consistency: the root (base64) you kept for size --old; with --vkey the proof is "
+        "checked against it");
+}
+
+/// --vkey: a verifier key, or a file whose first line is one.
+result<policy_verifier> load_vkey(const po::variables_map& vm) {
+    auto arg = vm["vkey"].as<std::string>();
+    auto key = arg;
+    if (!note::parse_vkey(arg)) {
+        auto file = read_file(arg);
+        if (!file)
+            return make_error("--vkey: '" + arg +
+                              "' is neither a verifier key nor a readable file (" + file.message() +
+                              ")");
+        key = file->substr(0, file->find_first_of("\r\n"));
+    }
+    return trust_log_key(key, "--vkey " + arg);
+}
+
+/// The node's latest checkpoint; with `trust`, only if the log's signature verifies.
+std::optional<signed_checkpoint> fetch_checkpoint(const node_client& node,
+                                                  const policy_verifier* trust,
+                                                  std::string* text = nullptr) {
+    auto answer = node.text("GET", "/checkpoint");
+    if (!answer) return std::nullopt;
+    auto parsed = parse_signed_checkpoint(*answer);
+    if (!parsed) {
+        *node.err << node.who << ": the node's checkpoint does not parse: " << parsed.message()
+                  << "\n";
+        return std::nullopt;
+    }
+    if (trust) {
+        auto verdict = trust->verify(*answer);
+        if (!verdict) {
+            *node.err << node.who
+                      << ": the checkpoint does NOT verify with --vkey: " << verdict.message()
+                      << "\n";
+            return std::nullopt;
+        }
+    }
+    if (text) *text = std::move(*answer);
+    return std::move(*parsed);
+}
+
+/// The hashes of a proof answer, bounded like every proof we verify.
+std::vector<hash> proof_hashes(const nlohmann::json& reply) {
+    const auto& list = reply.at("proof");
+    if (!list.is_array() || list.size() > merkle::max_proof_hashes)
+        throw bad_answer("'proof' is not a list of at most 64 hashes");
+    std::vector<hash> out;
+    for (const auto& h : list) {
+        auto decoded = base64_decode_fixed<32>(h.get<std::string>());
+        if (!decoded) throw bad_answer("'proof': " + decoded.message());
+        out.push_back(*decoded);
+    }
+    return out;
+}
+
+/// The leaf hash of entry `index`, from the bytes the node serves.
+std::optional<hash> fetch_leaf_hash(const node_client& node, std::uint64_t index) {
+    auto reply = node.get("/api/entries/" + std::to_string(index));
+    if (!reply) return std::nullopt;
+    if (reply->at("index").get<std::uint64_t>() != index)
+        throw bad_answer("asked for entry " + std::to_string(index) + ", got another");
+    auto raw = base64_decode(reply->at("entry").get<std::string>());
+    if (!raw) throw bad_answer("'entry': " + raw.message());
+    return merkle::leaf_hash(*raw);
+}
+
+std::string consistency_target(std::uint64_t old_size, std::uint64_t new_size) {
+    return "/api/proof/consistency?old=" + std::to_string(old_size) +
+           "&new=" + std::to_string(new_size);
+}
+
+int log_checkpoint(const node_client& node, const policy_verifier* trust, std::ostream& out) {
+    std::string text;
+    auto cp = fetch_checkpoint(node, trust, &text);
+    if (!cp) return exit_failed;
+    out << text;
+    if (trust)
+        *node.err << node.who << ": verified: signed by the log " << cp->body.origin
+                  << ", tree size " << cp->body.size << "\n";
+    else
+        *node.err << node.who << ": signature not checked (give --vkey)\n";
+    return exit_ok;
+}
+
+int log_proof(const node_client& node, const policy_verifier* trust, std::uint64_t index,
+              std::optional<std::uint64_t> size, std::ostream& out) {
+    // The latest checkpoint gives the default size, and with --vkey the signed root.
+    std::optional<signed_checkpoint> cp;
+    if (!size || trust) {
+        cp = fetch_checkpoint(node, trust);
+        if (!cp) return exit_failed;
+        if (!size) size = cp->body.size;
+    }
+    if (trust && *size > cp->body.size) {
+        *node.err << node.who << ": --size " << *size << " is beyond the latest checkpoint (size "
+                  << cp->body.size << "): there is no signed root to check against\n";
+        return exit_failed;
+    }
+    auto reply = node.get("/api/proof/inclusion?index=" + std::to_string(index) +
+                          "&size=" + std::to_string(*size));
+    if (!reply) return exit_failed;
+    if (reply->at("index").get<std::uint64_t>() != index ||
+        reply->at("size").get<std::uint64_t>() != *size)
+        throw bad_answer("the proof is for another index or size");
+    auto proof = proof_hashes(*reply);
+    if (!trust) {
+        out << reply->dump(2) << "\n";
+        *node.err << node.who
+                  << ": not checked (give --vkey to check it against the log's signed "
+                     "checkpoint)\n";
+        return exit_ok;
+    }
+    auto leaf = fetch_leaf_hash(node, index);
+    if (!leaf) return exit_failed;
+    const auto& signed_root = cp->body.root;
+    status checked;
+    if (*size == cp->body.size) {
+        checked = merkle::verify_inclusion(index, *size, *leaf, proof, signed_root);
+    } else {
+        // An older size has no signed root: the proof implies one, and a
+        // consistency proof must show that tree is a prefix of the signed one.
+        auto root = merkle::root_from_inclusion(index, *size, *leaf, proof);
+        auto consistency = node.get(consistency_target(*size, cp->body.size));
+        if (!consistency) return exit_failed;
+        checked = root ? merkle::verify_consistency(*size, cp->body.size,
+                                                    proof_hashes(*consistency), *root, signed_root)
+                       : status(root.err());
+    }
+    if (!checked) {
+        *node.err << node.who << ": the proof does NOT verify: " << checked.message() << "\n";
+        return exit_failed;
+    }
+    out << reply->dump(2) << "\n";
+    *node.err << node.who << ": verified: entry " << index << " is in the tree of size " << *size;
+    if (*size != cp->body.size)
+        *node.err << ", a prefix of the tree of size " << cp->body.size << ",";
+    *node.err << " signed by the log " << cp->body.origin << "\n";
+    return exit_ok;
+}
+
+int log_consistency(const node_client& node, const po::variables_map& vm,
+                    const policy_verifier* trust, std::ostream& out) {
+    auto usage_error = [&](const std::string& message) {
+        *node.err << node.who << ": " << message << "\n";
+        return exit_usage;
+    };
+    auto old_size = number_flag(vm, "old");
+    auto new_size = number_flag(vm, "new");
+    if (!old_size) return usage_error(old_size.message());
+    if (!new_size) return usage_error(new_size.message());
+    if (!*old_size) return usage_error("--old is required");
+    if (**old_size == 0) return usage_error("--old must be at least 1");
+    if (*new_size && **new_size < **old_size) return usage_error("--new must be at least --old");
+    std::optional<hash> old_root;
+    if (vm.count("old-root")) {
+        auto decoded = base64_decode_fixed<32>(vm["old-root"].as<std::string>());
+        if (!decoded) return usage_error("--old-root: " + decoded.message());
+        if (!trust)
+            return usage_error("--old-root needs --vkey: the new root must come from a signed "
+                               "checkpoint");
+        old_root = *decoded;
+    }
+    std::optional<signed_checkpoint> cp;
+    if (!*new_size || trust) {
+        cp = fetch_checkpoint(node, trust);
+        if (!cp) return exit_failed;
+    }
+    auto new_tree = *new_size ? **new_size : cp->body.size;
+    if (old_root && new_tree != cp->body.size) {
+        *node.err << node.who << ": --new " << new_tree << ": the node signs only its latest "
+                  << "checkpoint (size " << cp->body.size << "); omit --new to check against it\n";
+        return exit_failed;
+    }
+    auto reply = node.get(consistency_target(**old_size, new_tree));
+    if (!reply) return exit_failed;
+    if (reply->at("old").get<std::uint64_t>() != **old_size ||
+        reply->at("new").get<std::uint64_t>() != new_tree)
+        throw bad_answer("the proof is for other sizes");
+    auto proof = proof_hashes(*reply);
+    if (!old_root) {
+        out << reply->dump(2) << "\n";
+        *node.err << node.who << ": not checked (give --old-root, the root you kept for size "
+                  << **old_size << (trust ? ")\n" : ", and --vkey)\n");
+        return exit_ok;
+    }
+    auto checked =
+        merkle::verify_consistency(**old_size, new_tree, proof, *old_root, cp->body.root);
+    if (!checked) {
+        *node.err << node.who << ": the proof does NOT verify: the tree of size " << **old_size
+                  << " with --old-root is not a prefix of the signed checkpoint: "
+                  << checked.message() << "\n";
+        return exit_failed;
+    }
+    out << reply->dump(2) << "\n";
+    *node.err << node.who << ": verified: the tree of size " << **old_size
+              << " with --old-root is a prefix of the checkpoint of size " << new_tree
+              << " signed by " << cp->body.origin << "\n";
+    return exit_ok;
+}
+
+int run_log(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    auto action = vm["action"].as<std::string>();
+    std::vector<const char*> unused;
+    if (action == "checkpoint")
+        unused = {"index", "size", "old", "new", "old-root"};
+    else if (action == "entry")
+        unused = {"vkey", "size", "old", "new", "old-root"};
+    else if (action == "proof")
+        unused = {"old", "new", "old-root"};
+    else if (action == "consistency")
+        unused = {"index", "size"};
+    else {
+        err << "civic-attest log: unknown action '" << action
+            << "' (checkpoint, entry, proof or consistency)\n";
+        return exit_usage;
+    }
+    auto node = open_node(vm, "civic-attest log " + action, err);
+    if (!node) return exit_usage;
+    auto usage_error = [&](const std::string& message) {
+        err << node->who << ": " << message << "\n";
+        return exit_usage;
+    };
+    if (auto ok = refuse_flags(vm, unused, "log " + action); !ok) return usage_error(ok.message());
+    std::optional<policy_verifier> trust;
+    if (vm.count("vkey")) {
+        auto loaded = load_vkey(vm);
+        if (!loaded) return usage_error(loaded.message());
+        trust = std::move(*loaded);
+    }
+    const policy_verifier* trusted = trust ? &*trust : nullptr;
+    if (action == "checkpoint") return log_checkpoint(*node, trusted, out);
+    if (action == "consistency") return log_consistency(*node, vm, trusted, out);
+
+    auto index = number_flag(vm, "index");
+    auto size = number_flag(vm, "size");
+    if (!index) return usage_error(index.message());
+    if (!size) return usage_error(size.message());
+    if (!*index) return usage_error("--index is required");
+    if (*size && **index >= **size) return usage_error("--index must be below --size");
+    if (action == "proof") return log_proof(*node, trusted, **index, *size, out);
+    auto reply = node->get("/api/entries/" + std::to_string(**index));
+    if (!reply) return exit_failed;
+    out << reply->dump(2) << "\n";
+    return exit_ok;
+}
+
 // --------------------------------------------------------------- version ----
 
 void describe_none(po::options_description&) {}
@@ -539,6 +1096,14 @@ const std::map<std::string, command>& commands() {
           run_token}},
         {"sign",
          {"sign a document through a node and write its .tlog-proof", describe_sign, run_sign}},
+        {"identity",
+         {"register, rotate, revoke or list identities on a node (identity add|rotate|revoke|list "
+          "--identity NAME ...)",
+          describe_identity, run_identity}},
+        {"log",
+         {"read a node's log: log checkpoint|entry|proof|consistency [--vkey VKEY] (checks "
+          "signatures and proofs)",
+          describe_log, run_log}},
     };
     return table;
 }
@@ -572,7 +1137,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     try {
         std::vector<std::string> rest(args.begin() + 1, args.end());
         po::positional_options_description positional;
-        if (args[0] == "token") positional.add("action", 1);
+        // Commands with actions (token add, log proof...) take the action first.
+        if (options.find_nothrow("action", false)) positional.add("action", 1);
         po::store(po::command_line_parser(rest).options(options).positional(positional).run(), vm);
         if (vm.count("help")) {
             out << "civic-attest " << args[0] << ": " << cmd.summary << "\n\n" << options;
@@ -583,7 +1149,17 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         err << "civic-attest " << args[0] << ": " << e.what() << "\n" << options;
         return exit_usage;
     }
-    return cmd.run(vm, out, err);
+    try {
+        return cmd.run(vm, out, err);
+    } catch (const nlohmann::json::exception& e) {
+        // Commands read answers with at() and get<>(): a missing field lands here.
+        err << "civic-attest " << args[0] << ": the node's answer is malformed: " << e.what()
+            << "\n";
+    } catch (const bad_answer& e) {
+        err << "civic-attest " << args[0] << ": the node's answer is malformed: " << e.what()
+            << "\n";
+    }
+    return exit_failed;
 }
 
 } // namespace civic::node

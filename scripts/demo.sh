@@ -29,8 +29,13 @@ for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1
 curl -fs "http://127.0.0.1:$port/healthz"; echo
 
 step "3. Register an identity (admin token) and give its clerk a signing token"
-curl -fs -X POST -H "Authorization: Bearer $(cat "$work/node/admin.token")" \
-  -d '{"identity":"town-of-example/clerk"}' "http://127.0.0.1:$port/api/identities"; echo
+# identity add prints only the new public key on stdout, so it can be captured.
+register=("$bin" identity add --server "http://127.0.0.1:$port" \
+  --token-file "$work/node/admin.token" --identity town-of-example/clerk)
+printf '$ %s\n' "${register[*]}"
+clerk_key=$("${register[@]}")
+echo "clerk public key: $clerk_key"
+run "$bin" identity list --server "http://127.0.0.1:$port"
 "$bin" token add --data "$work/node" --identity town-of-example/clerk --label clerk > "$work/clerk.token"
 chmod 600 "$work/clerk.token"
 echo "clerk token written to $work/clerk.token"
@@ -43,8 +48,8 @@ for n in 1 2 3; do
 done
 echo; cat "$work/minutes-2.txt.tlog-proof"
 
-step "5. The log's public checkpoint (C2SP tlog-tiles: GET /checkpoint)"
-curl -fs "http://127.0.0.1:$port/checkpoint"
+step "5. The log's public checkpoint (C2SP tlog-tiles: GET /checkpoint), its signature checked"
+run "$bin" log checkpoint --server "http://127.0.0.1:$port" --vkey "$work/node/log.vkey"
 
 step "6. Stop the node: what follows needs no server"
 stop_node

@@ -173,6 +173,51 @@ TEST_CASE("ledger: entries are acknowledged durable and in order with proofs, an
     CHECK(latest->body.size == 51);
 }
 
+TEST_CASE("ledger: an idle ledger lingers for more entries, bounded by the linger time and the "
+          "batch size",
+          "[actors][ledger]") {
+    fixture f("linger");
+    actors::ledger_config config;
+    config.batch_linger = 20ms;
+    config.max_batch_entries = 8;
+    f.restart(config);
+    auto clerk = test::key_for("clerk");
+    auto reg = f.append(make_entry(entry_kind::identity_registration, "town/clerk", clerk));
+    std::vector<std::shared_ptr<outcome>> outcomes;
+    for (int i = 0; i < 3; ++i)
+        outcomes.push_back(f.append(make_entry(entry_kind::statement, "town/clerk", clerk, i)));
+    f.sched->run();
+    // Nothing commits before the linger time passes on the (virtual) clock.
+    CHECK_FALSE(reg->done);
+    CHECK(f.status().batches == 0);
+    CHECK(f.sched->has_pending_timeout());
+    // Only the linger timer may fire (trigger_timeouts would also expire the clients' requests).
+    f.sched->advance_time(19ms);
+    f.sched->run();
+    CHECK(f.status().batches == 0);
+    f.sched->advance_time(1ms);
+    f.sched->run();
+    REQUIRE(reg->receipt.has_value());
+    for (auto& o : outcomes)
+        CHECK(o->receipt.has_value());
+    auto s = f.status();
+    CHECK(s.batches == 1);
+    CHECK(s.last_batch_size == 4);
+
+    // A full batch does not wait for the timer.
+    for (int i = 0; i < 8; ++i)
+        outcomes.push_back(
+            f.append(make_entry(entry_kind::statement, "town/clerk", clerk, 10 + i)));
+    f.sched->run();
+    s = f.status();
+    CHECK(s.batches == 2);
+    CHECK(s.last_batch_size == 8);
+    f.sched->advance_time(20ms);
+    f.sched->run();
+    for (auto& o : outcomes)
+        CHECK(o->receipt.has_value());
+}
+
 TEST_CASE("ledger: the identity registry decides which entries are admitted", "[actors][ledger]") {
     fixture f("registry");
     auto k1 = test::key_for("k1"), k2 = test::key_for("k2"), stranger = test::key_for("stranger");
