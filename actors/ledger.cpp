@@ -107,19 +107,16 @@ void finish_batch(ledger_pointer self) {
         st.config.on_commit(report);
     }
     for (auto& a : st.in_flight) {
-        auto proof = tiles::inclusion_proof(*st.proofs, a.index, st.committed_size);
-        if (!proof) {
+        append_receipt receipt{a.index, st.latest_checkpoint, {}, std::move(a.entry)};
+        if (auto ok = st.in_flight_proofs->proof(a.index, receipt.inclusion); !ok) {
             a.promise.deliver(
-                make_error(errc::storage_failure, "inclusion proof: " + proof.message()));
+                make_error(errc::storage_failure, "inclusion proof: " + ok.message()));
             continue;
         }
-        append_receipt receipt{a.index, st.latest_checkpoint, {}, std::move(a.entry)};
-        receipt.inclusion.reserve(proof->size() * 32);
-        for (const auto& h : *proof)
-            receipt.inclusion.insert(receipt.inclusion.end(), h.begin(), h.end());
         a.promise.deliver(std::move(receipt));
     }
     st.in_flight.clear();
+    st.in_flight_proofs.reset();
     start_batch(self);
 }
 
@@ -132,12 +129,15 @@ void start_batch(ledger_pointer self) {
     b->first_index = st.tree.size();
     std::size_t bytes_in_batch = 0;
     std::map<std::string, storage::identity_record> changed;
+    merkle::compact_range before = st.tree.range(); // a copy: the tree moves on
+    std::vector<hash> leaves;
     while (!st.pending.empty() && st.in_flight.size() < st.config.max_batch_entries) {
         auto& next = st.pending.front();
         if (!st.in_flight.empty() && bytes_in_batch + next.entry.size() > st.config.max_batch_bytes)
             break;
         bytes_in_batch += next.entry.size();
         st.tree.append(next.leaf);
+        leaves.push_back(next.leaf);
         b->entries.push_back(next.entry); // a copy: the receipt carries the entry too
         if (next.registry) changed[next.registry->name] = *next.registry;
         st.in_flight.push_back(std::move(next));
@@ -150,6 +150,8 @@ void start_batch(ledger_pointer self) {
     checkpoint cp{st.config.origin, st.tree.size(), st.tree.root(), {}};
     b->checkpoint = note::serialize(note::note{cp.text(), {st.log_key->sign(cp.text())}});
     st.in_flight_checkpoint = b->checkpoint;
+    // The receipts' proofs are made here, from memory, after the batch has gone to
+    // the committer: this work overlaps the fsync instead of following it.
     st.commit_started = self->clock().now();
     self->request(st.committer, st.config.commit_timeout, atoms::commit_atom_v,
                   batch_ptr(std::move(b)))
@@ -162,6 +164,7 @@ void start_batch(ledger_pointer self) {
                   fail_all(self->state, failure);
                   self->quit(failure);
               });
+    st.in_flight_proofs.emplace(before, leaves);
 }
 
 // Admits one entry: decodes it, checks its signature (unless this node's signer
@@ -204,7 +207,6 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
     init.store = std::move(store);
     init.log_key = std::move(log_key);
     init.committer = std::move(committer);
-    init.proofs = std::make_unique<tiles::tile_cache>(*init.store, init.config.tile_cache_tiles);
 
     auto tree = init.store->load_tree();
     auto verifier = note::make_verifier(init.log_key->verifier_key());

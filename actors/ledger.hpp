@@ -37,7 +37,6 @@ struct ledger_config {
     /// at all). While a commit is in flight, arrivals wait for it anyway.
     std::chrono::milliseconds batch_linger{0};
     std::chrono::milliseconds commit_timeout{30000}; // a commit slower than this stops the ledger
-    std::size_t tile_cache_tiles = 1024;             // 16 KiB each, for inclusion proofs
     /// Called on the ledger's thread after each commit; must be quick and must
     /// not call back into actors (metrics only).
     std::function<void(const batch_report&)> on_commit;
@@ -58,7 +57,6 @@ struct ledger_state {
     std::shared_ptr<storage::ledger_store> store;
     std::shared_ptr<const note::ed25519_signer> log_key;
     committer_actor committer;
-    std::unique_ptr<tiles::tile_cache> proofs; // reads the committed tiles
 
     storage::tree_state tree;         // committed and in-flight entries
     std::uint64_t committed_size = 0; // durable in LMDB
@@ -66,6 +64,8 @@ struct ledger_state {
     std::deque<accepted> pending;     // in arrival order, indexes tree.size() onwards
     std::vector<accepted> in_flight;  // the batch being committed
     std::string in_flight_checkpoint;
+    /// Proofs for the batch being committed, made from memory while it commits.
+    std::optional<merkle::batch_inclusion> in_flight_proofs;
     caf::actor_clock::time_point commit_started{};
     bool linger_timer_set = false;
     std::map<std::string, storage::identity_record>

@@ -28,6 +28,57 @@ hash compact_range::root() const {
     return fold_right(hashes_.data(), hashes_.size());
 }
 
+batch_inclusion::batch_inclusion(const compact_range& before, const std::vector<hash>& leaves)
+    : begin_(before.size()), end_(before.size() + leaves.size()) {
+    if (leaves.empty()) return;
+    int height = bit_length(end_ - 1) + 1; // levels 0 .. root
+    before_.resize(static_cast<std::size_t>(bit_length(begin_)));
+    // The compact range holds one node per set bit of begin, highest level first.
+    std::size_t next = 0;
+    for (int l = bit_length(begin_) - 1; l >= 0; --l)
+        if ((begin_ >> l) & 1) before_[static_cast<std::size_t>(l)] = before.hashes()[next++];
+
+    levels_.resize(static_cast<std::size_t>(height));
+    levels_[0] = leaves;
+    last_.resize(static_cast<std::size_t>(height));
+    last_[0] = leaves.back();
+    for (std::size_t l = 1; l < levels_.size(); ++l) {
+        std::uint64_t lo = begin_ >> l;
+        std::uint64_t perfect_end = end_ >> l; // nodes below this index are complete
+        auto& row = levels_[l];
+        if (perfect_end > lo) row.reserve(perfect_end - lo);
+        for (std::uint64_t j = lo; j < perfect_end; ++j)
+            row.push_back(node_hash(perfect(l - 1, 2 * j), perfect(l - 1, 2 * j + 1)));
+        // The last node of a level: its right child is the previous level's last node,
+        // or it has only its left child (then it is that child).
+        std::uint64_t last = (end_ - 1) >> l;
+        std::uint64_t last_below = (end_ - 1) >> (l - 1);
+        last_[l] = last_below == 2 * last ? last_[l - 1]
+                                          : node_hash(perfect(l - 1, 2 * last), last_[l - 1]);
+    }
+}
+
+const hash& batch_inclusion::perfect(std::size_t level, std::uint64_t index) const {
+    std::uint64_t lo = begin_ >> level;
+    // Only the node just left of the batch at each level is ever asked for from
+    // before it, and that is the compact range's node at that level.
+    return index >= lo ? levels_[level][index - lo] : before_[level];
+}
+
+status batch_inclusion::proof(std::uint64_t index, bytes& out) const {
+    if (index < begin_ || index >= end_)
+        return make_error("leaf " + std::to_string(index) + " is not in the batch [" +
+                          std::to_string(begin_) + ", " + std::to_string(end_) + ")");
+    for (std::size_t l = 0; l + 1 < levels_.size(); ++l) {
+        std::uint64_t sibling = (index >> l) ^ 1;
+        std::uint64_t last = (end_ - 1) >> l;
+        if (sibling > last) continue; // no sibling: the node moves up unchanged
+        const hash& h = sibling == last ? last_[l] : perfect(l, sibling);
+        out.insert(out.end(), h.begin(), h.end());
+    }
+    return {};
+}
+
 hash fold_right(const hash* hashes, std::size_t count) {
     hash r = hashes[count - 1];
     for (std::size_t i = count - 1; i-- > 0;)

@@ -73,6 +73,28 @@ private:
     std::vector<hash> hashes_;
 };
 
+/// Inclusion proofs for every leaf of a batch [begin, end) in the tree of size
+/// `end`, made from the compact range of [0, begin) and the batch's own leaf
+/// hashes: about one node hash per leaf for the whole batch and no tile reads,
+/// so a sequencer can hand out proofs for its newest batch from memory.
+class batch_inclusion {
+public:
+    batch_inclusion(const compact_range& before, const std::vector<hash>& leaves);
+    std::uint64_t begin() const { return begin_; }
+    std::uint64_t end() const { return end_; }
+    /// Appends the RFC 9162 inclusion proof of leaf `index` (begin <= index < end)
+    /// in the tree of size end to `out`, as concatenated 32-byte hashes.
+    status proof(std::uint64_t index, bytes& out) const;
+
+private:
+    const hash& perfect(std::size_t level, std::uint64_t index) const;
+    std::uint64_t begin_ = 0;
+    std::uint64_t end_ = 0;
+    std::vector<std::vector<hash>> levels_; // levels_[l][k]: perfect node (l, (begin >> l) + k)
+    std::vector<hash> before_;              // before_[l]: the compact range's node at level l
+    std::vector<hash> last_;                // last_[l]: node (l, (end - 1) >> l), perfect or not
+};
+
 /// Splits [begin, end) into the perfect subtrees whose right-to-left fold is its
 /// RFC 6962 hash, largest first. `begin` must be a multiple of the largest
 /// power of two below end - begin (true of every range a proof asks for).

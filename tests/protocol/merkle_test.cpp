@@ -153,3 +153,51 @@ TEST_CASE("verification rejects malformed proofs without reading out of bounds",
         merkle::verify_inclusion(0, 1, byte_view(leaves[0].data(), 31), {}, leaves[0]).ok());
     CHECK(merkle::verify_inclusion(0, 1, leaves[0], {}, leaves[0]).ok());
 }
+
+namespace {
+/// Checks every (or every `stride`-th) proof of the batch [begin, end) against RFC PATH.
+void check_batch(const std::vector<hash>& leaves, std::uint64_t begin, std::uint64_t end,
+                 std::uint64_t stride = 1) {
+    merkle::compact_range before;
+    for (std::uint64_t i = 0; i < begin; ++i)
+        before.append(leaves[i]);
+    std::vector<hash> batch(leaves.begin() + static_cast<std::ptrdiff_t>(begin),
+                            leaves.begin() + static_cast<std::ptrdiff_t>(end));
+    merkle::batch_inclusion proofs(before, batch);
+    auto root = test::reference_root(leaves, 0, end);
+    for (std::uint64_t i = begin; i < end; i += stride) {
+        INFO("batch [" << begin << ", " << end << ") leaf " << i);
+        std::vector<hash> expected;
+        test::reference_path(leaves, i, 0, end, expected);
+        bytes got;
+        REQUIRE(proofs.proof(i, got).ok());
+        bytes want;
+        for (const auto& h : expected)
+            want.insert(want.end(), h.begin(), h.end());
+        REQUIRE(got == want);
+        REQUIRE(merkle::verify_inclusion(i, end, leaves[i], expected, root).ok());
+    }
+}
+} // namespace
+
+TEST_CASE("batch inclusion proofs equal RFC PATH for every batch of every small tree", "[merkle]") {
+    std::vector<hash> leaves;
+    for (int i = 0; i < 600; ++i)
+        leaves.push_back(merkle::leaf_hash(byte_view("leaf " + std::to_string(i))));
+    for (std::uint64_t begin = 0; begin <= 40; ++begin)
+        for (std::uint64_t end = begin + 1; end <= 41; ++end)
+            check_batch(leaves, begin, end);
+    // Larger, unaligned batches, sampled leaves.
+    check_batch(leaves, 255, 513, 7);
+    check_batch(leaves, 256, 600, 11);
+    check_batch(leaves, 1, 600, 13);
+    check_batch(leaves, 511, 512);
+
+    merkle::compact_range before;
+    before.append(leaves[0]);
+    merkle::batch_inclusion one(before, {leaves[1], leaves[2]});
+    bytes out;
+    CHECK_FALSE(one.proof(0, out).ok());
+    CHECK_FALSE(one.proof(3, out).ok());
+    CHECK(out.empty());
+}
