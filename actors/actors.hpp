@@ -16,10 +16,12 @@
 #include <caf/replies_to.hpp>
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -100,9 +102,12 @@ struct new_identity_key {
     std::shared_ptr<const ed25519::secret_key> key;
 };
 
+struct bridge_job;
+
 } // namespace civic::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::new_identity_key)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::bridge_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::batch_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::signed_locally)
 
@@ -167,5 +172,17 @@ using signer_actor =
                      caf::replies_to<atoms::add_atom, new_identity_key>::with<append_receipt>,
                      caf::replies_to<atoms::rotate_atom, new_identity_key>::with<append_receipt>,
                      caf::replies_to<atoms::revoke_atom, std::string, bytes>::with<append_receipt>>;
+
+/// A bridge: lets threads that are not actors (the HTTP server's) make requests
+/// to actors without spawning an actor per request. Each job runs inside the
+/// bridge, issues its requests (each with a finite timeout) and handles the
+/// answers there; a node keeps a few bridges and spreads jobs over them.
+/// Local only: jobs carry code, never cross a node boundary.
+using bridge_actor = caf::typed_actor<caf::reacts_to<bridge_job>>;
+
+/// A job for a bridge: a function of the bridge actor.
+struct bridge_job {
+    std::function<void(bridge_actor::pointer)> run;
+};
 
 } // namespace civic::actors

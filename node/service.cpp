@@ -1,5 +1,6 @@
 #include "node/service.hpp"
 
+#include "actors/bridge.hpp"
 #include "actors/committer.hpp"
 #include "actors/errors.hpp"
 #include "actors/signer.hpp"
@@ -117,6 +118,55 @@ std::optional<http_response> parse_content_hash(const json& body, hash& out) {
     return std::nullopt;
 }
 
+/// Appends `text` as a JSON string. Our texts (notes, proofs) are valid UTF-8:
+/// only quotes, backslashes and control characters need escaping.
+void append_json_string(std::string& out, std::string_view text) {
+    out.push_back('"');
+    std::size_t run = 0; // start of the bytes not yet copied
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        auto u = static_cast<unsigned char>(text[i]);
+        if (u >= 0x20 && u != '"' && u != '\\') continue;
+        out.append(text.data() + run, i - run);
+        run = i + 1;
+        if (u == '"' || u == '\\') {
+            out.push_back('\\');
+            out.push_back(text[i]);
+        } else if (u == '\n') {
+            out += "\\n";
+        } else {
+            static const char digits[] = "0123456789abcdef";
+            out += "\\u00";
+            out.push_back(digits[u >> 4]);
+            out.push_back(digits[u & 15]);
+        }
+    }
+    out.append(text.data() + run, text.size() - run);
+    out.push_back('"');
+}
+
+/// The /api/sign answer, written directly: it is the hottest response, and a
+/// generic JSON document costs more than the signature behind it.
+http_response sign_reply(const actors::append_receipt& r, const std::vector<hash>& inclusion,
+                         const std::string& bundle) {
+    http_response res;
+    auto& out = res.body;
+    out.reserve(256 + 2 * r.checkpoint.size() + bundle.size() + 2 * r.entry.size() +
+                48 * inclusion.size());
+    out += "{\"index\":" + std::to_string(r.index) + ",\"entry\":";
+    append_json_string(out, base64_encode(r.entry));
+    out += ",\"checkpoint\":";
+    append_json_string(out, r.checkpoint);
+    out += ",\"inclusion_proof\":[";
+    for (std::size_t i = 0; i < inclusion.size(); ++i) {
+        if (i > 0) out.push_back(',');
+        append_json_string(out, base64_encode(inclusion[i]));
+    }
+    out += "],\"proof\":";
+    append_json_string(out, bundle);
+    out.push_back('}');
+    return res;
+}
+
 std::vector<std::string> proof_json(const std::vector<hash>& proof) {
     std::vector<std::string> out;
     for (const auto& h : proof)
@@ -179,6 +229,8 @@ struct service::impl {
     actors::committer_actor committer;
     actors::ledger_actor ledger;
     actors::signer_actor signer;
+    std::vector<actors::bridge_actor> bridges;
+    std::atomic<std::size_t> next_bridge{0};
     std::unique_ptr<http_server> http;
     std::unique_ptr<policy_verifier> trust; // this log's key; caches checkpoint verdicts
     std::unique_ptr<metrics> stats;         // outlives the actors and the HTTP server
@@ -193,12 +245,20 @@ struct service::impl {
         return **record;
     }
 
-    /// Sends `xs...` to the signer from a short-lived actor (HTTP threads must not
-    /// block) and calls `done(receipt)` or `failed(error)`.
+    /// Runs `job(self)` in one of the bridges (HTTP threads must not block, and
+    /// spawning an actor per request costs more than the request).
+    template <class Job>
+    void on_bridge(Job job) {
+        auto n = next_bridge.fetch_add(1, std::memory_order_relaxed) % bridges.size();
+        caf::anon_send(bridges[n], actors::bridge_job{std::move(job)});
+    }
+
+    /// Sends `xs...` to the signer through a bridge and calls `done(receipt)` or
+    /// `failed(error)`.
     template <class Done, class Failed, class... Ts>
     void ask_signer(Done done, Failed failed, Ts... xs) {
-        sys->spawn([signer = signer, timeout = options.actor_timeout, done, failed,
-                    xs...](caf::event_based_actor* self) {
+        on_bridge([signer = signer, timeout = options.actor_timeout, done, failed,
+                   xs...](actors::bridge_actor::pointer self) {
             self->request(signer, timeout, xs...)
                 .then([done](const actors::append_receipt& r) { done(r); },
                       [failed](caf::error& e) { failed(e); });
@@ -276,8 +336,8 @@ void service::impl::route(const http_request& req, http_respond respond) {
     if (t.path == "/api/proof/inclusion") return respond(proof(t, true));
     if (t.path == "/api/proof/consistency") return respond(proof(t, false));
     if (t.path == "/api/status") {
-        sys->spawn([ledger = ledger, respond,
-                    timeout = options.actor_timeout](caf::event_based_actor* self) {
+        on_bridge([ledger = ledger, respond,
+                   timeout = options.actor_timeout](actors::bridge_actor::pointer self) {
             self->request(ledger, timeout, atoms::status_atom_v)
                 .then(
                     [respond](const actors::ledger_status& s) {
@@ -320,11 +380,7 @@ void service::impl::sign(const http_request& req, http_respond respond) {
             auto logged = decode_entry(r.entry);
             if (!logged) return respond(json_error(503, "internal", logged.message()));
             auto bundle = make_bundle(*logged, r.index, inclusion, r.checkpoint).serialize();
-            respond(json_ok({{"index", r.index},
-                             {"entry", base64_encode(r.entry)},
-                             {"checkpoint", r.checkpoint},
-                             {"inclusion_proof", proof_json(inclusion)},
-                             {"proof", bundle}}));
+            respond(sign_reply(r, inclusion, bundle));
         },
         [respond](const caf::error& e) { respond(error_response(e)); }, atoms::sign_atom_v,
         std::move(request));
@@ -714,6 +770,8 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     ledger_config.origin = m.origin;
     ledger_config.on_commit = [stats](const actors::batch_report& r) { stats->batch_committed(r); };
     m.ledger = m.sys->spawn(actors::ledger, ledger_config, m.store, log, m.committer);
+    for (int i = 0; i < 4; ++i)
+        m.bridges.push_back(m.sys->spawn(actors::bridge));
     m.signer = m.sys->spawn(actors::signer, std::move(keys),
                             actors::signer_config{actors::unix_offset_now(), options.actor_timeout},
                             m.ledger);
@@ -749,6 +807,9 @@ void service::stop() {
     caf::anon_send_exit(impl_->ledger, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(impl_->signer, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(impl_->committer, caf::exit_reason::user_shutdown);
+    for (auto& b : impl_->bridges)
+        caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+    impl_->bridges.clear();
     // Drop our handles first: the system waits for its detached committer thread,
     // and that thread waits until no handle keeps the actor alive.
     impl_->ledger = nullptr;
