@@ -103,6 +103,7 @@ struct new_identity_key {
 };
 
 struct bridge_job;
+struct bridge_state;
 
 } // namespace civic::actors
 
@@ -129,6 +130,7 @@ CAF_ADD_ATOM(civic_attest, civic::atoms, flush_atom, "flush")
 CAF_ADD_ATOM(civic_attest, civic::atoms, add_atom, "add")
 CAF_ADD_ATOM(civic_attest, civic::atoms, rotate_atom, "rotate")
 CAF_ADD_ATOM(civic_attest, civic::atoms, revoke_atom, "revoke")
+CAF_ADD_ATOM(civic_attest, civic::atoms, tick_atom, "tick")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
 
@@ -175,14 +177,17 @@ using signer_actor =
 
 /// A bridge: lets threads that are not actors (the HTTP server's) make requests
 /// to actors without spawning an actor per request. Each job runs inside the
-/// bridge, issues its requests (each with a finite timeout) and handles the
-/// answers there; a node keeps a few bridges and spreads jobs over them.
-/// Local only: jobs carry code, never cross a node boundary.
-using bridge_actor = caf::typed_actor<caf::reacts_to<bridge_job>>;
+/// bridge and makes its requests with `bridge_request` (bridge.hpp): every one
+/// has the bridge's finite timeout, kept in the bridge's own deadline list and
+/// checked on a `tick`, because CAF 0.17 never cancels a request's timer: each
+/// timer fires later even when the answer came, one wasted message per request.
+/// A node keeps a few bridges and spreads jobs over them. Local only: jobs carry
+/// code and never cross a node boundary.
+using bridge_actor = caf::typed_actor<caf::reacts_to<bridge_job>, caf::reacts_to<atoms::tick_atom>>;
 
 /// A job for a bridge: a function of the bridge actor.
 struct bridge_job {
-    std::function<void(bridge_actor::pointer)> run;
+    std::function<void(bridge_actor::stateful_pointer<bridge_state>)> run;
 };
 
 } // namespace civic::actors

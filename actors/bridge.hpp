@@ -1,10 +1,62 @@
-// The bridge actor (see bridge_actor in actors.hpp).
+// The bridge actor (see bridge_actor in actors.hpp) and the one way jobs make
+// requests from it.
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/errors.hpp"
+
+#include <caf/sec.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
 
 namespace civic::actors {
 
-bridge_actor::behavior_type bridge(bridge_actor::pointer self);
+struct bridge_state {
+    static inline const char* name = "bridge";
+    std::chrono::milliseconds timeout{10000};
+    /// Requests waiting for an answer, by sequence number. One timeout for all,
+    /// so deadlines grow with the sequence number and expiry scans from the front.
+    struct waiting {
+        caf::actor_clock::time_point deadline;
+        std::function<void()> expire;
+    };
+    std::map<std::uint64_t, waiting> pending;
+    std::uint64_t next_id = 0;
+    bool tick_scheduled = false;
+};
+
+using bridge_pointer = bridge_actor::stateful_pointer<bridge_state>;
+
+/// Every request a bridge makes waits at most `timeout`.
+bridge_actor::behavior_type bridge(bridge_pointer self, std::chrono::milliseconds timeout);
+
+/// Registers a deadline for the request `id`; `expire` runs if it passes first.
+void bridge_track(bridge_pointer self, std::uint64_t id, std::function<void()> expire);
+
+/// Sends `xs...` to `dest` and calls `done(Result&)` or `failed(caf::error&)`
+/// exactly once: with the answer, the error, or a request_timeout error after
+/// the bridge's timeout.
+template <class Result, class Handle, class Done, class Failed, class... Ts>
+void bridge_request(bridge_pointer self, const Handle& dest, Done done, Failed failed, Ts&&... xs) {
+    auto id = self->state.next_id++;
+    self->request(dest, caf::infinite, std::forward<Ts>(xs)...)
+        .then(
+            [self, id, done](Result& r) {
+                if (self->state.pending.erase(id) == 0) return; // expired already
+                done(r);
+            },
+            [self, id, failed](caf::error& e) {
+                if (self->state.pending.erase(id) == 0) return;
+                failed(e);
+            });
+    bridge_track(self, id, [failed] {
+        caf::error timeout = caf::make_error(caf::sec::request_timeout);
+        failed(timeout);
+    });
+}
 
 } // namespace civic::actors

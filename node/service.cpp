@@ -257,11 +257,10 @@ struct service::impl {
     /// `failed(error)`.
     template <class Done, class Failed, class... Ts>
     void ask_signer(Done done, Failed failed, Ts... xs) {
-        on_bridge([signer = signer, timeout = options.actor_timeout, done, failed,
-                   xs...](actors::bridge_actor::pointer self) {
-            self->request(signer, timeout, xs...)
-                .then([done](const actors::append_receipt& r) { done(r); },
-                      [failed](caf::error& e) { failed(e); });
+        on_bridge([signer = signer, done, failed, xs...](actors::bridge_pointer self) {
+            actors::bridge_request<actors::append_receipt>(
+                self, signer, [done](const actors::append_receipt& r) { done(r); },
+                [failed](caf::error& e) { failed(e); }, xs...);
         });
     }
 
@@ -336,19 +335,18 @@ void service::impl::route(const http_request& req, http_respond respond) {
     if (t.path == "/api/proof/inclusion") return respond(proof(t, true));
     if (t.path == "/api/proof/consistency") return respond(proof(t, false));
     if (t.path == "/api/status") {
-        on_bridge([ledger = ledger, respond,
-                   timeout = options.actor_timeout](actors::bridge_actor::pointer self) {
-            self->request(ledger, timeout, atoms::status_atom_v)
-                .then(
-                    [respond](const actors::ledger_status& s) {
-                        respond(json_ok({{"size", s.size},
-                                         {"committed_size", s.committed_size},
-                                         {"pending", s.pending},
-                                         {"batches", s.batches},
-                                         {"last_batch_size", s.last_batch_size},
-                                         {"last_commit_us", s.last_commit_us}}));
-                    },
-                    [respond](caf::error& e) { respond(error_response(e)); });
+        on_bridge([ledger = ledger, respond](actors::bridge_pointer self) {
+            actors::bridge_request<actors::ledger_status>(
+                self, ledger,
+                [respond](const actors::ledger_status& s) {
+                    respond(json_ok({{"size", s.size},
+                                     {"committed_size", s.committed_size},
+                                     {"pending", s.pending},
+                                     {"batches", s.batches},
+                                     {"last_batch_size", s.last_batch_size},
+                                     {"last_commit_us", s.last_commit_us}}));
+                },
+                [respond](caf::error& e) { respond(error_response(e)); }, atoms::status_atom_v);
         });
         return;
     }
@@ -771,7 +769,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     ledger_config.on_commit = [stats](const actors::batch_report& r) { stats->batch_committed(r); };
     m.ledger = m.sys->spawn(actors::ledger, ledger_config, m.store, log, m.committer);
     for (int i = 0; i < 4; ++i)
-        m.bridges.push_back(m.sys->spawn(actors::bridge));
+        m.bridges.push_back(m.sys->spawn(actors::bridge, options.actor_timeout));
     m.signer = m.sys->spawn(actors::signer, std::move(keys),
                             actors::signer_config{actors::unix_offset_now(), options.actor_timeout},
                             m.ledger);

@@ -1,5 +1,6 @@
 // The ledger, committer and signer actors on the deterministic scheduler, with a
 // real LMDB store in a temporary directory.
+#include "actors/bridge.hpp"
 #include "actors/committer.hpp"
 #include "actors/errors.hpp"
 #include "actors/ledger.hpp"
@@ -482,4 +483,51 @@ TEST_CASE("signer: a registry change the ledger refuses is undone in the key rin
     f.run();
     CHECK(code(signed_after) == code(actors::errc::unknown_key));
     caf::anon_send_exit(signer, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("bridge: each request ends exactly once, by its answer or by the bridge's timeout",
+          "[actors][bridge]") {
+    fixture f("bridge");
+    auto bridge = f.sys->spawn(actors::bridge, std::chrono::milliseconds(100));
+    // A ledger answers status; an actor that keeps every request unanswered stands in for a hung
+    // one.
+    auto hung = f.sys->spawn([](caf::event_based_actor* self) -> caf::behavior {
+        return {[self](atoms::status_atom) {
+            auto promise = self->make_response_promise<actors::ledger_status>();
+            return promise; // never delivered
+        }};
+    });
+    auto hung_ledger = caf::actor_cast<actors::ledger_actor>(hung);
+    int answered = 0, failed = 0;
+    caf::error failure;
+    auto ask = [&](const actors::ledger_actor& target) {
+        caf::anon_send(bridge, actors::bridge_job{[&, target](actors::bridge_pointer self) {
+                           actors::bridge_request<actors::ledger_status>(
+                               self, target, [&](const actors::ledger_status&) { ++answered; },
+                               [&](caf::error& e) {
+                                   ++failed;
+                                   failure = e;
+                               },
+                               atoms::status_atom_v);
+                       }});
+    };
+    ask(f.ledger);
+    ask(hung_ledger);
+    f.sched->run();
+    CHECK(answered == 1);
+    CHECK(failed == 0);
+    f.sched->advance_time(std::chrono::milliseconds(50));
+    f.sched->run();
+    CHECK(failed == 0); // not before the timeout
+    f.sched->advance_time(std::chrono::milliseconds(70));
+    f.sched->run();
+    CHECK(answered == 1);
+    CHECK(failed == 1);
+    CHECK(failure == caf::sec::request_timeout);
+    // Nothing is left to expire, so no more ticks are scheduled.
+    f.sched->advance_time(std::chrono::milliseconds(500));
+    f.sched->run();
+    CHECK(failed == 1);
+    caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(hung, caf::exit_reason::user_shutdown);
 }
