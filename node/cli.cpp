@@ -1,8 +1,10 @@
 #include "node/cli.hpp"
 
+#include "node/certs.hpp"
 #include "node/files.hpp"
 #include "node/http_client.hpp"
 #include "node/service.hpp"
+#include "node/topology.hpp"
 #include "protocol/bundle.hpp"
 #include "protocol/checkpoint.hpp"
 #include "protocol/entry.hpp"
@@ -1067,6 +1069,32 @@ int run_log(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
     return exit_ok;
 }
 
+// ----------------------------------------------------------------- certs ----
+
+void describe_certs(po::options_description& o) {
+    o.add_options()("topology", po::value<std::string>()->required(), "the topology file")(
+        "out", po::value<std::string>(), "where to write them (default: the topology's tls_dir)");
+}
+
+int run_certs(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    auto t = load_topology(vm["topology"].as<std::string>());
+    if (!t) {
+        err << "civic-attest certs: " << t.message() << "\n";
+        return exit_usage;
+    }
+    auto dir = vm.count("out") ? vm["out"].as<std::string>() : t->tls_dir;
+    auto made = make_network_certs(*t, dir);
+    if (!made) {
+        err << "civic-attest certs: " << made.message() << "\n";
+        return exit_failed;
+    }
+    err << "civic-attest certs: " << (made->made_ca ? "made" : "kept") << " the CA " << dir
+        << "/ca.crt; made " << made->made.size() << " node certificate(s), kept "
+        << made->kept.size() << "\n";
+    out << dir << "\n";
+    return exit_ok;
+}
+
 // --------------------------------------------------------------- version ----
 
 void describe_none(po::options_description&) {}
@@ -1096,6 +1124,9 @@ const std::map<std::string, command>& commands() {
           run_token}},
         {"sign",
          {"sign a document through a node and write its .tlog-proof", describe_sign, run_sign}},
+        {"certs",
+         {"make the network's TLS CA and one certificate per node of a topology", describe_certs,
+          run_certs}},
         {"identity",
          {"register, rotate, revoke or list identities on a node (identity add|rotate|revoke|list "
           "--identity NAME ...)",

@@ -1,10 +1,13 @@
 // Topology files: the shipped ones load, and every kind of mistake is refused
 // with a message naming the file, the line and the field.
+#include "node/certs.hpp"
 #include "node/files.hpp"
 #include "node/topology.hpp"
+#include "support.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <string>
 
 using namespace civic;
@@ -148,4 +151,48 @@ TEST_CASE("topology: every mistake names the file, the line and the field", "[to
     }
     CHECK_FALSE(node::load_topology("/nonexistent/topology.yaml").ok());
     CHECK_FALSE(node::parse_topology(std::string(node::max_topology_bytes + 1, '#'), "big").ok());
+}
+
+TEST_CASE("certs: one CA per network, one certificate per node, kept on a second run",
+          "[topology][certs]") {
+    test::temp_dir dir("certs");
+    auto t = node::load_topology(shipped("local-3region.yaml"));
+    REQUIRE(t.ok());
+    auto out = dir / "certs";
+    auto made = node::make_network_certs(*t, out);
+    INFO((made ? "" : made.message()));
+    REQUIRE(made.ok());
+    CHECK(made->made_ca);
+    CHECK(made->made.size() == 6);
+    for (const auto& n : t->nodes) {
+        INFO(n.name);
+        CHECK(node::check_node_cert(out + "/ca.crt", out + "/" + n.name + ".crt", n.name).ok());
+        CHECK((std::filesystem::status(out + "/" + n.name + ".key").permissions() &
+               std::filesystem::perms::group_all) == std::filesystem::perms::none);
+    }
+    // The wrong name, and a certificate of another network's CA, fail.
+    CHECK_FALSE(node::check_node_cert(out + "/ca.crt", out + "/replica-us.crt", "leader-eu").ok());
+    auto other = dir / "other";
+    REQUIRE(node::make_network_certs(*t, other).ok());
+    auto foreign = node::check_node_cert(out + "/ca.crt", other + "/leader-eu.crt", "leader-eu");
+    CHECK_FALSE(foreign.ok());
+    CHECK(foreign.message().find("not signed by the CA") != std::string::npos);
+
+    // A second run keeps everything; a node added later gets a certificate from the same CA.
+    auto before = *node::read_file(out + "/leader-eu.crt");
+    auto again = node::make_network_certs(*t, out);
+    REQUIRE(again.ok());
+    CHECK_FALSE(again->made_ca);
+    CHECK(again->kept.size() == 6);
+    CHECK(*node::read_file(out + "/leader-eu.crt") == before);
+    auto grown = *t;
+    grown.nodes.push_back(grown.nodes.back());
+    grown.nodes.back().name = "witness-late";
+    auto added = node::make_network_certs(grown, out);
+    REQUIRE(added.ok());
+    CHECK(added->made == std::vector<std::string>{"witness-late"});
+    CHECK(node::check_node_cert(out + "/ca.crt", out + "/witness-late.crt", "witness-late").ok());
+    // Half a pair is refused rather than silently re-made.
+    std::filesystem::remove(out + "/witness-late.key");
+    CHECK_FALSE(node::make_network_certs(grown, out).ok());
 }
