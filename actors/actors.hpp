@@ -84,6 +84,20 @@ typename Inspector::result_type inspect(Inspector& f, sign_request& x) {
     return f(caf::meta::type_name("sign_request"), x.identity, x.content_sha256, x.metadata);
 }
 
+/// A committed batch as the leader sends it to replicas: the entries from
+/// `first_index` on, and the log-signed checkpoint of the tree they end. The
+/// replica recomputes the tree and accepts the batch only if the roots agree.
+struct replicated_batch {
+    std::uint64_t first_index = 0;
+    std::vector<bytes> entries;
+    std::string checkpoint;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replicated_batch& x) {
+    return f(caf::meta::type_name("replicated_batch"), x.first_index, x.entries, x.checkpoint);
+}
+
 /// A batch handed from the ledger to its committer: local only, never serialised.
 using batch_ptr = std::shared_ptr<const storage::batch>;
 
@@ -117,6 +131,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(civic_attest, caf::first_custom_type_id)
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::append_receipt))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::ledger_status))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::sign_request))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::replicated_batch))
 
 /// Liveness probe: any actor answers `ping` with `pong` (supervision, tests).
 CAF_ADD_ATOM(civic_attest, civic::atoms, ping_atom, "ping")
@@ -131,6 +146,7 @@ CAF_ADD_ATOM(civic_attest, civic::atoms, add_atom, "add")
 CAF_ADD_ATOM(civic_attest, civic::atoms, rotate_atom, "rotate")
 CAF_ADD_ATOM(civic_attest, civic::atoms, revoke_atom, "revoke")
 CAF_ADD_ATOM(civic_attest, civic::atoms, tick_atom, "tick")
+CAF_ADD_ATOM(civic_attest, civic::atoms, replicate_atom, "replicate")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
 
@@ -155,6 +171,17 @@ using ledger_actor =
                      caf::replies_to<atoms::checkpt_atom>::with<std::string>,
                      caf::replies_to<atoms::status_atom>::with<ledger_status>,
                      caf::reacts_to<atoms::flush_atom>>;
+
+/// A replica: holds a verified copy of the ledger. `replicate` offers it the
+/// next batch; it recomputes the tree from its own state, accepts the batch only
+/// if the root and size equal the log-signed checkpoint and every entry passes
+/// the registry's rules, commits it durably (its own committer), and answers with
+/// its durable size. A batch it already holds is answered with its size (a
+/// re-sent batch is harmless); a batch beyond its size fails with errc::gap,
+/// whose message carries the size to resend from. A refused batch changes nothing.
+using replica_actor =
+    caf::typed_actor<caf::replies_to<atoms::replicate_atom, replicated_batch>::with<std::uint64_t>,
+                     caf::replies_to<atoms::status_atom>::with<ledger_status>>;
 
 /// The signer: holds identity signing keys in locked memory, signs the ledger
 /// entry for an identity's statement or registry change, and hands it to the

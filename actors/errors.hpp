@@ -18,6 +18,8 @@ enum class errc : std::uint8_t {
     overloaded,        // queue full: retry later
     storage_failure,   // the commit failed: the ledger stops and restarts from LMDB
     unknown_key,       // the signer holds no key for that identity
+    gap,               // a replica was offered a batch beyond its size
+    inconsistent,      // a batch or checkpoint that does not match the signed tree
 };
 
 /// The error category of errc values.

@@ -63,6 +63,8 @@ http_response error_response(const caf::error& e) {
         return r;
     }
     case errc::storage_failure:
+    case errc::gap:
+    case errc::inconsistent:
         break;
     }
     auto r = json_error(503, "unavailable", message);

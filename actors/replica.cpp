@@ -1,0 +1,197 @@
+#include "actors/replica.hpp"
+
+#include "actors/errors.hpp"
+#include "actors/registry.hpp"
+#include "protocol/checkpoint.hpp"
+#include "protocol/entry.hpp"
+
+namespace civic::actors {
+namespace {
+
+/// A checked batch, ready to commit, and the tree it makes.
+struct prepared {
+    std::shared_ptr<storage::batch> batch;
+    storage::tree_state tree;
+};
+
+caf::error refuse(const std::string& why) { return make_error(errc::inconsistent, why); }
+
+/// Checks an offer (starting exactly at the replica's size) against the signed
+/// checkpoint and the registry's rules, on a copy of the tree: nothing changes
+/// unless every check passes. Entries are not signature-checked one by one: the
+/// log's signature on the checkpoint vouches for the tree they make, and the
+/// replica's job is to hold that tree, not to second-guess the leader's admission.
+caf::expected<prepared> prepare(replica_state& st, const replicated_batch& offer) {
+    auto cp = parse_signed_checkpoint(offer.checkpoint);
+    if (!cp) return refuse("checkpoint: " + cp.message());
+    if (cp->body.origin != st.config.origin)
+        return refuse("checkpoint of '" + cp->body.origin + "', not '" + st.config.origin + "'");
+    std::vector<const note::verifier*> keys{st.log_key.get()};
+    if (auto opened = note::open(cp->signed_note, keys); !opened)
+        return refuse("checkpoint not signed by the log: " + opened.message());
+    if (cp->body.size != offer.first_index + offer.entries.size())
+        return refuse("checkpoint size " + std::to_string(cp->body.size) + " is not the end of " +
+                      "the batch (" + std::to_string(offer.first_index + offer.entries.size()) +
+                      ")");
+
+    prepared out{std::make_shared<storage::batch>(), st.tree};
+    std::map<std::string, storage::identity_record> changed;
+    for (std::size_t i = 0; i < offer.entries.size(); ++i) {
+        const auto& raw = offer.entries[i];
+        auto index = offer.first_index + i;
+        auto e = decode_entry(raw);
+        if (!e) return refuse("entry " + std::to_string(index) + ": " + e.message());
+        std::optional<storage::identity_record> current;
+        if (auto it = changed.find(e->identity); it != changed.end()) {
+            current = it->second;
+        } else {
+            auto stored = st.store->identity(e->identity);
+            if (!stored) return make_error(errc::storage_failure, stored.message());
+            current = *stored;
+        }
+        auto after = admit(current, *e, index);
+        if (!after)
+            return refuse("entry " + std::to_string(index) + ": " + message_of(after.error()));
+        if (*after) changed[e->identity] = **after;
+        out.tree.append(merkle::leaf_hash(raw));
+    }
+    if (out.tree.root() != cp->body.root)
+        return refuse("the entries make another tree than the checkpoint signs (size " +
+                      std::to_string(cp->body.size) + ")");
+    auto& b = *out.batch;
+    b.first_index = offer.first_index;
+    b.entries = offer.entries;
+    b.tiles = out.tree.take_changed_tiles();
+    b.range = out.tree.range().hashes();
+    b.checkpoint = offer.checkpoint;
+    for (auto& [name, rec] : changed)
+        b.identities.push_back(std::move(rec));
+    return out;
+}
+
+void fail_all(replica_state& st, const caf::error& err) {
+    for (auto& o : st.queue)
+        o.promise.deliver(err);
+    st.queue.clear();
+}
+
+/// Answers or commits the offers at the front of the queue, one commit at a time.
+void process(replica_pointer self) {
+    auto& st = self->state;
+    while (!st.committing && !st.queue.empty()) {
+        auto& front = st.queue.front();
+        auto& offer = front.batch;
+        auto size = st.tree.size();
+        auto end = offer.first_index + offer.entries.size();
+        if (end <= size) { // held already: a resend
+            front.promise.deliver(size);
+            st.queue.pop_front();
+            continue;
+        }
+        if (offer.first_index > size) {
+            front.promise.deliver(
+                make_error(errc::gap, "the replica holds " + std::to_string(size) +
+                                          " entries; send from there (offered from " +
+                                          std::to_string(offer.first_index) + ")"));
+            st.queue.pop_front();
+            continue;
+        }
+        if (offer.first_index < size) { // overlaps what we hold: keep the new tail only
+            offer.entries.erase(offer.entries.begin(),
+                                offer.entries.begin() +
+                                    static_cast<std::ptrdiff_t>(size - offer.first_index));
+            offer.first_index = size;
+        }
+        auto ready = prepare(st, offer);
+        if (!ready) {
+            front.promise.deliver(std::move(ready.error()));
+            st.queue.pop_front();
+            continue;
+        }
+        st.committing = true;
+        auto started = self->clock().now();
+        self->request(st.committer, st.config.commit_timeout, atoms::commit_atom_v,
+                      batch_ptr(ready->batch))
+            .then(
+                [self, tree = std::move(ready->tree), started](atoms::commit_atom) mutable {
+                    auto& s = self->state;
+                    s.committing = false;
+                    auto added = tree.size() - s.tree.size();
+                    s.tree = std::move(tree);
+                    ++s.counters.batches;
+                    s.counters.last_batch_size = added;
+                    s.counters.last_commit_us = static_cast<std::uint64_t>(
+                        std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() -
+                                                                              started)
+                            .count());
+                    s.queue.front().promise.deliver(s.tree.size());
+                    s.queue.pop_front();
+                    process(self);
+                },
+                [self](caf::error& err) {
+                    // The store may be ahead of or behind this state now: stop, and let a
+                    // restart rebuild from what LMDB holds.
+                    auto failure =
+                        make_error(errc::storage_failure, "commit failed: " + message_of(err));
+                    fail_all(self->state, failure);
+                    self->quit(failure);
+                });
+        return;
+    }
+}
+
+} // namespace
+
+replica_actor::behavior_type replica(replica_pointer self, replica_config config,
+                                     std::shared_ptr<storage::ledger_store> store,
+                                     note::vkey log_key, committer_actor committer) {
+    auto& init = self->state;
+    init.config = std::move(config);
+    init.store = std::move(store);
+    init.committer = std::move(committer);
+    auto verifier = note::make_verifier(log_key);
+    auto tree = init.store->load_tree();
+    status recovered = !verifier ? status(verifier.err())
+                       : !tree   ? status(tree.err())
+                                 : storage::verify_recovered_tree(*init.store, *tree, **verifier);
+    if (!recovered) {
+        self->quit(make_error(errc::storage_failure, recovered.message()));
+        return replica_actor::behavior_type::make_empty_behavior();
+    }
+    init.log_key = std::move(*verifier);
+    init.tree = std::move(*tree);
+    self->monitor(init.committer);
+    self->set_down_handler([self](caf::down_msg& msg) {
+        auto failure =
+            make_error(errc::storage_failure, "committer stopped: " + caf::to_string(msg.reason));
+        fail_all(self->state, failure);
+        self->quit(failure);
+    });
+    return {
+        [self](atoms::replicate_atom, replicated_batch& offer) -> caf::result<std::uint64_t> {
+            auto& st = self->state;
+            if (offer.entries.empty()) return make_error(errc::inconsistent, "an empty batch");
+            if (offer.entries.size() > st.config.max_batch_entries)
+                return make_error(errc::overloaded,
+                                  "batches hold at most " +
+                                      std::to_string(st.config.max_batch_entries) + " entries");
+            for (const auto& raw : offer.entries)
+                if (raw.size() > max_entry_size)
+                    return make_error(errc::inconsistent, "an entry longer than any valid entry");
+            if (st.queue.size() >= st.config.max_queued_batches)
+                return make_error(errc::overloaded, "the replica's queue is full; retry later");
+            auto promise = self->make_response_promise<std::uint64_t>();
+            st.queue.push_back({std::move(offer), promise});
+            process(self);
+            return promise;
+        },
+        [self](atoms::status_atom) {
+            auto s = self->state.counters;
+            s.size = s.committed_size = self->state.tree.size();
+            s.pending = self->state.queue.size();
+            return s;
+        },
+    };
+}
+
+} // namespace civic::actors

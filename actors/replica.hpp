@@ -1,0 +1,53 @@
+// The replica actor (see replica_actor in actors.hpp).
+#pragma once
+
+#include "actors/actors.hpp"
+#include "protocol/note.hpp"
+#include "storage/ledger_store.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace civic::actors {
+
+struct replica_config {
+    std::string origin;
+    std::size_t max_batch_entries = 100000;          // larger offers are refused
+    std::size_t max_queued_batches = 64;             // offers waiting while one commits
+    std::chrono::milliseconds commit_timeout{30000}; // a slower commit stops the replica
+};
+
+struct replica_state {
+    static inline const char* name = "replica";
+
+    struct offer {
+        replicated_batch batch;
+        caf::typed_response_promise<std::uint64_t> promise;
+    };
+
+    replica_config config;
+    std::shared_ptr<storage::ledger_store> store;
+    std::unique_ptr<note::verifier> log_key;
+    committer_actor committer;
+    storage::tree_state tree; // durable
+    std::deque<offer> queue;  // offers in arrival order; the front one may be committing
+    bool committing = false;
+    ledger_status counters;
+};
+
+using replica_pointer = replica_actor::stateful_pointer<replica_state>;
+
+/// Starts on the store's committed state after checking it against its latest
+/// signed checkpoint; quits with errc::storage_failure when that check fails.
+replica_actor::behavior_type replica(replica_pointer self, replica_config config,
+                                     std::shared_ptr<storage::ledger_store> store,
+                                     note::vkey log_key, committer_actor committer);
+
+} // namespace civic::actors
