@@ -64,12 +64,13 @@ struct ledger_status {
     std::uint64_t batches = 0;        // batches committed since start
     std::uint64_t last_batch_size = 0;
     std::uint64_t last_commit_us = 0; // duration of the last commit, on the actor clock
+    std::uint64_t replicated_size = 0; // entries held by enough replicas to answer clients
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ledger_status& x) {
     return f(caf::meta::type_name("ledger_status"), x.size, x.committed_size, x.pending, x.batches,
-             x.last_batch_size, x.last_commit_us);
+             x.last_batch_size, x.last_commit_us, x.replicated_size);
 }
 
 /// What the signer is asked to sign: an identity's statement about content.
@@ -147,6 +148,7 @@ CAF_ADD_ATOM(civic_attest, civic::atoms, rotate_atom, "rotate")
 CAF_ADD_ATOM(civic_attest, civic::atoms, revoke_atom, "revoke")
 CAF_ADD_ATOM(civic_attest, civic::atoms, tick_atom, "tick")
 CAF_ADD_ATOM(civic_attest, civic::atoms, replicate_atom, "replicate")
+CAF_ADD_ATOM(civic_attest, civic::atoms, join_atom, "join")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
 
@@ -158,20 +160,6 @@ namespace civic::actors {
 using committer_actor =
     caf::typed_actor<caf::replies_to<atoms::commit_atom, batch_ptr>::with<atoms::commit_atom>>;
 
-/// The ledger (sequencer): validates entries against the identity registry,
-/// appends them to the Merkle tree in arrival order, batches everything that
-/// arrives while a commit is in flight into the next transaction, signs a
-/// checkpoint per batch, and answers each append only once its batch is durable,
-/// with the inclusion proof against that batch's checkpoint.
-/// `flush` is its own linger timer: an idle ledger may wait that long for more
-/// entries before it starts a commit.
-using ledger_actor =
-    caf::typed_actor<caf::replies_to<atoms::append_atom, bytes>::with<append_receipt>,
-                     caf::replies_to<atoms::append_atom, signed_locally>::with<append_receipt>,
-                     caf::replies_to<atoms::checkpt_atom>::with<std::string>,
-                     caf::replies_to<atoms::status_atom>::with<ledger_status>,
-                     caf::reacts_to<atoms::flush_atom>>;
-
 /// A replica: holds a verified copy of the ledger. `replicate` offers it the
 /// next batch; it recomputes the tree from its own state, accepts the batch only
 /// if the root and size equal the log-signed checkpoint and every entry passes
@@ -182,6 +170,25 @@ using ledger_actor =
 using replica_actor =
     caf::typed_actor<caf::replies_to<atoms::replicate_atom, replicated_batch>::with<std::uint64_t>,
                      caf::replies_to<atoms::status_atom>::with<ledger_status>>;
+
+/// The ledger (sequencer): validates entries against the identity registry,
+/// appends them to the Merkle tree in arrival order, batches everything that
+/// arrives while a commit is in flight into the next transaction, signs a
+/// checkpoint per batch, and answers each append only once its batch is durable,
+/// with the inclusion proof against that batch's checkpoint.
+/// With replicas, a batch's appends are answered only once the configured number
+/// of replicas hold it too. `join` adds a replica (answering the ledger's durable
+/// size); the ledger sends it every batch from what it holds on, from memory or
+/// from the store when it lags, and drops it when it goes down.
+/// `flush` is its own linger timer: an idle ledger may wait that long for more
+/// entries before it starts a commit; `tick` retries replicas that failed.
+using ledger_actor =
+    caf::typed_actor<caf::replies_to<atoms::append_atom, bytes>::with<append_receipt>,
+                     caf::replies_to<atoms::append_atom, signed_locally>::with<append_receipt>,
+                     caf::replies_to<atoms::checkpt_atom>::with<std::string>,
+                     caf::replies_to<atoms::status_atom>::with<ledger_status>,
+                     caf::replies_to<atoms::join_atom, replica_actor>::with<std::uint64_t>,
+                     caf::reacts_to<atoms::flush_atom>, caf::reacts_to<atoms::tick_atom>>;
 
 /// The signer: holds identity signing keys in locked memory, signs the ledger
 /// entry for an identity's statement or registry change, and hands it to the

@@ -7,6 +7,9 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include <algorithm>
+#include <functional>
+
 namespace civic::actors {
 namespace {
 
@@ -27,6 +30,10 @@ caf::expected<std::optional<storage::identity_record>> admit(ledger_state& st, c
 }
 
 void fail_all(ledger_state& st, const caf::error& err) {
+    for (auto& b : st.unreplicated)
+        for (auto& a : b.appends)
+            a.promise.deliver(err);
+    st.unreplicated.clear();
     for (auto& a : st.in_flight)
         a.promise.deliver(err);
     for (auto& a : st.pending)
@@ -36,6 +43,150 @@ void fail_all(ledger_state& st, const caf::error& err) {
 }
 
 void start_batch(ledger_pointer self);
+void replicate(ledger_pointer self);
+
+/// Entries held durably by enough replicas (and here) to answer their appends.
+std::uint64_t replicated_size(const ledger_state& st) {
+    if (st.config.replica_acks == 0) return st.committed_size;
+    std::vector<std::uint64_t> acked;
+    for (const auto& r : st.replicas)
+        if (r.known) acked.push_back(std::min(r.acked, st.committed_size));
+    if (acked.size() < st.config.replica_acks) return 0;
+    std::nth_element(acked.begin(),
+                     acked.begin() + static_cast<std::ptrdiff_t>(st.config.replica_acks - 1),
+                     acked.end(), std::greater<>());
+    return acked[st.config.replica_acks - 1];
+}
+
+/// Answers the appends of every batch that is now durable on enough replicas.
+void deliver_replicated(ledger_pointer self) {
+    auto& st = self->state;
+    auto held = replicated_size(st);
+    bool delivered = false;
+    while (!st.unreplicated.empty() && st.unreplicated.front().end <= held) {
+        auto& b = st.unreplicated.front();
+        for (auto& a : b.appends) {
+            append_receipt receipt{a.index, b.checkpoint, {}, std::move(a.entry)};
+            if (auto ok = b.proofs->proof(a.index, receipt.inclusion); !ok) {
+                a.promise.deliver(
+                    make_error(errc::storage_failure, "inclusion proof: " + ok.message()));
+                continue;
+            }
+            a.promise.deliver(std::move(receipt));
+        }
+        st.unreplicated.pop_front();
+        delivered = true;
+    }
+    if (delivered) start_batch(self); // cutting may have waited for room
+}
+
+ledger_state::replica_link* link_of(ledger_state& st, const caf::actor_addr& who) {
+    for (auto& r : st.replicas)
+        if (r.handle.address() == who) return &r;
+    return nullptr;
+}
+
+void schedule_replica_retry(ledger_pointer self) {
+    if (self->state.replica_timer_set) return;
+    self->state.replica_timer_set = true;
+    self->delayed_send(self, self->state.config.replica_retry, atoms::tick_atom_v);
+}
+
+/// Learns how much a replica holds (after it joins, or after a gap).
+void ask_replica_size(ledger_pointer self, ledger_state::replica_link& link) {
+    link.busy = true;
+    auto who = link.handle.address();
+    self->request(link.handle, self->state.config.replica_timeout, atoms::status_atom_v)
+        .then(
+            [self, who](const ledger_status& s) {
+                if (auto* l = link_of(self->state, who)) {
+                    l->busy = false;
+                    l->known = true;
+                    l->acked = s.committed_size;
+                    deliver_replicated(self);
+                    replicate(self);
+                }
+            },
+            [self, who](caf::error&) {
+                if (auto* l = link_of(self->state, who)) {
+                    l->busy = false;
+                    l->retry_at = self->clock().now() + self->state.config.replica_retry;
+                    schedule_replica_retry(self);
+                }
+            });
+}
+
+/// The next batch for a replica that holds `from` entries: a committed batch
+/// still in memory when it starts there, else entries read back from the store
+/// up to a stored checkpoint.
+caf::expected<replicated_batch> offer_from(ledger_state& st, std::uint64_t from) {
+    replicated_batch offer;
+    offer.first_index = from;
+    for (const auto& b : st.unreplicated)
+        if (b.first_index == from) {
+            offer.entries = b.batch->entries;
+            offer.checkpoint = b.checkpoint;
+            return offer;
+        }
+    auto end = st.store->checkpoint_boundary(from, from + st.config.max_catch_up_entries);
+    if (!end || *end == 0 || *end > st.committed_size)
+        return make_error(errc::storage_failure,
+                          "no checkpoint to replicate up to from " + std::to_string(from));
+    for (auto i = from; i < *end; ++i) {
+        auto raw = st.store->entry(i);
+        if (!raw || !*raw) return make_error(errc::storage_failure, "entry " + std::to_string(i));
+        offer.entries.push_back(std::move(**raw));
+    }
+    auto cp = st.store->checkpoint_at(*end);
+    if (!cp || !*cp) return make_error(errc::storage_failure, "checkpoint " + std::to_string(*end));
+    offer.checkpoint = std::move(**cp);
+    return offer;
+}
+
+/// Sends every idle replica that lags the next batch it needs.
+void replicate(ledger_pointer self) {
+    auto& st = self->state;
+    auto now = self->clock().now();
+    for (auto& link : st.replicas) {
+        if (link.busy || now < link.retry_at) continue;
+        if (!link.known) {
+            ask_replica_size(self, link);
+            continue;
+        }
+        if (link.acked >= st.committed_size) continue;
+        auto offer = offer_from(st, link.acked);
+        if (!offer) {
+            link.retry_at = now + st.config.replica_retry;
+            schedule_replica_retry(self);
+            continue;
+        }
+        link.busy = true;
+        auto who = link.handle.address();
+        self->request(link.handle, st.config.replica_timeout, atoms::replicate_atom_v,
+                      std::move(*offer))
+            .then(
+                [self, who](std::uint64_t size) {
+                    if (auto* l = link_of(self->state, who)) {
+                        l->busy = false;
+                        l->acked = std::max(l->acked, size);
+                        deliver_replicated(self);
+                        replicate(self);
+                    }
+                },
+                [self, who](caf::error& err) {
+                    auto* l = link_of(self->state, who);
+                    if (!l) return;
+                    l->busy = false;
+                    if (code_of(err) == static_cast<std::uint8_t>(errc::gap)) {
+                        l->known = false; // it holds something else than we thought: ask
+                        replicate(self);
+                        return;
+                    }
+                    l->retry_at = self->clock().now() + self->state.config.replica_retry;
+                    schedule_replica_retry(self);
+                });
+    }
+}
 
 void finish_batch(ledger_pointer self) {
     auto& st = self->state;
@@ -57,17 +208,18 @@ void finish_batch(ledger_pointer self) {
         report.pending = st.pending.size();
         st.config.on_commit(report);
     }
-    for (auto& a : st.in_flight) {
-        append_receipt receipt{a.index, st.latest_checkpoint, {}, std::move(a.entry)};
-        if (auto ok = st.in_flight_proofs->proof(a.index, receipt.inclusion); !ok) {
-            a.promise.deliver(
-                make_error(errc::storage_failure, "inclusion proof: " + ok.message()));
-            continue;
-        }
-        a.promise.deliver(std::move(receipt));
-    }
+    ledger_state::committed_batch done;
+    done.first_index = st.committed_size - st.in_flight.size();
+    done.end = st.committed_size;
+    done.appends = std::move(st.in_flight);
+    done.checkpoint = st.latest_checkpoint;
+    done.proofs = std::move(st.in_flight_proofs);
+    done.batch = std::move(st.in_flight_batch);
+    st.unreplicated.push_back(std::move(done));
     st.in_flight.clear();
     st.in_flight_proofs.reset();
+    replicate(self);
+    deliver_replicated(self);
     start_batch(self);
 }
 
@@ -76,6 +228,7 @@ void finish_batch(ledger_pointer self) {
 void start_batch(ledger_pointer self) {
     auto& st = self->state;
     if (!st.in_flight.empty() || st.pending.empty()) return;
+    if (st.unreplicated.size() >= st.config.max_unreplicated_batches) return; // replicas lag
     auto b = std::make_shared<storage::batch>();
     b->first_index = st.tree.size();
     std::size_t bytes_in_batch = 0;
@@ -104,6 +257,7 @@ void start_batch(ledger_pointer self) {
     // The receipts' proofs are made here, from memory, after the batch has gone to
     // the committer: this work overlaps the fsync instead of following it.
     st.commit_started = self->clock().now();
+    st.in_flight_batch = b;
     self->request(st.committer, st.config.commit_timeout, atoms::commit_atom_v,
                   batch_ptr(std::move(b)))
         .then([self](atoms::commit_atom) { finish_batch(self); },
@@ -175,9 +329,18 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
         init.latest_checkpoint = **latest;
     self->monitor(init.committer);
     self->set_down_handler([self](caf::down_msg& msg) {
+        auto& st = self->state;
+        if (msg.source != st.committer.address()) { // a replica went away
+            st.replicas.erase(std::remove_if(st.replicas.begin(), st.replicas.end(),
+                                             [&](const ledger_state::replica_link& r) {
+                                                 return r.handle.address() == msg.source;
+                                             }),
+                              st.replicas.end());
+            return;
+        }
         auto failure =
             make_error(errc::storage_failure, "committer stopped: " + caf::to_string(msg.reason));
-        fail_all(self->state, failure);
+        fail_all(st, failure);
         self->quit(failure);
     });
 
@@ -197,9 +360,26 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
             self->state.linger_timer_set = false;
             start_batch(self);
         },
+        [self](atoms::join_atom, replica_actor& replica) -> caf::result<std::uint64_t> {
+            auto& st = self->state;
+            if (!replica) return make_error(errc::invalid_entry, "no replica");
+            if (!link_of(st, replica.address())) {
+                if (st.replicas.size() >= st.config.max_replicas)
+                    return make_error(errc::overloaded, "too many replicas");
+                self->monitor(replica);
+                st.replicas.push_back({replica, 0, false, false, {}});
+            }
+            replicate(self);
+            return st.committed_size;
+        },
+        [self](atoms::tick_atom) {
+            self->state.replica_timer_set = false;
+            replicate(self);
+        },
         [self](atoms::status_atom) {
             auto& st = self->state;
             ledger_status s = st.counters;
+            s.replicated_size = replicated_size(st);
             s.size = st.next_index();
             s.committed_size = st.committed_size;
             s.pending = st.pending.size();

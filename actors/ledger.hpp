@@ -37,6 +37,14 @@ struct ledger_config {
     /// at all). While a commit is in flight, arrivals wait for it anyway.
     std::chrono::milliseconds batch_linger{0};
     std::chrono::milliseconds commit_timeout{30000}; // a commit slower than this stops the ledger
+    /// Replica acknowledgements a batch needs before its appends are answered
+    /// (0: answer once durable here).
+    std::size_t replica_acks = 0;
+    std::chrono::milliseconds replica_timeout{5000}; // per batch sent to a replica
+    std::chrono::milliseconds replica_retry{200};    // wait after a replica failed
+    std::size_t max_replicas = 64;
+    std::size_t max_catch_up_entries = 10000;  // per batch a lagging replica gets from the store
+    std::size_t max_unreplicated_batches = 64; // durable here, waiting for acks: then stop cutting
     /// Called on the ledger's thread after each commit; must be quick and must
     /// not call back into actors (metrics only).
     std::function<void(const batch_report&)> on_commit;
@@ -66,8 +74,29 @@ struct ledger_state {
     std::string in_flight_checkpoint;
     /// Proofs for the batch being committed, made from memory while it commits.
     std::optional<merkle::batch_inclusion> in_flight_proofs;
+    batch_ptr in_flight_batch; // what the committer writes, kept for the replicas
     caf::actor_clock::time_point commit_started{};
     bool linger_timer_set = false;
+
+    /// A batch durable here whose appends wait for replica acknowledgements.
+    struct committed_batch {
+        std::uint64_t first_index = 0, end = 0;
+        std::vector<accepted> appends;
+        std::string checkpoint;
+        std::optional<merkle::batch_inclusion> proofs;
+        batch_ptr batch;
+    };
+    std::deque<committed_batch> unreplicated; // in order
+
+    struct replica_link {
+        replica_actor handle;
+        std::uint64_t acked = 0; // entries it holds (once `known`)
+        bool known = false;      // acked was learned from the replica
+        bool busy = false;       // a request to it is in flight
+        caf::actor_clock::time_point retry_at{};
+    };
+    std::vector<replica_link> replicas;
+    bool replica_timer_set = false;
     std::map<std::string, storage::identity_record>
         registry; // identities seen, with pending effects
     ledger_status counters;

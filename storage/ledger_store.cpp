@@ -161,6 +161,29 @@ result<std::optional<std::string>> ledger_store::checkpoint_at(std::uint64_t siz
     return std::optional<std::string>(std::string(raw->as_string()));
 }
 
+result<std::uint64_t> ledger_store::checkpoint_boundary(std::uint64_t after,
+                                                       std::uint64_t at_most) const {
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    MDB_cursor* cursor = nullptr;
+    if (int rc = mdb_cursor_open(txn.handle(), checkpoints_, &cursor); rc != 0)
+        return lmdb_error("cursor_open", rc);
+    auto start = u64_key(after + 1);
+    MDB_val k{start.size(), start.data()}, v{};
+    std::uint64_t best = 0;
+    // Sizes are big-endian keys: cursor order is size order.
+    for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8) continue;
+        std::uint64_t size = 0;
+        for (std::size_t i = 0; i < 8; ++i)
+            size = (size << 8) | static_cast<const std::uint8_t*>(k.mv_data)[i];
+        if (best == 0 || size <= at_most) best = size;
+        if (size >= at_most) break;
+    }
+    mdb_cursor_close(cursor);
+    return best;
+}
+
 result<std::optional<identity_record>> ledger_store::identity(const std::string& name) const {
     CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
     CIVIC_TRY_ASSIGN(raw, txn.get(identities_, byte_view(name)));

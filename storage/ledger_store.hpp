@@ -53,6 +53,10 @@ public:
     /// The tlog-tiles entry bundle N of width W: uint16 big-endian length-prefixed entries.
     result<bytes> entry_bundle(std::uint64_t tile_index, std::uint16_t width) const;
     result<std::optional<std::string>> checkpoint_at(std::uint64_t size) const;
+    /// The size of the largest stored checkpoint in (after, at_most], or of the
+    /// smallest one above `after` when none is that small (0: none above `after`).
+    /// A batch boundary to replicate up to.
+    result<std::uint64_t> checkpoint_boundary(std::uint64_t after, std::uint64_t at_most) const;
     result<std::optional<identity_record>> identity(const std::string& name) const;
     /// Up to `limit` identity names after `after` (empty: from the first), in byte order.
     result<std::vector<std::string>> identity_names(const std::string& after,

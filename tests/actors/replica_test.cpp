@@ -2,6 +2,7 @@
 // it holds exactly the trees the log signed, and nothing else.
 #include "actors/committer.hpp"
 #include "actors/errors.hpp"
+#include "actors/ledger.hpp"
 #include "actors/replica.hpp"
 #include "actors/system.hpp"
 #include "protocol/checkpoint.hpp"
@@ -11,6 +12,9 @@
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
 
 using namespace civic;
 using namespace std::chrono_literals;
@@ -192,4 +196,167 @@ TEST_CASE("replica: refuses every batch that does not make the signed tree, and 
     }
     // The genuine batch still goes in afterwards.
     CHECK(f.offer(good) == decltype(f.offer({})){std::uint64_t{7}});
+}
+
+namespace {
+
+/// A leader's ledger and replicas, each with its own store, in one deterministic system.
+struct network {
+    test::temp_dir dir{"replication"};
+    leader_view keys;
+    std::unique_ptr<actors::system_config> cfg =
+        std::make_unique<actors::system_config>(actors::system_options{true});
+    std::unique_ptr<caf::actor_system> sys = std::make_unique<caf::actor_system>(*cfg);
+    caf::scheduler::test_coordinator* sched =
+        &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    std::vector<std::shared_ptr<storage::ledger_store>> stores;
+    std::vector<caf::actor> to_stop;
+    actors::ledger_actor ledger;
+
+    std::shared_ptr<storage::ledger_store> open_store(const std::string& name) {
+        std::filesystem::create_directories(dir / name);
+        auto s = std::shared_ptr<storage::ledger_store>(
+            std::move(*storage::ledger_store::open({(dir / name)})));
+        stores.push_back(s);
+        return s;
+    }
+    explicit network(std::size_t acks) {
+        auto store = open_store("leader");
+        auto committer = sys->spawn(actors::committer, store);
+        actors::ledger_config config;
+        config.origin = origin;
+        config.replica_acks = acks;
+        auto log =
+            std::make_shared<const note::ed25519_signer>(origin, test::key_for("replica-log"));
+        ledger = sys->spawn(actors::ledger, config, store, log, committer);
+        to_stop.push_back(caf::actor_cast<caf::actor>(committer));
+        to_stop.push_back(caf::actor_cast<caf::actor>(ledger));
+        sched->run();
+    }
+    ~network() {
+        for (auto& a : to_stop)
+            caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+        sched->run();
+        ledger = nullptr;
+        to_stop.clear();
+        sys.reset();
+    }
+    std::pair<actors::replica_actor, std::shared_ptr<storage::ledger_store>>
+    replica(const std::string& name) {
+        auto store = open_store(name);
+        auto committer = sys->spawn(actors::committer, store);
+        actors::replica_config config;
+        config.origin = origin;
+        auto r = sys->spawn(actors::replica, config, store, keys.log.verifier_key(), committer);
+        to_stop.push_back(caf::actor_cast<caf::actor>(committer));
+        to_stop.push_back(caf::actor_cast<caf::actor>(r));
+        return {r, store};
+    }
+    void join(const actors::replica_actor& r) {
+        sys->spawn([r, target = ledger](caf::event_based_actor* self) {
+            self->request(target, 10s, atoms::join_atom_v, r).then([](std::uint64_t) {});
+        });
+        sched->run();
+    }
+    /// Appends the next `n` entries; each flag turns true when its append is answered.
+    std::vector<std::shared_ptr<bool>> append(std::size_t n) {
+        std::vector<std::shared_ptr<bool>> answered;
+        for (std::size_t i = 0; i < n; ++i) {
+            auto raw = keys.next_entry(keys.entries.empty() ? entry_kind::identity_registration
+                                                            : entry_kind::statement);
+            keys.entries.push_back(raw);
+            auto flag = std::make_shared<bool>(false);
+            answered.push_back(flag);
+            sys->spawn([flag, raw, target = ledger](caf::event_based_actor* self) {
+                self->request(target, 60s, atoms::append_atom_v, raw)
+                    .then([flag](const actors::append_receipt&) { *flag = true; });
+            });
+        }
+        sched->run();
+        return answered;
+    }
+    actors::ledger_status status() {
+        actors::ledger_status s;
+        sys->spawn([&s, target = ledger](caf::event_based_actor* self) {
+            self->request(target, 10s, atoms::status_atom_v)
+                .then([&s](const actors::ledger_status& x) { s = x; });
+        });
+        sched->run();
+        return s;
+    }
+};
+
+bool all(const std::vector<std::shared_ptr<bool>>& flags) {
+    return std::all_of(flags.begin(), flags.end(), [](const auto& f) { return *f; });
+}
+bool none(const std::vector<std::shared_ptr<bool>>& flags) {
+    return std::none_of(flags.begin(), flags.end(), [](const auto& f) { return *f; });
+}
+
+} // namespace
+
+TEST_CASE("ledger and replicas: appends are answered once enough replicas hold them, and a "
+          "late replica catches up from the store",
+          "[actors][replica][replication]") {
+    network net(1);
+    auto first = net.append(5);
+    CHECK(net.stores[0]->stored_size() == 5); // durable on the leader...
+    CHECK(none(first));                       // ...but no replica holds it yet
+    auto [r1, s1] = net.replica("r1");
+    net.join(r1);
+    CHECK(all(first));
+    CHECK(s1->stored_size() == 5);
+    auto second = net.append(40);
+    CHECK(all(second));
+    CHECK(s1->stored_size() == 45);
+    CHECK(**s1->latest_checkpoint() == **net.stores[0]->latest_checkpoint());
+
+    // A replica that joins late gets everything, from the store.
+    auto [r2, s2] = net.replica("r2");
+    net.join(r2);
+    CHECK(s2->stored_size() == 45);
+    for (std::uint64_t i = 0; i < 45; ++i)
+        CHECK(**s2->entry(i) == net.keys.entries[i]);
+    CHECK(net.status().replicated_size == 45);
+
+    // A replica that goes away is dropped; one left still meets acks = 1.
+    caf::anon_send_exit(r1, caf::exit_reason::kill);
+    net.sched->run();
+    CHECK(all(net.append(3)));
+    CHECK(s2->stored_size() == 48);
+}
+
+TEST_CASE("ledger and replicas: a hung replica does not hold back a quorum it is not needed for",
+          "[actors][replica][replication]") {
+    network net(1);
+    auto [good, good_store] = net.replica("good");
+    // A replica that never answers anything.
+    auto hung = net.sys->spawn([](caf::event_based_actor* self) -> caf::behavior {
+        return {
+            [self](atoms::replicate_atom, const actors::replicated_batch&) {
+                return self->make_response_promise<std::uint64_t>();
+            },
+            [self](atoms::status_atom) {
+                return self->make_response_promise<actors::ledger_status>();
+            },
+        };
+    });
+    net.to_stop.push_back(hung);
+    net.join(caf::actor_cast<actors::replica_actor>(hung));
+    net.join(good);
+    CHECK(all(net.append(10)));
+    CHECK(good_store->stored_size() == 10);
+}
+
+TEST_CASE("ledger and replicas: with acks 2 and one replica, appends wait",
+          "[actors][replica][replication]") {
+    network net(2);
+    auto [r1, s1] = net.replica("only");
+    net.join(r1);
+    auto waiting = net.append(4);
+    CHECK(s1->stored_size() == 4); // replicated...
+    CHECK(none(waiting));          // ...but one acknowledgement is not two
+    auto [r2, s2] = net.replica("second");
+    net.join(r2);
+    CHECK(all(waiting));
 }
