@@ -177,8 +177,9 @@ using replica_actor =
 /// checkpoint per batch, and answers each append only once its batch is durable,
 /// with the inclusion proof against that batch's checkpoint.
 /// With replicas, a batch's appends are answered only once the configured number
-/// of replicas hold it too. `join` adds a replica (answering the ledger's durable
-/// size); the ledger sends it every batch from what it holds on, from memory or
+/// of replicas hold it too. `join` adds a replica (a replica_actor, passed as
+/// caf::actor: typed handles have no type ID of their own to cross the network;
+/// answers the ledger's durable size); the ledger sends it every batch from what it holds on, from memory or
 /// from the store when it lags, and drops it when it goes down.
 /// `flush` is its own linger timer: an idle ledger may wait that long for more
 /// entries before it starts a commit; `tick` retries replicas that failed.
@@ -187,7 +188,7 @@ using ledger_actor =
                      caf::replies_to<atoms::append_atom, signed_locally>::with<append_receipt>,
                      caf::replies_to<atoms::checkpt_atom>::with<std::string>,
                      caf::replies_to<atoms::status_atom>::with<ledger_status>,
-                     caf::replies_to<atoms::join_atom, replica_actor>::with<std::uint64_t>,
+                     caf::replies_to<atoms::join_atom, caf::actor>::with<std::uint64_t>,
                      caf::reacts_to<atoms::flush_atom>, caf::reacts_to<atoms::tick_atom>>;
 
 /// The signer: holds identity signing keys in locked memory, signs the ledger

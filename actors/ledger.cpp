@@ -360,9 +360,10 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
             self->state.linger_timer_set = false;
             start_batch(self);
         },
-        [self](atoms::join_atom, replica_actor& replica) -> caf::result<std::uint64_t> {
+        [self](atoms::join_atom, caf::actor& joining) -> caf::result<std::uint64_t> {
             auto& st = self->state;
-            if (!replica) return make_error(errc::invalid_entry, "no replica");
+            if (!joining) return make_error(errc::invalid_entry, "no replica");
+            auto replica = caf::actor_cast<replica_actor>(joining);
             if (!link_of(st, replica.address())) {
                 if (st.replicas.size() >= st.config.max_replicas)
                     return make_error(errc::overloaded, "too many replicas");

@@ -4,6 +4,7 @@
 
 #include <caf/atom.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/timespan.hpp>
 
 namespace civic::actors {
@@ -11,6 +12,12 @@ namespace civic::actors {
 system_config::system_config(const system_options& options) {
     add_message_types<caf::id_block::civic_attest>();
     load<caf::io::middleman>();
+    if (!options.tls_ca.empty()) {
+        load<caf::openssl::manager>();
+        openssl_certificate = options.tls_certificate;
+        openssl_key = options.tls_key;
+        openssl_cafile = options.tls_ca;
+    }
     set("middleman.heartbeat-interval", caf::timespan{options.heartbeat_interval});
     set("middleman.connection-timeout", caf::timespan{options.connection_timeout});
     if (options.deterministic) {

@@ -15,9 +15,17 @@ struct system_options {
     std::chrono::milliseconds heartbeat_interval{1000};
     std::chrono::milliseconds connection_timeout{5000};
     unsigned worker_threads = 0; // 0: CAF's default (number of cores)
+    /// TLS between nodes (caf::openssl): this node's certificate and key and the
+    /// network's CA. With a CA, both sides must present a certificate it signed;
+    /// without any, nodes cannot connect at all (CAF would fall back to an
+    /// anonymous cipher, which we never allow: see `insecure_dev`).
+    std::string tls_certificate = {};
+    std::string tls_key = {};
+    std::string tls_ca = {};
 };
 
-/// A config with the project's type ID block, the io middleman loaded, heartbeats on.
+/// A config with the project's type ID block, the io middleman (and, with TLS
+/// files, the openssl module) loaded, heartbeats on.
 class system_config : public caf::actor_system_config {
 public:
     explicit system_config(const system_options& options = {});

@@ -254,7 +254,8 @@ struct network {
     }
     void join(const actors::replica_actor& r) {
         sys->spawn([r, target = ledger](caf::event_based_actor* self) {
-            self->request(target, 10s, atoms::join_atom_v, r).then([](std::uint64_t) {});
+            self->request(target, 10s, atoms::join_atom_v, caf::actor_cast<caf::actor>(r))
+                .then([](std::uint64_t) {});
         });
         sched->run();
     }

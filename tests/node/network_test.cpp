@@ -1,0 +1,180 @@
+// Nodes over CAF's network layer with TLS (caf::openssl): a leader publishes
+// its ledger, a replica on another actor system connects with a certificate
+// from the network's CA, joins, and holds every batch before appends are
+// answered. Peers without such a certificate cannot connect.
+#include "actors/committer.hpp"
+#include "actors/ledger.hpp"
+#include "actors/replica.hpp"
+#include "actors/system.hpp"
+#include "node/certs.hpp"
+#include "node/topology.hpp"
+#include "protocol/entry.hpp"
+#include "support.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+#include <catch2/catch.hpp>
+
+using namespace civic;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string origin = "network.test/log";
+
+const std::string topology_text = R"(origin: network.test/log
+regions:
+  - name: here
+nodes:
+  - name: leader
+    region: here
+    caf_port: 7001
+    http_port: 8001
+    roles: [leader]
+    data: leader
+    log_key: leader.key
+  - name: replica
+    region: here
+    caf_port: 7002
+    http_port: 8002
+    roles: [replica]
+    data: replica
+  - name: stranger
+    region: here
+    caf_port: 7003
+    http_port: 8003
+    roles: [replica]
+    data: stranger
+)";
+
+/// One node's actor system, with TLS material from `certs` for `name`.
+std::unique_ptr<caf::actor_system> node_system(std::unique_ptr<actors::system_config>& cfg,
+                                               const std::string& certs, const std::string& name,
+                                               const std::string& ca) {
+    actors::system_options o;
+    o.tls_certificate = certs + "/" + name + ".crt";
+    o.tls_key = certs + "/" + name + ".key";
+    o.tls_ca = ca;
+    o.heartbeat_interval = 200ms;
+    o.connection_timeout = 2s;
+    cfg = std::make_unique<actors::system_config>(o);
+    return std::make_unique<caf::actor_system>(*cfg);
+}
+
+std::shared_ptr<storage::ledger_store> open_store(const std::string& dir) {
+    std::filesystem::create_directories(dir);
+    return std::shared_ptr<storage::ledger_store>(std::move(*storage::ledger_store::open({dir})));
+}
+
+bytes make_entry(const ed25519::secret_key& key, std::uint64_t n) {
+    entry e;
+    e.kind = n == 0 ? entry_kind::identity_registration : entry_kind::statement;
+    e.timestamp_ms = 1795000000000 + n;
+    e.identity = "clerk";
+    e.public_key = key.public_key_bytes();
+    if (n > 0) e.content_hash = sha256(byte_view("doc " + std::to_string(n)));
+    e.sign(key);
+    return e.encode();
+}
+
+} // namespace
+
+TEST_CASE("network: a replica joins a leader over TLS and holds every answered batch, and a "
+          "peer from another CA cannot connect",
+          "[network]") {
+    test::temp_dir dir("network");
+    auto t = node::parse_topology(topology_text, "network.yaml");
+    REQUIRE(t.ok());
+    auto certs = (dir / "certs");
+    auto other_certs = (dir / "other-certs");
+    REQUIRE(node::make_network_certs(*t, certs).ok());
+    REQUIRE(node::make_network_certs(*t, other_certs).ok());
+
+    // The leader: ledger, committer, published over TLS.
+    std::unique_ptr<actors::system_config> leader_cfg;
+    auto leader_sys = node_system(leader_cfg, certs, "leader", certs + "/ca.crt");
+    auto leader_store = open_store(dir / "leader");
+    auto log = std::make_shared<const note::ed25519_signer>(origin, test::key_for("network-log"));
+    actors::ledger_config config;
+    config.origin = origin;
+    config.replica_acks = 1;
+    auto leader_committer = leader_sys->spawn<caf::detached>(actors::committer, leader_store);
+    auto ledger = leader_sys->spawn(actors::ledger, config, leader_store, log, leader_committer);
+    auto port = caf::openssl::publish(ledger, 0, "127.0.0.1");
+    REQUIRE(static_cast<bool>(port));
+
+    // The replica, on its own actor system: connects, joins.
+    std::unique_ptr<actors::system_config> replica_cfg;
+    auto replica_sys = node_system(replica_cfg, certs, "replica", certs + "/ca.crt");
+    auto replica_store = open_store(dir / "replica");
+    auto replica_committer = replica_sys->spawn<caf::detached>(actors::committer, replica_store);
+    actors::replica_config rconfig;
+    rconfig.origin = origin;
+    auto replica = replica_sys->spawn(actors::replica, rconfig, replica_store, log->verifier_key(),
+                                      replica_committer);
+    auto remote_ledger =
+        caf::openssl::remote_actor<actors::ledger_actor>(*replica_sys, "127.0.0.1", *port);
+    INFO((remote_ledger ? "" : replica_sys->render(remote_ledger.error())));
+    REQUIRE(static_cast<bool>(remote_ledger));
+    {
+        caf::scoped_actor self{*replica_sys};
+        bool joined = false;
+        std::string why;
+        self->request(*remote_ledger, 10s, atoms::join_atom_v, caf::actor_cast<caf::actor>(replica))
+            .receive([&](std::uint64_t) { joined = true; },
+                     [&](caf::error& e) { why = replica_sys->render(e); });
+        INFO(why);
+        REQUIRE(joined);
+    }
+
+    // Appends on the leader are answered once the remote replica holds them.
+    auto clerk = test::key_for("network-clerk");
+    {
+        caf::scoped_actor self{*leader_sys};
+        for (std::uint64_t n = 0; n < 20; ++n) {
+            bool answered = false;
+            self->request(ledger, 10s, atoms::append_atom_v, make_entry(clerk, n))
+                .receive([&](const actors::append_receipt& r) { answered = r.index == n; },
+                         [](caf::error&) {});
+            REQUIRE(answered);
+            CHECK(replica_store->stored_size() >= n + 1);
+        }
+    }
+    CHECK(replica_store->stored_size() == 20);
+    CHECK(**replica_store->latest_checkpoint() == **leader_store->latest_checkpoint());
+
+    // A node whose certificate another CA signed is refused; so is one that trusts
+    // only that other CA.
+    {
+        std::unique_ptr<actors::system_config> cfg;
+        auto stranger = node_system(cfg, other_certs, "stranger", other_certs + "/ca.crt");
+        auto refused =
+            caf::openssl::remote_actor<actors::ledger_actor>(*stranger, "127.0.0.1", *port);
+        CHECK_FALSE(static_cast<bool>(refused));
+    }
+    {
+        std::unique_ptr<actors::system_config> cfg;
+        auto mixed = node_system(cfg, other_certs, "stranger", certs + "/ca.crt");
+        auto refused = caf::openssl::remote_actor<actors::ledger_actor>(*mixed, "127.0.0.1", *port);
+        CHECK_FALSE(static_cast<bool>(refused));
+    }
+
+    {
+        // And a node with no TLS at all (plain BASP).
+        actors::system_config cfg(actors::system_options{});
+        caf::actor_system plain(cfg);
+        auto refused = plain.middleman().remote_actor<actors::ledger_actor>("127.0.0.1", *port);
+        CHECK_FALSE(static_cast<bool>(refused));
+    }
+
+    caf::anon_send_exit(replica, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(replica_committer, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ledger, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(leader_committer, caf::exit_reason::user_shutdown);
+    replica = nullptr;
+    replica_committer = nullptr;
+    ledger = nullptr;
+    leader_committer = nullptr;
+    remote_ledger = caf::error{};
+}
