@@ -268,6 +268,11 @@ struct service::impl {
 
     std::optional<http_response> refuse_unless_admin(const http_request& req,
                                                      const char* what) const;
+    /// The admin check and lookup every change to an existing identity starts
+    /// with: the record in `out`, or the answer that refuses the change.
+    std::optional<http_response> identity_for_change(const http_request& req,
+                                                     const std::string& name, const char* what,
+                                                     storage::identity_record& out) const;
     /// Writes an identity key file (0600, never overwriting); returns its path.
     result<std::string> write_identity_key(const std::string& name,
                                            const ed25519::secret_key& key) const;
@@ -451,15 +456,24 @@ void service::impl::register_identity(const http_request& req, http_respond resp
         atoms::add_atom_v, actors::new_identity_key{name, key});
 }
 
+std::optional<http_response>
+service::impl::identity_for_change(const http_request& req, const std::string& name,
+                                   const char* what, storage::identity_record& out) const {
+    if (auto refused = refuse_unless_admin(req, what)) return refused;
+    if (auto ok = check_identity_name(name); !ok)
+        return json_error(400, "bad_identity", ok.message());
+    auto existing = store->identity(name);
+    if (!existing) return json_error(503, "storage", existing.message());
+    if (!*existing) return json_error(404, "not_found", "no identity '" + name + "'");
+    out = std::move(**existing);
+    return std::nullopt;
+}
+
 void service::impl::rotate_identity(const std::string& name, const http_request& req,
                                     http_respond respond) {
-    if (auto refused = refuse_unless_admin(req, "rotating keys"))
+    storage::identity_record existing;
+    if (auto refused = identity_for_change(req, name, "rotating keys", existing))
         return respond(std::move(*refused));
-    if (auto ok = check_identity_name(name); !ok)
-        return respond(json_error(400, "bad_identity", ok.message()));
-    auto existing = store->identity(name);
-    if (!existing) return respond(json_error(503, "storage", existing.message()));
-    if (!*existing) return respond(json_error(404, "not_found", "no identity '" + name + "'"));
     auto key = std::make_shared<const ed25519::secret_key>(ed25519::secret_key::generate());
     if (auto written = write_identity_key(name, *key); !written)
         return respond(json_error(503, "storage", written.message()));
@@ -487,13 +501,9 @@ void service::impl::rotate_identity(const std::string& name, const http_request&
 
 void service::impl::revoke_identity_key(const std::string& name, const http_request& req,
                                         http_respond respond) {
-    if (auto refused = refuse_unless_admin(req, "revoking keys"))
+    storage::identity_record existing;
+    if (auto refused = identity_for_change(req, name, "revoking keys", existing))
         return respond(std::move(*refused));
-    if (auto ok = check_identity_name(name); !ok)
-        return respond(json_error(400, "bad_identity", ok.message()));
-    auto existing = store->identity(name);
-    if (!existing) return respond(json_error(503, "storage", existing.message()));
-    if (!*existing) return respond(json_error(404, "not_found", "no identity '" + name + "'"));
     ed25519::public_key revoked{};
     json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object())
@@ -505,7 +515,7 @@ void service::impl::revoke_identity_key(const std::string& name, const http_requ
         if (!decoded || decoded->size() != revoked.size())
             return respond(json_error(400, "bad_request", "'public_key' must be 64 hex digits"));
         std::copy(decoded->begin(), decoded->end(), revoked.begin());
-    } else if (auto current = (*existing)->current()) {
+    } else if (auto current = existing.current()) {
         revoked = current->key;
     } else {
         return respond(json_error(422, "retired", "identity '" + name + "' has no current key"));

@@ -31,6 +31,26 @@ struct outcome {
     caf::error error;
 };
 
+/// Sends one request that answers an append_receipt from a fresh actor; the
+/// outcome fills in as the scheduler runs.
+template <class Handle, class... Ts>
+std::shared_ptr<outcome> ask(caf::actor_system& sys, const Handle& target, Ts... xs) {
+    auto out = std::make_shared<outcome>();
+    sys.spawn([out, target, xs...](caf::event_based_actor* self) {
+        self->request(target, 10s, xs...)
+            .then(
+                [out](const actors::append_receipt& r) {
+                    out->receipt = r;
+                    out->done = true;
+                },
+                [out](caf::error& err) {
+                    out->error = err;
+                    out->done = true;
+                });
+    });
+    return out;
+}
+
 struct fixture {
     test::temp_dir dir;
     std::shared_ptr<const note::ed25519_signer> log_key =
@@ -73,23 +93,9 @@ struct fixture {
     /// Sends an append from a fresh client actor; the outcome fills in as the scheduler runs.
     /// `local`: as this node's own signer would (signed_locally).
     std::shared_ptr<outcome> append(const entry& e, bool local = false) {
-        auto out = std::make_shared<outcome>();
-        auto target = ledger;
-        sys->spawn([out, target, local, raw = e.encode()](caf::event_based_actor* self) {
-            auto request = local ? self->request(target, 10s, atoms::append_atom_v,
-                                                 actors::signed_locally{raw})
-                                 : self->request(target, 10s, atoms::append_atom_v, raw);
-            request.then(
-                [out](const actors::append_receipt& r) {
-                    out->receipt = r;
-                    out->done = true;
-                },
-                [out](caf::error& err) {
-                    out->error = err;
-                    out->done = true;
-                });
-        });
-        return out;
+        if (local)
+            return ask(*sys, ledger, atoms::append_atom_v, actors::signed_locally{e.encode()});
+        return ask(*sys, ledger, atoms::append_atom_v, e.encode());
     }
     void run() {
         sched->run();
@@ -373,25 +379,6 @@ TEST_CASE("ledger: refuses to start on a store that disagrees with its checkpoin
     CHECK_FALSE(o->receipt.has_value());
 }
 
-/// Sends one request to the signer from a fresh actor; the outcome fills in as the scheduler runs.
-template <class... Ts>
-std::shared_ptr<outcome> ask(fixture& f, const actors::signer_actor& signer, Ts... xs) {
-    auto out = std::make_shared<outcome>();
-    f.sys->spawn([out, signer, xs...](caf::event_based_actor* self) {
-        self->request(signer, 10s, xs...)
-            .then(
-                [out](const actors::append_receipt& r) {
-                    out->receipt = r;
-                    out->done = true;
-                },
-                [out](caf::error& err) {
-                    out->error = err;
-                    out->done = true;
-                });
-    });
-    return out;
-}
-
 actors::sign_request statement(const std::string& identity, const std::string& text) {
     auto content = sha256(byte_view(text));
     return {identity, bytes(content.begin(), content.end()), {}};
@@ -408,12 +395,13 @@ TEST_CASE("signer: registers, signs, rotates and revokes through the ledger", "[
     auto first = std::make_shared<const ed25519::secret_key>(test::key_for("erin"));
     auto second = std::make_shared<const ed25519::secret_key>(test::key_for("erin-2"));
 
-    auto registered = ask(f, signer, atoms::add_atom_v, actors::new_identity_key{"erin", first});
+    auto registered =
+        ask(*f.sys, signer, atoms::add_atom_v, actors::new_identity_key{"erin", first});
     f.run();
     REQUIRE(registered->receipt.has_value());
-    auto again = ask(f, signer, atoms::add_atom_v, actors::new_identity_key{"erin", second});
-    auto nobody = ask(f, signer, atoms::sign_atom_v, statement("nobody", "x"));
-    auto before = ask(f, signer, atoms::sign_atom_v, statement("erin", "the minutes"));
+    auto again = ask(*f.sys, signer, atoms::add_atom_v, actors::new_identity_key{"erin", second});
+    auto nobody = ask(*f.sys, signer, atoms::sign_atom_v, statement("nobody", "x"));
+    auto before = ask(*f.sys, signer, atoms::sign_atom_v, statement("erin", "the minutes"));
     f.run();
     CHECK(code(again) == code(actors::errc::identity_exists));
     CHECK(code(nobody) == code(actors::errc::unknown_key));
@@ -428,8 +416,9 @@ TEST_CASE("signer: registers, signs, rotates and revokes through the ledger", "[
 
     // A statement sent right after the rotation, before anything ran, is signed
     // with the new key and reaches the ledger after the rotation: accepted.
-    auto rotated = ask(f, signer, atoms::rotate_atom_v, actors::new_identity_key{"erin", second});
-    auto after = ask(f, signer, atoms::sign_atom_v, statement("erin", "after the rotation"));
+    auto rotated =
+        ask(*f.sys, signer, atoms::rotate_atom_v, actors::new_identity_key{"erin", second});
+    auto after = ask(*f.sys, signer, atoms::sign_atom_v, statement("erin", "after the rotation"));
     f.run();
     REQUIRE(rotated->receipt.has_value());
     REQUIRE(after->receipt.has_value());
@@ -444,12 +433,12 @@ TEST_CASE("signer: registers, signs, rotates and revokes through the ledger", "[
     // Revoking the old key changes nothing for signing; revoking the current one retires erin.
     auto old_key = first->public_key_bytes();
     auto current_key = second->public_key_bytes();
-    auto revoke_old = ask(f, signer, atoms::revoke_atom_v, std::string("erin"),
+    auto revoke_old = ask(*f.sys, signer, atoms::revoke_atom_v, std::string("erin"),
                           bytes(old_key.begin(), old_key.end()));
-    auto still = ask(f, signer, atoms::sign_atom_v, statement("erin", "still signing"));
-    auto retire = ask(f, signer, atoms::revoke_atom_v, std::string("erin"),
+    auto still = ask(*f.sys, signer, atoms::sign_atom_v, statement("erin", "still signing"));
+    auto retire = ask(*f.sys, signer, atoms::revoke_atom_v, std::string("erin"),
                       bytes(current_key.begin(), current_key.end()));
-    auto refused = ask(f, signer, atoms::sign_atom_v, statement("erin", "too late"));
+    auto refused = ask(*f.sys, signer, atoms::sign_atom_v, statement("erin", "too late"));
     f.run();
     CHECK(revoke_old->receipt.has_value());
     CHECK(still->receipt.has_value());
@@ -475,11 +464,12 @@ TEST_CASE("signer: a registry change the ledger refuses is undone in the key rin
     f.run();
     REQUIRE(direct->receipt.has_value());
     auto mine = std::make_shared<const ed25519::secret_key>(test::key_for("frank"));
-    auto registered = ask(f, signer, atoms::add_atom_v, actors::new_identity_key{"frank", mine});
+    auto registered =
+        ask(*f.sys, signer, atoms::add_atom_v, actors::new_identity_key{"frank", mine});
     f.run();
     CHECK(code(registered) == code(actors::errc::identity_exists));
     // The key was dropped: a statement is refused by the signer, not signed with it.
-    auto signed_after = ask(f, signer, atoms::sign_atom_v, statement("frank", "x"));
+    auto signed_after = ask(*f.sys, signer, atoms::sign_atom_v, statement("frank", "x"));
     f.run();
     CHECK(code(signed_after) == code(actors::errc::unknown_key));
     caf::anon_send_exit(signer, caf::exit_reason::user_shutdown);
