@@ -15,10 +15,6 @@ request = function()
   }, body)
 end
 
-done = function(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
-    + summary.errors.status + summary.errors.timeout
-  io.write(string.format("result: %.0f requests/s, p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, non-2xx or errors: %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, errors))
-end
+-- scripts/load.sh runs wrk from the repository's root.
+dofile("scripts/load/report.lua")
+done = function(summary, latency, requests) report(summary, latency) end
