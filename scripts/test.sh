@@ -58,8 +58,11 @@ run_ctest build
 
 if [ "$sanitize" -eq 1 ]; then
   echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer and test"
+  # -O0: with ASan, g++ compiles the CAF and Beast code 3.6x faster than at -O1
+  # (http_server.cpp: 22 s against 80 s), and the tests are short enough that
+  # their slower run costs far less than that.
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCIVIC_SANITIZE=ON -DCIVIC_BENCH=OFF \
-        -DCMAKE_CXX_FLAGS="-O1" >/dev/null
+        -DCMAKE_CXX_FLAGS="-O0" >/dev/null
   cmake --build build-asan -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
