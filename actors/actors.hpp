@@ -63,7 +63,7 @@ struct ledger_status {
     std::uint64_t pending = 0;        // accepted, waiting for a batch
     std::uint64_t batches = 0;        // batches committed since start
     std::uint64_t last_batch_size = 0;
-    std::uint64_t last_commit_us = 0; // duration of the last commit, on the actor clock
+    std::uint64_t last_commit_us = 0;  // duration of the last commit, on the actor clock
     std::uint64_t replicated_size = 0; // entries held by enough replicas to answer clients
 };
 
@@ -179,10 +179,10 @@ using replica_actor =
 /// With replicas, a batch's appends are answered only once the configured number
 /// of replicas hold it too. `join` adds a replica (a replica_actor, passed as
 /// caf::actor: typed handles have no type ID of their own to cross the network;
-/// answers the ledger's durable size); the ledger sends it every batch from what it holds on, from memory or
-/// from the store when it lags, and drops it when it goes down.
-/// `flush` is its own linger timer: an idle ledger may wait that long for more
-/// entries before it starts a commit; `tick` retries replicas that failed.
+/// answers the ledger's durable size); the ledger sends it every batch from what it holds on, from
+/// memory or from the store when it lags, and drops it when it goes down. `flush` is its own linger
+/// timer: an idle ledger may wait that long for more entries before it starts a commit; `tick`
+/// retries replicas that failed.
 using ledger_actor =
     caf::typed_actor<caf::replies_to<atoms::append_atom, bytes>::with<append_receipt>,
                      caf::replies_to<atoms::append_atom, signed_locally>::with<append_receipt>,
@@ -190,6 +190,15 @@ using ledger_actor =
                      caf::replies_to<atoms::status_atom>::with<ledger_status>,
                      caf::replies_to<atoms::join_atom, caf::actor>::with<std::uint64_t>,
                      caf::reacts_to<atoms::flush_atom>, caf::reacts_to<atoms::tick_atom>>;
+
+/// The uplink: keeps a replica joined to its leader across the network. It
+/// connects through the middleman it is given (the TLS one on a node, the test
+/// network's in simulation), joins the ledger, monitors it, and after a failed
+/// attempt or a lost connection tries again after a capped exponential backoff
+/// with seeded jitter: CAF 0.17 never reconnects by itself. `status` answers
+/// whether the replica is joined now; `tick` is its retry timer.
+using uplink_actor = caf::typed_actor<caf::reacts_to<atoms::tick_atom>,
+                                      caf::replies_to<atoms::status_atom>::with<bool>>;
 
 /// The signer: holds identity signing keys in locked memory, signs the ledger
 /// entry for an identity's statement or registry change, and hands it to the

@@ -6,6 +6,7 @@
 #include "actors/ledger.hpp"
 #include "actors/replica.hpp"
 #include "actors/system.hpp"
+#include "actors/uplink.hpp"
 #include "node/certs.hpp"
 #include "node/topology.hpp"
 #include "protocol/entry.hpp"
@@ -15,6 +16,12 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 #include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
 
 using namespace civic;
 using namespace std::chrono_literals;
@@ -177,4 +184,144 @@ TEST_CASE("network: a replica joins a leader over TLS and holds every answered b
     ledger = nullptr;
     leader_committer = nullptr;
     remote_ledger = caf::error{};
+}
+
+namespace {
+
+/// A port nothing listens on right now.
+std::uint16_t free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+/// A leader on its own actor system, published over TLS on `port`.
+struct leader_node {
+    std::unique_ptr<actors::system_config> cfg;
+    std::unique_ptr<caf::actor_system> sys;
+    actors::committer_actor committer;
+    actors::ledger_actor ledger;
+
+    leader_node(const std::string& certs, std::shared_ptr<storage::ledger_store> store,
+                std::uint16_t port) {
+        sys = node_system(cfg, certs, "leader", certs + "/ca.crt");
+        auto log =
+            std::make_shared<const note::ed25519_signer>(origin, test::key_for("network-log"));
+        actors::ledger_config config;
+        config.origin = origin;
+        config.replica_acks = 1;
+        committer = sys->spawn<caf::detached>(actors::committer, store);
+        ledger = sys->spawn(actors::ledger, config, store, log, committer);
+        auto published = caf::openssl::publish(ledger, port, "127.0.0.1", true);
+        REQUIRE(static_cast<bool>(published));
+    }
+    ~leader_node() {
+        caf::anon_send_exit(ledger, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(committer, caf::exit_reason::user_shutdown);
+        ledger = nullptr;
+        committer = nullptr;
+        sys.reset();
+    }
+    bool append(const bytes& raw) {
+        caf::scoped_actor self{*sys};
+        bool answered = false;
+        self->request(ledger, 10s, atoms::append_atom_v, raw)
+            .receive([&](const actors::append_receipt&) { answered = true; }, [](caf::error&) {});
+        return answered;
+    }
+};
+
+/// Asks the uplink whether it is joined until it says `want` (or 10 s pass).
+bool wait_joined(caf::actor_system& sys, const actors::uplink_actor& up, bool want) {
+    caf::scoped_actor self{sys};
+    for (int i = 0; i < 200; ++i) {
+        bool joined = !want;
+        self->request(up, 1s, atoms::status_atom_v)
+            .receive([&](bool j) { joined = j; }, [](caf::error&) {});
+        if (joined == want) return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("network: a replica's uplink retries until the leader is up, joins, and rejoins a "
+          "restarted leader",
+          "[network]") {
+    test::temp_dir dir("uplink");
+    auto t = node::parse_topology(topology_text, "network.yaml");
+    REQUIRE(t.ok());
+    auto certs = (dir / "certs");
+    REQUIRE(node::make_network_certs(*t, certs).ok());
+    auto port = free_port();
+
+    // The replica first, while no leader listens.
+    std::unique_ptr<actors::system_config> replica_cfg;
+    auto replica_sys = node_system(replica_cfg, certs, "replica", certs + "/ca.crt");
+    auto replica_store = open_store(dir / "replica");
+    auto replica_committer = replica_sys->spawn<caf::detached>(actors::committer, replica_store);
+    actors::replica_config rconfig;
+    rconfig.origin = origin;
+    note::ed25519_signer log{origin, test::key_for("network-log")};
+    auto replica = replica_sys->spawn(actors::replica, rconfig, replica_store, log.verifier_key(),
+                                      replica_committer);
+    actors::uplink_config up_config;
+    up_config.leader_host = "127.0.0.1";
+    up_config.leader_port = port;
+    up_config.backoff_initial = 20ms;
+    up_config.backoff_max = 200ms;
+    up_config.connect_timeout = 2s;
+    up_config.seed = 7;
+    auto up = replica_sys->spawn(actors::uplink, up_config,
+                                 replica_sys->openssl_manager().actor_handle(), replica);
+    std::this_thread::sleep_for(300ms);
+    CHECK(wait_joined(*replica_sys, up, false));
+
+    auto leader_store = open_store(dir / "leader");
+    auto clerk = test::key_for("network-clerk");
+    {
+        leader_node leader(certs, leader_store, port);
+        REQUIRE(wait_joined(*replica_sys, up, true));
+        for (std::uint64_t n = 0; n < 5; ++n)
+            REQUIRE(leader.append(make_entry(clerk, n)));
+        CHECK(replica_store->stored_size() == 5);
+    } // the leader goes away...
+    REQUIRE(wait_joined(*replica_sys, up, false));
+    {
+        leader_node leader(certs, leader_store, port); // ...and comes back on its store
+        REQUIRE(wait_joined(*replica_sys, up, true));
+        for (std::uint64_t n = 5; n < 10; ++n)
+            REQUIRE(leader.append(make_entry(clerk, n)));
+        CHECK(replica_store->stored_size() == 10);
+        CHECK(**replica_store->latest_checkpoint() == **leader_store->latest_checkpoint());
+    }
+
+    for (auto a : {caf::actor_cast<caf::actor>(up), caf::actor_cast<caf::actor>(replica),
+                   caf::actor_cast<caf::actor>(replica_committer)})
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    up = nullptr;
+    replica = nullptr;
+    replica_committer = nullptr;
+}
+
+TEST_CASE("uplink: backoff doubles up to its cap, with jitter from the seed", "[network]") {
+    actors::uplink_config c;
+    c.backoff_initial = 100ms;
+    c.backoff_max = 1000ms;
+    std::minstd_rand a(7), b(7);
+    for (std::uint32_t failures = 1; failures < 40; ++failures) {
+        auto d = actors::uplink_backoff(c, failures, a);
+        auto base =
+            std::min<std::int64_t>(100LL << std::min<std::uint32_t>(failures - 1, 30), 1000);
+        CHECK(d.count() >= base / 2);
+        CHECK(d.count() <= std::min<std::int64_t>(base * 3 / 2, 1000));
+        CHECK(d == actors::uplink_backoff(c, failures, b)); // same seed, same delays
+    }
 }

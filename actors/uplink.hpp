@@ -1,0 +1,50 @@
+// The uplink actor (see uplink_actor in actors.hpp).
+#pragma once
+
+#include "actors/actors.hpp"
+
+#include <caf/io/middleman_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <string>
+
+namespace civic::actors {
+
+struct uplink_config {
+    std::string leader_host;
+    std::uint16_t leader_port = 0;
+    std::chrono::milliseconds connect_timeout{5000}; // per attempt, and for the join
+    std::chrono::milliseconds backoff_initial{100};
+    std::chrono::milliseconds backoff_max{10000};
+    std::uint64_t seed = 1; // jitter: deterministic under the simulator
+};
+
+struct uplink_state {
+    static inline const char* name = "uplink";
+    uplink_config config;
+    caf::io::middleman_actor middleman;
+    replica_actor replica;
+    ledger_actor leader; // while joined
+    bool joined = false;
+    bool connecting = false;
+    std::uint32_t failures = 0; // in a row: the backoff's exponent
+    std::minstd_rand jitter;
+};
+
+using uplink_pointer = uplink_actor::stateful_pointer<uplink_state>;
+
+/// Starts connecting at once.
+uplink_actor::behavior_type uplink(uplink_pointer self, uplink_config config,
+                                   caf::io::middleman_actor middleman, replica_actor replica);
+
+/// The delay before retry number `failures` (1, 2, ...): initial * 2^(failures-1),
+/// capped, then scaled by a factor drawn from [0.5, 1.5) so that replicas that
+/// lost their leader together do not all come back at the same moment.
+std::chrono::milliseconds uplink_backoff(const uplink_config& config, std::uint32_t failures,
+                                         std::minstd_rand& jitter);
+
+} // namespace civic::actors
