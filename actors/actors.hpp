@@ -149,6 +149,7 @@ CAF_ADD_ATOM(civic_attest, civic::atoms, revoke_atom, "revoke")
 CAF_ADD_ATOM(civic_attest, civic::atoms, tick_atom, "tick")
 CAF_ADD_ATOM(civic_attest, civic::atoms, replicate_atom, "replicate")
 CAF_ADD_ATOM(civic_attest, civic::atoms, join_atom, "join")
+CAF_ADD_ATOM(civic_attest, civic::atoms, child_atom, "child")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
 
@@ -199,6 +200,15 @@ using ledger_actor =
 /// whether the replica is joined now; `tick` is its retry timer.
 using uplink_actor = caf::typed_actor<caf::reacts_to<atoms::tick_atom>,
                                       caf::replies_to<atoms::status_atom>::with<bool>>;
+
+/// A supervisor: keeps its children running, one for one. A child that stops
+/// abnormally is started again from its factory (which reopens its durable
+/// state); more than `max_restarts` restarts within `window` escalate: the
+/// supervisor stops its other children and itself with the child's error, for
+/// its own supervisor (at the root, the process) to deal with. `child` answers a
+/// child's current handle by name, so dependents re-resolve after a restart.
+using supervisor_actor =
+    caf::typed_actor<caf::replies_to<atoms::child_atom, std::string>::with<caf::actor>>;
 
 /// The signer: holds identity signing keys in locked memory, signs the ledger
 /// entry for an identity's statement or registry change, and hands it to the

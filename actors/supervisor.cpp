@@ -1,0 +1,62 @@
+#include "actors/supervisor.hpp"
+
+#include "actors/errors.hpp"
+
+namespace civic::actors {
+namespace {
+
+void stop_children(supervisor_state& st) {
+    for (auto& c : st.children)
+        if (c.handle) caf::anon_send_exit(c.handle, caf::exit_reason::user_shutdown);
+}
+
+void start_child(supervisor_pointer self, supervisor_state::child& c) {
+    c.handle = c.spec.start(self->home_system());
+    self->monitor(c.handle);
+}
+
+} // namespace
+
+supervisor_actor::behavior_type supervisor(supervisor_pointer self, supervisor_config config) {
+    auto& st = self->state;
+    st.config = config;
+    for (auto& spec : config.children) {
+        st.children.push_back({spec, nullptr, {}});
+        start_child(self, st.children.back());
+    }
+    self->set_down_handler([self](caf::down_msg& msg) {
+        auto& s = self->state;
+        for (auto& c : s.children) {
+            if (!c.handle || c.handle.address() != msg.source) continue;
+            c.handle = nullptr;
+            // A child that stopped cleanly (a shutdown) stays stopped.
+            if (!msg.reason || msg.reason == caf::exit_reason::user_shutdown) return;
+            auto now = self->clock().now();
+            while (!c.restarts.empty() && now - c.restarts.front() > s.config.window)
+                c.restarts.pop_front();
+            if (c.restarts.size() >= s.config.max_restarts) {
+                // Restarting is not helping: escalate with the child's own reason.
+                stop_children(s);
+                self->quit(msg.reason);
+                return;
+            }
+            c.restarts.push_back(now);
+            start_child(self, c);
+            return;
+        }
+    });
+    // Asked to stop (by its own supervisor, or at shutdown): its children go first.
+    self->set_exit_handler([self](caf::exit_msg& msg) {
+        stop_children(self->state);
+        self->quit(msg.reason);
+    });
+    return {
+        [self](atoms::child_atom, const std::string& name) -> caf::result<caf::actor> {
+            for (auto& c : self->state.children)
+                if (c.spec.name == name && c.handle) return c.handle;
+            return make_error(errc::unknown_key, "no running child '" + name + "'");
+        },
+    };
+}
+
+} // namespace civic::actors

@@ -1,0 +1,44 @@
+// The supervisor actor (see supervisor_actor in actors.hpp).
+#pragma once
+
+#include "actors/actors.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace civic::actors {
+
+/// One child: its name and how to start it (again).
+struct child_spec {
+    std::string name;
+    std::function<caf::actor(caf::actor_system&)> start;
+};
+
+struct supervisor_config {
+    std::vector<child_spec> children; // started in this order
+    std::size_t max_restarts = 3;     // per child, within `window`
+    std::chrono::milliseconds window{10000};
+};
+
+struct supervisor_state {
+    static inline const char* name = "supervisor";
+    struct child {
+        child_spec spec;
+        caf::actor handle;
+        std::deque<caf::actor_clock::time_point> restarts; // within the window
+    };
+    std::vector<child> children;
+    supervisor_config config;
+};
+
+using supervisor_pointer = supervisor_actor::stateful_pointer<supervisor_state>;
+
+supervisor_actor::behavior_type supervisor(supervisor_pointer self, supervisor_config config);
+
+} // namespace civic::actors
