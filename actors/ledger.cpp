@@ -128,7 +128,10 @@ caf::expected<replicated_batch> offer_from(ledger_state& st, std::uint64_t from)
             offer.checkpoint = b.checkpoint;
             return offer;
         }
-    auto end = st.store->checkpoint_boundary(from, from + st.config.max_catch_up_entries);
+    // Up to what is committed as far as this actor knows: the store may already hold
+    // the batch whose commit reply is still in the mailbox.
+    auto end = st.store->checkpoint_boundary(
+        from, std::min(from + st.config.max_catch_up_entries, st.committed_size));
     if (!end || *end == 0 || *end > st.committed_size)
         return make_error(errc::storage_failure,
                           "no checkpoint to replicate up to from " + std::to_string(from));

@@ -220,12 +220,13 @@ struct network {
         stores.push_back(s);
         return s;
     }
-    explicit network(std::size_t acks) {
+    explicit network(std::size_t acks, std::size_t catch_up = 10000) {
         auto store = open_store("leader");
         auto committer = sys->spawn(actors::committer, store);
         actors::ledger_config config;
         config.origin = origin;
         config.replica_acks = acks;
+        config.max_catch_up_entries = catch_up;
         auto log =
             std::make_shared<const note::ed25519_signer>(origin, test::key_for("replica-log"));
         ledger = sys->spawn(actors::ledger, config, store, log, committer);
@@ -360,4 +361,29 @@ TEST_CASE("ledger and replicas: with acks 2 and one replica, appends wait",
     auto [r2, s2] = net.replica("second");
     net.join(r2);
     CHECK(all(waiting));
+}
+
+TEST_CASE("ledger and replicas: a lagging replica catches up in chunks that end at stored "
+          "checkpoints",
+          "[actors][replica][replication]") {
+    network net(0, 7); // at most 7 entries per catch-up batch
+    for (int i = 0; i < 6; ++i)
+        CHECK(all(net.append(5))); // six batches of five, answered without replicas
+    auto [late, store] = net.replica("late");
+    net.join(late);
+    CHECK(store->stored_size() == 30);
+    CHECK(**store->latest_checkpoint() == **net.stores[0]->latest_checkpoint());
+    // Every chunk ended at one of the leader's checkpoints, and no chunk held more
+    // than 7 entries: the replica stored the leader's checkpoints at the chunk ends.
+    std::uint64_t previous = 0;
+    int chunks = 0;
+    for (std::uint64_t size = 1; size <= 30; ++size) {
+        auto mine = store->checkpoint_at(size);
+        if (!mine->has_value()) continue;
+        ++chunks;
+        CHECK(**mine == **net.stores[0]->checkpoint_at(size));
+        CHECK(size - previous <= 7);
+        previous = size;
+    }
+    CHECK(chunks >= 5);
 }
