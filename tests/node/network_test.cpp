@@ -87,105 +87,6 @@ bytes make_entry(const ed25519::secret_key& key, std::uint64_t n) {
 
 } // namespace
 
-TEST_CASE("network: a replica joins a leader over TLS and holds every answered batch, and a "
-          "peer from another CA cannot connect",
-          "[network]") {
-    test::temp_dir dir("network");
-    auto t = node::parse_topology(topology_text, "network.yaml");
-    REQUIRE(t.ok());
-    auto certs = (dir / "certs");
-    auto other_certs = (dir / "other-certs");
-    REQUIRE(node::make_network_certs(*t, certs).ok());
-    REQUIRE(node::make_network_certs(*t, other_certs).ok());
-
-    // The leader: ledger, committer, published over TLS.
-    std::unique_ptr<actors::system_config> leader_cfg;
-    auto leader_sys = node_system(leader_cfg, certs, "leader", certs + "/ca.crt");
-    auto leader_store = open_store(dir / "leader");
-    auto log = std::make_shared<const note::ed25519_signer>(origin, test::key_for("network-log"));
-    actors::ledger_config config;
-    config.origin = origin;
-    config.replica_acks = 1;
-    auto leader_committer = leader_sys->spawn<caf::detached>(actors::committer, leader_store);
-    auto ledger = leader_sys->spawn(actors::ledger, config, leader_store, log, leader_committer);
-    auto port = caf::openssl::publish(ledger, 0, "127.0.0.1");
-    REQUIRE(static_cast<bool>(port));
-
-    // The replica, on its own actor system: connects, joins.
-    std::unique_ptr<actors::system_config> replica_cfg;
-    auto replica_sys = node_system(replica_cfg, certs, "replica", certs + "/ca.crt");
-    auto replica_store = open_store(dir / "replica");
-    auto replica_committer = replica_sys->spawn<caf::detached>(actors::committer, replica_store);
-    actors::replica_config rconfig;
-    rconfig.origin = origin;
-    auto replica = replica_sys->spawn(actors::replica, rconfig, replica_store, log->verifier_key(),
-                                      replica_committer);
-    auto remote_ledger =
-        caf::openssl::remote_actor<actors::ledger_actor>(*replica_sys, "127.0.0.1", *port);
-    INFO((remote_ledger ? "" : replica_sys->render(remote_ledger.error())));
-    REQUIRE(static_cast<bool>(remote_ledger));
-    {
-        caf::scoped_actor self{*replica_sys};
-        bool joined = false;
-        std::string why;
-        self->request(*remote_ledger, 10s, atoms::join_atom_v, caf::actor_cast<caf::actor>(replica))
-            .receive([&](std::uint64_t) { joined = true; },
-                     [&](caf::error& e) { why = replica_sys->render(e); });
-        INFO(why);
-        REQUIRE(joined);
-    }
-
-    // Appends on the leader are answered once the remote replica holds them.
-    auto clerk = test::key_for("network-clerk");
-    {
-        caf::scoped_actor self{*leader_sys};
-        for (std::uint64_t n = 0; n < 20; ++n) {
-            bool answered = false;
-            self->request(ledger, 10s, atoms::append_atom_v, make_entry(clerk, n))
-                .receive([&](const actors::append_receipt& r) { answered = r.index == n; },
-                         [](caf::error&) {});
-            REQUIRE(answered);
-            CHECK(replica_store->stored_size() >= n + 1);
-        }
-    }
-    CHECK(replica_store->stored_size() == 20);
-    CHECK(**replica_store->latest_checkpoint() == **leader_store->latest_checkpoint());
-
-    // A node whose certificate another CA signed is refused; so is one that trusts
-    // only that other CA.
-    {
-        std::unique_ptr<actors::system_config> cfg;
-        auto stranger = node_system(cfg, other_certs, "stranger", other_certs + "/ca.crt");
-        auto refused =
-            caf::openssl::remote_actor<actors::ledger_actor>(*stranger, "127.0.0.1", *port);
-        CHECK_FALSE(static_cast<bool>(refused));
-    }
-    {
-        std::unique_ptr<actors::system_config> cfg;
-        auto mixed = node_system(cfg, other_certs, "stranger", certs + "/ca.crt");
-        auto refused = caf::openssl::remote_actor<actors::ledger_actor>(*mixed, "127.0.0.1", *port);
-        CHECK_FALSE(static_cast<bool>(refused));
-    }
-
-    {
-        // And a node with no TLS at all (plain BASP).
-        actors::system_config cfg(actors::system_options{});
-        caf::actor_system plain(cfg);
-        auto refused = plain.middleman().remote_actor<actors::ledger_actor>("127.0.0.1", *port);
-        CHECK_FALSE(static_cast<bool>(refused));
-    }
-
-    caf::anon_send_exit(replica, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(replica_committer, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ledger, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(leader_committer, caf::exit_reason::user_shutdown);
-    replica = nullptr;
-    replica_committer = nullptr;
-    ledger = nullptr;
-    leader_committer = nullptr;
-    remote_ledger = caf::error{};
-}
-
 namespace {
 
 /// A port nothing listens on right now.
@@ -208,8 +109,11 @@ struct leader_node {
     actors::committer_actor committer;
     actors::ledger_actor ledger;
 
+    std::uint16_t port = 0; // where it is published
+
+    /// `at` 0: any free port.
     leader_node(const std::string& certs, std::shared_ptr<storage::ledger_store> store,
-                std::uint16_t port) {
+                std::uint16_t at) {
         sys = node_system(cfg, certs, "leader", certs + "/ca.crt");
         auto log =
             std::make_shared<const note::ed25519_signer>(origin, test::key_for("network-log"));
@@ -218,8 +122,9 @@ struct leader_node {
         config.replica_acks = 1;
         committer = sys->spawn<caf::detached>(actors::committer, store);
         ledger = sys->spawn(actors::ledger, config, store, log, committer);
-        auto published = caf::openssl::publish(ledger, port, "127.0.0.1", true);
+        auto published = caf::openssl::publish(ledger, at, "127.0.0.1", true);
         REQUIRE(static_cast<bool>(published));
+        port = *published;
     }
     ~leader_node() {
         caf::anon_send_exit(ledger, caf::exit_reason::user_shutdown);
@@ -234,6 +139,32 @@ struct leader_node {
         self->request(ledger, 10s, atoms::append_atom_v, raw)
             .receive([&](const actors::append_receipt&) { answered = true; }, [](caf::error&) {});
         return answered;
+    }
+};
+
+/// A replica on its own actor system, with its own store.
+struct replica_node {
+    std::unique_ptr<actors::system_config> cfg;
+    std::unique_ptr<caf::actor_system> sys;
+    std::shared_ptr<storage::ledger_store> store;
+    actors::committer_actor committer;
+    actors::replica_actor replica;
+
+    replica_node(const std::string& certs, const std::string& dir) {
+        sys = node_system(cfg, certs, "replica", certs + "/ca.crt");
+        store = open_store(dir);
+        committer = sys->spawn<caf::detached>(actors::committer, store);
+        actors::replica_config config;
+        config.origin = origin;
+        note::ed25519_signer log{origin, test::key_for("network-log")};
+        replica = sys->spawn(actors::replica, config, store, log.verifier_key(), committer);
+    }
+    ~replica_node() {
+        caf::anon_send_exit(replica, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(committer, caf::exit_reason::user_shutdown);
+        replica = nullptr;
+        committer = nullptr;
+        sys.reset();
     }
 };
 
@@ -252,6 +183,75 @@ bool wait_joined(caf::actor_system& sys, const actors::uplink_actor& up, bool wa
 
 } // namespace
 
+TEST_CASE("network: a replica joins a leader over TLS and holds every answered batch, and a "
+          "peer from another CA cannot connect",
+          "[network]") {
+    test::temp_dir dir("network");
+    auto t = node::parse_topology(topology_text, "network.yaml");
+    REQUIRE(t.ok());
+    auto certs = (dir / "certs");
+    auto other_certs = (dir / "other-certs");
+    REQUIRE(node::make_network_certs(*t, certs).ok());
+    REQUIRE(node::make_network_certs(*t, other_certs).ok());
+
+    auto leader_store = open_store(dir / "leader");
+    leader_node leader(certs, leader_store, 0);
+    auto port = leader.port;
+
+    // The replica, on its own actor system: connects, joins.
+    replica_node rep(certs, dir / "replica");
+    auto remote_ledger =
+        caf::openssl::remote_actor<actors::ledger_actor>(*rep.sys, "127.0.0.1", port);
+    INFO((remote_ledger ? "" : rep.sys->render(remote_ledger.error())));
+    REQUIRE(static_cast<bool>(remote_ledger));
+    {
+        caf::scoped_actor self{*rep.sys};
+        bool joined = false;
+        std::string why;
+        self->request(*remote_ledger, 10s, atoms::join_atom_v,
+                      caf::actor_cast<caf::actor>(rep.replica))
+            .receive([&](std::uint64_t) { joined = true; },
+                     [&](caf::error& e) { why = rep.sys->render(e); });
+        INFO(why);
+        REQUIRE(joined);
+    }
+
+    // Appends on the leader are answered once the remote replica holds them.
+    auto clerk = test::key_for("network-clerk");
+    for (std::uint64_t n = 0; n < 20; ++n) {
+        REQUIRE(leader.append(make_entry(clerk, n)));
+        CHECK(rep.store->stored_size() >= n + 1);
+    }
+    CHECK(rep.store->stored_size() == 20);
+    CHECK(**rep.store->latest_checkpoint() == **leader_store->latest_checkpoint());
+
+    // A node whose certificate another CA signed is refused; so is one that trusts
+    // only that other CA.
+    {
+        std::unique_ptr<actors::system_config> cfg;
+        auto stranger = node_system(cfg, other_certs, "stranger", other_certs + "/ca.crt");
+        auto refused =
+            caf::openssl::remote_actor<actors::ledger_actor>(*stranger, "127.0.0.1", port);
+        CHECK_FALSE(static_cast<bool>(refused));
+    }
+    {
+        std::unique_ptr<actors::system_config> cfg;
+        auto mixed = node_system(cfg, other_certs, "stranger", certs + "/ca.crt");
+        auto refused = caf::openssl::remote_actor<actors::ledger_actor>(*mixed, "127.0.0.1", port);
+        CHECK_FALSE(static_cast<bool>(refused));
+    }
+
+    {
+        // And a node with no TLS at all (plain BASP).
+        actors::system_config cfg(actors::system_options{});
+        caf::actor_system plain(cfg);
+        auto refused = plain.middleman().remote_actor<actors::ledger_actor>("127.0.0.1", port);
+        CHECK_FALSE(static_cast<bool>(refused));
+    }
+
+    remote_ledger = caf::error{}; // drop the proxy before the actor systems go
+}
+
 TEST_CASE("network: a replica's uplink retries until the leader is up, joins, and rejoins a "
           "restarted leader",
           "[network]") {
@@ -263,15 +263,7 @@ TEST_CASE("network: a replica's uplink retries until the leader is up, joins, an
     auto port = free_port();
 
     // The replica first, while no leader listens.
-    std::unique_ptr<actors::system_config> replica_cfg;
-    auto replica_sys = node_system(replica_cfg, certs, "replica", certs + "/ca.crt");
-    auto replica_store = open_store(dir / "replica");
-    auto replica_committer = replica_sys->spawn<caf::detached>(actors::committer, replica_store);
-    actors::replica_config rconfig;
-    rconfig.origin = origin;
-    note::ed25519_signer log{origin, test::key_for("network-log")};
-    auto replica = replica_sys->spawn(actors::replica, rconfig, replica_store, log.verifier_key(),
-                                      replica_committer);
+    replica_node rep(certs, dir / "replica");
     actors::uplink_config up_config;
     up_config.leader_host = "127.0.0.1";
     up_config.leader_port = port;
@@ -279,36 +271,32 @@ TEST_CASE("network: a replica's uplink retries until the leader is up, joins, an
     up_config.backoff_max = 200ms;
     up_config.connect_timeout = 2s;
     up_config.seed = 7;
-    auto up = replica_sys->spawn(actors::uplink, up_config,
-                                 replica_sys->openssl_manager().actor_handle(), replica);
+    auto up = rep.sys->spawn(actors::uplink, up_config, rep.sys->openssl_manager().actor_handle(),
+                             rep.replica);
     std::this_thread::sleep_for(300ms);
-    CHECK(wait_joined(*replica_sys, up, false));
+    CHECK(wait_joined(*rep.sys, up, false));
 
     auto leader_store = open_store(dir / "leader");
     auto clerk = test::key_for("network-clerk");
     {
         leader_node leader(certs, leader_store, port);
-        REQUIRE(wait_joined(*replica_sys, up, true));
+        REQUIRE(wait_joined(*rep.sys, up, true));
         for (std::uint64_t n = 0; n < 5; ++n)
             REQUIRE(leader.append(make_entry(clerk, n)));
-        CHECK(replica_store->stored_size() == 5);
+        CHECK(rep.store->stored_size() == 5);
     } // the leader goes away...
-    REQUIRE(wait_joined(*replica_sys, up, false));
+    REQUIRE(wait_joined(*rep.sys, up, false));
     {
         leader_node leader(certs, leader_store, port); // ...and comes back on its store
-        REQUIRE(wait_joined(*replica_sys, up, true));
+        REQUIRE(wait_joined(*rep.sys, up, true));
         for (std::uint64_t n = 5; n < 10; ++n)
             REQUIRE(leader.append(make_entry(clerk, n)));
-        CHECK(replica_store->stored_size() == 10);
-        CHECK(**replica_store->latest_checkpoint() == **leader_store->latest_checkpoint());
+        CHECK(rep.store->stored_size() == 10);
+        CHECK(**rep.store->latest_checkpoint() == **leader_store->latest_checkpoint());
     }
 
-    for (auto a : {caf::actor_cast<caf::actor>(up), caf::actor_cast<caf::actor>(replica),
-                   caf::actor_cast<caf::actor>(replica_committer)})
-        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(up, caf::exit_reason::user_shutdown);
     up = nullptr;
-    replica = nullptr;
-    replica_committer = nullptr;
 }
 
 TEST_CASE("uplink: backoff doubles up to its cap, with jitter from the seed", "[network]") {
