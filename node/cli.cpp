@@ -501,6 +501,12 @@ struct node_client {
         return {};
     }
 
+    /// Reports a bad flag or combination of flags; returns exit_usage.
+    int usage_error(const std::string& message) const {
+        *err << who << ": " << message << "\n";
+        return exit_usage;
+    }
+
     /// The body of a 2xx answer.
     std::optional<std::string> text(const std::string& method, const std::string& target,
                                     const std::string& body = "") const {
@@ -748,10 +754,7 @@ int run_identity(const po::variables_map& vm, std::ostream& out, std::ostream& e
     }
     auto node = open_node(vm, "civic-attest identity " + action, err);
     if (!node) return exit_usage;
-    auto usage_error = [&](const std::string& message) {
-        err << node->who << ": " << message << "\n";
-        return exit_usage;
-    };
+    auto usage_error = [&](const std::string& message) { return node->usage_error(message); };
     std::string name;
     if (vm.count("identity")) {
         name = vm["identity"].as<std::string>();
@@ -1041,10 +1044,7 @@ int run_log(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
     }
     auto node = open_node(vm, "civic-attest log " + action, err);
     if (!node) return exit_usage;
-    auto usage_error = [&](const std::string& message) {
-        err << node->who << ": " << message << "\n";
-        return exit_usage;
-    };
+    auto usage_error = [&](const std::string& message) { return node->usage_error(message); };
     if (auto ok = refuse_flags(vm, unused, "log " + action); !ok) return usage_error(ok.message());
     std::optional<policy_verifier> trust;
     if (vm.count("vkey")) {
