@@ -99,6 +99,46 @@ typename Inspector::result_type inspect(Inspector& f, replicated_batch& x) {
     return f(caf::meta::type_name("replicated_batch"), x.first_index, x.entries, x.checkpoint);
 }
 
+/// A sign request one node received and forwards to the leader: the SHA-256 of
+/// the client's bearer token (the leader authorises it against its own token
+/// table; the token itself never travels) and what to sign.
+struct forwarded_sign {
+    bytes token_sha256; // 32 bytes
+    sign_request request;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, forwarded_sign& x) {
+    return f(caf::meta::type_name("forwarded_sign"), x.token_sha256, x.request);
+}
+
+/// What a node's gateway says about the node to peers (and to /api/status).
+struct node_status {
+    std::string name;
+    bool leading = false;    // sequences and signs checkpoints
+    std::uint64_t epoch = 0; // the leadership epoch this node knows of
+    std::uint64_t size = 0;  // entries durable in its store
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_status& x) {
+    return f(caf::meta::type_name("node_status"), x.name, x.leading, x.epoch, x.size);
+}
+
+/// What the uplink knows of the leader, for a replica's /api/status.
+struct link_status {
+    bool joined = false;
+    std::string leader;            // its name, once joined
+    std::uint64_t leader_size = 0; // its durable size, as last polled
+    std::uint64_t polled_ms_ago = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, link_status& x) {
+    return f(caf::meta::type_name("link_status"), x.joined, x.leader, x.leader_size,
+             x.polled_ms_ago);
+}
+
 /// A batch handed from the ledger to its committer: local only, never serialised.
 using batch_ptr = std::shared_ptr<const storage::batch>;
 
@@ -133,6 +173,9 @@ CAF_ADD_TYPE_ID(civic_attest, (civic::actors::append_receipt))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::ledger_status))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::sign_request))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::replicated_batch))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::forwarded_sign))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::node_status))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::link_status))
 
 /// Liveness probe: any actor answers `ping` with `pong` (supervision, tests).
 CAF_ADD_ATOM(civic_attest, civic::atoms, ping_atom, "ping")
@@ -150,6 +193,7 @@ CAF_ADD_ATOM(civic_attest, civic::atoms, tick_atom, "tick")
 CAF_ADD_ATOM(civic_attest, civic::atoms, replicate_atom, "replicate")
 CAF_ADD_ATOM(civic_attest, civic::atoms, join_atom, "join")
 CAF_ADD_ATOM(civic_attest, civic::atoms, child_atom, "child")
+CAF_ADD_ATOM(civic_attest, civic::atoms, poll_atom, "poll")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
 
@@ -194,19 +238,37 @@ using ledger_actor =
 
 /// The uplink: keeps a replica joined to its leader across the network. It
 /// connects through the middleman it is given (the TLS one on a node, the test
-/// network's in simulation), joins the ledger, monitors it, and after a failed
-/// attempt or a lost connection tries again after a capped exponential backoff
-/// with seeded jitter: CAF 0.17 never reconnects by itself. `status` answers
-/// whether the replica is joined now; `tick` is its retry timer.
-using uplink_actor = caf::typed_actor<caf::reacts_to<atoms::tick_atom>,
-                                      caf::replies_to<atoms::status_atom>::with<bool>>;
+/// network's in simulation) to the leader's gateway, joins, monitors it, and
+/// after a failed attempt or a lost connection tries again after a capped
+/// exponential backoff with seeded jitter: CAF 0.17 never reconnects by itself.
+/// - `sign`: a request this node received, forwarded to the leader; refused at
+///   once with errc::unavailable while not joined (clients get 503, never a hang).
+/// - `status`: whether it is joined, and the leader's size as last polled.
+/// - `tick`: its reconnection timer; `poll`: its timer for asking the leader's size.
+using uplink_actor =
+    caf::typed_actor<caf::replies_to<atoms::sign_atom, forwarded_sign>::with<append_receipt>,
+                     caf::replies_to<atoms::status_atom>::with<link_status>,
+                     caf::reacts_to<atoms::tick_atom>, caf::reacts_to<atoms::poll_atom>>;
 
-/// A supervisor: keeps its children running, one for one. A child that stops
-/// abnormally is started again from its factory (which reopens its durable
-/// state); more than `max_restarts` restarts within `window` escalate: the
-/// supervisor stops its other children and itself with the child's error, for
-/// its own supervisor (at the root, the process) to deal with. `child` answers a
-/// child's current handle by name, so dependents re-resolve after a restart.
+/// The gateway: the one actor a node publishes on its CAF port, so peers never
+/// hold handles to its inner actors (which restart and change). It finds the
+/// node's current actors by name in the node's directory.
+/// - `join`: a replica joins this node's ledger (leaders only, else errc::not_leader).
+/// - `sign`: a request another node forwarded; the token is checked here,
+///   against this node's token table, and the signer answers (leaders only).
+/// - `status`: the node's name, whether it leads, its epoch and durable size.
+using gateway_actor =
+    caf::typed_actor<caf::replies_to<atoms::join_atom, caf::actor>::with<std::uint64_t>,
+                     caf::replies_to<atoms::sign_atom, forwarded_sign>::with<append_receipt>,
+                     caf::replies_to<atoms::status_atom>::with<node_status>>;
+
+/// A supervisor: keeps its children running. A child that stops abnormally is
+/// started again from its factory (which reopens its durable state): alone
+/// (one-for-one), or with every child started after it, which may depend on
+/// its handle (rest-for-one, as in Erlang/OTP); more than `max_restarts` restarts within `window`
+/// escalate: the supervisor stops its other children and itself with the child's error, for its own
+/// supervisor (at the root, the process) to deal with. `child` answers a child's current handle by
+/// name, so dependents re-resolve after a restart.
 using supervisor_actor =
     caf::typed_actor<caf::replies_to<atoms::child_atom, std::string>::with<caf::actor>>;
 

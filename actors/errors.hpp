@@ -20,6 +20,10 @@ enum class errc : std::uint8_t {
     unknown_key,       // the signer holds no key for that identity
     gap,               // a replica was offered a batch beyond its size
     inconsistent,      // a batch or checkpoint that does not match the signed tree
+    unauthorized,      // a forwarded request with no known token
+    forbidden,         // a token that may not do what was asked
+    not_leader,        // asked of a node that does not lead
+    unavailable,       // the leader cannot be reached now: retry later
 };
 
 /// The error category of errc values.

@@ -13,6 +13,7 @@ void stop_children(supervisor_state& st) {
 void start_child(supervisor_pointer self, supervisor_state::child& c) {
     c.handle = c.spec.start(self->home_system());
     self->monitor(c.handle);
+    if (self->state.config.on_start) self->state.config.on_start(c.spec.name, c.handle);
 }
 
 } // namespace
@@ -26,7 +27,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self, supervisor_c
     }
     self->set_down_handler([self](caf::down_msg& msg) {
         auto& s = self->state;
-        for (auto& c : s.children) {
+        for (std::size_t i = 0; i < s.children.size(); ++i) {
+            auto& c = s.children[i];
             if (!c.handle || c.handle.address() != msg.source) continue;
             c.handle = nullptr;
             // A child that stopped cleanly (a shutdown) stays stopped.
@@ -41,7 +43,22 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self, supervisor_c
                 return;
             }
             c.restarts.push_back(now);
-            start_child(self, c);
+            if (s.config.strategy == restart_strategy::one_for_one) {
+                start_child(self, c);
+                return;
+            }
+            // Rest-for-one: the children after it were made with its old handle.
+            // They stop (demonitored: their exits are ours, not failures) and
+            // start again in order, each factory seeing the new handles.
+            for (auto j = s.children.size(); j-- > i + 1;) {
+                auto& later = s.children[j];
+                if (!later.handle) continue;
+                self->demonitor(later.handle);
+                caf::anon_send_exit(later.handle, caf::exit_reason::kill);
+                later.handle = nullptr;
+            }
+            for (auto j = i; j < s.children.size(); ++j)
+                start_child(self, s.children[j]);
             return;
         }
     });

@@ -20,9 +20,18 @@ struct child_spec {
     std::function<caf::actor(caf::actor_system&)> start;
 };
 
+enum class restart_strategy {
+    one_for_one, // restart the child that stopped
+    rest_for_one // and, first stopping them, every child started after it
+};
+
 struct supervisor_config {
     std::vector<child_spec> children; // started in this order
-    std::size_t max_restarts = 3;     // per child, within `window`
+    restart_strategy strategy = restart_strategy::one_for_one;
+    /// Called with each child's handle whenever it is (re)started, before the
+    /// next child starts (a node's directory; see directory.hpp).
+    std::function<void(const std::string&, const caf::actor&)> on_start;
+    std::size_t max_restarts = 3; // per child, within `window`
     std::chrono::milliseconds window{10000};
 };
 

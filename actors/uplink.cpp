@@ -1,5 +1,7 @@
 #include "actors/uplink.hpp"
 
+#include "actors/errors.hpp"
+
 #include <caf/actor_cast.hpp>
 
 #include <algorithm>
@@ -26,6 +28,27 @@ void retry_later(uplink_pointer self) {
     self->delayed_send(self, uplink_backoff(st.config, st.failures, st.jitter), atoms::tick_atom_v);
 }
 
+void schedule_poll(uplink_pointer self) {
+    auto& st = self->state;
+    if (st.poll_scheduled) return; // one chain of polls, across rejoins
+    st.poll_scheduled = true;
+    self->delayed_send(self, st.config.poll_interval, atoms::poll_atom_v);
+}
+
+void poll(uplink_pointer self) {
+    auto& st = self->state;
+    st.poll_scheduled = false;
+    if (!st.joined) return; // the chain ends; a new join starts another
+    self->request(st.leader, st.config.connect_timeout, atoms::status_atom_v)
+        .then(
+            [self](const node_status& s) {
+                self->state.leader_size = s.size;
+                self->state.polled_at = self->clock().now();
+            },
+            [](caf::error&) {}); // a dead leader shows up as a down message
+    schedule_poll(self);
+}
+
 void connect(uplink_pointer self) {
     auto& st = self->state;
     if (st.joined || st.connecting) return;
@@ -36,19 +59,28 @@ void connect(uplink_pointer self) {
             [self](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
                 auto& s = self->state;
                 if (!ptr) return retry_later(self);
-                auto leader = caf::actor_cast<ledger_actor>(std::move(ptr));
+                auto leader = caf::actor_cast<gateway_actor>(std::move(ptr));
                 self->request(leader, s.config.connect_timeout, atoms::join_atom_v,
                               caf::actor_cast<caf::actor>(s.replica))
                     .then(
-                        [self, leader](std::uint64_t) {
+                        [self, leader](std::uint64_t size) {
                             auto& st2 = self->state;
                             st2.connecting = false;
                             st2.joined = true;
                             st2.failures = 0;
                             st2.leader = leader;
+                            st2.leader_size = size;
+                            st2.polled_at = self->clock().now();
                             // Across nodes a lost link arrives as a down message
                             // (remote_link_unreachable, found by heartbeats).
                             self->monitor(leader);
+                            self->request(leader, st2.config.connect_timeout, atoms::status_atom_v)
+                                .then(
+                                    [self](const node_status& ns) {
+                                        self->state.leader_name = ns.name;
+                                    },
+                                    [](caf::error&) {});
+                            schedule_poll(self);
                         },
                         [self](caf::error&) { retry_later(self); });
             },
@@ -64,6 +96,8 @@ uplink_actor::behavior_type uplink(uplink_pointer self, uplink_config config,
     st.middleman = std::move(middleman);
     st.replica = std::move(replica);
     st.jitter.seed(static_cast<std::minstd_rand::result_type>(st.config.seed % 2147483647 + 1));
+    // A node supervises its replica and uplink rest-for-one: when the replica
+    // restarts, so does this uplink, and it joins with the new replica.
     self->set_down_handler([self](caf::down_msg& msg) {
         auto& s = self->state;
         if (!s.joined || msg.source != s.leader.address()) return;
@@ -73,8 +107,25 @@ uplink_actor::behavior_type uplink(uplink_pointer self, uplink_config config,
     });
     connect(self);
     return {
+        [self](atoms::sign_atom, forwarded_sign& fs) -> caf::delegated<append_receipt> {
+            auto& s = self->state;
+            if (!s.joined) {
+                auto rp = self->make_response_promise<append_receipt>();
+                rp.deliver(make_error(errc::unavailable, "the leader is not reachable now"));
+                return {};
+            }
+            // The leader's gateway answers the original sender directly.
+            return self->delegate(s.leader, atoms::sign_atom_v, std::move(fs));
+        },
+        [self](atoms::status_atom) {
+            auto& s = self->state;
+            auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() -
+                                                                             s.polled_at);
+            return link_status{s.joined, s.leader_name, s.leader_size,
+                               s.joined ? static_cast<std::uint64_t>(ago.count()) : 0};
+        },
         [self](atoms::tick_atom) { connect(self); },
-        [self](atoms::status_atom) { return self->state.joined; },
+        [self](atoms::poll_atom) { poll(self); },
     };
 }
 

@@ -20,7 +20,8 @@ struct uplink_config {
     std::chrono::milliseconds connect_timeout{5000}; // per attempt, and for the join
     std::chrono::milliseconds backoff_initial{100};
     std::chrono::milliseconds backoff_max{10000};
-    std::uint64_t seed = 1; // jitter: deterministic under the simulator
+    std::chrono::milliseconds poll_interval{1000}; // asking the leader's size, while joined
+    std::uint64_t seed = 1;                        // jitter: deterministic under the simulator
 };
 
 struct uplink_state {
@@ -28,9 +29,13 @@ struct uplink_state {
     uplink_config config;
     caf::io::middleman_actor middleman;
     replica_actor replica;
-    ledger_actor leader; // while joined
+    gateway_actor leader; // while joined
+    std::string leader_name;
+    std::uint64_t leader_size = 0;
+    caf::actor_clock::time_point polled_at{};
     bool joined = false;
     bool connecting = false;
+    bool poll_scheduled = false;
     std::uint32_t failures = 0; // in a row: the backoff's exponent
     std::minstd_rand jitter;
 };

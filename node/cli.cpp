@@ -357,18 +357,78 @@ int run_init(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
 
 // ----------------------------------------------------------------- serve ----
 
-void describe_serve(po::options_description& o) {
-    o.add_options()("data", po::value<std::string>()->required(), "data directory made by init")(
-        "listen", po::value<std::string>()->default_value("127.0.0.1:8080"), "HTTP address:port")(
-        "http-threads", po::value<unsigned>()->default_value(2),
-        "HTTP I/O threads")("max-batch", po::value<std::size_t>()->default_value(10000),
-                            "most entries per write transaction")(
+/// The batching and HTTP flags `serve` and `node` share.
+void describe_node_flags(po::options_description& o) {
+    o.add_options()("http-threads", po::value<unsigned>()->default_value(2),
+                    "HTTP I/O threads")("max-batch", po::value<std::size_t>()->default_value(10000),
+                                        "most entries per write transaction")(
         "max-batch-bytes", po::value<std::size_t>()->default_value(8 * 1024 * 1024),
         "most entry bytes per write transaction")(
         "batch-linger-ms", po::value<unsigned>()->default_value(0),
         "how long an idle ledger waits for more entries before it commits")(
         "max-pending", po::value<std::size_t>()->default_value(100000),
         "most entries waiting for a batch");
+}
+
+status read_node_flags(const po::variables_map& vm, service_options& options) {
+    options.http.threads = vm["http-threads"].as<unsigned>();
+    options.ledger.max_batch_entries = vm["max-batch"].as<std::size_t>();
+    options.ledger.max_pending = vm["max-pending"].as<std::size_t>();
+    options.ledger.max_batch_bytes = vm["max-batch-bytes"].as<std::size_t>();
+    options.ledger.batch_linger = std::chrono::milliseconds(vm["batch-linger-ms"].as<unsigned>());
+    if (options.ledger.max_batch_entries == 0 || options.ledger.max_pending == 0 ||
+        options.ledger.max_batch_bytes < max_entry_size)
+        return make_error("--max-batch and --max-pending must be > 0, --max-batch-bytes at least "
+                          "one entry (" +
+                          std::to_string(max_entry_size) + ")");
+    if (options.ledger.batch_linger > std::chrono::seconds(10))
+        return make_error("--batch-linger-ms must be at most 10000");
+    if (options.http.threads == 0 || options.http.threads > 64)
+        return make_error("--http-threads must be 1 to 64");
+    return {};
+}
+
+/// Starts the node and runs it until SIGINT or SIGTERM (exit 0), or until its
+/// supervision tree gives up (exit 1, for the service manager to restart it).
+int run_until_stopped(const char* who, const service_options& options, std::ostream& err) {
+    // Block the stop signals before any thread starts, then wait for one here.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    auto node = service::start(options);
+    if (!node) {
+        err << "civic-attest " << who << ": " << node.message() << "\n";
+        return exit_failed;
+    }
+    err << "civic-attest " << who << ": node '" << options.network.node_name << "' ("
+        << (options.network.leading ? "leader" : "replica") << ") listening on "
+        << options.http.address << ":" << (*node)->http_port();
+    if ((*node)->caf_port() != 0)
+        err << ", peers on " << options.network.caf_host << ":" << (*node)->caf_port()
+            << (options.network.insecure_dev ? " (INSECURE: no TLS)" : " (TLS)");
+    err << std::endl;
+    const timespec poll{0, 200 * 1000 * 1000};
+    while (true) {
+        int sig = sigtimedwait(&stop_signals, nullptr, &poll);
+        if (sig > 0) {
+            err << "civic-attest " << who << ": stopping (signal " << sig << ")" << std::endl;
+            (*node)->stop();
+            return exit_ok;
+        }
+        if (auto failed = (*node)->failure()) {
+            err << "civic-attest " << who << ": " << *failed << "; exiting" << std::endl;
+            (*node)->stop();
+            return exit_failed;
+        }
+    }
+}
+
+void describe_serve(po::options_description& o) {
+    o.add_options()("data", po::value<std::string>()->required(), "data directory made by init")(
+        "listen", po::value<std::string>()->default_value("127.0.0.1:8080"), "HTTP address:port");
+    describe_node_flags(o);
 }
 
 int run_serve(const po::variables_map& vm, std::ostream&, std::ostream& err) {
@@ -384,40 +444,179 @@ int run_serve(const po::variables_map& vm, std::ostream&, std::ostream& err) {
     }
     options.http.address = listen.substr(0, colon);
     options.http.port = static_cast<std::uint16_t>(*port);
-    options.http.threads = vm["http-threads"].as<unsigned>();
-    options.ledger.max_batch_entries = vm["max-batch"].as<std::size_t>();
-    options.ledger.max_pending = vm["max-pending"].as<std::size_t>();
-    options.ledger.max_batch_bytes = vm["max-batch-bytes"].as<std::size_t>();
-    options.ledger.batch_linger = std::chrono::milliseconds(vm["batch-linger-ms"].as<unsigned>());
-    if (options.ledger.max_batch_entries == 0 || options.ledger.max_pending == 0 ||
-        options.ledger.max_batch_bytes < max_entry_size) {
-        err << "civic-attest serve: --max-batch and --max-pending must be > 0, --max-batch-bytes "
-               "at least one entry ("
-            << max_entry_size << ")\n";
+    if (auto ok = read_node_flags(vm, options); !ok) {
+        err << "civic-attest serve: " << ok.message() << "\n";
         return exit_usage;
     }
-    if (options.ledger.batch_linger > std::chrono::seconds(10)) {
-        err << "civic-attest serve: --batch-linger-ms must be at most 10000\n";
-        return exit_usage;
+    return run_until_stopped("serve", options, err);
+}
+
+// ------------------------------------------------------------------ node ----
+
+void describe_node(po::options_description& o) {
+    o.add_options()("topology", po::value<std::string>()->required(), "the topology file")(
+        "name", po::value<std::string>()->required(), "which of its nodes this is")(
+        "insecure-dev",
+        "talk to peers without TLS (development on one machine only: anyone who can reach the "
+        "CAF port can join or forward requests)");
+    describe_node_flags(o);
+}
+
+/// The node's service options from its topology: roles, ports, TLS files, the
+/// leader to follow. A new data directory is made on first start.
+result<service_options> node_options(const topology& t, const node_spec& self, bool insecure) {
+    service_options options;
+    options.data_dir = self.data;
+    options.http.address = self.host;
+    options.http.port = self.http_port;
+    auto& net = options.network;
+    net.node_name = self.name;
+    net.leading = self.has(node_role::leader);
+    net.caf_host = self.host;
+    net.caf_port = self.caf_port;
+    net.insecure_dev = insecure;
+    net.system.heartbeat_interval = std::chrono::milliseconds(t.replication.heartbeat_ms);
+    net.system.connection_timeout = std::chrono::milliseconds(t.replication.connection_timeout_ms);
+    net.reconnect_initial = std::chrono::milliseconds(t.replication.reconnect_initial_ms);
+    net.reconnect_max = std::chrono::milliseconds(t.replication.reconnect_max_ms);
+    net.seed = std::hash<std::string>{}(self.name);
+    options.ledger.replica_acks = t.replication.acks;
+    if (!insecure) {
+        namespace fs = std::filesystem;
+        auto ca = (fs::path(t.tls_dir) / "ca.crt").string();
+        auto cert = (fs::path(t.tls_dir) / (self.name + ".crt")).string();
+        if (auto ok = check_node_cert(ca, cert, self.name); !ok)
+            return make_error(ok.message() + " (run 'civic-attest certs --topology " + t.file +
+                              "' first, or give --insecure-dev)");
+        net.system.tls_ca = ca;
+        net.system.tls_certificate = cert;
+        net.system.tls_key = (fs::path(t.tls_dir) / (self.name + ".key")).string();
+    }
+    if (!net.leading) {
+        const node_spec* leader = t.leader();
+        net.leader_host = leader->host;
+        net.leader_port = leader->caf_port;
+        auto vkey = read_file(t.log_vkey);
+        if (!vkey)
+            return make_error(t.file + ": log_vkey " + t.log_vkey + ": " + vkey.message() +
+                              " (run 'civic-attest logkey --topology " + t.file + "' first)");
+        net.log_vkey = vkey->substr(0, vkey->find_first_of("\r\n"));
     }
 
-    // Block the stop signals before any thread starts, then wait for one here.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    auto node = service::start(options);
-    if (!node) {
-        err << "civic-attest serve: " << node.message() << "\n";
+    // First start: make the data directory.
+    std::error_code ec;
+    bool fresh =
+        !std::filesystem::exists(self.data, ec) || std::filesystem::is_empty(self.data, ec);
+    if (fresh && net.leading) {
+        if (self.log_key.empty())
+            return make_error(t.file + ": nodes[" + self.name + "].log_key: the leader needs one");
+        auto made = init_data_dir(self.data, t.origin, self.log_key);
+        if (!made) return make_error(t.file + ": nodes[" + self.name + "]: " + made.message());
+    } else if (fresh) {
+        auto made = init_replica_dir(self.data, t.origin);
+        if (!made) return make_error(t.file + ": nodes[" + self.name + "]: " + made.message());
+    }
+    return options;
+}
+
+int run_node(const po::variables_map& vm, std::ostream&, std::ostream& err) {
+    auto t = load_topology(vm["topology"].as<std::string>());
+    if (!t) {
+        err << "civic-attest node: " << t.message() << "\n";
+        return exit_usage;
+    }
+    auto name = vm["name"].as<std::string>();
+    const node_spec* self = t->find(name);
+    if (!self) {
+        err << "civic-attest node: --name '" << name << "': no such node in " << t->file << "\n";
+        return exit_usage;
+    }
+    if (!self->has(node_role::leader) && !self->has(node_role::replica)) {
+        err << "civic-attest node: " << t->file << ": nodes[" << name
+            << "]: only leaders and replicas run so far (the witness role is not built yet)\n";
+        return exit_usage;
+    }
+    auto options = node_options(*t, *self, vm.count("insecure-dev") > 0);
+    if (!options) {
+        err << "civic-attest node: " << options.message() << "\n";
+        return exit_usage;
+    }
+    if (auto ok = read_node_flags(vm, *options); !ok) {
+        err << "civic-attest node: " << ok.message() << "\n";
+        return exit_usage;
+    }
+    return run_until_stopped("node", *options, err);
+}
+
+// -------------------------------------------------------------- topology ----
+
+void describe_topology(po::options_description& o) {
+    o.add_options()("topology", po::value<std::string>()->required(), "the topology file");
+}
+
+/// Validates a topology and lists its nodes, one per line (for scripts):
+/// NAME ROLES HOST HTTP_PORT CAF_PORT DATA, roles joined by ','.
+int run_topology(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    auto t = load_topology(vm["topology"].as<std::string>());
+    if (!t) {
+        err << "civic-attest topology: " << t.message() << "\n";
+        return exit_usage;
+    }
+    for (const auto& n : t->nodes) {
+        std::string roles;
+        for (auto r : n.roles)
+            roles += std::string(roles.empty() ? "" : ",") + to_string(r);
+        out << n.name << " " << roles << " " << n.host << " " << n.http_port << " " << n.caf_port
+            << " " << n.data << "\n";
+    }
+    return exit_ok;
+}
+
+// ---------------------------------------------------------------- logkey ----
+
+void describe_logkey(po::options_description& o) {
+    o.add_options()("topology", po::value<std::string>()->required(), "the topology file");
+}
+
+/// Makes the log key once and writes it to every node that may lead, and its
+/// verifier key to the topology's log_vkey: the log's identity for the network.
+int run_logkey(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    auto t = load_topology(vm["topology"].as<std::string>());
+    if (!t) {
+        err << "civic-attest logkey: " << t.message() << "\n";
+        return exit_usage;
+    }
+    std::error_code ec;
+    if (std::filesystem::exists(t->log_vkey, ec)) {
+        err << "civic-attest logkey: " << t->log_vkey
+            << " exists: this network has its log key already (remove it and every node's "
+               "log_key to start a new log)\n";
+        return exit_usage;
+    }
+    auto key = ed25519::secret_key::generate();
+    auto secret = note::format_signer_key(t->origin, note::type_ed25519, key);
+    std::size_t written = 0;
+    for (const auto& n : t->nodes) {
+        if (n.log_key.empty()) continue;
+        auto parent = std::filesystem::path(n.log_key).parent_path();
+        if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+        if (auto ok = write_secret_file(n.log_key, secret + "\n"); !ok) {
+            ed25519::wipe(secret.data(), secret.size());
+            err << "civic-attest logkey: nodes[" << n.name << "].log_key: " << ok.message() << "\n";
+            return exit_failed;
+        }
+        ++written;
+    }
+    ed25519::wipe(secret.data(), secret.size());
+    note::ed25519_signer log(t->origin, std::move(key));
+    auto vkey = note::format_vkey(log.verifier_key());
+    if (auto ok = write_public(t->log_vkey, vkey + "\n"); !ok) {
+        err << "civic-attest logkey: log_vkey: " << ok.message() << "\n";
         return exit_failed;
     }
-    err << "civic-attest serve: listening on " << options.http.address << ":"
-        << (*node)->http_port() << "\n";
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    err << "civic-attest serve: stopping (signal " << sig << ")\n";
-    (*node)->stop();
+    err << "civic-attest logkey: the log key is in " << written
+        << " node key file(s); its verifier key in " << t->log_vkey << "\n";
+    out << vkey << "\n";
     return exit_ok;
 }
 
@@ -1124,6 +1323,16 @@ const std::map<std::string, command>& commands() {
           run_token}},
         {"sign",
          {"sign a document through a node and write its .tlog-proof", describe_sign, run_sign}},
+        {"node",
+         {"run one node of a topology (its roles, TLS to its peers) until SIGINT/SIGTERM",
+          describe_node, run_node}},
+        {"topology",
+         {"check a topology file and list its nodes: NAME ROLES HOST HTTP_PORT CAF_PORT DATA",
+          describe_topology, run_topology}},
+        {"logkey",
+         {"make a network's log key: into every log_key of a topology, its verifier key into "
+          "log_vkey",
+          describe_logkey, run_logkey}},
         {"certs",
          {"make the network's TLS CA and one certificate per node of a topology", describe_certs,
           run_certs}},

@@ -2,9 +2,14 @@
 
 #include "actors/bridge.hpp"
 #include "actors/committer.hpp"
+#include "actors/directory.hpp"
 #include "actors/errors.hpp"
+#include "actors/gateway.hpp"
+#include "actors/replica.hpp"
 #include "actors/signer.hpp"
+#include "actors/supervisor.hpp"
 #include "actors/system.hpp"
+#include "actors/uplink.hpp"
 #include "node/files.hpp"
 #include "node/metrics.hpp"
 #include "node/tiles_api.hpp"
@@ -13,6 +18,8 @@
 #include "protocol/entry.hpp"
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
@@ -62,6 +69,13 @@ http_response error_response(const caf::error& e) {
         r.headers.push_back({"Retry-After", "1"});
         return r;
     }
+    case errc::unauthorized:
+        return json_error(401, "unauthorized", message);
+    case errc::forbidden:
+        return json_error(403, "forbidden", message);
+    case errc::not_leader:
+        return json_error(421, "not_leader", message);
+    case errc::unavailable:
     case errc::storage_failure:
     case errc::gap:
     case errc::inconsistent:
@@ -187,7 +201,8 @@ std::string make_token() {
     return token;
 }
 
-result<init_result> init_data_dir(const std::string& dir, const std::string& origin) {
+result<init_result> init_data_dir(const std::string& dir, const std::string& origin,
+                                  const std::string& log_key_file) {
     if (!note::valid_key_name(origin))
         return make_error("--origin '" + origin +
                           "': must be non-empty, with no spaces and no '+'");
@@ -200,7 +215,15 @@ result<init_result> init_data_dir(const std::string& dir, const std::string& ori
     ::chmod(dir.c_str(), 0700);
     ::chmod((fs::path(dir) / "keys").c_str(), 0700);
 
-    auto key = ed25519::secret_key::generate();
+    std::optional<ed25519::secret_key> given;
+    if (!log_key_file.empty()) {
+        auto k = read_signer_key_file(log_key_file);
+        if (!k) return k.err();
+        if (k->type != note::type_ed25519 || k->name != origin)
+            return make_error(log_key_file + ": not an Ed25519 key named '" + origin + "'");
+        given.emplace(std::move(k->key));
+    }
+    auto key = given ? std::move(*given) : ed25519::secret_key::generate();
     auto secret = note::format_signer_key(origin, note::type_ed25519, key);
     auto written = write_secret_file((fs::path(dir) / "log.key").string(), secret + "\n");
     ed25519::wipe(secret.data(), secret.size());
@@ -222,15 +245,33 @@ result<init_result> init_data_dir(const std::string& dir, const std::string& ori
     return out;
 }
 
+status init_replica_dir(const std::string& dir, const std::string& origin) {
+    if (!note::valid_key_name(origin))
+        return make_error("origin '" + origin + "': must be non-empty, with no spaces and no '+'");
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
+        return make_error(dir + ": exists and is not empty");
+    fs::create_directories(fs::path(dir) / "ledger", ec);
+    if (ec) return make_error(dir + ": cannot create: " + ec.message());
+    ::chmod(dir.c_str(), 0700);
+    CIVIC_TRY_ASSIGN(store, storage::ledger_store::open({(fs::path(dir) / "ledger").string()}));
+    return store->put_setting(origin_setting, origin);
+}
+
 struct service::impl {
     service_options options;
     std::string origin;
     std::shared_ptr<storage::ledger_store> store;
     std::unique_ptr<actors::system_config> cfg;
     std::unique_ptr<caf::actor_system> sys;
-    actors::committer_actor committer;
-    actors::ledger_actor ledger;
-    actors::signer_actor signer;
+    /// The current handles of the supervised actors: "committer", then "ledger"
+    /// and "signer" on a leader, "replica" and "uplink" on a replica.
+    std::shared_ptr<actors::directory> directory = std::make_shared<actors::directory>();
+    actors::supervisor_actor supervision_root;
+    actors::gateway_actor gateway;
+    std::uint16_t published_port = 0;
+    mutable std::mutex failure_mutex;
+    std::optional<std::string> failure;
     std::vector<actors::bridge_actor> bridges;
     std::atomic<std::size_t> next_bridge{0};
     std::unique_ptr<http_server> http;
@@ -255,16 +296,40 @@ struct service::impl {
         caf::anon_send(bridges[n], actors::bridge_job{std::move(job)});
     }
 
+    /// The current handle of a supervised actor (invalid while it restarts).
+    template <class Handle>
+    Handle current(const char* name) const {
+        return caf::actor_cast<Handle>(directory->get(name));
+    }
+
+    /// Sends `xs...` to `dest` through a bridge and calls `done(result)` or
+    /// `failed(error)`; an actor that is restarting fails at once.
+    template <class Result, class Handle, class Done, class Failed, class... Ts>
+    void ask(const Handle& dest, Done done, Failed failed, Ts... xs) {
+        if (!dest)
+            return failed(actors::make_error(actors::errc::unavailable, "restarting, retry"));
+        on_bridge([dest, done, failed, xs...](actors::bridge_pointer self) {
+            actors::bridge_request<Result>(
+                self, dest, [done](const Result& r) { done(r); },
+                [failed](caf::error& e) { failed(e); }, xs...);
+        });
+    }
+
     /// Sends `xs...` to the signer through a bridge and calls `done(receipt)` or
     /// `failed(error)`.
     template <class Done, class Failed, class... Ts>
     void ask_signer(Done done, Failed failed, Ts... xs) {
-        on_bridge([signer = signer, done, failed, xs...](actors::bridge_pointer self) {
-            actors::bridge_request<actors::append_receipt>(
-                self, signer, [done](const actors::append_receipt& r) { done(r); },
-                [failed](caf::error& e) { failed(e); }, xs...);
-        });
+        ask<actors::append_receipt>(current<actors::signer_actor>("signer"), done, failed, xs...);
     }
+
+    /// The answer for what only the leader does, on a node that does not lead.
+    http_response not_leader(const char* what) const {
+        return json_error(421, "not_leader",
+                          std::string(what) + " is done by the leader; node '" +
+                              options.network.node_name + "' is a replica");
+    }
+
+    void status(http_respond respond);
 
     std::optional<http_response> refuse_unless_admin(const http_request& req,
                                                      const char* what) const;
@@ -319,7 +384,9 @@ void service::impl::route(const http_request& req, http_respond respond) {
         if (!post) return respond(json_error(405, "method_not_allowed", "use POST"));
         return respond(verify(req));
     }
+    bool leading = options.network.leading;
     if (t.path == "/api/identities") {
+        if (post && !leading) return respond(not_leader("registering identities"));
         if (post) return register_identity(req, std::move(respond));
         if (get) return respond(identities(t));
         return respond(json_error(405, "method_not_allowed", "use GET or POST"));
@@ -331,6 +398,8 @@ void service::impl::route(const http_request& req, http_respond respond) {
             return name.size() > suffix.size() &&
                    name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
         };
+        if (!leading && (ends_with("/rotate") || ends_with("/revoke")))
+            return respond(not_leader("changing identities"));
         if (ends_with("/rotate"))
             return rotate_identity(name.substr(0, name.size() - 7), req, std::move(respond));
         if (ends_with("/revoke"))
@@ -341,28 +410,56 @@ void service::impl::route(const http_request& req, http_respond respond) {
     if (t.path.rfind("/api/identities/", 0) == 0) return respond(identity(t.path.substr(16)));
     if (t.path == "/api/proof/inclusion") return respond(proof(t, true));
     if (t.path == "/api/proof/consistency") return respond(proof(t, false));
-    if (t.path == "/api/status") {
-        on_bridge([ledger = ledger, respond](actors::bridge_pointer self) {
-            actors::bridge_request<actors::ledger_status>(
-                self, ledger,
-                [respond](const actors::ledger_status& s) {
-                    respond(json_ok({{"size", s.size},
-                                     {"committed_size", s.committed_size},
-                                     {"pending", s.pending},
-                                     {"batches", s.batches},
-                                     {"last_batch_size", s.last_batch_size},
-                                     {"last_commit_us", s.last_commit_us}}));
-                },
-                [respond](caf::error& e) { respond(error_response(e)); }, atoms::status_atom_v);
-        });
-        return;
-    }
+    if (t.path == "/api/status") return status(std::move(respond));
     respond(json_error(404, "not_found", "no such endpoint: " + t.path));
 }
 
+void service::impl::status(http_respond respond) {
+    auto failed = [respond](const caf::error& e) { respond(error_response(e)); };
+    json node{{"node", options.network.node_name},
+              {"role", options.network.leading ? "leader" : "replica"},
+              {"epoch", options.network.epoch}};
+    if (options.network.leading) {
+        return ask<actors::ledger_status>(
+            current<actors::ledger_actor>("ledger"),
+            [respond, node](const actors::ledger_status& s) {
+                auto out = node;
+                out.update({{"size", s.size},
+                            {"committed_size", s.committed_size},
+                            {"replicated_size", s.replicated_size},
+                            {"pending", s.pending},
+                            {"batches", s.batches},
+                            {"last_batch_size", s.last_batch_size},
+                            {"last_commit_us", s.last_commit_us}});
+                respond(json_ok(out));
+            },
+            failed, atoms::status_atom_v);
+    }
+    // A replica: its own size, and how far behind the leader it is.
+    auto size = store->stored_size();
+    ask<actors::link_status>(
+        current<actors::uplink_actor>("uplink"),
+        [respond, node, size](const actors::link_status& link) {
+            auto out = node;
+            out.update({{"size", size},
+                        {"committed_size", size},
+                        {"leader",
+                         {{"joined", link.joined},
+                          {"name", link.leader},
+                          {"size", link.leader_size},
+                          {"polled_ms_ago", link.polled_ms_ago}}},
+                        {"behind", link.leader_size > size ? link.leader_size - size : 0}});
+            respond(json_ok(out));
+        },
+        failed, atoms::status_atom_v);
+}
+
 void service::impl::sign(const http_request& req, http_respond respond) {
-    auto who = caller(req);
-    if (!who)
+    constexpr std::string_view bearer = "Bearer ";
+    bool leading = options.network.leading;
+    std::optional<storage::token_record> who;
+    if (leading) who = caller(req);
+    if (leading ? !who : req.authorization.compare(0, bearer.size(), bearer) != 0)
         return respond(json_error(401, "unauthorized",
                                   "an 'Authorization: Bearer <token>' header is required"));
     json body = json::parse(req.body, nullptr, false);
@@ -373,22 +470,27 @@ void service::impl::sign(const http_request& req, http_respond respond) {
     std::string identity = body["identity"];
     hash content{};
     if (auto bad = parse_content_hash(body, content)) return respond(std::move(*bad));
-    if (!who->admin && std::find(who->identities.begin(), who->identities.end(), identity) ==
-                           who->identities.end())
+    if (who && !who->admin &&
+        std::find(who->identities.begin(), who->identities.end(), identity) ==
+            who->identities.end())
         return respond(
             json_error(403, "forbidden", "this token may not sign for '" + identity + "'"));
 
     actors::sign_request request{identity, bytes(content.begin(), content.end()), {}};
-    ask_signer(
-        [respond](const actors::append_receipt& r) {
-            auto inclusion = actors::inclusion_hashes(r);
-            auto logged = decode_entry(r.entry);
-            if (!logged) return respond(json_error(503, "internal", logged.message()));
-            auto bundle = make_bundle(*logged, r.index, inclusion, r.checkpoint).serialize();
-            respond(sign_reply(r, inclusion, bundle));
-        },
-        [respond](const caf::error& e) { respond(error_response(e)); }, atoms::sign_atom_v,
-        std::move(request));
+    auto done = [respond](const actors::append_receipt& r) {
+        auto inclusion = actors::inclusion_hashes(r);
+        auto logged = decode_entry(r.entry);
+        if (!logged) return respond(json_error(503, "internal", logged.message()));
+        auto bundle = make_bundle(*logged, r.index, inclusion, r.checkpoint).serialize();
+        respond(sign_reply(r, inclusion, bundle));
+    };
+    auto failed = [respond](const caf::error& e) { respond(error_response(e)); };
+    if (leading) return ask_signer(done, failed, atoms::sign_atom_v, std::move(request));
+    // Not the leader: the uplink forwards it, and the leader checks the token.
+    auto token_hash = sha256(byte_view(std::string_view(req.authorization).substr(bearer.size())));
+    ask<actors::append_receipt>(
+        current<actors::uplink_actor>("uplink"), done, failed, atoms::sign_atom_v,
+        actors::forwarded_sign{bytes(token_hash.begin(), token_hash.end()), std::move(request)});
 }
 
 std::optional<http_response> service::impl::refuse_unless_admin(const http_request& req,
@@ -723,11 +825,37 @@ http_response service::impl::proof(const target& t, bool inclusion) const {
     return json_ok({{"old", *old_size}, {"new", *new_size}, {"proof", proof_json(*p)}});
 }
 
+namespace {
+
+/// The signer's keys: each identity's current key from keys/. A rotation
+/// interrupted by a crash may leave the old and the new key file; the registry
+/// decides which one is current.
+result<actors::key_ring> load_identity_keys(const fs::path& dir,
+                                            const storage::ledger_store& store) {
+    actors::key_ring keys;
+    std::error_code ec;
+    for (const auto& file : fs::directory_iterator(dir / "keys", ec)) {
+        if (file.path().extension() != ".key") continue;
+        auto k = read_signer_key_file(file.path().string());
+        if (!k) return k.err();
+        auto rec = store.identity(k->name);
+        if (!rec) return make_error(dir.string() + ": " + rec.message());
+        auto current = *rec ? (*rec)->current() : nullptr;
+        if (current && current->key == k->key.public_key_bytes())
+            keys[k->name] = std::make_shared<const ed25519::secret_key>(std::move(k->key));
+    }
+    if (ec) return make_error((dir / "keys").string() + ": " + ec.message());
+    return keys;
+}
+
+} // namespace
+
 result<std::unique_ptr<service>> service::start(const service_options& options) {
     auto s = std::unique_ptr<service>(new service());
     s->impl_ = std::make_unique<impl>();
     auto& m = *s->impl_;
     m.options = options;
+    const auto& net = options.network;
     const fs::path dir = options.data_dir;
     auto store = storage::ledger_store::open({(dir / "ledger").string()});
     if (!store)
@@ -739,33 +867,33 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
         return make_error(options.data_dir + ": no origin set (run 'civic-attest init' first)");
     m.origin = **origin;
 
-    auto log_key = read_signer_key_file((dir / "log.key").string());
-    if (!log_key) return log_key.err();
-    if (log_key->type != note::type_ed25519 || log_key->name != m.origin)
-        return make_error((dir / "log.key").string() + ": not an Ed25519 key named '" + m.origin +
-                          "'");
-    auto log = std::make_shared<const note::ed25519_signer>(m.origin, std::move(log_key->key));
-
-    // The signer gets each identity's current key: a rotation interrupted by a
-    // crash may leave the old and the new key file, and the registry decides.
-    actors::key_ring keys;
-    std::error_code ec;
-    for (const auto& file : fs::directory_iterator(dir / "keys", ec)) {
-        if (file.path().extension() != ".key") continue;
-        auto k = read_signer_key_file(file.path().string());
-        if (!k) return k.err();
-        auto rec = m.store->identity(k->name);
-        if (!rec) return make_error(options.data_dir + ": " + rec.message());
-        auto current = *rec ? (*rec)->current() : nullptr;
-        if (current && current->key == k->key.public_key_bytes())
-            keys[k->name] = std::make_shared<const ed25519::secret_key>(std::move(k->key));
+    // Whoever leads signs with the log key; a replica only checks its signatures.
+    std::shared_ptr<const note::ed25519_signer> log;
+    std::string log_vkey = net.log_vkey;
+    if (net.leading) {
+        auto log_key = read_signer_key_file((dir / "log.key").string());
+        if (!log_key) return log_key.err();
+        if (log_key->type != note::type_ed25519 || log_key->name != m.origin)
+            return make_error((dir / "log.key").string() + ": not an Ed25519 key named '" +
+                              m.origin + "'");
+        log = std::make_shared<const note::ed25519_signer>(m.origin, std::move(log_key->key));
+        log_vkey = note::format_vkey(log->verifier_key());
     }
-    if (ec) return make_error((dir / "keys").string() + ": " + ec.message());
+    auto parsed_vkey = note::parse_vkey(log_vkey);
+    if (!parsed_vkey) return make_error("the log's verifier key: " + parsed_vkey.message());
+    if (parsed_vkey->name != m.origin)
+        return make_error(options.data_dir + ": the store's origin '" + m.origin +
+                          "' is not the log key's name '" + parsed_vkey->name + "'");
+    if (net.leading) {
+        auto keys = load_identity_keys(dir, *m.store);
+        if (!keys) return keys.err(); // checked here: a bad key file is an operator's error
+    }
 
     // Refuse to start on a store that is not the tree our last checkpoint signed.
     auto tree = m.store->load_tree();
     if (!tree) return make_error(options.data_dir + ": " + tree.message());
-    auto verifier = note::make_verifier(log->verifier_key());
+    auto verifier = note::make_verifier(*parsed_vkey);
+    if (!verifier) return verifier.err();
     if (auto ok = storage::verify_recovered_tree(*m.store, *tree, **verifier); !ok)
         return make_error(options.data_dir + ": refusing to start: " + ok.message());
 
@@ -773,27 +901,119 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     m.stats->set_tree_size(m.store->stored_size());
     auto* stats = m.stats.get();
 
-    m.cfg = std::make_unique<actors::system_config>(actors::system_options{});
+    if (net.caf_port != 0 && !net.insecure_dev && net.system.tls_ca.empty())
+        return make_error("node '" + net.node_name +
+                          "': no TLS CA: peers would connect with an anonymous cipher "
+                          "(give certificates, or --insecure-dev on a development machine)");
+    m.cfg = std::make_unique<actors::system_config>(net.system);
     m.sys = std::make_unique<caf::actor_system>(*m.cfg);
-    m.committer = m.sys->spawn<caf::detached>(actors::committer, m.store);
-    auto ledger_config = options.ledger;
-    ledger_config.origin = m.origin;
-    ledger_config.on_commit = [stats](const actors::batch_report& r) { stats->batch_committed(r); };
-    m.ledger = m.sys->spawn(actors::ledger, ledger_config, m.store, log, m.committer);
+
+    // The supervision tree: rest-for-one, so that whatever depends on an actor
+    // that restarted starts again with its new handle.
+    actors::supervisor_config tree_config;
+    tree_config.strategy = actors::restart_strategy::rest_for_one;
+    auto directory = m.directory;
+    tree_config.on_start = [directory](const std::string& name, const caf::actor& handle) {
+        directory->set(name, handle);
+    };
+    auto shared_store = m.store;
+    tree_config.children.push_back({"committer", [shared_store](caf::actor_system& sys) {
+                                        return caf::actor_cast<caf::actor>(sys.spawn<caf::detached>(
+                                            actors::committer, shared_store));
+                                    }});
+    if (net.leading) {
+        auto ledger_config = options.ledger;
+        ledger_config.origin = m.origin;
+        ledger_config.on_commit = [stats](const actors::batch_report& r) {
+            stats->batch_committed(r);
+        };
+        tree_config.children.push_back(
+            {"ledger", [ledger_config, shared_store, log, directory](caf::actor_system& sys) {
+                 auto committer =
+                     caf::actor_cast<actors::committer_actor>(directory->get("committer"));
+                 return caf::actor_cast<caf::actor>(
+                     sys.spawn(actors::ledger, ledger_config, shared_store, log, committer));
+             }});
+        auto timeout = options.actor_timeout;
+        tree_config.children.push_back(
+            {"signer", [dir, shared_store, timeout, directory](caf::actor_system& sys) {
+                 // Reloaded from disk at every start: keys are durable before use.
+                 auto keys = load_identity_keys(dir, *shared_store);
+                 auto ledger = caf::actor_cast<actors::ledger_actor>(directory->get("ledger"));
+                 return caf::actor_cast<caf::actor>(
+                     sys.spawn(actors::signer, keys ? std::move(*keys) : actors::key_ring{},
+                               actors::signer_config{actors::unix_offset_now(), timeout}, ledger));
+             }});
+    } else {
+        actors::replica_config replica_config;
+        replica_config.origin = m.origin;
+        auto vkey = *parsed_vkey;
+        tree_config.children.push_back(
+            {"replica", [replica_config, shared_store, vkey, directory](caf::actor_system& sys) {
+                 auto committer =
+                     caf::actor_cast<actors::committer_actor>(directory->get("committer"));
+                 return caf::actor_cast<caf::actor>(
+                     sys.spawn(actors::replica, replica_config, shared_store, vkey, committer));
+             }});
+        actors::uplink_config up;
+        up.leader_host = net.leader_host;
+        up.leader_port = net.leader_port;
+        up.connect_timeout =
+            std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
+        up.backoff_initial = net.reconnect_initial;
+        up.backoff_max = net.reconnect_max;
+        up.seed = net.seed;
+        auto insecure = net.insecure_dev;
+        tree_config.children.push_back(
+            {"uplink", [up, directory, insecure](caf::actor_system& sys) {
+                 auto replica = caf::actor_cast<actors::replica_actor>(directory->get("replica"));
+                 auto mm = insecure ? sys.middleman().actor_handle()
+                                    : sys.openssl_manager().actor_handle();
+                 return caf::actor_cast<caf::actor>(sys.spawn(actors::uplink, up, mm, replica));
+             }});
+    }
+    auto last_child = tree_config.children.back().name;
+    m.supervision_root = m.sys->spawn(actors::supervisor, tree_config);
+    {
+        // Serve nothing before every actor runs (the supervisor starts them in
+        // its own first step).
+        caf::scoped_actor self{*m.sys};
+        std::string why;
+        self->request(m.supervision_root, options.actor_timeout, atoms::child_atom_v, last_child)
+            .receive([](const caf::actor&) {}, [&](caf::error& e) { why = actors::message_of(e); });
+        if (!why.empty()) return make_error("node '" + net.node_name + "' did not start: " + why);
+    }
+    auto* raw = &m;
+    m.supervision_root->attach_functor([raw](const caf::error& reason) {
+        if (!reason || reason == caf::exit_reason::user_shutdown) return;
+        std::lock_guard lock(raw->failure_mutex);
+        raw->failure = "the supervision tree gave up: " + actors::message_of(reason);
+    });
     for (int i = 0; i < 4; ++i)
         m.bridges.push_back(m.sys->spawn(actors::bridge, options.actor_timeout));
-    m.signer = m.sys->spawn(actors::signer, std::move(keys),
-                            actors::signer_config{actors::unix_offset_now(), options.actor_timeout},
-                            m.ledger);
 
-    auto own_policy =
-        parse_policy("log " + note::format_vkey(log->verifier_key()) + "\nquorum none\n");
+    // The gateway: what peers see of this node.
+    m.gateway =
+        m.sys->spawn(actors::gateway, actors::gateway_config{net.node_name, net.leading, net.epoch},
+                     m.store, std::shared_ptr<const actors::directory>(m.directory));
+    if (net.caf_port != 0) {
+        auto published =
+            net.insecure_dev
+                ? caf::io::publish(m.gateway, net.caf_port, net.caf_host.c_str(), true)
+                : caf::openssl::publish(m.gateway, net.caf_port, net.caf_host.c_str(), true);
+        if (!published)
+            return make_error("node '" + net.node_name + "': cannot listen on " + net.caf_host +
+                              ":" + std::to_string(net.caf_port) + ": " +
+                              caf::to_string(published.error()));
+        m.published_port = *published;
+    }
+
+    auto own_policy = parse_policy("log " + log_vkey + "\nquorum none\n");
     if (!own_policy) return own_policy.err();
     auto trust = policy_verifier::make(*own_policy, 1024);
     if (!trust) return trust.err();
     m.trust = std::make_unique<policy_verifier>(std::move(*trust));
 
-    auto* raw = &m;
     auto http_options = options.http;
     http_options.on_response = [stats](const std::string& target, unsigned status,
                                        std::chrono::microseconds elapsed) {
@@ -811,20 +1031,34 @@ service::~service() { stop(); }
 
 std::uint16_t service::http_port() const { return impl_->http->port(); }
 
+std::uint16_t service::caf_port() const { return impl_->published_port; }
+
+std::optional<std::string> service::failure() const {
+    std::lock_guard lock(impl_->failure_mutex);
+    return impl_->failure;
+}
+
+bool service::kill_actor(const std::string& name) {
+    auto handle = impl_->directory->get(name);
+    if (!handle) return false;
+    caf::anon_send_exit(handle, caf::exit_reason::kill);
+    return true;
+}
+
 void service::stop() {
     if (!impl_ || !impl_->sys) return;
     if (impl_->http) impl_->http->stop();
-    caf::anon_send_exit(impl_->ledger, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(impl_->signer, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(impl_->committer, caf::exit_reason::user_shutdown);
+    // The root stops its children (in its exit handler) before itself.
+    caf::anon_send_exit(impl_->supervision_root, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);
     for (auto& b : impl_->bridges)
         caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
     impl_->bridges.clear();
     // Drop our handles first: the system waits for its detached committer thread,
     // and that thread waits until no handle keeps the actor alive.
-    impl_->ledger = nullptr;
-    impl_->signer = nullptr;
-    impl_->committer = nullptr;
+    impl_->supervision_root = nullptr;
+    impl_->gateway = nullptr;
+    impl_->directory->clear();
     impl_->sys.reset(); // waits for every actor
     impl_->cfg.reset();
     impl_->http.reset();

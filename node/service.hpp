@@ -1,12 +1,16 @@
-// One Civic Attest node with every role (the embedded single-node default):
-// the data directory, the ledger store, the ledger, committer and signer actors,
-// and the HTTP API in front of them.
+// One Civic Attest node: its data directory and ledger store, its actors under a
+// supervision tree, its gateway for peers (over CAF, with TLS) and the HTTP API.
+// A leader sequences and signs; a replica holds a verified copy of the leader's
+// ledger, serves every read from it and forwards sign requests to the leader.
+// `serve` runs the embedded single-node default: a leader with no peers.
 #pragma once
 
 #include "actors/ledger.hpp"
+#include "actors/system.hpp"
 #include "node/http_server.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace civic::node {
@@ -19,7 +23,36 @@ struct init_result {
 /// Makes a new data directory: log key (log.key, 0600) and its verifier key
 /// (log.vkey), an admin token (admin.token, 0600; only its hash is stored), the
 /// LMDB store with the origin, and keys/ for identity keys. Refuses an existing one.
-result<init_result> init_data_dir(const std::string& dir, const std::string& origin);
+/// With `log_key_file`, the log key is read from there (a network's key, shared
+/// by the nodes that may lead) instead of made.
+result<init_result> init_data_dir(const std::string& dir, const std::string& origin,
+                                  const std::string& log_key_file = {});
+
+/// Where a node stands in its network. The defaults are a single node that
+/// leads and that no peer can reach (`serve`).
+struct network_options {
+    std::string node_name = "single";
+    bool leading = true;
+    std::uint64_t epoch = 0;
+    std::string caf_host = "127.0.0.1";
+    std::uint16_t caf_port = 0; // where the gateway is published (0: nowhere)
+    /// Replicas: the leader's gateway, and the log's verifier key (note format),
+    /// against which every batch's checkpoint is checked.
+    std::string leader_host;
+    std::uint16_t leader_port = 0;
+    std::string log_vkey;
+    actors::system_options system; // TLS material, heartbeats
+    /// Publish and connect without TLS. Only for development on one machine:
+    /// anyone who can reach the port can then join or forward requests.
+    bool insecure_dev = false;
+    std::chrono::milliseconds reconnect_initial{100};
+    std::chrono::milliseconds reconnect_max{10000};
+    std::uint64_t seed = 1; // reconnection jitter
+};
+
+/// Makes a new replica data directory: the LMDB store with the origin (no
+/// keys, no tokens: a replica signs nothing and forwards tokens to the leader).
+status init_replica_dir(const std::string& dir, const std::string& origin);
 
 /// A new random API token (printable, 256 bits).
 std::string make_token();
@@ -29,6 +62,7 @@ struct service_options {
     http_options http;
     actors::ledger_config ledger;
     std::chrono::milliseconds actor_timeout{10000}; // every request from the HTTP side
+    network_options network;
 };
 
 class service {
@@ -39,6 +73,15 @@ public:
     static result<std::unique_ptr<service>> start(const service_options& options);
     ~service();
     std::uint16_t http_port() const;
+    /// Where peers reach the gateway (0: not published).
+    std::uint16_t caf_port() const;
+    /// Why the node's supervision tree gave up (restarts did not help), or
+    /// nothing while it runs: the process should then exit non-zero, for its
+    /// service manager to start it again.
+    std::optional<std::string> failure() const;
+    /// Stops one of the node's supervised actors abruptly (tests and drills:
+    /// the supervisor must bring it back). False when no such actor runs.
+    bool kill_actor(const std::string& name);
     void stop();
 
     struct impl;

@@ -68,6 +68,9 @@ struct topology {
     /// Where `civic-attest certs` puts the network's CA (ca.crt) and each node's
     /// certificate and key (NAME.crt, NAME.key).
     std::string tls_dir = "certs";
+    /// The log's verifier key (note format), which replicas check every
+    /// checkpoint against; `civic-attest logkey` writes it with the key.
+    std::string log_vkey = "log.vkey";
     /// tlog-policy text. `witness NAME` lines without a key name a witness node
     /// of this topology, whose key is filled in from its key file.
     std::string policy;

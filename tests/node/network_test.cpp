@@ -3,6 +3,8 @@
 // from the network's CA, joins, and holds every batch before appends are
 // answered. Peers without such a certificate cannot connect.
 #include "actors/committer.hpp"
+#include "actors/directory.hpp"
+#include "actors/gateway.hpp"
 #include "actors/ledger.hpp"
 #include "actors/replica.hpp"
 #include "actors/system.hpp"
@@ -108,6 +110,7 @@ struct leader_node {
     std::unique_ptr<caf::actor_system> sys;
     actors::committer_actor committer;
     actors::ledger_actor ledger;
+    actors::gateway_actor gateway; // what is published: peers see nothing else
 
     std::uint16_t port = 0; // where it is published
 
@@ -122,13 +125,19 @@ struct leader_node {
         config.replica_acks = 1;
         committer = sys->spawn<caf::detached>(actors::committer, store);
         ledger = sys->spawn(actors::ledger, config, store, log, committer);
-        auto published = caf::openssl::publish(ledger, at, "127.0.0.1", true);
+        auto directory = std::make_shared<actors::directory>();
+        directory->set("ledger", caf::actor_cast<caf::actor>(ledger));
+        gateway = sys->spawn(actors::gateway, actors::gateway_config{"leader", true, 0}, store,
+                             std::shared_ptr<const actors::directory>(directory));
+        auto published = caf::openssl::publish(gateway, at, "127.0.0.1", true);
         REQUIRE(static_cast<bool>(published));
         port = *published;
     }
     ~leader_node() {
+        caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
         caf::anon_send_exit(ledger, caf::exit_reason::user_shutdown);
         caf::anon_send_exit(committer, caf::exit_reason::user_shutdown);
+        gateway = nullptr;
         ledger = nullptr;
         committer = nullptr;
         sys.reset();
@@ -174,7 +183,7 @@ bool wait_joined(caf::actor_system& sys, const actors::uplink_actor& up, bool wa
     for (int i = 0; i < 200; ++i) {
         bool joined = !want;
         self->request(up, 1s, atoms::status_atom_v)
-            .receive([&](bool j) { joined = j; }, [](caf::error&) {});
+            .receive([&](const actors::link_status& s) { joined = s.joined; }, [](caf::error&) {});
         if (joined == want) return true;
         std::this_thread::sleep_for(50ms);
     }
@@ -200,15 +209,15 @@ TEST_CASE("network: a replica joins a leader over TLS and holds every answered b
 
     // The replica, on its own actor system: connects, joins.
     replica_node rep(certs, dir / "replica");
-    auto remote_ledger =
-        caf::openssl::remote_actor<actors::ledger_actor>(*rep.sys, "127.0.0.1", port);
-    INFO((remote_ledger ? "" : rep.sys->render(remote_ledger.error())));
-    REQUIRE(static_cast<bool>(remote_ledger));
+    auto remote_gateway =
+        caf::openssl::remote_actor<actors::gateway_actor>(*rep.sys, "127.0.0.1", port);
+    INFO((remote_gateway ? "" : rep.sys->render(remote_gateway.error())));
+    REQUIRE(static_cast<bool>(remote_gateway));
     {
         caf::scoped_actor self{*rep.sys};
         bool joined = false;
         std::string why;
-        self->request(*remote_ledger, 10s, atoms::join_atom_v,
+        self->request(*remote_gateway, 10s, atoms::join_atom_v,
                       caf::actor_cast<caf::actor>(rep.replica))
             .receive([&](std::uint64_t) { joined = true; },
                      [&](caf::error& e) { why = rep.sys->render(e); });
@@ -231,13 +240,13 @@ TEST_CASE("network: a replica joins a leader over TLS and holds every answered b
         std::unique_ptr<actors::system_config> cfg;
         auto stranger = node_system(cfg, other_certs, "stranger", other_certs + "/ca.crt");
         auto refused =
-            caf::openssl::remote_actor<actors::ledger_actor>(*stranger, "127.0.0.1", port);
+            caf::openssl::remote_actor<actors::gateway_actor>(*stranger, "127.0.0.1", port);
         CHECK_FALSE(static_cast<bool>(refused));
     }
     {
         std::unique_ptr<actors::system_config> cfg;
         auto mixed = node_system(cfg, other_certs, "stranger", certs + "/ca.crt");
-        auto refused = caf::openssl::remote_actor<actors::ledger_actor>(*mixed, "127.0.0.1", port);
+        auto refused = caf::openssl::remote_actor<actors::gateway_actor>(*mixed, "127.0.0.1", port);
         CHECK_FALSE(static_cast<bool>(refused));
     }
 
@@ -245,11 +254,11 @@ TEST_CASE("network: a replica joins a leader over TLS and holds every answered b
         // And a node with no TLS at all (plain BASP).
         actors::system_config cfg(actors::system_options{});
         caf::actor_system plain(cfg);
-        auto refused = plain.middleman().remote_actor<actors::ledger_actor>("127.0.0.1", port);
+        auto refused = plain.middleman().remote_actor<actors::gateway_actor>("127.0.0.1", port);
         CHECK_FALSE(static_cast<bool>(refused));
     }
 
-    remote_ledger = caf::error{}; // drop the proxy before the actor systems go
+    remote_gateway = caf::error{}; // drop the proxy before the actor systems go
 }
 
 TEST_CASE("network: a replica's uplink retries until the leader is up, joins, and rejoins a "

@@ -1,0 +1,78 @@
+#include "actors/gateway.hpp"
+
+#include "actors/errors.hpp"
+
+#include <caf/actor_cast.hpp>
+
+#include <algorithm>
+
+namespace civic::actors {
+namespace {
+
+caf::error not_leader(const gateway_state& st) {
+    return make_error(errc::not_leader, "node '" + st.config.node_name + "' does not lead");
+}
+
+caf::error not_running(const char* what) {
+    return make_error(errc::unavailable, std::string("the ") + what + " is restarting");
+}
+
+/// Whether the token behind `token_sha256` may sign for `identity`.
+caf::error authorize(const storage::ledger_store& store, const bytes& token_sha256,
+                     const std::string& identity) {
+    hash digest{};
+    if (token_sha256.size() != digest.size())
+        return make_error(errc::unauthorized, "a forwarded request without a token");
+    std::copy(token_sha256.begin(), token_sha256.end(), digest.begin());
+    auto record = store.token(digest);
+    if (!record) return make_error(errc::storage_failure, record.message());
+    if (!*record) return make_error(errc::unauthorized, "unknown token");
+    const auto& r = **record;
+    if (r.admin ||
+        std::find(r.identities.begin(), r.identities.end(), identity) != r.identities.end())
+        return {};
+    return make_error(errc::forbidden, "this token may not sign for '" + identity + "'");
+}
+
+} // namespace
+
+gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config,
+                                     std::shared_ptr<storage::ledger_store> store,
+                                     std::shared_ptr<const directory> actors) {
+    self->state.config = std::move(config);
+    self->state.store = std::move(store);
+    self->state.actors = std::move(actors);
+    return {
+        [self](atoms::join_atom, caf::actor& replica) -> caf::delegated<std::uint64_t> {
+            auto& st = self->state;
+            auto ledger = caf::actor_cast<ledger_actor>(st.actors->get("ledger"));
+            if (!st.config.leading || !ledger) {
+                auto rp = self->make_response_promise<std::uint64_t>();
+                rp.deliver(st.config.leading ? not_running("ledger") : not_leader(st));
+                return {};
+            }
+            return self->delegate(ledger, atoms::join_atom_v, std::move(replica));
+        },
+        [self](atoms::sign_atom, forwarded_sign& fs) -> caf::delegated<append_receipt> {
+            auto& st = self->state;
+            auto refuse = [self](caf::error e) {
+                auto rp = self->make_response_promise<append_receipt>();
+                rp.deliver(std::move(e));
+                return caf::delegated<append_receipt>{};
+            };
+            if (!st.config.leading) return refuse(not_leader(st));
+            if (auto denied = authorize(*st.store, fs.token_sha256, fs.request.identity))
+                return refuse(std::move(denied));
+            auto signer = caf::actor_cast<signer_actor>(st.actors->get("signer"));
+            if (!signer) return refuse(not_running("signer"));
+            return self->delegate(signer, atoms::sign_atom_v, std::move(fs.request));
+        },
+        [self](atoms::status_atom) {
+            auto& st = self->state;
+            return node_status{st.config.node_name, st.config.leading, st.config.epoch,
+                               st.store->stored_size()};
+        },
+    };
+}
+
+} // namespace civic::actors
