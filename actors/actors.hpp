@@ -65,12 +65,18 @@ struct ledger_status {
     std::uint64_t last_batch_size = 0;
     std::uint64_t last_commit_us = 0;  // duration of the last commit, on the actor clock
     std::uint64_t replicated_size = 0; // entries held by enough replicas to answer clients
+    std::uint64_t replicas = 0;        // joined now
+    /// From a batch's local commit to a replica's acknowledgement of it, over
+    /// the latest samples (one per replica per batch).
+    std::uint64_t replica_lag_p50_us = 0;
+    std::uint64_t replica_lag_p95_us = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ledger_status& x) {
     return f(caf::meta::type_name("ledger_status"), x.size, x.committed_size, x.pending, x.batches,
-             x.last_batch_size, x.last_commit_us, x.replicated_size);
+             x.last_batch_size, x.last_commit_us, x.replicated_size, x.replicas,
+             x.replica_lag_p50_us, x.replica_lag_p95_us);
 }
 
 /// What the signer is asked to sign: an identity's statement about content.
@@ -194,6 +200,7 @@ CAF_ADD_ATOM(civic_attest, civic::atoms, replicate_atom, "replicate")
 CAF_ADD_ATOM(civic_attest, civic::atoms, join_atom, "join")
 CAF_ADD_ATOM(civic_attest, civic::atoms, child_atom, "child")
 CAF_ADD_ATOM(civic_attest, civic::atoms, poll_atom, "poll")
+CAF_ADD_ATOM(civic_attest, civic::atoms, expire_atom, "expire")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
 
@@ -241,14 +248,18 @@ using ledger_actor =
 /// network's in simulation) to the leader's gateway, joins, monitors it, and
 /// after a failed attempt or a lost connection tries again after a capped
 /// exponential backoff with seeded jitter: CAF 0.17 never reconnects by itself.
-/// - `sign`: a request this node received, forwarded to the leader; refused at
-///   once with errc::unavailable while not joined (clients get 503, never a hang).
+/// - `sign`: a request this node received, forwarded to the leader. Refused at
+///   once with errc::unavailable while not joined; failed with it when the
+///   leader goes away or does not answer in time (a message in flight to a node
+///   that dies is never answered): clients get 503, never a hang.
 /// - `status`: whether it is joined, and the leader's size as last polled.
-/// - `tick`: its reconnection timer; `poll`: its timer for asking the leader's size.
+/// - `tick`: its reconnection timer; `poll`: its timer for asking the leader's
+///   size; `expire`: its timer for forwarded requests.
 using uplink_actor =
     caf::typed_actor<caf::replies_to<atoms::sign_atom, forwarded_sign>::with<append_receipt>,
                      caf::replies_to<atoms::status_atom>::with<link_status>,
-                     caf::reacts_to<atoms::tick_atom>, caf::reacts_to<atoms::poll_atom>>;
+                     caf::reacts_to<atoms::tick_atom>, caf::reacts_to<atoms::poll_atom>,
+                     caf::reacts_to<atoms::expire_atom>>;
 
 /// The gateway: the one actor a node publishes on its CAF port, so peers never
 /// hold handles to its inner actors (which restart and change). It finds the

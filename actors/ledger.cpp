@@ -116,6 +116,31 @@ void ask_replica_size(ledger_pointer self, ledger_state::replica_link& link) {
             });
 }
 
+/// A replica now holds `to` entries instead of `from`: one lag sample (local
+/// commit to the replica's acknowledgement) per recent batch that this covers.
+void record_replica_lag(ledger_pointer self, std::uint64_t from, std::uint64_t to) {
+    auto& st = self->state;
+    auto now = self->clock().now();
+    for (const auto& c : st.recent_commits) {
+        if (c.end <= from || c.end > to) continue;
+        auto lag = std::chrono::duration_cast<std::chrono::microseconds>(now - c.committed_at);
+        if (st.replica_lags.size() < ledger_state::max_lag_samples)
+            st.replica_lags.push_back(static_cast<std::uint64_t>(lag.count()));
+        else
+            st.replica_lags[st.next_lag_sample] = static_cast<std::uint64_t>(lag.count());
+        st.next_lag_sample = (st.next_lag_sample + 1) % ledger_state::max_lag_samples;
+    }
+}
+
+/// The q-quantile (0..1) of the recent lag samples, in microseconds.
+std::uint64_t lag_quantile(const ledger_state& st, double q) {
+    if (st.replica_lags.empty()) return 0;
+    auto sorted = st.replica_lags;
+    auto k = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1));
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k), sorted.end());
+    return sorted[k];
+}
+
 /// The next batch for a replica that holds `from` entries: a committed batch
 /// still in memory when it starts there, else entries read back from the store
 /// up to a stored checkpoint.
@@ -171,6 +196,7 @@ void replicate(ledger_pointer self) {
                 [self, who](std::uint64_t size) {
                     if (auto* l = link_of(self->state, who)) {
                         l->busy = false;
+                        record_replica_lag(self, l->acked, size);
                         l->acked = std::max(l->acked, size);
                         deliver_replicated(self);
                         replicate(self);
@@ -219,6 +245,11 @@ void finish_batch(ledger_pointer self) {
     done.proofs = std::move(st.in_flight_proofs);
     done.batch = std::move(st.in_flight_batch);
     st.unreplicated.push_back(std::move(done));
+    if (!st.replicas.empty()) {
+        st.recent_commits.push_back({st.committed_size, self->clock().now()});
+        if (st.recent_commits.size() > ledger_state::max_recent_commits)
+            st.recent_commits.pop_front();
+    }
     st.in_flight.clear();
     st.in_flight_proofs.reset();
     replicate(self);
@@ -387,6 +418,9 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
             s.size = st.next_index();
             s.committed_size = st.committed_size;
             s.pending = st.pending.size();
+            s.replicas = st.replicas.size();
+            s.replica_lag_p50_us = lag_quantile(st, 0.50);
+            s.replica_lag_p95_us = lag_quantile(st, 0.95);
             return s;
         },
     };

@@ -96,6 +96,17 @@ struct ledger_state {
         caf::actor_clock::time_point retry_at{};
     };
     std::vector<replica_link> replicas;
+    /// When recent batches became durable here, and how long replicas then took
+    /// to acknowledge them (microseconds, a ring of the latest samples).
+    struct commit_time {
+        std::uint64_t end = 0;
+        caf::actor_clock::time_point committed_at{};
+    };
+    static constexpr std::size_t max_recent_commits = 256;
+    static constexpr std::size_t max_lag_samples = 4096;
+    std::deque<commit_time> recent_commits;
+    std::vector<std::uint64_t> replica_lags;
+    std::size_t next_lag_sample = 0;
     bool replica_timer_set = false;
     std::map<std::string, storage::identity_record>
         registry; // identities seen, with pending effects

@@ -3,6 +3,7 @@
 #include "actors/errors.hpp"
 
 #include <caf/actor_cast.hpp>
+#include <caf/result.hpp>
 
 #include <algorithm>
 
@@ -47,6 +48,58 @@ void poll(uplink_pointer self) {
             },
             [](caf::error&) {}); // a dead leader shows up as a down message
     schedule_poll(self);
+}
+
+/// Fails every forwarded request still waiting (the leader is gone).
+void fail_forwards(uplink_pointer self, const std::string& why) {
+    auto waiting = std::move(self->state.forwards);
+    self->state.forwards.clear();
+    for (auto& [id, f] : waiting)
+        f.promise.deliver(make_error(errc::unavailable, why));
+}
+
+void schedule_expiry(uplink_pointer self) {
+    auto& st = self->state;
+    if (st.expiry_scheduled || st.forwards.empty()) return;
+    st.expiry_scheduled = true;
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        st.forwards.begin()->second.deadline - self->clock().now());
+    self->delayed_send(self, std::max(wait, std::chrono::milliseconds(1)), atoms::expire_atom_v);
+}
+
+void expire_forwards(uplink_pointer self) {
+    auto& st = self->state;
+    st.expiry_scheduled = false;
+    auto now = self->clock().now();
+    while (!st.forwards.empty() && st.forwards.begin()->second.deadline <= now) {
+        auto promise = std::move(st.forwards.begin()->second.promise);
+        st.forwards.erase(st.forwards.begin());
+        promise.deliver(make_error(errc::unavailable, "the leader did not answer in time"));
+    }
+    schedule_expiry(self);
+}
+
+caf::result<append_receipt> forward_sign(uplink_pointer self, forwarded_sign& fs) {
+    auto& st = self->state;
+    if (!st.joined) return make_error(errc::unavailable, "the leader is not reachable now");
+    if (st.forwards.size() >= st.config.max_forwards)
+        return make_error(errc::overloaded, "too many requests waiting for the leader");
+    auto id = st.next_forward++;
+    auto promise = self->make_response_promise<append_receipt>();
+    st.forwards.emplace(
+        id, uplink_state::forward{self->clock().now() + st.config.forward_timeout, promise});
+    auto settle = [self, id](auto&& outcome) {
+        auto it = self->state.forwards.find(id);
+        if (it == self->state.forwards.end()) return; // expired, or the leader went away
+        auto p = std::move(it->second.promise);
+        self->state.forwards.erase(it);
+        p.deliver(std::move(outcome));
+    };
+    self->request(st.leader, caf::infinite, atoms::sign_atom_v, std::move(fs))
+        .then([settle](append_receipt& r) { settle(std::move(r)); },
+              [settle](caf::error& e) { settle(std::move(e)); });
+    schedule_expiry(self);
+    return promise;
 }
 
 void connect(uplink_pointer self) {
@@ -103,20 +156,12 @@ uplink_actor::behavior_type uplink(uplink_pointer self, uplink_config config,
         if (!s.joined || msg.source != s.leader.address()) return;
         s.joined = false;
         s.leader = nullptr;
+        fail_forwards(self, "lost the connection to the leader");
         retry_later(self); // after a first, short backoff: the leader may be restarting
     });
     connect(self);
     return {
-        [self](atoms::sign_atom, forwarded_sign& fs) -> caf::delegated<append_receipt> {
-            auto& s = self->state;
-            if (!s.joined) {
-                auto rp = self->make_response_promise<append_receipt>();
-                rp.deliver(make_error(errc::unavailable, "the leader is not reachable now"));
-                return {};
-            }
-            // The leader's gateway answers the original sender directly.
-            return self->delegate(s.leader, atoms::sign_atom_v, std::move(fs));
-        },
+        [self](atoms::sign_atom, forwarded_sign& fs) { return forward_sign(self, fs); },
         [self](atoms::status_atom) {
             auto& s = self->state;
             auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() -
@@ -126,6 +171,7 @@ uplink_actor::behavior_type uplink(uplink_pointer self, uplink_config config,
         },
         [self](atoms::tick_atom) { connect(self); },
         [self](atoms::poll_atom) { poll(self); },
+        [self](atoms::expire_atom) { expire_forwards(self); },
     };
 }
 

@@ -6,9 +6,11 @@
 #include <caf/io/middleman_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <random>
 #include <string>
 
@@ -20,8 +22,10 @@ struct uplink_config {
     std::chrono::milliseconds connect_timeout{5000}; // per attempt, and for the join
     std::chrono::milliseconds backoff_initial{100};
     std::chrono::milliseconds backoff_max{10000};
-    std::chrono::milliseconds poll_interval{1000}; // asking the leader's size, while joined
-    std::uint64_t seed = 1;                        // jitter: deterministic under the simulator
+    std::chrono::milliseconds poll_interval{1000};   // asking the leader's size, while joined
+    std::chrono::milliseconds forward_timeout{5000}; // a forwarded request, at most
+    std::size_t max_forwards = 10000;                // forwarded requests in flight
+    std::uint64_t seed = 1;                          // jitter: deterministic under the simulator
 };
 
 struct uplink_state {
@@ -38,6 +42,16 @@ struct uplink_state {
     bool poll_scheduled = false;
     std::uint32_t failures = 0; // in a row: the backoff's exponent
     std::minstd_rand jitter;
+    /// Forwarded requests waiting for the leader, by sequence number; their
+    /// deadlines grow with it (one timeout for all). CAF 0.17 never cancels a
+    /// request's own timer, so the uplink keeps deadlines itself.
+    struct forward {
+        caf::actor_clock::time_point deadline;
+        caf::typed_response_promise<append_receipt> promise;
+    };
+    std::map<std::uint64_t, forward> forwards;
+    std::uint64_t next_forward = 0;
+    bool expiry_scheduled = false;
 };
 
 using uplink_pointer = uplink_actor::stateful_pointer<uplink_state>;

@@ -430,7 +430,10 @@ void service::impl::status(http_respond respond) {
                             {"pending", s.pending},
                             {"batches", s.batches},
                             {"last_batch_size", s.last_batch_size},
-                            {"last_commit_us", s.last_commit_us}});
+                            {"last_commit_us", s.last_commit_us},
+                            {"replicas", s.replicas},
+                            {"replica_lag_p50_us", s.replica_lag_p50_us},
+                            {"replica_lag_p95_us", s.replica_lag_p95_us}});
                 respond(json_ok(out));
             },
             failed, atoms::status_atom_v);

@@ -2,6 +2,7 @@
 // serve`, SIGKILL at random moments, restart on the same data directory, then
 // every acknowledgement and every checkpoint ever handed out is checked against
 // the final tree.
+#include "process.hpp"
 #include "protocol/checkpoint.hpp"
 #include "protocol/entry.hpp"
 #include "protocol/merkle.hpp"
@@ -31,9 +32,8 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 using namespace civic;
+using namespace civic::test;
 using json = nlohmann::json;
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -46,105 +46,6 @@ namespace {
 constexpr const char* origin = "crash.civic-attest.test/log";
 constexpr int rounds = 15;
 constexpr int submitters = 4;
-
-/// Starts `args` with stdout and stderr appended to `log`; returns the pid.
-pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
-    std::vector<char*> argv;
-    for (const auto& a : args)
-        argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 2, 1);
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    return rc == 0 ? pid : -1;
-}
-
-/// One `civic-attest serve`; SIGKILLed and reaped when the test ends, however it ends.
-struct node_process {
-    pid_t pid = -1;
-    std::string log;
-    node_process() = default;
-    node_process(const node_process&) = delete;
-    node_process& operator=(const node_process&) = delete;
-    ~node_process() { kill_now(); }
-    /// SIGKILL and reap; the wait status, or -1 if there was no process.
-    int kill_now() {
-        if (pid <= 0) return -1;
-        ::kill(pid, SIGKILL);
-        int status = 0;
-        ::waitpid(pid, &status, 0);
-        pid = -1;
-        return status;
-    }
-    /// Whether the process has ended on its own (it is reaped if so).
-    bool exited() {
-        int status = 0;
-        if (pid <= 0 || ::waitpid(pid, &status, WNOHANG) != pid) return false;
-        pid = -1;
-        return true;
-    }
-};
-
-/// A blocking HTTP/1.1 client on one keep-alive connection, with a deadline on
-/// every operation (a sync Beast read has none, and a wedged node must fail the
-/// test rather than hang it). Any failure drops the connection; the next call
-/// reconnects, to whatever port the current node listens on.
-class connection {
-public:
-    std::optional<bhttp::response<bhttp::string_body>>
-    call(std::uint16_t port, bhttp::verb verb, const std::string& target, std::string body = "",
-         const std::string& authorization = "", std::chrono::milliseconds timeout = 15s) {
-        if (stream_ && port != port_) stream_.reset();
-        if (!stream_) {
-            stream_.emplace(ioc_);
-            port_ = port;
-            stream_->expires_after(timeout);
-            if (run([&](auto handler) {
-                    stream_->async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
-                                           handler);
-                }))
-                return drop();
-        }
-        bhttp::request<bhttp::string_body> req{verb, target, 11};
-        req.set(bhttp::field::host, "127.0.0.1");
-        if (!authorization.empty()) req.set(bhttp::field::authorization, authorization);
-        req.body() = std::move(body);
-        req.prepare_payload();
-        stream_->expires_after(timeout);
-        if (run([&](auto handler) { bhttp::async_write(*stream_, req, handler); })) return drop();
-        bhttp::response<bhttp::string_body> res;
-        stream_->expires_after(timeout);
-        if (run([&](auto handler) { bhttp::async_read(*stream_, buffer_, res, handler); }))
-            return drop();
-        if (!res.keep_alive()) drop();
-        return res;
-    }
-
-private:
-    asio::io_context ioc_;
-    std::optional<beast::tcp_stream> stream_;
-    std::uint16_t port_ = 0;
-    beast::flat_buffer buffer_;
-
-    /// Runs one asynchronous operation to completion; true if it failed.
-    template <class Start>
-    bool run(Start start) {
-        beast::error_code result = asio::error::would_block;
-        start([&result](beast::error_code ec, auto&&...) { result = ec; });
-        ioc_.restart();
-        ioc_.run();
-        return result.failed();
-    }
-    std::nullopt_t drop() {
-        stream_.reset();
-        buffer_.clear();
-        return std::nullopt;
-    }
-};
 
 /// What one 200 from /api/sign promised.
 struct ack {
@@ -175,27 +76,6 @@ struct observations {
         if (auto cp = parse_signed_checkpoint(text)) promised = std::max(promised, cp->body.size);
     }
 };
-
-result<std::vector<hash>> decode_hashes(const json& list) {
-    if (!list.is_array()) return make_error("not an array");
-    std::vector<hash> out;
-    for (const auto& item : list) {
-        if (!item.is_string()) return make_error("not a string");
-        auto h = base64_decode_fixed<32>(item.get<std::string>());
-        if (!h) return h.err();
-        out.push_back(*h);
-    }
-    return out;
-}
-
-/// Parses a signed checkpoint and checks it is this log's, signed by its key.
-result<checkpoint> open_checkpoint(const std::string& text, const note::verifier& log_key) {
-    auto cp = parse_signed_checkpoint(text);
-    if (!cp) return cp.err();
-    if (auto opened = note::open(cp->signed_note, {&log_key}); !opened) return opened.err();
-    if (cp->body.origin != origin) return make_error("origin " + cp->body.origin);
-    return cp->body;
-}
 
 /// The port of a node once its log says it listens (0 while it does not yet).
 std::uint16_t listening_port(const std::string& log) {
@@ -420,7 +300,7 @@ TEST_CASE("acknowledged entries and checkpoints survive repeated SIGKILL", "[cra
     std::map<std::string, checkpoint> bodies;
     std::map<std::uint64_t, hash> root_at;
     for (const auto& text : seen.checkpoints) {
-        auto cp = open_checkpoint(text, **log_key);
+        auto cp = open_checkpoint(text, **log_key, origin);
         INFO(text);
         REQUIRE(cp.ok());
         bodies.emplace(text, *cp);
@@ -432,7 +312,7 @@ TEST_CASE("acknowledged entries and checkpoints survive repeated SIGKILL", "[cra
     auto final_res = control.call(port, bhttp::verb::get, "/checkpoint");
     REQUIRE(final_res);
     REQUIRE(final_res->result_int() == 200);
-    auto final_cp = open_checkpoint(final_res->body(), **log_key);
+    auto final_cp = open_checkpoint(final_res->body(), **log_key, origin);
     REQUIRE(final_cp.ok());
     const auto final_size = final_cp->size;
     REQUIRE(final_size >= root_at.rbegin()->first);
