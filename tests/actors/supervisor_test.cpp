@@ -8,6 +8,8 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <catch2/catch.hpp>
 
+#include <map>
+
 using namespace civic;
 using namespace std::chrono_literals;
 
@@ -122,5 +124,48 @@ TEST_CASE("supervisor: a child that stops cleanly stays stopped, and stopping th
     CHECK(child_down);
     CHECK(f.starts == 1);
     caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+    f.sched.run();
+}
+
+TEST_CASE("supervisor: rest-for-one restarts the children started after a crashed one, and "
+          "reports every new handle",
+          "[actors][supervisor]") {
+    fixture f;
+    int steady_starts = 0, dependent_starts = 0;
+    std::map<std::string, caf::actor> published; // what on_start reported last
+    auto idle = [](caf::event_based_actor*) -> caf::behavior { return {[](atoms::ping_atom) {}}; };
+    actors::supervisor_config config;
+    config.strategy = actors::restart_strategy::rest_for_one;
+    config.on_start = [&](const std::string& name, const caf::actor& h) { published[name] = h; };
+    config.children = {
+        {"steady",
+         [&](caf::actor_system& s) {
+             ++steady_starts;
+             return s.spawn(idle);
+         }},
+        f.fragile(),
+        {"dependent",
+         [&](caf::actor_system& s) {
+             ++dependent_starts;
+             // A dependent is made with the handle its sibling has now.
+             CHECK(published.count("fragile") == 1);
+             return s.spawn(idle);
+         }},
+    };
+    auto sup = f.sys.spawn(actors::supervisor, config);
+    f.sched.run();
+    REQUIRE(published.size() == 3);
+    auto old_dependent = published["dependent"];
+    CHECK(f.child(sup, "dependent") == old_dependent);
+
+    caf::anon_send(f.child(sup, "fragile"), atoms::ping_atom_v); // crashes it
+    f.sched.run();
+    CHECK(steady_starts == 1);    // started before the crashed one: untouched
+    CHECK(f.starts == 2);         // the crashed one
+    CHECK(dependent_starts == 2); // and the one after it
+    CHECK(published["dependent"] != old_dependent);
+    CHECK(f.child(sup, "dependent") == published["dependent"]);
+    CHECK(f.child(sup, "fragile") == published["fragile"]);
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
     f.sched.run();
 }

@@ -11,6 +11,7 @@
 #include "actors/uplink.hpp"
 #include "node/certs.hpp"
 #include "node/topology.hpp"
+#include "process.hpp"
 #include "protocol/entry.hpp"
 #include "support.hpp"
 
@@ -19,9 +20,6 @@
 #include <caf/openssl/all.hpp>
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
 
@@ -90,19 +88,6 @@ bytes make_entry(const ed25519::secret_key& key, std::uint64_t n) {
 } // namespace
 
 namespace {
-
-/// A port nothing listens on right now.
-std::uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
 
 /// A leader on its own actor system, published over TLS on `port`.
 struct leader_node {
@@ -269,7 +254,7 @@ TEST_CASE("network: a replica's uplink retries until the leader is up, joins, an
     REQUIRE(t.ok());
     auto certs = (dir / "certs");
     REQUIRE(node::make_network_certs(*t, certs).ok());
-    auto port = free_port();
+    auto port = test::free_port();
 
     // The replica first, while no leader listens.
     replica_node rep(certs, dir / "replica");
