@@ -147,12 +147,23 @@ std::uint64_t lag_quantile(const ledger_state& st, double q) {
 caf::expected<replicated_batch> offer_from(ledger_state& st, std::uint64_t from) {
     replicated_batch offer;
     offer.first_index = from;
-    for (const auto& b : st.unreplicated)
-        if (b.first_index == from) {
-            offer.entries = b.batch->entries;
-            offer.checkpoint = b.checkpoint;
-            return offer;
+    // From memory: every consecutive batch from there on, in one offer (up to the
+    // catch-up bound), so that a replica round trip covers all that waits, not one
+    // batch: batches are small when commits are quick.
+    auto it = std::find_if(
+        st.unreplicated.begin(), st.unreplicated.end(),
+        [from](const ledger_state::committed_batch& b) { return b.first_index == from; });
+    if (it != st.unreplicated.end()) {
+        for (; it != st.unreplicated.end(); ++it) {
+            if (!offer.entries.empty() &&
+                offer.entries.size() + it->batch->entries.size() > st.config.max_catch_up_entries)
+                break;
+            offer.entries.insert(offer.entries.end(), it->batch->entries.begin(),
+                                 it->batch->entries.end());
+            offer.checkpoint = it->checkpoint;
         }
+        return offer;
+    }
     // Up to what is committed as far as this actor knows: the store may already hold
     // the batch whose commit reply is still in the mailbox.
     auto end = st.store->checkpoint_boundary(

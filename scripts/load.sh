@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Load test of a real node on this machine: builds Release, makes a fresh data
-# directory, starts `civic-attest serve` on 127.0.0.1, registers an identity,
-# drives POST /api/sign, then POST /api/verify (proof files made by the node),
-# with wrk at 64 connections by default, and stops the node.
+# Load test of real nodes on this machine, with wrk at 64 connections by default.
+#  1. sign, verify: builds Release, makes a fresh data directory, starts
+#     `civic-attest serve` on 127.0.0.1, registers an identity, drives
+#     POST /api/sign, then POST /api/verify (proof files made by the node).
+#  2. network: a leader alone, then a leader and one replica (TLS between them,
+#     each write waits for the replica's acknowledgement) started from topology
+#     files: POST /api/sign to the leader alone, to the leader with its replica,
+#     and through the replica (forwarded over CAF); the replica's
+#     acknowledgement lag (p50/p95, from the leader's /api/status) under each.
 #
 #   scripts/load.sh [SECONDS] [CONNECTIONS]
-#   LOAD_ONLY=sign|verify      run one of the two
-#   LOAD_SERVE_ARGS="..."      extra `serve` flags, e.g. "--batch-linger-ms 2"
+#   LOAD_ONLY=sign|verify|network   run one part
+#   LOAD_SERVE_ARGS="..."           extra `serve`/`node` flags, e.g. "--batch-linger-ms 2"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -23,6 +28,10 @@ bin=build-release/bin/civic-attest
 data=$(mktemp -d build-release/load-data.XXXXXX)
 cleanup() {
   [ -n "${server:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  for name in alone pair; do
+    [ -f "$data/network/$name.yaml" ] &&
+      CLUSTER_DIR="$data/network/$name" scripts/cluster.sh down "$data/network/$name.yaml" 2>/dev/null
+  done
   rm -rf "$data" "$data.serve.log"
 }
 trap cleanup EXIT
@@ -40,13 +49,13 @@ export TOKEN IDENTITY=load/clerk
 TOKEN=$("$bin" token add --data "$data" --identity load/clerk --label load)
 
 echo "machine: $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-if [ "$only" != verify ]; then
+if [ -z "$only" ] || [ "$only" = sign ]; then
   echo "== POST /api/sign: ${connections} connections, ${seconds} s, wrk and the node on the same machine"
   wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/sign.lua "$server_url"
   echo "== ledger after the run"
   curl -fs "$server_url/api/status"; echo
 fi
-if [ "$only" != sign ]; then
+if [ -z "$only" ] || [ "$only" = verify ]; then
   # 256 documents signed through the node: their proof files are what clients verify.
   docs="$data/docs"
   mkdir -p "$docs"
@@ -69,4 +78,59 @@ if [ "$only" != sign ]; then
   fi
   echo "== POST /api/verify: ${connections} connections, ${seconds} s, 256 different proof files"
   wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/verify.lua "$server_url"
+fi
+
+if [ -z "$only" ] || [ "$only" = network ]; then
+  kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  server=
+  net="$data/network"
+  mkdir -p "$net"
+  # Two topologies: the leader alone, and the leader with one replica (acks: 1).
+  write_topology() { # FILE WITH_REPLICA
+    {
+      echo "origin: load.example/network"
+      echo "regions: [{name: here}]"
+      echo "nodes:"
+      echo "  - {name: leader, region: here, caf_port: 17301, http_port: 18301, roles: [leader], data: leader/data, log_key: leader.key}"
+      if [ "$2" = yes ]; then
+        echo "  - {name: replica, region: here, caf_port: 17302, http_port: 18302, roles: [replica], data: replica/data}"
+        echo "replication: {acks: 1, heartbeat_ms: 1000, connection_timeout_ms: 5000}"
+      fi
+    } > "$1"
+  }
+  write_topology "$net/alone.yaml" no
+  write_topology "$net/pair.yaml" yes
+  drive() { # LABEL URL
+    echo "== POST /api/sign $1: ${connections} connections, ${seconds} s"
+    wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/sign.lua "$2"
+  }
+  lag() {
+    curl -fs http://127.0.0.1:18301/api/status |
+      sed -E 's/.*"replica_lag_p50_us":([0-9]+).*"replica_lag_p95_us":([0-9]+).*/replica ack lag: p50 \1 us, p95 \2 us/'
+    echo
+  }
+  register() { # DATA
+    "$bin" identity add --server http://127.0.0.1:18301 --token-file "$1/admin.token" \
+      --identity load/clerk >/dev/null 2>&1
+    TOKEN=$("$bin" token add --data "$1" --identity load/clerk --label load)
+  }
+  export CIVIC_ATTEST=$PWD/$bin CLUSTER_NODE_ARGS="--http-threads 2 ${LOAD_SERVE_ARGS:-}"
+
+  CLUSTER_DIR="$net/alone" scripts/cluster.sh up "$net/alone.yaml" 2>/dev/null
+  register "$net/alone/leader/data"
+  drive "to a leader without replicas" http://127.0.0.1:18301
+  CLUSTER_DIR="$net/alone" scripts/cluster.sh down "$net/alone.yaml" 2>/dev/null
+
+  CLUSTER_DIR="$net/pair" scripts/cluster.sh up "$net/pair.yaml" 2>/dev/null
+  register "$net/pair/leader/data"
+  drive "to the leader, each write acknowledged by its replica" http://127.0.0.1:18301
+  lag
+  # Restarted on the same data: the lag figures start afresh.
+  CLUSTER_DIR="$net/pair" scripts/cluster.sh down "$net/pair.yaml" 2>/dev/null
+  CLUSTER_DIR="$net/pair" scripts/cluster.sh up "$net/pair.yaml" 2>/dev/null
+  drive "through the replica (forwarded to the leader over CAF/TLS)" http://127.0.0.1:18302
+  lag
+  echo "== the replica after the runs"
+  curl -fs http://127.0.0.1:18302/api/status; echo
+  CLUSTER_DIR="$net/pair" scripts/cluster.sh down "$net/pair.yaml" 2>/dev/null
 fi
