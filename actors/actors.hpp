@@ -98,11 +98,13 @@ struct replicated_batch {
     std::uint64_t first_index = 0;
     std::vector<bytes> entries;
     std::string checkpoint;
+    std::uint64_t epoch = 0; // the sending leader's: replicas refuse older epochs
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replicated_batch& x) {
-    return f(caf::meta::type_name("replicated_batch"), x.first_index, x.entries, x.checkpoint);
+    return f(caf::meta::type_name("replicated_batch"), x.first_index, x.entries, x.checkpoint,
+             x.epoch);
 }
 
 /// A sign request one node received and forwards to the leader: the SHA-256 of
@@ -218,7 +220,9 @@ using committer_actor =
 /// the registry's rules, commits it durably (its own committer), and answers with
 /// its durable size. A batch it already holds is answered with its size (a
 /// re-sent batch is harmless); a batch beyond its size fails with errc::gap,
-/// whose message carries the size to resend from. A refused batch changes nothing.
+/// whose message carries the size to resend from; a batch from an older
+/// leadership epoch than the replica knows fails with errc::not_leader (a
+/// deposed leader can get no acknowledgement). A refused batch changes nothing.
 using replica_actor =
     caf::typed_actor<caf::replies_to<atoms::replicate_atom, replicated_batch>::with<std::uint64_t>,
                      caf::replies_to<atoms::status_atom>::with<ledger_status>>;

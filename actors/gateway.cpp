@@ -69,7 +69,9 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
         },
         [self](atoms::status_atom) {
             auto& st = self->state;
-            return node_status{st.config.node_name, st.config.leading, st.config.epoch,
+            // A replica's epoch grows as it follows new leaders: from its store.
+            auto epoch = st.config.leading ? st.config.epoch : storage::stored_epoch(*st.store);
+            return node_status{st.config.node_name, st.config.leading, epoch,
                                st.store->stored_size()};
         },
     };

@@ -147,6 +147,7 @@ std::uint64_t lag_quantile(const ledger_state& st, double q) {
 caf::expected<replicated_batch> offer_from(ledger_state& st, std::uint64_t from) {
     replicated_batch offer;
     offer.first_index = from;
+    offer.epoch = st.config.epoch;
     // From memory: every consecutive batch from there on, in one offer (up to the
     // catch-up bound), so that a replica round trip covers all that waits, not one
     // batch: batches are small when commits are quick.

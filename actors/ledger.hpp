@@ -43,6 +43,7 @@ struct ledger_config {
     std::chrono::milliseconds replica_timeout{5000}; // per batch sent to a replica
     std::chrono::milliseconds replica_retry{200};    // wait after a replica failed
     std::size_t max_replicas = 64;
+    std::uint64_t epoch = 0; // this leader's epoch, stamped on every batch it replicates
     std::size_t max_catch_up_entries = 10000;  // per batch a lagging replica gets from the store
     std::size_t max_unreplicated_batches = 64; // durable here, waiting for acks: then stop cutting
     /// Called on the ledger's thread after each commit; must be quick and must

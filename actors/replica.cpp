@@ -160,6 +160,7 @@ replica_actor::behavior_type replica(replica_pointer self, replica_config config
     }
     init.log_key = std::move(*verifier);
     init.tree = std::move(*tree);
+    init.epoch = storage::stored_epoch(*init.store);
     self->monitor(init.committer);
     self->set_down_handler([self](caf::down_msg& msg) {
         auto failure =
@@ -170,6 +171,18 @@ replica_actor::behavior_type replica(replica_pointer self, replica_config config
     return {
         [self](atoms::replicate_atom, replicated_batch& offer) -> caf::result<std::uint64_t> {
             auto& st = self->state;
+            if (offer.epoch < st.epoch)
+                return make_error(errc::not_leader,
+                                  "a batch from epoch " + std::to_string(offer.epoch) +
+                                      "; this replica follows epoch " + std::to_string(st.epoch));
+            if (offer.epoch > st.epoch) {
+                // A new leader: remembered before anything of it is accepted, so
+                // that after a restart the old one is still refused. Rare (once
+                // per promotion): a small synchronous write.
+                if (auto ok = storage::store_epoch(*st.store, offer.epoch); !ok)
+                    return make_error(errc::storage_failure, ok.message());
+                st.epoch = offer.epoch;
+            }
             if (offer.entries.empty()) return make_error(errc::inconsistent, "an empty batch");
             if (offer.entries.size() > st.config.max_batch_entries)
                 return make_error(errc::overloaded,

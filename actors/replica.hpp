@@ -40,6 +40,7 @@ struct replica_state {
     std::deque<offer> queue;  // offers in arrival order; the front one may be committing
     bool committing = false;
     ledger_status counters;
+    std::uint64_t epoch = 0; // the newest leadership epoch seen (durable in the store)
 };
 
 using replica_pointer = replica_actor::stateful_pointer<replica_state>;

@@ -102,42 +102,59 @@ caf::result<append_receipt> forward_sign(uplink_pointer self, forwarded_sign& fs
     return promise;
 }
 
+void joined(uplink_pointer self, gateway_actor leader, const node_status& status) {
+    auto& st = self->state;
+    st.connecting = false;
+    st.joined = true;
+    st.failures = 0;
+    st.leader = std::move(leader);
+    st.leader_name = status.name;
+    st.leader_size = status.size;
+    st.polled_at = self->clock().now();
+    // Across nodes a lost link arrives as a down message (remote_link_unreachable,
+    // found by heartbeats).
+    self->monitor(st.leader);
+    schedule_poll(self);
+}
+
+/// Tries the next candidate; after a whole round without a leader, backs off.
+void try_candidate(uplink_pointer self) {
+    auto& st = self->state;
+    if (st.round_left == 0 || st.config.candidates.empty()) return retry_later(self);
+    --st.round_left;
+    const auto& [host, port] =
+        st.config.candidates[st.next_candidate++ % st.config.candidates.size()];
+    auto timeout = st.config.connect_timeout;
+    self->request(st.middleman, timeout, caf::connect_atom::value, host, port)
+        .then(
+            [self, timeout](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                            const std::set<std::string>&) {
+                if (!ptr) return try_candidate(self);
+                auto gateway = caf::actor_cast<gateway_actor>(std::move(ptr));
+                self->request(gateway, timeout, atoms::status_atom_v)
+                    .then(
+                        [self, gateway, timeout](const node_status& status) {
+                            auto& s = self->state;
+                            if (!status.leading || status.epoch < s.config.epoch)
+                                return try_candidate(self); // a replica, or a deposed leader
+                            s.config.epoch = status.epoch;
+                            self->request(gateway, timeout, atoms::join_atom_v,
+                                          caf::actor_cast<caf::actor>(s.replica))
+                                .then([self, gateway,
+                                       status](std::uint64_t) { joined(self, gateway, status); },
+                                      [self](caf::error&) { try_candidate(self); });
+                        },
+                        [self](caf::error&) { try_candidate(self); });
+            },
+            [self](caf::error&) { try_candidate(self); });
+}
+
 void connect(uplink_pointer self) {
     auto& st = self->state;
     if (st.joined || st.connecting) return;
     st.connecting = true;
-    self->request(st.middleman, st.config.connect_timeout, caf::connect_atom::value,
-                  st.config.leader_host, st.config.leader_port)
-        .then(
-            [self](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
-                auto& s = self->state;
-                if (!ptr) return retry_later(self);
-                auto leader = caf::actor_cast<gateway_actor>(std::move(ptr));
-                self->request(leader, s.config.connect_timeout, atoms::join_atom_v,
-                              caf::actor_cast<caf::actor>(s.replica))
-                    .then(
-                        [self, leader](std::uint64_t size) {
-                            auto& st2 = self->state;
-                            st2.connecting = false;
-                            st2.joined = true;
-                            st2.failures = 0;
-                            st2.leader = leader;
-                            st2.leader_size = size;
-                            st2.polled_at = self->clock().now();
-                            // Across nodes a lost link arrives as a down message
-                            // (remote_link_unreachable, found by heartbeats).
-                            self->monitor(leader);
-                            self->request(leader, st2.config.connect_timeout, atoms::status_atom_v)
-                                .then(
-                                    [self](const node_status& ns) {
-                                        self->state.leader_name = ns.name;
-                                    },
-                                    [](caf::error&) {});
-                            schedule_poll(self);
-                        },
-                        [self](caf::error&) { retry_later(self); });
-            },
-            [self](caf::error&) { retry_later(self); });
+    st.round_left = st.config.candidates.size();
+    try_candidate(self);
 }
 
 } // namespace

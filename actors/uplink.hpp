@@ -13,12 +13,17 @@
 #include <map>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace civic::actors {
 
 struct uplink_config {
-    std::string leader_host;
-    std::uint16_t leader_port = 0;
+    /// The gateways of the nodes that may lead (host, port). The uplink joins the
+    /// one that says it leads, under the newest epoch; a deposed leader that
+    /// still thinks it leads is passed over.
+    std::vector<std::pair<std::string, std::uint16_t>> candidates;
+    std::uint64_t epoch = 0;                         // the newest epoch this replica knows of
     std::chrono::milliseconds connect_timeout{5000}; // per attempt, and for the join
     std::chrono::milliseconds backoff_initial{100};
     std::chrono::milliseconds backoff_max{10000};
@@ -39,6 +44,8 @@ struct uplink_state {
     caf::actor_clock::time_point polled_at{};
     bool joined = false;
     bool connecting = false;
+    std::size_t next_candidate = 0;
+    std::size_t round_left = 0; // candidates still to try before a backoff
     bool poll_scheduled = false;
     std::uint32_t failures = 0; // in a row: the backoff's exponent
     std::minstd_rand jitter;

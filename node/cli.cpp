@@ -12,6 +12,7 @@
 #include "protocol/note.hpp"
 #include "protocol/policy.hpp"
 #include "protocol/tiles.hpp"
+#include "storage/ledger_store.hpp"
 
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
@@ -403,12 +404,14 @@ int run_until_stopped(const char* who, const service_options& options, std::ostr
         return exit_failed;
     }
     err << "civic-attest " << who << ": node '" << options.network.node_name << "' ("
-        << (options.network.leading ? "leader" : "replica") << ") listening on "
-        << options.http.address << ":" << (*node)->http_port();
+        << ((*node)->leading() ? "leader" : "replica") << ") listening on " << options.http.address
+        << ":" << (*node)->http_port();
     if ((*node)->caf_port() != 0)
         err << ", peers on " << options.network.caf_host << ":" << (*node)->caf_port()
             << (options.network.insecure_dev ? " (INSECURE: no TLS)" : " (TLS)");
     err << std::endl;
+    if (!(*node)->role_note().empty())
+        err << "civic-attest " << who << ": " << (*node)->role_note() << std::endl;
     const timespec poll{0, 200 * 1000 * 1000};
     while (true) {
         int sig = sigtimedwait(&stop_signals, nullptr, &poll);
@@ -492,10 +495,16 @@ result<service_options> node_options(const topology& t, const node_spec& self, b
         net.system.tls_certificate = cert;
         net.system.tls_key = (fs::path(t.tls_dir) / (self.name + ".key")).string();
     }
-    if (!net.leading) {
-        const node_spec* leader = t.leader();
-        net.leader_host = leader->host;
-        net.leader_port = leader->caf_port;
+    // Every node knows every peer and who may lead: a leader that was deposed
+    // steps down and follows; a replica follows whoever leads under the newest
+    // epoch. Every node reads the log's verifier key (a leader may step down).
+    for (const auto& n : t.nodes) {
+        if (n.name == self.name) continue;
+        net.peers.emplace_back(n.host, n.caf_port);
+        if (n.has(node_role::leader) || n.may_lead)
+            net.leader_candidates.emplace_back(n.host, n.caf_port);
+    }
+    {
         auto vkey = read_file(t.log_vkey);
         if (!vkey)
             return make_error(t.file + ": log_vkey " + t.log_vkey + ": " + vkey.message() +
@@ -546,6 +555,122 @@ int run_node(const po::variables_map& vm, std::ostream&, std::ostream& err) {
         return exit_usage;
     }
     return run_until_stopped("node", *options, err);
+}
+
+// --------------------------------------------------------------- promote ----
+
+void describe_promote(po::options_description& o) {
+    o.add_options()("topology", po::value<std::string>()->required(), "the topology file")(
+        "name", po::value<std::string>()->required(),
+        "the replica to promote (may_lead, with the log key; stopped)")(
+        "secrets-from", po::value<std::string>(),
+        "the old leader's data directory, or a backup of it: its identity keys and API tokens "
+        "are copied, so that identities keep signing and clients keep their tokens")(
+        "force", "promote even if the old leader answers, or another replica holds more entries");
+}
+
+/// Promotes a stopped replica to leader under a new epoch. Safe by default: it
+/// refuses while the old leader answers, or when another replica holds more
+/// entries (this one may lack acknowledged entries).
+int run_promote(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    namespace fs = std::filesystem;
+    auto fail = [&](const std::string& why, int code = exit_failed) {
+        err << "civic-attest promote: " << why << "\n";
+        return code;
+    };
+    auto t = load_topology(vm["topology"].as<std::string>());
+    if (!t) return fail(t.message(), exit_usage);
+    auto name = vm["name"].as<std::string>();
+    const node_spec* self = t->find(name);
+    if (!self) return fail("--name '" + name + "': no such node in " + t->file, exit_usage);
+    if (!self->may_lead || self->log_key.empty())
+        return fail(t->file + ": nodes[" + name + "]: may_lead is not set (or there is no log_key)",
+                    exit_usage);
+    bool force = vm.count("force") > 0;
+
+    auto store = storage::ledger_store::open({(fs::path(self->data) / "ledger").string()});
+    if (!store) return fail(self->data + ": " + store.message() + " (is the node stopped?)");
+    auto own_size = (*store)->stored_size();
+    auto newest = storage::stored_epoch(**store);
+
+    // What the other nodes say: nobody may lead now, nobody may hold more.
+    for (const auto& n : t->nodes) {
+        if (n.name == name) continue;
+        auto reply = http_call({n.host, std::to_string(n.http_port)}, "GET", "/api/status", "", "",
+                               std::chrono::seconds(3));
+        if (!reply || reply->status != 200) {
+            err << "civic-attest promote: " << n.name << ": no answer (down)\n";
+            continue;
+        }
+        auto j = nlohmann::json::parse(reply->body, nullptr, false);
+        if (!j.is_object()) continue;
+        auto epoch = j.value("epoch", std::uint64_t{0});
+        auto size = j.value("size", std::uint64_t{0});
+        newest = std::max(newest, epoch);
+        err << "civic-attest promote: " << n.name << ": " << j.value("role", "?") << ", epoch "
+            << epoch << ", " << size << " entries\n";
+        if (j.value("role", "") == "leader" && !force)
+            return fail(n.name + " answers as the leader: stop it first (or --force)");
+        if (size > own_size && !force)
+            return fail(n.name + " holds " + std::to_string(size) + " entries, " + name + " only " +
+                        std::to_string(own_size) +
+                        ": promote the replica that holds the most (or --force)");
+    }
+
+    // The log key, checked against the network's verifier key.
+    auto key = read_signer_key_file(self->log_key);
+    if (!key) return fail("nodes[" + name + "].log_key: " + key.message());
+    auto vkey_text = read_file(t->log_vkey);
+    if (!vkey_text) return fail("log_vkey: " + vkey_text.message());
+    auto secret = note::format_signer_key(t->origin, note::type_ed25519, key->key);
+    note::ed25519_signer signer(t->origin, std::move(key->key));
+    if (note::format_vkey(signer.verifier_key()) !=
+        vkey_text->substr(0, vkey_text->find_first_of("\r\n"))) {
+        ed25519::wipe(secret.data(), secret.size());
+        return fail("nodes[" + name + "].log_key is not the key of " + t->log_vkey);
+    }
+    auto copied = write_secret_file((fs::path(self->data) / "log.key").string(), secret + "\n");
+    ed25519::wipe(secret.data(), secret.size());
+    if (!copied && !fs::exists(fs::path(self->data) / "log.key")) return fail(copied.message());
+
+    // Identity keys and tokens from the old leader (or its backup).
+    std::size_t keys_copied = 0, tokens_copied = 0;
+    if (vm.count("secrets-from")) {
+        fs::path from = vm["secrets-from"].as<std::string>();
+        std::error_code ec;
+        fs::create_directories(fs::path(self->data) / "keys", ec);
+        for (const auto& file : fs::directory_iterator(from / "keys", ec)) {
+            if (file.path().extension() != ".key") continue;
+            auto target = fs::path(self->data) / "keys" / file.path().filename();
+            if (fs::exists(target)) continue;
+            fs::copy_file(file.path(), target, ec);
+            if (ec) return fail(target.string() + ": " + ec.message());
+            fs::permissions(target, fs::perms::owner_read | fs::perms::owner_write, ec);
+            ++keys_copied;
+        }
+        if (ec) return fail((from / "keys").string() + ": " + ec.message());
+        auto old = storage::ledger_store::open({(from / "ledger").string()});
+        if (!old) return fail(from.string() + ": " + old.message());
+        auto tokens = (*old)->tokens();
+        if (!tokens) return fail(from.string() + ": " + tokens.message());
+        for (const auto& [digest, record] : *tokens) {
+            if (auto ok = (*store)->put_token(digest, record); !ok) return fail(ok.message());
+            ++tokens_copied;
+        }
+        if (fs::exists(from / "admin.token") && !fs::exists(fs::path(self->data) / "admin.token"))
+            fs::copy_file(from / "admin.token", fs::path(self->data) / "admin.token", ec);
+    }
+
+    auto epoch = newest + 1;
+    if (auto ok = storage::store_epoch(**store, epoch); !ok) return fail(ok.message());
+    if (auto ok = (*store)->put_setting(storage::role_setting, "leader"); !ok)
+        return fail(ok.message());
+    err << "civic-attest promote: " << name << " leads under epoch " << epoch << " with "
+        << own_size << " entries (" << keys_copied << " identity keys, " << tokens_copied
+        << " tokens copied); start it with: civic-attest node --topology " << t->file << " --name "
+        << name << "\n";
+    out << epoch << "\n";
+    return exit_ok;
 }
 
 // -------------------------------------------------------------- topology ----
@@ -1326,6 +1451,9 @@ const std::map<std::string, command>& commands() {
         {"node",
          {"run one node of a topology (its roles, TLS to its peers) until SIGINT/SIGTERM",
           describe_node, run_node}},
+        {"promote",
+         {"make a stopped replica the leader under a new epoch (manual, safe failover)",
+          describe_promote, run_promote}},
         {"topology",
          {"check a topology file and list its nodes: NAME ROLES HOST HTTP_PORT CAF_PORT DATA",
           describe_topology, run_topology}},

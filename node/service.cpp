@@ -34,7 +34,7 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr const char* origin_setting = "origin";
+using storage::origin_setting;
 
 std::string key_file_name(const std::string& identity, const ed25519::public_key& key) {
     // Identity names may contain '/': the file is named by the name's hash, and
@@ -270,6 +270,7 @@ struct service::impl {
     actors::supervisor_actor supervision_root;
     actors::gateway_actor gateway;
     std::uint16_t published_port = 0;
+    std::string role_note; // why the role differs from the topology's, if it does
     mutable std::mutex failure_mutex;
     std::optional<std::string> failure;
     std::vector<actors::bridge_actor> bridges;
@@ -418,7 +419,7 @@ void service::impl::status(http_respond respond) {
     auto failed = [respond](const caf::error& e) { respond(error_response(e)); };
     json node{{"node", options.network.node_name},
               {"role", options.network.leading ? "leader" : "replica"},
-              {"epoch", options.network.epoch}};
+              {"epoch", storage::stored_epoch(*store)}};
     if (options.network.leading) {
         return ask<actors::ledger_status>(
             current<actors::ledger_actor>("ledger"),
@@ -853,12 +854,44 @@ result<actors::key_ring> load_identity_keys(const fs::path& dir,
 
 } // namespace
 
+struct peer_epoch {
+    std::uint64_t epoch = 0;
+    std::string name;
+};
+
+/// The newest epoch the reachable peers know of (each asked in turn, within the
+/// connection timeout; peers that are down do not count).
+peer_epoch newest_peer_epoch(caf::actor_system& sys, const network_options& net) {
+    auto mm =
+        net.insecure_dev ? sys.middleman().actor_handle() : sys.openssl_manager().actor_handle();
+    auto timeout = std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
+    peer_epoch newest;
+    caf::scoped_actor self{sys};
+    for (const auto& [host, port] : net.peers) {
+        actors::gateway_actor gateway;
+        self->request(mm, timeout, caf::connect_atom::value, host, port)
+            .receive(
+                [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+                    gateway = caf::actor_cast<actors::gateway_actor>(std::move(ptr));
+                },
+                [](caf::error&) {});
+        if (!gateway) continue;
+        self->request(gateway, timeout, atoms::status_atom_v)
+            .receive(
+                [&](const actors::node_status& s) {
+                    if (s.epoch > newest.epoch) newest = {s.epoch, s.name};
+                },
+                [](caf::error&) {});
+    }
+    return newest;
+}
+
 result<std::unique_ptr<service>> service::start(const service_options& options) {
     auto s = std::unique_ptr<service>(new service());
     s->impl_ = std::make_unique<impl>();
     auto& m = *s->impl_;
     m.options = options;
-    const auto& net = options.network;
+    auto& net = m.options.network; // `leading` may change below: promoted, or deposed
     const fs::path dir = options.data_dir;
     auto store = storage::ledger_store::open({(dir / "ledger").string()});
     if (!store)
@@ -870,17 +903,43 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
         return make_error(options.data_dir + ": no origin set (run 'civic-attest init' first)");
     m.origin = **origin;
 
+    if (net.caf_port != 0 && !net.insecure_dev && net.system.tls_ca.empty())
+        return make_error("node '" + net.node_name +
+                          "': no TLS CA: peers would connect with an anonymous cipher "
+                          "(give certificates, or --insecure-dev on a development machine)");
+    m.cfg = std::make_unique<actors::system_config>(net.system);
+    m.sys = std::make_unique<caf::actor_system>(*m.cfg);
+
+    // The role: what the topology says, unless `promote` or a stepping down
+    // changed it; a leader that finds a newer epoch among its peers steps down
+    // before it signs anything.
+    if (auto role = m.store->setting(storage::role_setting); role && *role)
+        net.leading = **role == "leader";
+    if (net.leading && !net.peers.empty()) {
+        auto own = storage::stored_epoch(*m.store);
+        auto newest = newest_peer_epoch(*m.sys, net);
+        if (newest.epoch > own) {
+            CIVIC_TRY(m.store->put_setting(storage::role_setting, "replica"));
+            net.leading = false;
+            m.role_note = "stepped down: " + newest.name + " knows epoch " +
+                          std::to_string(newest.epoch) + ", this node's is " + std::to_string(own) +
+                          "; following the newest leader";
+        }
+    }
+
     // Whoever leads signs with the log key; a replica only checks its signatures.
     std::shared_ptr<const note::ed25519_signer> log;
     std::string log_vkey = net.log_vkey;
-    if (net.leading) {
+    if (net.leading || log_vkey.empty()) {
         auto log_key = read_signer_key_file((dir / "log.key").string());
         if (!log_key) return log_key.err();
         if (log_key->type != note::type_ed25519 || log_key->name != m.origin)
             return make_error((dir / "log.key").string() + ": not an Ed25519 key named '" +
                               m.origin + "'");
-        log = std::make_shared<const note::ed25519_signer>(m.origin, std::move(log_key->key));
-        log_vkey = note::format_vkey(log->verifier_key());
+        auto signer =
+            std::make_shared<const note::ed25519_signer>(m.origin, std::move(log_key->key));
+        log_vkey = note::format_vkey(signer->verifier_key());
+        if (net.leading) log = std::move(signer);
     }
     auto parsed_vkey = note::parse_vkey(log_vkey);
     if (!parsed_vkey) return make_error("the log's verifier key: " + parsed_vkey.message());
@@ -904,13 +963,6 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     m.stats->set_tree_size(m.store->stored_size());
     auto* stats = m.stats.get();
 
-    if (net.caf_port != 0 && !net.insecure_dev && net.system.tls_ca.empty())
-        return make_error("node '" + net.node_name +
-                          "': no TLS CA: peers would connect with an anonymous cipher "
-                          "(give certificates, or --insecure-dev on a development machine)");
-    m.cfg = std::make_unique<actors::system_config>(net.system);
-    m.sys = std::make_unique<caf::actor_system>(*m.cfg);
-
     // The supervision tree: rest-for-one, so that whatever depends on an actor
     // that restarted starts again with its new handle.
     actors::supervisor_config tree_config;
@@ -927,6 +979,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     if (net.leading) {
         auto ledger_config = options.ledger;
         ledger_config.origin = m.origin;
+        ledger_config.epoch = storage::stored_epoch(*m.store);
         ledger_config.on_commit = [stats](const actors::batch_report& r) {
             stats->batch_committed(r);
         };
@@ -959,8 +1012,8 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
                      sys.spawn(actors::replica, replica_config, shared_store, vkey, committer));
              }});
         actors::uplink_config up;
-        up.leader_host = net.leader_host;
-        up.leader_port = net.leader_port;
+        up.candidates = net.leader_candidates;
+        up.epoch = storage::stored_epoch(*m.store);
         up.connect_timeout =
             std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
         up.backoff_initial = net.reconnect_initial;
@@ -996,9 +1049,10 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
         m.bridges.push_back(m.sys->spawn(actors::bridge, options.actor_timeout));
 
     // The gateway: what peers see of this node.
-    m.gateway =
-        m.sys->spawn(actors::gateway, actors::gateway_config{net.node_name, net.leading, net.epoch},
-                     m.store, std::shared_ptr<const actors::directory>(m.directory));
+    m.gateway = m.sys->spawn(
+        actors::gateway,
+        actors::gateway_config{net.node_name, net.leading, storage::stored_epoch(*m.store)},
+        m.store, std::shared_ptr<const actors::directory>(m.directory));
     if (net.caf_port != 0) {
         auto published =
             net.insecure_dev
@@ -1035,6 +1089,10 @@ service::~service() { stop(); }
 std::uint16_t service::http_port() const { return impl_->http->port(); }
 
 std::uint16_t service::caf_port() const { return impl_->published_port; }
+
+bool service::leading() const { return impl_->options.network.leading; }
+
+const std::string& service::role_note() const { return impl_->role_note; }
 
 std::optional<std::string> service::failure() const {
     std::lock_guard lock(impl_->failure_mutex);

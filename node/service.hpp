@@ -12,6 +12,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace civic::node {
 
@@ -33,14 +35,16 @@ result<init_result> init_data_dir(const std::string& dir, const std::string& ori
 struct network_options {
     std::string node_name = "single";
     bool leading = true;
-    std::uint64_t epoch = 0;
     std::string caf_host = "127.0.0.1";
     std::uint16_t caf_port = 0; // where the gateway is published (0: nowhere)
-    /// Replicas: the leader's gateway, and the log's verifier key (note format),
-    /// against which every batch's checkpoint is checked.
-    std::string leader_host;
-    std::uint16_t leader_port = 0;
+    /// Replicas: the gateways of the nodes that may lead (the replica follows
+    /// the one that leads under the newest epoch), and the log's verifier key
+    /// (note format), against which every batch's checkpoint is checked.
+    std::vector<std::pair<std::string, std::uint16_t>> leader_candidates;
     std::string log_vkey;
+    /// Every other node's gateway: a leader asks them for their epoch at start,
+    /// and steps down if one knows a newer one (it was deposed while away).
+    std::vector<std::pair<std::string, std::uint16_t>> peers;
     actors::system_options system; // TLS material, heartbeats
     /// Publish and connect without TLS. Only for development on one machine:
     /// anyone who can reach the port can then join or forward requests.
@@ -75,6 +79,10 @@ public:
     std::uint16_t http_port() const;
     /// Where peers reach the gateway (0: not published).
     std::uint16_t caf_port() const;
+    /// Whether it leads now (its store may override the topology: promoted, deposed).
+    bool leading() const;
+    /// Why the role differs from the one asked for, or empty.
+    const std::string& role_note() const;
     /// Why the node's supervision tree gave up (restarts did not help), or
     /// nothing while it runs: the process should then exit non-zero, for its
     /// service manager to start it again.

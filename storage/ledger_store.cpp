@@ -3,6 +3,7 @@
 #include "protocol/checkpoint.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace civic::storage {
 namespace {
@@ -162,7 +163,7 @@ result<std::optional<std::string>> ledger_store::checkpoint_at(std::uint64_t siz
 }
 
 result<std::uint64_t> ledger_store::checkpoint_boundary(std::uint64_t after,
-                                                       std::uint64_t at_most) const {
+                                                        std::uint64_t at_most) const {
     CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
     MDB_cursor* cursor = nullptr;
     if (int rc = mdb_cursor_open(txn.handle(), checkpoints_, &cursor); rc != 0)
@@ -211,6 +212,29 @@ result<std::vector<std::string>> ledger_store::identity_names(const std::string&
     }
     mdb_cursor_close(cursor);
     return names;
+}
+
+result<std::vector<std::pair<hash, token_record>>> ledger_store::tokens(std::size_t limit) const {
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    MDB_cursor* cursor = nullptr;
+    if (int rc = mdb_cursor_open(txn.handle(), tokens_, &cursor); rc != 0)
+        return lmdb_error("cursor_open", rc);
+    std::vector<std::pair<hash, token_record>> out;
+    MDB_val k{}, v{};
+    for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0 && out.size() < limit;
+         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        hash h{};
+        if (k.mv_size != h.size()) continue;
+        std::memcpy(h.data(), k.mv_data, h.size());
+        auto rec = decode_token(byte_view(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size));
+        if (!rec) {
+            mdb_cursor_close(cursor);
+            return rec.err();
+        }
+        out.emplace_back(h, std::move(*rec));
+    }
+    mdb_cursor_close(cursor);
+    return out;
 }
 
 status ledger_store::put_token(const hash& token_sha256, const token_record& record) {
@@ -320,6 +344,17 @@ status verify_recovered_tree(const ledger_store& store, const tree_state& tree,
     if (*from_tiles != tree.root())
         return make_error("recovery: the stored tiles do not match the stored tree");
     return {};
+}
+
+std::uint64_t stored_epoch(const ledger_store& store) {
+    auto text = store.setting(epoch_setting);
+    if (!text || !*text) return 0;
+    auto n = parse_decimal(**text);
+    return n ? *n : 0;
+}
+
+status store_epoch(ledger_store& store, std::uint64_t epoch) {
+    return store.put_setting(epoch_setting, std::to_string(epoch));
 }
 
 } // namespace civic::storage

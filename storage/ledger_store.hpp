@@ -17,6 +17,16 @@
 
 namespace civic::storage {
 
+/// Settings every node keeps in its store.
+constexpr const char* origin_setting = "origin"; // the log's origin
+/// The leadership epoch this node knows of: 0 for the first leader, one more
+/// with each promotion. Leaders stamp it on what they replicate; replicas refuse
+/// batches from an older epoch.
+constexpr const char* epoch_setting = "epoch";
+/// "leader" or "replica" once `promote`, or a leader stepping down, has changed
+/// the node's role from what its topology says.
+constexpr const char* role_setting = "role";
+
 struct store_options {
     std::string directory;
     std::size_t map_size = std::size_t{64} << 30;
@@ -67,8 +77,10 @@ public:
     status put_token(const hash& token_sha256, const token_record& record);
     status delete_token(const hash& token_sha256);
     result<std::optional<token_record>> token(const hash& token_sha256) const;
+    /// Every token record (at most `limit`), to carry them to a promoted node.
+    result<std::vector<std::pair<hash, token_record>>> tokens(std::size_t limit = 100000) const;
 
-    // Small settings (origin, created-at, ...).
+    // Small settings (origin, epoch, ...; see the *_setting names below).
     status put_setting(const std::string& key, const std::string& value);
     result<std::optional<std::string>> setting(const std::string& key) const;
 
@@ -91,5 +103,9 @@ status audit_tree(const ledger_store& store, const tree_state& tree);
 /// too), and that the log signed it. A node refuses to start when this fails.
 status verify_recovered_tree(const ledger_store& store, const tree_state& tree,
                              const note::verifier& log_key);
+
+/// The epoch in the store (0 when none is set or it is unreadable).
+std::uint64_t stored_epoch(const ledger_store& store);
+status store_epoch(ledger_store& store, std::uint64_t epoch);
 
 } // namespace civic::storage

@@ -4,6 +4,7 @@
 // entry, a frozen replica is found by heartbeats, strangers are refused.
 #include "process.hpp"
 #include "protocol/entry.hpp"
+#include "protocol/merkle.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -37,9 +38,9 @@ struct network {
     std::map<std::string, node_info> nodes;
     std::string admin_bearer, clerk_bearer;
 
-    /// `replicas` replica names; the first may lead. `acks`: replica acks per write.
-    network(const std::vector<std::string>& replicas, std::size_t acks,
-            const std::string& extra_nodes = "") {
+    /// `replicas` replica names; the first `may_lead` of them may lead. `acks`:
+    /// replica acks per write.
+    network(const std::vector<std::string>& replicas, std::size_t acks, std::size_t may_lead = 1) {
         std::string text = "origin: " + std::string(origin) + "\ntls_dir: " + dir / "certs" +
                            "\nlog_vkey: " + dir / "log.vkey" +
                            "\nregions:\n  - name: here\nnodes:\n";
@@ -57,9 +58,9 @@ struct network {
         add("leader", "leader", "    log_key: " + dir / "leader.key" + "\n");
         for (std::size_t i = 0; i < replicas.size(); ++i)
             add(replicas[i], "replica",
-                i == 0 ? "    may_lead: true\n    log_key: " + dir / (replicas[i] + ".key") + "\n"
-                       : "");
-        text += extra_nodes;
+                i < may_lead
+                    ? "    may_lead: true\n    log_key: " + dir / (replicas[i] + ".key") + "\n"
+                    : "");
         text += "replication:\n  acks: " + std::to_string(acks) +
                 "\n  heartbeat_ms: 200\n  connection_timeout_ms: 1500\n"
                 "  reconnect_initial_ms: 50\n  reconnect_max_ms: 500\n";
@@ -93,18 +94,20 @@ struct network {
         auto& n = nodes.at(name);
         auto until = std::chrono::steady_clock::now() + limit;
         connection c;
+        std::string last;
         while (std::chrono::steady_clock::now() < until) {
             INFO(read_file(log_of(name)));
             REQUIRE_FALSE(n.process.exited());
             auto res = c.call(n.http, bhttp::verb::get, "/api/status", "", "", 2s);
             if (res && res->result_int() == 200) {
+                last = res->body();
                 auto j = json::parse(res->body());
                 if (n.roles == "leader" || j["leader"]["joined"] == true) return;
             }
             std::this_thread::sleep_for(50ms);
         }
         INFO(read_file(log_of(name)));
-        FAIL("node " << name << " not ready in time");
+        FAIL("node " << name << " not ready in time; its last status: " << last);
     }
 
     /// The leader's admin token, an identity and a token that may sign for it.
@@ -380,4 +383,101 @@ TEST_CASE("cluster: a node with a certificate from another CA, or none, is refus
     net.start("replica-a");
     net.wait_ready("replica-a");
     CHECK(net.status("leader")["replicas"] == 1);
+}
+
+TEST_CASE("cluster: after the leader dies a replica is promoted under a new epoch, submissions "
+          "go on, and the old leader comes back as a replica without signing a conflicting "
+          "checkpoint",
+          "[cluster]") {
+    network net({"replica-a", "replica-b"}, 1, 2); // both may lead
+    net.start("leader");
+    net.wait_ready("leader");
+    net.start("replica-a");
+    net.start("replica-b");
+    net.wait_ready("replica-a");
+    net.wait_ready("replica-b");
+    net.register_clerk();
+
+    std::vector<ack> before;
+    {
+        submitter load(net, {"leader", "replica-a", "replica-b"}, "before");
+        std::this_thread::sleep_for(800ms);
+        net.nodes["leader"].process.kill_now(); // under load
+        std::this_thread::sleep_for(300ms);
+        load.finish();
+        before = load.acks;
+    }
+    REQUIRE(before.size() > 10);
+
+    // Promote the replica that holds the most: with acks = 1, it holds every
+    // acknowledged entry. Replicas stop before promotion.
+    auto size_a = net.size_of("replica-a"), size_b = net.size_of("replica-b");
+    auto chosen = size_a >= size_b ? std::string("replica-a") : std::string("replica-b");
+    auto other = chosen == "replica-a" ? std::string("replica-b") : std::string("replica-a");
+    ::kill(net.nodes[chosen].process.pid, SIGTERM);
+    {
+        int status = 0;
+        ::waitpid(net.nodes[chosen].process.pid, &status, 0);
+        net.nodes[chosen].process.pid = -1;
+    }
+    // While the other replica holds more than a stopped candidate, promotion is
+    // refused; the chosen one holds at least as much.
+    CHECK(net.cli({"promote", "--topology", net.topology, "--name", chosen, "--secrets-from",
+                   net.dir / "leader-data"}) == 0);
+    net.nodes[chosen].roles = "leader";
+    net.start(chosen);
+    net.wait_ready(chosen);
+    CHECK(net.status(chosen)["role"] == "leader");
+    CHECK(net.status(chosen)["epoch"] == 1);
+    net.wait_ready(other); // it follows the new leader
+
+    std::vector<ack> after;
+    {
+        submitter load(net, {chosen, other}, "after");
+        std::this_thread::sleep_for(800ms);
+        load.finish();
+        CHECK(load.failures.empty());
+        after = load.acks;
+    }
+    REQUIRE(after.size() > 10);
+    CHECK(net.status(other)["epoch"] == 1);
+
+    // The old leader comes back, learns the newer epoch from its peers, steps down.
+    net.start("leader");
+    auto until = std::chrono::steady_clock::now() + 20s;
+    while (net.status("leader")["role"] != "replica" && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(100ms);
+    CHECK(net.status("leader")["role"] == "replica");
+    INFO(read_file(net.log_of("leader")));
+    CHECK(read_file(net.log_of("leader")).find("stepped down") != std::string::npos);
+
+    // Whatever checkpoint the old leader holds is consistent with the new leader's
+    // tree: it signed nothing that conflicts.
+    auto vkey = note::parse_vkey(
+        read_file(net.dir / "log.vkey").substr(0, read_file(net.dir / "log.vkey").find('\n')));
+    REQUIRE(vkey.ok());
+    auto log_key = note::make_verifier(*vkey);
+    REQUIRE(log_key.ok());
+    auto old_cp = open_checkpoint(net.get("leader", "/checkpoint"), **log_key, origin);
+    auto new_cp = open_checkpoint(net.get(chosen, "/checkpoint"), **log_key, origin);
+    REQUIRE(old_cp.ok());
+    REQUIRE(new_cp.ok());
+    REQUIRE(old_cp->size <= new_cp->size);
+    if (old_cp->size > 0 && old_cp->size < new_cp->size) {
+        auto proof = json::parse(
+            net.get(chosen, "/api/proof/consistency?old=" + std::to_string(old_cp->size) +
+                                "&new=" + std::to_string(new_cp->size)));
+        auto hashes = decode_hashes(proof["proof"]);
+        REQUIRE(hashes.ok());
+        CHECK(merkle::verify_consistency(old_cp->size, new_cp->size, *hashes, old_cp->root,
+                                         new_cp->root)
+                  .ok());
+    } else if (old_cp->size == new_cp->size) {
+        CHECK(old_cp->root == new_cp->root);
+    }
+
+    // Every acknowledged entry, before and after the promotion, is on the new leader.
+    auto all = before;
+    all.insert(all.end(), after.begin(), after.end());
+    check_acks_on(net, chosen, all);
 }

@@ -259,8 +259,7 @@ TEST_CASE("network: a replica's uplink retries until the leader is up, joins, an
     // The replica first, while no leader listens.
     replica_node rep(certs, dir / "replica");
     actors::uplink_config up_config;
-    up_config.leader_host = "127.0.0.1";
-    up_config.leader_port = port;
+    up_config.candidates = {{"127.0.0.1", port}};
     up_config.backoff_initial = 20ms;
     up_config.backoff_max = 200ms;
     up_config.connect_timeout = 2s;

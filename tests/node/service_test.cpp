@@ -522,8 +522,7 @@ TEST_CASE("service: a replica's actors killed one by one come back, rejoin the l
     replica_options.network.node_name = "replica";
     replica_options.network.leading = false;
     replica_options.network.insecure_dev = true;
-    replica_options.network.leader_host = "127.0.0.1";
-    replica_options.network.leader_port = (*leader)->caf_port();
+    replica_options.network.leader_candidates = {{"127.0.0.1", (*leader)->caf_port()}};
     replica_options.network.log_vkey = made->log_vkey;
     replica_options.network.reconnect_initial = std::chrono::milliseconds(20);
     replica_options.network.reconnect_max = std::chrono::milliseconds(200);
