@@ -233,12 +233,16 @@ using replica_actor =
 /// checkpoint per batch, and answers each append only once its batch is durable,
 /// with the inclusion proof against that batch's checkpoint.
 /// With replicas, a batch's appends are answered only once the configured number
-/// of replicas hold it too. `join` adds a replica (a replica_actor, passed as
-/// caf::actor: typed handles have no type ID of their own to cross the network;
-/// answers the ledger's durable size); the ledger sends it every batch from what it holds on, from
-/// memory or from the store when it lags, and drops it when it goes down. `flush` is its own linger
-/// timer: an idle ledger may wait that long for more entries before it starts a commit; `tick`
-/// retries replicas that failed.
+/// of replicas hold it too, and no batch is cut while fewer replicas are joined
+/// (fencing: a leader cut off from its replicas, perhaps deposed meanwhile,
+/// signs no checkpoint of a history nobody else holds). `checkpt` answers the
+/// newest checkpoint whose batch is that safe: the one to publish.
+/// `join` adds a replica (a replica_actor, passed as caf::actor: typed handles
+/// have no type ID of their own to cross the network; answers the ledger's
+/// durable size); the ledger sends it every batch from what it holds on, from
+/// memory or from the store when it lags, and drops it when it goes down.
+/// `flush` is its own linger timer: an idle ledger may wait that long for more
+/// entries before it starts a commit; `tick` retries replicas that failed.
 using ledger_actor =
     caf::typed_actor<caf::replies_to<atoms::append_atom, bytes>::with<append_receipt>,
                      caf::replies_to<atoms::append_atom, signed_locally>::with<append_receipt>,

@@ -74,6 +74,7 @@ void deliver_replicated(ledger_pointer self) {
             }
             a.promise.deliver(std::move(receipt));
         }
+        st.published_checkpoint = b.checkpoint;
         st.unreplicated.pop_front();
         delivered = true;
     }
@@ -275,6 +276,10 @@ void start_batch(ledger_pointer self) {
     auto& st = self->state;
     if (!st.in_flight.empty() || st.pending.empty()) return;
     if (st.unreplicated.size() >= st.config.max_unreplicated_batches) return; // replicas lag
+    // Fencing: without enough replicas no batch could be acknowledged, and a
+    // leader cut off from its replicas (perhaps deposed meanwhile) must not sign
+    // checkpoints of a history nobody else holds.
+    if (st.replicas.size() < st.config.replica_acks) return;
     auto b = std::make_shared<storage::batch>();
     b->first_index = st.tree.size();
     std::size_t bytes_in_batch = 0;
@@ -373,6 +378,9 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
     init.committed_size = init.tree.size();
     if (auto latest = init.store->latest_checkpoint(); latest && *latest)
         init.latest_checkpoint = **latest;
+    // What the store holds was the last leader's to publish (a promotion in
+    // between makes the node step down before a ledger starts on it).
+    init.published_checkpoint = init.latest_checkpoint;
     self->monitor(init.committer);
     self->set_down_handler([self](caf::down_msg& msg) {
         auto& st = self->state;
@@ -398,9 +406,9 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
             return accept(self, std::move(local.entry), false);
         },
         [self](atoms::checkpt_atom) -> caf::result<std::string> {
-            if (self->state.latest_checkpoint.empty())
+            if (self->state.published_checkpoint.empty())
                 return make_error(errc::unknown_identity, "the log has no checkpoint yet");
-            return self->state.latest_checkpoint;
+            return self->state.published_checkpoint;
         },
         [self](atoms::flush_atom) {
             self->state.linger_timer_set = false;
@@ -417,6 +425,7 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
                 st.replicas.push_back({replica, 0, false, false, {}});
             }
             replicate(self);
+            start_batch(self); // entries may have waited for replicas
             return st.committed_size;
         },
         [self](atoms::tick_atom) {

@@ -70,8 +70,10 @@ struct ledger_state {
     storage::tree_state tree;         // committed and in-flight entries
     std::uint64_t committed_size = 0; // durable in LMDB
     std::string latest_checkpoint;    // signed, durable, covering committed_size
-    std::deque<accepted> pending;     // in arrival order, indexes tree.size() onwards
-    std::vector<accepted> in_flight;  // the batch being committed
+    /// The newest checkpoint clients may see: its batch is held by enough replicas.
+    std::string published_checkpoint;
+    std::deque<accepted> pending;    // in arrival order, indexes tree.size() onwards
+    std::vector<accepted> in_flight; // the batch being committed
     std::string in_flight_checkpoint;
     /// Proofs for the batch being committed, made from memory while it commits.
     std::optional<merkle::batch_inclusion> in_flight_proofs;

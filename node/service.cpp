@@ -331,6 +331,10 @@ struct service::impl {
     }
 
     void status(http_respond respond);
+    /// A leader with replicas publishes only checkpoints whose batch enough
+    /// replicas hold: a newer one in its store may belong to a history that dies
+    /// with it (a crash before replication, then a promotion elsewhere).
+    void published_checkpoint(http_respond respond);
 
     std::optional<http_response> refuse_unless_admin(const http_request& req,
                                                      const char* what) const;
@@ -362,6 +366,9 @@ struct service::impl {
 };
 
 void service::impl::route(const http_request& req, http_respond respond) {
+    if (req.method == "GET" && split_target(req.target).path == "/checkpoint" &&
+        options.network.leading && options.ledger.replica_acks > 0)
+        return published_checkpoint(std::move(respond));
     if (auto tiles = serve_tiles(*store, req)) return respond(std::move(*tiles));
     auto t = split_target(req.target);
     auto get = req.method == "GET";
@@ -456,6 +463,18 @@ void service::impl::status(http_respond respond) {
             respond(json_ok(out));
         },
         failed, atoms::status_atom_v);
+}
+
+void service::impl::published_checkpoint(http_respond respond) {
+    ask<std::string>(
+        current<actors::ledger_actor>("ledger"),
+        [respond](const std::string& text) { respond(checkpoint_response(text)); },
+        [respond](const caf::error& e) {
+            if (actors::code_of(e) == static_cast<std::uint8_t>(actors::errc::unknown_identity))
+                return respond(json_error(404, "not_found", "the log has no checkpoint yet"));
+            respond(error_response(e));
+        },
+        atoms::checkpt_atom_v);
 }
 
 void service::impl::sign(const http_request& req, http_respond respond) {
@@ -919,11 +938,30 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
         auto own = storage::stored_epoch(*m.store);
         auto newest = newest_peer_epoch(*m.sys, net);
         if (newest.epoch > own) {
+            // Deposed while away. Its store may end in a batch no replica ever got,
+            // with a checkpoint of a history the new leader does not share: it is
+            // set aside (kept for inspection, never served) and the node starts
+            // again as an empty replica of the new leader.
+            auto aside = dir / ("ledger.deposed-epoch-" + std::to_string(own));
+            m.store.reset();
+            std::error_code ec;
+            fs::remove_all(aside, ec);
+            fs::rename(dir / "ledger", aside, ec);
+            if (ec)
+                return make_error((dir / "ledger").string() +
+                                  ": cannot set aside: " + ec.message());
+            fs::create_directories(dir / "ledger", ec);
+            auto fresh = storage::ledger_store::open({(dir / "ledger").string()});
+            if (!fresh) return make_error(options.data_dir + ": " + fresh.message());
+            m.store = std::shared_ptr<storage::ledger_store>(std::move(*fresh));
+            CIVIC_TRY(m.store->put_setting(origin_setting, m.origin));
+            CIVIC_TRY(storage::store_epoch(*m.store, newest.epoch));
             CIVIC_TRY(m.store->put_setting(storage::role_setting, "replica"));
             net.leading = false;
             m.role_note = "stepped down: " + newest.name + " knows epoch " +
                           std::to_string(newest.epoch) + ", this node's is " + std::to_string(own) +
-                          "; following the newest leader";
+                          "; its ledger is set aside in " + aside.string() +
+                          " and it follows the newest leader from scratch";
         }
     }
 

@@ -32,6 +32,14 @@ bool within_tree(const tiles::tile_id& tile, std::uint64_t size) {
 
 } // namespace
 
+http_response checkpoint_response(std::string signed_checkpoint) {
+    http_response r;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = std::move(signed_checkpoint);
+    r.headers.push_back(mutable_briefly);
+    return r;
+}
+
 std::optional<http_response> serve_tiles(const storage::ledger_store& store,
                                          const http_request& req) {
     std::string_view path(req.target);
@@ -46,11 +54,7 @@ std::optional<http_response> serve_tiles(const storage::ledger_store& store,
         auto latest = store.latest_checkpoint();
         if (!latest) return json_error(503, "storage", latest.message());
         if (!*latest) return json_error(404, "not_found", "the log has no checkpoint yet");
-        http_response r;
-        r.content_type = "text/plain; charset=utf-8";
-        r.body = std::move(**latest);
-        r.headers.push_back(mutable_briefly);
-        return r;
+        return checkpoint_response(std::move(**latest));
     }
 
     auto parsed = tiles::parse_tile_path(path.substr(1));

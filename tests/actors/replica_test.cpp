@@ -297,13 +297,15 @@ bool none(const std::vector<std::shared_ptr<bool>>& flags) {
 
 } // namespace
 
-TEST_CASE("ledger and replicas: appends are answered once enough replicas hold them, and a "
-          "late replica catches up from the store",
+TEST_CASE("ledger and replicas: appends are answered once enough replicas hold them, a leader "
+          "without them cuts no batch, and a late replica catches up from the store",
           "[actors][replica][replication]") {
     network net(1);
     auto first = net.append(5);
-    CHECK(net.stores[0]->stored_size() == 5); // durable on the leader...
-    CHECK(none(first));                       // ...but no replica holds it yet
+    // Fenced: without a replica no batch could be acknowledged, so none is cut
+    // (and no checkpoint signed).
+    CHECK(net.stores[0]->stored_size() == 0);
+    CHECK(none(first));
     auto [r1, s1] = net.replica("r1");
     net.join(r1);
     CHECK(all(first));
@@ -356,11 +358,25 @@ TEST_CASE("ledger and replicas: with acks 2 and one replica, appends wait",
     auto [r1, s1] = net.replica("only");
     net.join(r1);
     auto waiting = net.append(4);
-    CHECK(s1->stored_size() == 4); // replicated...
-    CHECK(none(waiting));          // ...but one acknowledgement is not two
+    CHECK(s1->stored_size() == 0); // one replica cannot acknowledge for two: nothing is cut
+    CHECK(none(waiting));
     auto [r2, s2] = net.replica("second");
     net.join(r2);
     CHECK(all(waiting));
+    CHECK(s1->stored_size() == 4);
+    CHECK(s2->stored_size() == 4);
+
+    // One of them goes: the leader stops cutting batches again.
+    caf::anon_send_exit(r2, caf::exit_reason::kill);
+    net.sched->run();
+    auto fenced = net.append(2);
+    CHECK(none(fenced));
+    CHECK(net.stores[0]->stored_size() == 4);
+    // And resumes when a second one is back.
+    auto [r3, s3] = net.replica("third");
+    net.join(r3);
+    CHECK(all(fenced));
+    CHECK(s3->stored_size() == 6);
 }
 
 TEST_CASE("ledger and replicas: a lagging replica catches up in chunks that end at stored "

@@ -450,6 +450,11 @@ TEST_CASE("cluster: after the leader dies a replica is promoted under a new epoc
     CHECK(net.status("leader")["role"] == "replica");
     INFO(read_file(net.log_of("leader")));
     CHECK(read_file(net.log_of("leader")).find("stepped down") != std::string::npos);
+    // Its old ledger is set aside, never served; it follows the new leader from scratch.
+    CHECK(std::filesystem::exists(net.dir / "leader-data/ledger.deposed-epoch-0"));
+    net.wait_ready("leader");
+    CHECK(net.status("leader")["epoch"] == 1);
+    REQUIRE(net.converge({"leader", chosen}, net.size_of(chosen)));
 
     // Whatever checkpoint the old leader holds is consistent with the new leader's
     // tree: it signed nothing that conflicts.
