@@ -110,6 +110,18 @@ struct network {
         FAIL("node " << name << " not ready in time; its last status: " << last);
     }
 
+    /// Starts the leader, then every replica; waits until all are ready; registers
+    /// the clerk.
+    void start_all() {
+        start("leader");
+        wait_ready("leader");
+        for (const auto& [name, n] : nodes)
+            if (name != "leader") start(name);
+        for (const auto& [name, n] : nodes)
+            if (name != "leader") wait_ready(name);
+        register_clerk();
+    }
+
     /// The leader's admin token, an identity and a token that may sign for it.
     void register_clerk() {
         auto first_line = [](std::string s) { return s.substr(0, s.find('\n')); };
@@ -230,13 +242,7 @@ TEST_CASE("cluster: entries submitted to every node land once, in one order, and
           "serves the same checkpoint and proofs",
           "[cluster]") {
     network net({"replica-a", "replica-b"}, 1);
-    net.start("leader");
-    net.wait_ready("leader");
-    net.start("replica-a");
-    net.start("replica-b");
-    net.wait_ready("replica-a");
-    net.wait_ready("replica-b");
-    net.register_clerk();
+    net.start_all();
 
     std::vector<ack> acks;
     {
@@ -271,13 +277,7 @@ TEST_CASE("cluster: a replica killed under load catches up after its restart, an
           "killed under load keeps every acknowledged entry",
           "[cluster]") {
     network net({"replica-a", "replica-b"}, 1);
-    net.start("leader");
-    net.wait_ready("leader");
-    net.start("replica-a");
-    net.start("replica-b");
-    net.wait_ready("replica-a");
-    net.wait_ready("replica-b");
-    net.register_clerk();
+    net.start_all();
 
     submitter load(net, {"leader", "replica-b"}, "load");
     std::this_thread::sleep_for(500ms);
@@ -315,13 +315,7 @@ TEST_CASE("cluster: a replica killed under load catches up after its restart, an
 TEST_CASE("cluster: a frozen replica is found by heartbeats and the leader keeps serving",
           "[cluster]") {
     network net({"replica-a", "replica-b"}, 1);
-    net.start("leader");
-    net.wait_ready("leader");
-    net.start("replica-a");
-    net.start("replica-b");
-    net.wait_ready("replica-a");
-    net.wait_ready("replica-b");
-    net.register_clerk();
+    net.start_all();
     REQUIRE(net.status("leader")["replicas"] == 2);
 
     submitter load(net, {"leader"}, "frozen");
@@ -390,13 +384,7 @@ TEST_CASE("cluster: after the leader dies a replica is promoted under a new epoc
           "checkpoint",
           "[cluster]") {
     network net({"replica-a", "replica-b"}, 1, 2); // both may lead
-    net.start("leader");
-    net.wait_ready("leader");
-    net.start("replica-a");
-    net.start("replica-b");
-    net.wait_ready("replica-a");
-    net.wait_ready("replica-b");
-    net.register_clerk();
+    net.start_all();
 
     std::vector<ack> before;
     {

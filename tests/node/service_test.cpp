@@ -57,6 +57,27 @@ struct node_fixture {
 
 std::string bearer(const std::string& token) { return "Bearer " + token; }
 
+/// Signs `text` as town/clerk on the node at `port`, retrying while actors
+/// restart (the client sees 503 meanwhile, never a hang); records the receipt's
+/// index and content hash in `acked`.
+bool sign_through_restarts(std::uint16_t port, const std::string& authorization,
+                           const std::string& text,
+                           std::vector<std::pair<std::uint64_t, std::string>>& acked) {
+    auto content = hex_encode(sha256(byte_view(text)));
+    for (int attempt = 0; attempt < 300; ++attempt) {
+        auto res = test::client(port).send(
+            verb::post, "/api/sign",
+            json{{"identity", "town/clerk"}, {"content_sha256", content}}.dump(), authorization);
+        if (res.result_int() == 200) {
+            acked.emplace_back(json::parse(res.body())["index"].get<std::uint64_t>(), content);
+            return true;
+        }
+        CHECK(res.result_int() == 503);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
 } // namespace
 
 TEST_CASE("service: register, sign, verify the bundle offline, survive a restart", "[service]") {
@@ -443,22 +464,8 @@ TEST_CASE("service: actors killed one by one are restarted by the node's supervi
     REQUIRE(c.send(verb::post, "/api/identities", json{{"identity", "town/clerk"}}.dump(), admin)
                 .result_int() == 200);
     std::vector<std::pair<std::uint64_t, std::string>> acked; // index, content hash
-
-    // Retries through the restart (the client sees 503 meanwhile, never a hang).
     auto sign_until_ok = [&](const std::string& text) {
-        auto content = hex_encode(sha256(byte_view(text)));
-        for (int attempt = 0; attempt < 200; ++attempt) {
-            auto res = f.client().send(
-                verb::post, "/api/sign",
-                json{{"identity", "town/clerk"}, {"content_sha256", content}}.dump(), admin);
-            if (res.result_int() == 200) {
-                acked.emplace_back(json::parse(res.body())["index"].get<std::uint64_t>(), content);
-                return true;
-            }
-            CHECK(res.result_int() == 503);
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        return false;
+        return sign_through_restarts(f.node->http_port(), admin, text, acked);
     };
 
     int n = 0;
@@ -537,21 +544,7 @@ TEST_CASE("service: a replica's actors killed one by one come back, rejoin the l
     // Signs through the replica (forwarded), retrying while it recovers.
     std::vector<std::pair<std::uint64_t, std::string>> acked;
     auto sign_via_replica = [&](const std::string& text) {
-        auto content = hex_encode(sha256(byte_view(text)));
-        for (int attempt = 0; attempt < 300; ++attempt) {
-            auto res =
-                test::client((*replica)->http_port())
-                    .send(verb::post, "/api/sign",
-                          json{{"identity", "town/clerk"}, {"content_sha256", content}}.dump(),
-                          admin);
-            if (res.result_int() == 200) {
-                acked.emplace_back(json::parse(res.body())["index"].get<std::uint64_t>(), content);
-                return true;
-            }
-            CHECK(res.result_int() == 503);
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        return false;
+        return sign_through_restarts((*replica)->http_port(), admin, text, acked);
     };
     int n = 0;
     for (const char* victim : {"uplink", "replica", "committer"}) {
