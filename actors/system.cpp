@@ -28,6 +28,7 @@ system_config::system_config(const system_options& options) {
         set("middleman.workers", std::size_t{0});
         set("logger.file-verbosity", caf::atom("quiet"));
     }
+    set("work-stealing.moderate-poll-attempts", options.moderate_poll_attempts);
     if (options.worker_threads > 0)
         set("scheduler.max-threads", std::size_t{options.worker_threads});
 }

@@ -4,6 +4,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include <chrono>
+#include <cstddef>
 
 namespace civic::actors {
 
@@ -15,6 +16,12 @@ struct system_options {
     std::chrono::milliseconds heartbeat_interval{1000};
     std::chrono::milliseconds connection_timeout{5000};
     unsigned worker_threads = 0; // 0: CAF's default (number of cores)
+    /// An idle CAF worker spins briefly, then (by default) polls its queue 500
+    /// times with a 50 us sleep in between, then waits on a condition variable
+    /// that the next enqueue signals. Those 20,000 wake-ups a second per idle
+    /// worker cost more than they save on 2 cores: with none, signing with a
+    /// replica ran 40% faster and a single node 8% (docs/PERFORMANCE.md).
+    std::size_t moderate_poll_attempts = 0;
     /// TLS between nodes (caf::openssl): this node's certificate and key and the
     /// network's CA. With a CA, both sides must present a certificate it signed;
     /// without any, nodes cannot connect at all (CAF would fall back to an
