@@ -27,27 +27,54 @@ result<http_endpoint> parse_server_url(const std::string& url) {
     return http_endpoint{rest.substr(0, colon), rest.substr(colon + 1)};
 }
 
+namespace {
+
+/// Runs one asynchronous operation on `ioc` to completion. The stream's expiry
+/// applies only to asynchronous operations: a blocking Beast read waits forever
+/// on a server that accepted the connection and stopped (frozen, or wedged).
+template <class Start>
+beast::error_code run_one(asio::io_context& ioc, Start start) {
+    beast::error_code result = asio::error::would_block;
+    start([&result](beast::error_code ec, auto&&...) { result = ec; });
+    ioc.restart();
+    ioc.run();
+    return result;
+}
+
+} // namespace
+
 result<http_response> http_call(const http_endpoint& server, const std::string& method,
                                 const std::string& target, const std::string& body,
                                 const std::string& authorization,
                                 std::chrono::milliseconds timeout) {
+    auto fail = [&](const std::string& what) -> result<http_response> {
+        return make_error("http://" + server.host + ":" + server.port + target + ": " + what);
+    };
     try {
         asio::io_context ioc;
         asio::ip::tcp::resolver resolver(ioc);
         beast::tcp_stream stream(ioc);
+        // One deadline for the whole exchange.
         stream.expires_after(timeout);
-        stream.connect(resolver.resolve(server.host, server.port));
+        auto endpoints = resolver.resolve(server.host, server.port);
+        if (auto ec = run_one(ioc, [&](auto done) { stream.async_connect(endpoints, done); }))
+            return fail(ec == beast::error::timeout ? "no connection within the timeout"
+                                                    : ec.message());
         http::request<http::string_body> req{http::string_to_verb(method), target, 11};
         req.set(http::field::host, server.host);
         req.set(http::field::content_type, "application/json");
         if (!authorization.empty()) req.set(http::field::authorization, authorization);
         req.body() = body;
         req.prepare_payload();
-        http::write(stream, req);
+        if (auto ec = run_one(ioc, [&](auto done) { http::async_write(stream, req, done); }))
+            return fail(ec.message());
         beast::flat_buffer buffer;
         http::response_parser<http::string_body> parser;
         parser.body_limit(16 * 1024 * 1024);
-        http::read(stream, buffer, parser);
+        if (auto ec =
+                run_one(ioc, [&](auto done) { http::async_read(stream, buffer, parser, done); }))
+            return fail(ec == beast::error::timeout ? "no answer within the timeout"
+                                                    : ec.message());
         auto res = parser.release();
         http_response out;
         out.status = res.result_int();
@@ -57,7 +84,7 @@ result<http_response> http_call(const http_endpoint& server, const std::string& 
         stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
         return out;
     } catch (const std::exception& e) {
-        return make_error("http://" + server.host + ":" + server.port + target + ": " + e.what());
+        return fail(e.what());
     }
 }
 

@@ -1,3 +1,4 @@
+#include "node/http_client.hpp"
 #include "node/http_server.hpp"
 #include "node/test_http_client.hpp"
 #include "node/tiles_api.hpp"
@@ -10,9 +11,13 @@
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <array>
 #include <mutex>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace civic;
 namespace asio = boost::asio;
@@ -247,4 +252,26 @@ TEST_CASE("tlog-tiles API: checkpoint, tiles and entry bundles from the store", 
     auto first = parse_signed_checkpoint(**s.checkpoint_at(300));
     CHECK(merkle::verify_consistency(300, 70000, *cons, first->body.root, parsed->body.root).ok());
     server.stop();
+}
+
+TEST_CASE("http client: a server that accepts and never answers fails the call at its deadline",
+          "[http]") {
+    // A listening socket nobody reads: the kernel completes the handshake.
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 4) == 0);
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    auto began = std::chrono::steady_clock::now();
+    auto res = node::http_call({"127.0.0.1", std::to_string(ntohs(addr.sin_port))}, "GET",
+                               "/api/status", "", "", std::chrono::milliseconds(300));
+    auto took = std::chrono::steady_clock::now() - began;
+    ::close(fd);
+    REQUIRE_FALSE(res.ok());
+    CHECK(res.message().find("no answer within the timeout") != std::string::npos);
+    CHECK(took < std::chrono::seconds(3));
 }
