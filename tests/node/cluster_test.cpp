@@ -263,6 +263,26 @@ TEST_CASE("cluster: entries submitted to every node land once, in one order, and
     for (const auto& node : {"leader", "replica-a", "replica-b"})
         check_acks_on(net, node, acks);
 
+    // A statement signed through one replica verifies at the other, from its own copy.
+    {
+        connection c;
+        auto content = hex_encode(sha256(byte_view("verified elsewhere")));
+        auto signed_res = c.call(
+            net.nodes["replica-a"].http, bhttp::verb::post, "/api/sign",
+            json{{"identity", "town/clerk"}, {"content_sha256", content}}.dump(), net.clerk_bearer);
+        REQUIRE(signed_res);
+        REQUIRE(signed_res->result_int() == 200);
+        auto proof = json::parse(signed_res->body())["proof"].get<std::string>();
+        size = net.size_of("leader");
+        REQUIRE(net.converge({"leader", "replica-a", "replica-b"}, size));
+        connection v;
+        auto verdict = v.call(net.nodes["replica-b"].http, bhttp::verb::post, "/api/verify",
+                              json{{"proof", proof}, {"content_sha256", content}}.dump());
+        REQUIRE(verdict);
+        INFO(verdict->body());
+        CHECK(json::parse(verdict->body())["valid"] == true);
+    }
+
     auto checkpoint = net.get("leader", "/checkpoint");
     auto proof = net.get("leader", "/api/proof/inclusion?index=7&size=" + std::to_string(size));
     REQUIRE_FALSE(proof.empty());
