@@ -805,8 +805,7 @@ http_response service::impl::verify(const http_request& req) const {
     if (auto bad = parse_content_hash(body, content)) return *bad;
     auto verdict = verify_bundle(*trust, body["proof"].get<std::string>(), content);
     if (verdict.logged_entry && verdict.checkpoint_body) {
-        auto index = parse_tlog_proof(body["proof"].get<std::string>())->index;
-        check_against_ledger(*verdict.logged_entry, index, *verdict.checkpoint_body,
+        check_against_ledger(*verdict.logged_entry, verdict.index, *verdict.checkpoint_body,
                              verdict.checks);
     }
     bool valid = verdict.valid;

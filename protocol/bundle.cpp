@@ -32,6 +32,7 @@ bundle_verdict verify_bundle(const policy_verifier& trust, std::string_view proo
                     : logged.message()))
         return v;
     v.logged_entry = *logged;
+    v.index = proof->index;
     bool all = true;
     bool signature_ok = logged->signature_valid();
     all &= add("entry-signature", signature_ok,

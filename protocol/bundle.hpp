@@ -23,6 +23,7 @@ struct bundle_verdict {
     bool valid = false; // every check passed
     std::vector<bundle_check> checks;
     std::optional<entry> logged_entry;
+    std::uint64_t index = 0; // the entry's index in the log, once logged_entry is set
     std::optional<checkpoint> checkpoint_body;
 };
 

@@ -75,6 +75,7 @@ TEST_CASE("a bundle verifies offline with content, policy and quorum", "[bundle]
                                             "checkpoint-signature", "witness-quorum", "inclusion"});
     REQUIRE(v.logged_entry.has_value());
     CHECK(v.logged_entry->identity == "town/clerk");
+    CHECK(v.index == 123);
 
     // Without quorum the same bundle is not valid, and says why.
     auto short_quorum = verify_bundle(f.trust(), f.bundle(123, 1), std::nullopt);
