@@ -11,12 +11,17 @@ const std::pair<std::string, std::string> immutable{"Cache-Control",
                                                     "public, max-age=31536000, immutable"};
 const std::pair<std::string, std::string> mutable_briefly{"Cache-Control", "no-cache, max-age=1"};
 
-http_response octets(std::string body) {
+http_response with_body(std::string content_type, std::string body,
+                        const std::pair<std::string, std::string>& cache) {
     http_response r;
-    r.content_type = "application/octet-stream";
+    r.content_type = std::move(content_type);
     r.body = std::move(body);
-    r.headers.push_back(immutable);
+    r.headers.push_back(cache);
     return r;
+}
+
+http_response octets(std::string body) {
+    return with_body("application/octet-stream", std::move(body), immutable);
 }
 
 // A tile (or bundle) exists if the tree has every hash it names: a full tile below
@@ -33,11 +38,7 @@ bool within_tree(const tiles::tile_id& tile, std::uint64_t size) {
 } // namespace
 
 http_response checkpoint_response(std::string signed_checkpoint) {
-    http_response r;
-    r.content_type = "text/plain; charset=utf-8";
-    r.body = std::move(signed_checkpoint);
-    r.headers.push_back(mutable_briefly);
-    return r;
+    return with_body("text/plain; charset=utf-8", std::move(signed_checkpoint), mutable_briefly);
 }
 
 std::optional<http_response> serve_tiles(const storage::ledger_store& store,
