@@ -21,14 +21,21 @@ caf::error refuse(const std::string& why) { return make_error(errc::inconsistent
 /// unless every check passes. Entries are not signature-checked one by one: the
 /// log's signature on the checkpoint vouches for the tree they make, and the
 /// replica's job is to hold that tree, not to second-guess the leader's admission.
-caf::expected<prepared> prepare(replica_state& st, const replicated_batch& offer) {
-    auto cp = parse_signed_checkpoint(offer.checkpoint);
+/// The offer's checkpoint, if it is this log's and the log signed it.
+caf::expected<signed_checkpoint> log_signed(const replica_state& st, const std::string& text) {
+    auto cp = parse_signed_checkpoint(text);
     if (!cp) return refuse("checkpoint: " + cp.message());
     if (cp->body.origin != st.config.origin)
         return refuse("checkpoint of '" + cp->body.origin + "', not '" + st.config.origin + "'");
     std::vector<const note::verifier*> keys{st.log_key.get()};
     if (auto opened = note::open(cp->signed_note, keys); !opened)
         return refuse("checkpoint not signed by the log: " + opened.message());
+    return std::move(*cp);
+}
+
+caf::expected<prepared> prepare(replica_state& st, const replicated_batch& offer) {
+    auto cp = log_signed(st, offer.checkpoint);
+    if (!cp) return std::move(cp.error());
     if (cp->body.size != offer.first_index + offer.entries.size())
         return refuse("checkpoint size " + std::to_string(cp->body.size) + " is not the end of " +
                       "the batch (" + std::to_string(offer.first_index + offer.entries.size()) +
@@ -177,8 +184,11 @@ replica_actor::behavior_type replica(replica_pointer self, replica_config config
                                       "; this replica follows epoch " + std::to_string(st.epoch));
             if (offer.epoch > st.epoch) {
                 // A new leader: remembered before anything of it is accepted, so
-                // that after a restart the old one is still refused. Rare (once
-                // per promotion): a small synchronous write.
+                // that after a restart the old one is still refused; only from a
+                // batch the log signed (a peer's certificate alone must not be
+                // enough to fence off the real leader). Rare (once per
+                // promotion): a small synchronous write.
+                if (auto cp = log_signed(st, offer.checkpoint); !cp) return std::move(cp.error());
                 if (auto ok = storage::store_epoch(*st.store, offer.epoch); !ok)
                     return make_error(errc::storage_failure, ok.message());
                 st.epoch = offer.epoch;

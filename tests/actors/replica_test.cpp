@@ -194,8 +194,27 @@ TEST_CASE("replica: refuses every batch that does not make the signed tree, and 
         dup.checkpoint = f.leader.sign(t);
         refused(dup, actors::errc::inconsistent);
     }
+    // A newer epoch on a checkpoint the log did not sign is not adopted: a
+    // peer's certificate alone cannot fence off the real leader.
+    b = good;
+    b.checkpoint = note::serialize(note::note{body.text(), {impostor.sign(body.text())}});
+    b.epoch = 9;
+    refused(b, actors::errc::inconsistent);
+    CHECK(storage::stored_epoch(*f.store) == 0);
     // The genuine batch still goes in afterwards.
     CHECK(f.offer(good) == decltype(f.offer({})){std::uint64_t{7}});
+
+    // A genuine batch from a newer epoch is adopted, durably; the older epoch is
+    // refused from then on, also after a restart.
+    auto next = f.leader.batch(2);
+    next.epoch = 1;
+    CHECK(f.offer(next) == decltype(f.offer({})){std::uint64_t{9}});
+    CHECK(storage::stored_epoch(*f.store) == 1);
+    f.stop();
+    f.start();
+    auto stale = f.leader.batch(1);
+    CHECK(f.offer(stale) == decltype(f.offer({})){code(actors::errc::not_leader)});
+    CHECK(f.store->stored_size() == 9);
 }
 
 namespace {
