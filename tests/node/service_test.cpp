@@ -57,14 +57,17 @@ struct node_fixture {
 
 std::string bearer(const std::string& token) { return "Bearer " + token; }
 
-/// Signs `text` as town/clerk on the node at `port`, retrying while actors
-/// restart (the client sees 503 meanwhile, never a hang); records the receipt's
+/// Signs `text` as town/clerk on the node at `port`, retrying for up to 30 s while
+/// actors restart (the client sees 503 meanwhile, never a hang); records the receipt's
 /// index and content hash in `acked`.
 bool sign_through_restarts(std::uint16_t port, const std::string& authorization,
                            const std::string& text,
                            std::vector<std::pair<std::uint64_t, std::string>>& acked) {
     auto content = hex_encode(sha256(byte_view(text)));
-    for (int attempt = 0; attempt < 300; ++attempt) {
+    // Time, not attempts: a replica's uplink may need a whole connection
+    // timeout (5 s by default) before it rejoins, on a busy machine.
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < until) {
         auto res = test::client(port).send(
             verb::post, "/api/sign",
             json{{"identity", "town/clerk"}, {"content_sha256", content}}.dump(), authorization);
