@@ -28,7 +28,8 @@
 
 namespace civic::storage {
 struct batch;
-}
+struct witness_write;
+} // namespace civic::storage
 
 namespace civic::actors {
 
@@ -147,6 +148,52 @@ typename Inspector::result_type inspect(Inspector& f, link_status& x) {
              x.polled_ms_ago);
 }
 
+/// A tlog-witness add-checkpoint request, as a message: the old size, the
+/// consistency proof (concatenated 32-byte hashes) and the signed checkpoint.
+struct cosign_request {
+    std::uint64_t old_size = 0;
+    bytes proof;
+    std::string checkpoint;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cosign_request& x) {
+    return f(caf::meta::type_name("cosign_request"), x.old_size, x.proof, x.checkpoint);
+}
+
+/// A witness's answer, exactly what tlog-witness answers over HTTP: the status
+/// (200, 400, 403, 404, 409, 422, or 503 when it cannot persist now) and the
+/// body: cosignature lines on 200, "<size>\n" on a 409 about the old size
+/// (`size_body`), else a message.
+struct cosign_answer {
+    std::uint16_t status = 0;
+    bool size_body = false;
+    std::string body;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cosign_answer& x) {
+    return f(caf::meta::type_name("cosign_answer"), x.status, x.size_body, x.body);
+}
+
+/// What a witness holds, for /api/status and metrics: per origin its latest
+/// cosigned size (and whether it stopped cosigning it), and its counters.
+struct witness_status {
+    std::string name;
+    std::vector<std::string> origins;
+    std::vector<std::uint64_t> sizes;
+    std::vector<std::string> halted; // per origin: why it stopped cosigning, or empty
+    std::uint64_t cosigned = 0;      // cosignatures given since start
+    std::uint64_t refused = 0;       // requests answered with 4xx since start
+    std::uint64_t evidence = 0;      // evidence records in its store
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, witness_status& x) {
+    return f(caf::meta::type_name("witness_status"), x.name, x.origins, x.sizes, x.halted,
+             x.cosigned, x.refused, x.evidence);
+}
+
 /// A batch handed from the ledger to its committer: local only, never serialised.
 using batch_ptr = std::shared_ptr<const storage::batch>;
 
@@ -165,6 +212,9 @@ struct new_identity_key {
     std::shared_ptr<const ed25519::secret_key> key;
 };
 
+/// A round of a witness's state changes handed to its writer: local only.
+using witness_write_ptr = std::shared_ptr<const storage::witness_write>;
+
 struct bridge_job;
 struct bridge_state;
 
@@ -173,6 +223,7 @@ struct bridge_state;
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::new_identity_key)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::bridge_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::batch_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::witness_write_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::signed_locally)
 
 CAF_BEGIN_TYPE_ID_BLOCK(civic_attest, caf::first_custom_type_id)
@@ -184,6 +235,9 @@ CAF_ADD_TYPE_ID(civic_attest, (civic::actors::replicated_batch))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::forwarded_sign))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::node_status))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::link_status))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::cosign_request))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::cosign_answer))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::witness_status))
 
 /// Liveness probe: any actor answers `ping` with `pong` (supervision, tests).
 CAF_ADD_ATOM(civic_attest, civic::atoms, ping_atom, "ping")
@@ -269,6 +323,23 @@ using uplink_actor =
                      caf::reacts_to<atoms::tick_atom>, caf::reacts_to<atoms::poll_atom>,
                      caf::reacts_to<atoms::expire_atom>>;
 
+/// A witness's writer: the one place its store blocks. Commits a round's
+/// changes in one fsync'd transaction and answers when they are durable.
+using witness_writer_actor = caf::typed_actor<
+    caf::replies_to<atoms::commit_atom, witness_write_ptr>::with<atoms::commit_atom>>;
+
+/// A witness (C2SP tlog-witness): `add` checks a checkpoint against the latest
+/// one it cosigned for the origin and, only once the new one is durable (its
+/// writer), answers with its cosignature. Requests that arrive while a commit
+/// is in flight wait, and are decided in arrival order against the state the
+/// requests before them leave, then committed together: check and update are
+/// atomic whatever the interleaving, and nothing is answered before the state
+/// it depends on is durable. A log-signed checkpoint that contradicts the
+/// record is kept as evidence. `status`: what it holds.
+using witness_actor =
+    caf::typed_actor<caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>,
+                     caf::replies_to<atoms::status_atom>::with<witness_status>>;
+
 /// The gateway: the one actor a node publishes on its CAF port, so peers never
 /// hold handles to its inner actors (which restart and change). It finds the
 /// node's current actors by name in the node's directory.
@@ -276,9 +347,12 @@ using uplink_actor =
 /// - `sign`: a request another node forwarded; the token is checked here,
 ///   against this node's token table, and the signer answers (leaders only).
 /// - `status`: the node's name, whether it leads, its epoch and durable size.
+/// - `add`: a checkpoint to cosign, for the node's witness (errc::unavailable
+///   on a node that is no witness, or while its witness restarts).
 using gateway_actor =
     caf::typed_actor<caf::replies_to<atoms::join_atom, caf::actor>::with<std::uint64_t>,
                      caf::replies_to<atoms::sign_atom, forwarded_sign>::with<append_receipt>,
+                     caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>,
                      caf::replies_to<atoms::status_atom>::with<node_status>>;
 
 /// A supervisor: keeps its children running. A child that stops abnormally is

@@ -60,15 +60,26 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
                 rp.deliver(std::move(e));
                 return caf::delegated<append_receipt>{};
             };
-            if (!st.config.leading) return refuse(not_leader(st));
+            if (!st.config.leading || !st.store) return refuse(not_leader(st));
             if (auto denied = authorize(*st.store, fs.token_sha256, fs.request.identity))
                 return refuse(std::move(denied));
             auto signer = caf::actor_cast<signer_actor>(st.actors->get("signer"));
             if (!signer) return refuse(not_running("signer"));
             return self->delegate(signer, atoms::sign_atom_v, std::move(fs.request));
         },
+        [self](atoms::add_atom, cosign_request& r) -> caf::delegated<cosign_answer> {
+            auto witness = caf::actor_cast<witness_actor>(self->state.actors->get("witness"));
+            if (!witness) {
+                auto rp = self->make_response_promise<cosign_answer>();
+                rp.deliver(make_error(errc::unavailable, "node '" + self->state.config.node_name +
+                                                             "' runs no witness now"));
+                return {};
+            }
+            return self->delegate(witness, atoms::add_atom_v, std::move(r));
+        },
         [self](atoms::status_atom) {
             auto& st = self->state;
+            if (!st.store) return node_status{st.config.node_name, false, st.config.epoch, 0};
             // A replica's epoch grows as it follows new leaders: from its store.
             auto epoch = st.config.leading ? st.config.epoch : storage::stored_epoch(*st.store);
             return node_status{st.config.node_name, st.config.leading, epoch,

@@ -22,8 +22,9 @@ struct gateway_config {
 struct gateway_state {
     static inline const char* name = "gateway";
     gateway_config config;
-    std::shared_ptr<storage::ledger_store> store; // tokens, durable size
-    std::shared_ptr<const directory> actors;      // "ledger", "signer"
+    std::shared_ptr<storage::ledger_store>
+        store;                               // tokens, durable size; none on a witness-only node
+    std::shared_ptr<const directory> actors; // "ledger", "signer", "witness"
 };
 
 using gateway_pointer = gateway_actor::stateful_pointer<gateway_state>;

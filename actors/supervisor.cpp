@@ -2,6 +2,9 @@
 
 #include "actors/errors.hpp"
 
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+
 namespace civic::actors {
 namespace {
 
@@ -17,6 +20,12 @@ void start_child(supervisor_pointer self, supervisor_state::child& c) {
 }
 
 } // namespace
+
+caf::actor failed_start(caf::actor_system& sys, std::string why) {
+    return sys.spawn([why](caf::event_based_actor* self) {
+        self->quit(make_error(errc::storage_failure, why));
+    });
+}
 
 supervisor_actor::behavior_type supervisor(supervisor_pointer self, supervisor_config config) {
     auto& st = self->state;

@@ -20,6 +20,11 @@ struct child_spec {
     std::function<caf::actor(caf::actor_system&)> start;
 };
 
+/// For a factory that cannot start its actor (its durable state is unreadable):
+/// an actor that stops at once with `why`, so that the failure counts as a
+/// restart and escalates like any other, instead of starting from wrong state.
+caf::actor failed_start(caf::actor_system& sys, std::string why);
+
 enum class restart_strategy {
     one_for_one, // restart the child that stopped
     rest_for_one // and, first stopping them, every child started after it

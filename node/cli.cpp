@@ -27,6 +27,7 @@
 #include <map>
 #include <optional>
 #include <stdexcept>
+#include <unistd.h>
 
 namespace civic::node {
 namespace po = boost::program_options;
@@ -461,7 +462,10 @@ void describe_node(po::options_description& o) {
         "name", po::value<std::string>()->required(), "which of its nodes this is")(
         "insecure-dev",
         "talk to peers without TLS (development on one machine only: anyone who can reach the "
-        "CAF port can join or forward requests)");
+        "CAF port can join or forward requests)")(
+        "crash-after-persist", po::value<unsigned>(),
+        "fault injection for tests: a witness kills its own process (SIGKILL) after its Nth "
+        "durable round of cosignatures, before answering it");
     describe_node_flags(o);
 }
 
@@ -475,6 +479,11 @@ result<service_options> node_options(const topology& t, const node_spec& self, b
     auto& net = options.network;
     net.node_name = self.name;
     net.leading = self.has(node_role::leader);
+    options.holds_ledger = self.has(node_role::leader) || self.has(node_role::replica);
+    if (self.has(node_role::witness)) {
+        options.witness.enabled = true;
+        options.witness.key_file = self.witness_key;
+    }
     net.caf_host = self.host;
     net.caf_port = self.caf_port;
     net.insecure_dev = insecure;
@@ -512,10 +521,11 @@ result<service_options> node_options(const topology& t, const node_spec& self, b
         net.log_vkey = vkey->substr(0, vkey->find_first_of("\r\n"));
     }
 
-    // First start: make the data directory.
+    // First start: make the data directory (a witness makes its store itself).
     std::error_code ec;
     bool fresh =
         !std::filesystem::exists(self.data, ec) || std::filesystem::is_empty(self.data, ec);
+    if (!options.holds_ledger) return options;
     if (fresh && net.leading) {
         if (self.log_key.empty())
             return make_error(t.file + ": nodes[" + self.name + "].log_key: the leader needs one");
@@ -540,11 +550,6 @@ int run_node(const po::variables_map& vm, std::ostream&, std::ostream& err) {
         err << "civic-attest node: --name '" << name << "': no such node in " << t->file << "\n";
         return exit_usage;
     }
-    if (!self->has(node_role::leader) && !self->has(node_role::replica)) {
-        err << "civic-attest node: " << t->file << ": nodes[" << name
-            << "]: only leaders and replicas run so far (the witness role is not built yet)\n";
-        return exit_usage;
-    }
     auto options = node_options(*t, *self, vm.count("insecure-dev") > 0);
     if (!options) {
         err << "civic-attest node: " << options.message() << "\n";
@@ -553,6 +558,12 @@ int run_node(const po::variables_map& vm, std::ostream&, std::ostream& err) {
     if (auto ok = read_node_flags(vm, *options); !ok) {
         err << "civic-attest node: " << ok.message() << "\n";
         return exit_usage;
+    }
+    if (vm.count("crash-after-persist")) {
+        auto rounds_left = std::make_shared<unsigned>(vm["crash-after-persist"].as<unsigned>());
+        options->witness.after_persist = [rounds_left] {
+            if (*rounds_left > 0 && --*rounds_left == 0) ::kill(::getpid(), SIGKILL);
+        };
     }
     return run_until_stopped("node", *options, err);
 }
@@ -742,6 +753,84 @@ int run_logkey(const po::variables_map& vm, std::ostream& out, std::ostream& err
     err << "civic-attest logkey: the log key is in " << written
         << " node key file(s); its verifier key in " << t->log_vkey << "\n";
     out << vkey << "\n";
+    return exit_ok;
+}
+
+// ------------------------------------------------------------------ keys ----
+
+/// The topology's policy with every key filled in: the log's line from its
+/// verifier key, and each `witness NAME` line of a witness node from its key.
+result<std::string> expanded_policy(const topology& t, const std::string& log_vkey) {
+    std::string text = "log " + log_vkey + "\n";
+    std::istringstream lines(t.policy);
+    std::string line;
+    bool quorum = false;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::string first, name, rest;
+        fields >> first >> name >> rest;
+        quorum = quorum || first == "quorum";
+        const node_spec* node = first == "witness" && rest.empty() ? t.find(name) : nullptr;
+        if (!node) {
+            text += line + "\n";
+            continue;
+        }
+        auto key = read_signer_key_file(node->witness_key);
+        if (!key) return make_error("nodes[" + name + "].witness_key: " + key.message());
+        note::cosigner w(key->name, std::move(key->key));
+        text += "witness " + name + " " + note::format_vkey(w.verifier_key()) + "\n";
+    }
+    if (!quorum) text += "quorum none\n";
+    CIVIC_TRY(parse_policy(text));
+    return text;
+}
+
+/// Makes every key a network needs that is still missing (the log key as
+/// `logkey` does, each witness's cosigning key) and writes the policy file.
+int run_keys(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    auto t = load_topology(vm["topology"].as<std::string>());
+    if (!t) {
+        err << "civic-attest keys: " << t.message() << "\n";
+        return exit_usage;
+    }
+    std::error_code ec;
+    if (!std::filesystem::exists(t->log_vkey, ec)) {
+        std::ostringstream ignored;
+        if (int rc = run_logkey(vm, ignored, err); rc != exit_ok) return rc;
+    }
+    auto vkey = read_file(t->log_vkey);
+    if (!vkey) {
+        err << "civic-attest keys: log_vkey " << t->log_vkey << ": " << vkey.message() << "\n";
+        return exit_failed;
+    }
+    std::size_t made = 0;
+    for (const auto& n : t->nodes) {
+        if (!n.has(node_role::witness) || std::filesystem::exists(n.witness_key, ec)) continue;
+        auto parent = std::filesystem::path(n.witness_key).parent_path();
+        if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+        auto key = ed25519::secret_key::generate();
+        auto secret = note::format_signer_key(n.name, note::type_cosignature_v1, key);
+        auto ok = write_secret_file(n.witness_key, secret + "\n");
+        ed25519::wipe(secret.data(), secret.size());
+        if (!ok) {
+            err << "civic-attest keys: nodes[" << n.name << "].witness_key: " << ok.message()
+                << "\n";
+            return exit_failed;
+        }
+        ++made;
+    }
+    auto policy = expanded_policy(*t, vkey->substr(0, vkey->find_first_of("\r\n")));
+    if (!policy) {
+        err << "civic-attest keys: " << t->file << ": policy: " << policy.message() << "\n";
+        return exit_failed;
+    }
+    if (auto ok = write_public(t->policy_file, *policy); !ok) {
+        err << "civic-attest keys: policy_file: " << ok.message() << "\n";
+        return exit_failed;
+    }
+    err << "civic-attest keys: " << made << " new witness key(s); the network's policy is in "
+        << t->policy_file << "\n";
+    out << *policy;
     return exit_ok;
 }
 
@@ -1461,6 +1550,10 @@ const std::map<std::string, command>& commands() {
          {"make a network's log key: into every log_key of a topology, its verifier key into "
           "log_vkey",
           describe_logkey, run_logkey}},
+        {"keys",
+         {"make a network's missing keys (the log key, each witness's cosigning key) and write "
+          "its policy file, with every key filled in (what clients verify bundles against)",
+          describe_logkey, run_keys}},
         {"certs",
          {"make the network's TLS CA and one certificate per node of a topology", describe_certs,
           run_certs}},

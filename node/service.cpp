@@ -10,12 +10,14 @@
 #include "actors/supervisor.hpp"
 #include "actors/system.hpp"
 #include "actors/uplink.hpp"
+#include "actors/witness.hpp"
 #include "node/files.hpp"
 #include "node/metrics.hpp"
 #include "node/tiles_api.hpp"
 #include "protocol/bundle.hpp"
 #include "protocol/checkpoint.hpp"
 #include "protocol/entry.hpp"
+#include "protocol/witness.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -278,6 +280,18 @@ struct service::impl {
     std::unique_ptr<http_server> http;
     std::unique_ptr<policy_verifier> trust; // this log's key; caches checkpoint verdicts
     std::unique_ptr<metrics> stats;         // outlives the actors and the HTTP server
+    std::shared_ptr<storage::witness_store> witness_store; // witnesses only
+
+    /// Adds the witness's writer and witness to the tree (witness nodes).
+    civic::status add_witness_children(actors::supervisor_config& tree);
+    /// Spawns the supervision tree and waits until its last child runs.
+    civic::status start_tree(actors::supervisor_config tree);
+    /// Spawns the gateway and publishes it on the CAF port (TLS unless insecure_dev).
+    civic::status publish_gateway();
+    /// Starts the HTTP server on the routes of this node.
+    civic::status start_http();
+    /// A node that is only a witness: no ledger, its witness store, its gateway.
+    static civic::status start_witness_only(impl& m);
 
     /// The token's record, if the request carries a known "Bearer" token.
     std::optional<storage::token_record> caller(const http_request& req) const {
@@ -349,6 +363,11 @@ struct service::impl {
     void remove_identity_key(const std::string& name, const ed25519::public_key& key) const;
 
     void route(const http_request& req, http_respond respond);
+    /// tlog-witness: POST /add-checkpoint, answered exactly as the spec says.
+    void add_checkpoint(const http_request& req, http_respond respond);
+    void witness_status(http_respond respond);
+    /// The routes of a node that is only a witness.
+    void route_witness_only(const http_request& req, http_respond respond);
     void sign(const http_request& req, http_respond respond);
     void register_identity(const http_request& req, http_respond respond);
     void rotate_identity(const std::string& name, const http_request& req, http_respond respond);
@@ -365,7 +384,83 @@ struct service::impl {
     http_response proof(const target& t, bool inclusion) const;
 };
 
+void service::impl::add_checkpoint(const http_request& req, http_respond respond) {
+    if (req.method != "POST") return respond(json_error(405, "method_not_allowed", "use POST"));
+    auto parsed = witness::parse_add_checkpoint(req.body);
+    if (!parsed) return respond(json_error(400, "bad_request", parsed.message()));
+    actors::cosign_request request{parsed->old_size, {}, std::move(parsed->checkpoint)};
+    for (const auto& h : parsed->proof)
+        request.proof.insert(request.proof.end(), h.begin(), h.end());
+    ask<actors::cosign_answer>(
+        current<actors::witness_actor>("witness"),
+        [respond](const actors::cosign_answer& a) {
+            if (a.status == 200) {
+                http_response r;
+                r.content_type = "text/plain; charset=utf-8";
+                r.body = a.body;
+                return respond(std::move(r));
+            }
+            if (a.size_body) {
+                http_response r;
+                r.status = 409;
+                r.content_type = "text/x.tlog.size";
+                r.body = a.body;
+                return respond(std::move(r));
+            }
+            static const std::map<unsigned, const char*> codes{
+                {400, "bad_request"}, {403, "forbidden"},    {404, "unknown_origin"},
+                {409, "conflict"},    {422, "inconsistent"}, {503, "unavailable"}};
+            auto code = codes.find(a.status);
+            auto message = a.body;
+            while (!message.empty() && message.back() == '\n')
+                message.pop_back();
+            respond(json_error(a.status, code == codes.end() ? "error" : code->second, message));
+        },
+        [respond](const caf::error& e) { respond(error_response(e)); }, atoms::add_atom_v,
+        std::move(request));
+}
+
+void service::impl::witness_status(http_respond respond) {
+    auto node = options.network.node_name;
+    ask<actors::witness_status>(
+        current<actors::witness_actor>("witness"),
+        [respond, node](const actors::witness_status& w) {
+            json logs = json::array();
+            for (std::size_t i = 0; i < w.origins.size(); ++i) {
+                json log{{"origin", w.origins[i]}, {"cosigned_size", w.sizes[i]}};
+                if (!w.halted[i].empty()) log["halted"] = w.halted[i];
+                logs.push_back(std::move(log));
+            }
+            respond(json_ok({{"node", node},
+                             {"role", "witness"},
+                             {"witness", w.name},
+                             {"logs", logs},
+                             {"cosigned", w.cosigned},
+                             {"refused", w.refused},
+                             {"evidence", w.evidence}}));
+        },
+        [respond](const caf::error& e) { respond(error_response(e)); }, atoms::status_atom_v);
+}
+
+void service::impl::route_witness_only(const http_request& req, http_respond respond) {
+    auto t = split_target(req.target);
+    if (t.path == "/add-checkpoint") return add_checkpoint(req, std::move(respond));
+    if (req.method != "GET") return respond(json_error(405, "method_not_allowed", "use GET"));
+    if (t.path == "/metrics") {
+        http_response r;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = stats->render();
+        return respond(std::move(r));
+    }
+    if (t.path == "/healthz") return respond(json_ok({{"status", "ok"}}));
+    if (t.path == "/api/status") return witness_status(std::move(respond));
+    respond(json_error(404, "not_found", "no such endpoint on a witness: " + t.path));
+}
+
 void service::impl::route(const http_request& req, http_respond respond) {
+    if (!store) return route_witness_only(req, std::move(respond));
+    if (options.witness.enabled && split_target(req.target).path == "/add-checkpoint")
+        return add_checkpoint(req, std::move(respond));
     if (req.method == "GET" && split_target(req.target).path == "/checkpoint" &&
         options.network.leading && options.ledger.replica_acks > 0)
         return published_checkpoint(std::move(respond));
@@ -904,12 +999,156 @@ peer_epoch newest_peer_epoch(caf::actor_system& sys, const network_options& net)
     return newest;
 }
 
+status require_tls(const network_options& net) {
+    if (net.caf_port != 0 && !net.insecure_dev && net.system.tls_ca.empty())
+        return make_error("node '" + net.node_name +
+                          "': no TLS CA: peers would connect with an anonymous cipher "
+                          "(give certificates, or --insecure-dev on a development machine)");
+    return {};
+}
+
+status service::impl::add_witness_children(actors::supervisor_config& tree) {
+    const auto& w = options.witness;
+    auto key = read_signer_key_file(w.key_file);
+    if (!key) return make_error("witness_key " + key.message());
+    if (key->type != note::type_cosignature_v1)
+        return make_error("witness_key " + w.key_file +
+                          ": not a witness cosigning key (cosignature/v1, type 0x04)");
+    if (options.network.log_vkey.empty())
+        return make_error("a witness needs the log's verifier key (log_vkey)");
+    auto logs = std::make_shared<witness::trusted_logs>();
+    if (auto ok = logs->add(options.network.log_vkey); !ok)
+        return make_error("the log's verifier key: " + ok.message());
+    auto dir = fs::path(options.data_dir) / "witness";
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return make_error(dir.string() + ": cannot create: " + ec.message());
+    auto opened = storage::witness_store::open(dir.string());
+    if (!opened) return make_error(dir.string() + ": " + opened.message());
+    witness_store = std::shared_ptr<storage::witness_store>(std::move(*opened));
+    if (auto states = witness_store->states(); !states)
+        return make_error(dir.string() + ": " + states.message());
+
+    actors::witness_config config;
+    config.key = std::make_shared<const note::cosigner>(key->name, std::move(key->key));
+    config.logs = std::move(logs);
+    config.unix_offset = actors::unix_offset_now();
+    config.after_persist = w.after_persist;
+    auto wstore = witness_store;
+    auto dirs = directory;
+    tree.children.push_back({"witness-writer", [wstore](caf::actor_system& system) {
+                                 return caf::actor_cast<caf::actor>(
+                                     system.spawn<caf::detached>(actors::witness_writer, wstore));
+                             }});
+    tree.children.push_back(
+        {"witness", [config, wstore, dirs](caf::actor_system& system) {
+             // Re-read at every start: what is durable is all it may trust.
+             auto states = wstore->states();
+             if (!states) return actors::failed_start(system, states.message());
+             auto writer =
+                 caf::actor_cast<actors::witness_writer_actor>(dirs->get("witness-writer"));
+             return caf::actor_cast<caf::actor>(system.spawn(
+                 actors::witness, config, std::move(*states), wstore->evidence_count(), writer));
+         }});
+    return {};
+}
+
+status service::impl::start_tree(actors::supervisor_config tree) {
+    auto& m = *this;
+    const auto& net = options.network;
+    auto last_child = tree.children.back().name;
+    m.supervision_root = m.sys->spawn(actors::supervisor, tree);
+    {
+        // Serve nothing before every actor runs (the supervisor starts them in
+        // its own first step).
+        caf::scoped_actor self{*m.sys};
+        std::string why;
+        self->request(m.supervision_root, m.options.actor_timeout, atoms::child_atom_v, last_child)
+            .receive([](const caf::actor&) {}, [&](caf::error& e) { why = actors::message_of(e); });
+        if (!why.empty()) return make_error("node '" + net.node_name + "' did not start: " + why);
+    }
+    auto* raw = &m;
+    m.supervision_root->attach_functor([raw](const caf::error& reason) {
+        if (!reason || reason == caf::exit_reason::user_shutdown) return;
+        std::lock_guard lock(raw->failure_mutex);
+        raw->failure = "the supervision tree gave up: " + actors::message_of(reason);
+    });
+    for (int i = 0; i < 4; ++i)
+        m.bridges.push_back(m.sys->spawn(actors::bridge, m.options.actor_timeout));
+
+    return {};
+}
+
+status service::impl::publish_gateway() {
+    auto& m = *this;
+    const auto& net = options.network;
+    // The gateway: what peers see of this node.
+    m.gateway = m.sys->spawn(actors::gateway,
+                             actors::gateway_config{net.node_name, net.leading,
+                                                    m.store ? storage::stored_epoch(*m.store) : 0},
+                             m.store, std::shared_ptr<const actors::directory>(m.directory));
+    if (net.caf_port != 0) {
+        auto published =
+            net.insecure_dev
+                ? caf::io::publish(m.gateway, net.caf_port, net.caf_host.c_str(), true)
+                : caf::openssl::publish(m.gateway, net.caf_port, net.caf_host.c_str(), true);
+        if (!published)
+            return make_error("node '" + net.node_name + "': cannot listen on " + net.caf_host +
+                              ":" + std::to_string(net.caf_port) + ": " +
+                              caf::to_string(published.error()));
+        m.published_port = *published;
+    }
+    return {};
+}
+
+status service::impl::start_http() {
+    auto& m = *this;
+    auto* counters = m.stats.get();
+    auto* raw = this;
+    auto http_options = m.options.http;
+    if (m.options.witness.enabled) // a checkpoint note may hold 256 KiB of signatures
+        http_options.max_body = std::max(http_options.max_body, witness::max_request_size);
+    http_options.on_response = [counters](const std::string& target, unsigned status,
+                                          std::chrono::microseconds elapsed) {
+        counters->http_answered(target, status, elapsed);
+    };
+    m.http = std::make_unique<http_server>(http_options,
+                                           [raw](const http_request& req, http_respond respond) {
+                                               raw->route(req, std::move(respond));
+                                           });
+    return m.http->start();
+}
+
+status service::impl::start_witness_only(impl& m) {
+    auto& net = m.options.network;
+    CIVIC_TRY(require_tls(net));
+    m.cfg = std::make_unique<actors::system_config>(net.system);
+    m.sys = std::make_unique<caf::actor_system>(*m.cfg);
+    m.stats = std::make_unique<metrics>();
+    net.leading = false;
+    actors::supervisor_config tree;
+    tree.strategy = actors::restart_strategy::rest_for_one;
+    auto dirs = m.directory;
+    tree.on_start = [dirs](const std::string& name, const caf::actor& handle) {
+        dirs->set(name, handle);
+    };
+    CIVIC_TRY(m.add_witness_children(tree));
+    CIVIC_TRY(m.start_tree(std::move(tree)));
+    CIVIC_TRY(m.publish_gateway());
+    return m.start_http();
+}
+
 result<std::unique_ptr<service>> service::start(const service_options& options) {
     auto s = std::unique_ptr<service>(new service());
     s->impl_ = std::make_unique<impl>();
     auto& m = *s->impl_;
     m.options = options;
     auto& net = m.options.network; // `leading` may change below: promoted, or deposed
+    if (!options.holds_ledger) {
+        if (!options.witness.enabled) return make_error("a node needs a role");
+        CIVIC_TRY(impl::start_witness_only(m));
+        return s;
+    }
     const fs::path dir = options.data_dir;
     auto store = storage::ledger_store::open({(dir / "ledger").string()});
     if (!store)
@@ -921,10 +1160,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
         return make_error(options.data_dir + ": no origin set (run 'civic-attest init' first)");
     m.origin = **origin;
 
-    if (net.caf_port != 0 && !net.insecure_dev && net.system.tls_ca.empty())
-        return make_error("node '" + net.node_name +
-                          "': no TLS CA: peers would connect with an anonymous cipher "
-                          "(give certificates, or --insecure-dev on a development machine)");
+    CIVIC_TRY(require_tls(net));
     m.cfg = std::make_unique<actors::system_config>(net.system);
     m.sys = std::make_unique<caf::actor_system>(*m.cfg);
 
@@ -1065,42 +1301,9 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
                  return caf::actor_cast<caf::actor>(sys.spawn(actors::uplink, up, mm, replica));
              }});
     }
-    auto last_child = tree_config.children.back().name;
-    m.supervision_root = m.sys->spawn(actors::supervisor, tree_config);
-    {
-        // Serve nothing before every actor runs (the supervisor starts them in
-        // its own first step).
-        caf::scoped_actor self{*m.sys};
-        std::string why;
-        self->request(m.supervision_root, options.actor_timeout, atoms::child_atom_v, last_child)
-            .receive([](const caf::actor&) {}, [&](caf::error& e) { why = actors::message_of(e); });
-        if (!why.empty()) return make_error("node '" + net.node_name + "' did not start: " + why);
-    }
-    auto* raw = &m;
-    m.supervision_root->attach_functor([raw](const caf::error& reason) {
-        if (!reason || reason == caf::exit_reason::user_shutdown) return;
-        std::lock_guard lock(raw->failure_mutex);
-        raw->failure = "the supervision tree gave up: " + actors::message_of(reason);
-    });
-    for (int i = 0; i < 4; ++i)
-        m.bridges.push_back(m.sys->spawn(actors::bridge, options.actor_timeout));
-
-    // The gateway: what peers see of this node.
-    m.gateway = m.sys->spawn(
-        actors::gateway,
-        actors::gateway_config{net.node_name, net.leading, storage::stored_epoch(*m.store)},
-        m.store, std::shared_ptr<const actors::directory>(m.directory));
-    if (net.caf_port != 0) {
-        auto published =
-            net.insecure_dev
-                ? caf::io::publish(m.gateway, net.caf_port, net.caf_host.c_str(), true)
-                : caf::openssl::publish(m.gateway, net.caf_port, net.caf_host.c_str(), true);
-        if (!published)
-            return make_error("node '" + net.node_name + "': cannot listen on " + net.caf_host +
-                              ":" + std::to_string(net.caf_port) + ": " +
-                              caf::to_string(published.error()));
-        m.published_port = *published;
-    }
+    if (options.witness.enabled) CIVIC_TRY(m.add_witness_children(tree_config));
+    CIVIC_TRY(m.start_tree(std::move(tree_config)));
+    CIVIC_TRY(m.publish_gateway());
 
     auto own_policy = parse_policy("log " + log_vkey + "\nquorum none\n");
     if (!own_policy) return own_policy.err();
@@ -1108,16 +1311,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     if (!trust) return trust.err();
     m.trust = std::make_unique<policy_verifier>(std::move(*trust));
 
-    auto http_options = options.http;
-    http_options.on_response = [stats](const std::string& target, unsigned status,
-                                       std::chrono::microseconds elapsed) {
-        stats->http_answered(target, status, elapsed);
-    };
-    m.http = std::make_unique<http_server>(http_options,
-                                           [raw](const http_request& req, http_respond respond) {
-                                               raw->route(req, std::move(respond));
-                                           });
-    if (auto ok = m.http->start(); !ok) return ok.err();
+    CIVIC_TRY(m.start_http());
     return s;
 }
 

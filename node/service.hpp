@@ -9,6 +9,7 @@
 #include "actors/system.hpp"
 #include "node/http_server.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,8 +62,22 @@ status init_replica_dir(const std::string& dir, const std::string& origin);
 /// A new random API token (printable, 256 bits).
 std::string make_token();
 
+/// The witness role (C2SP tlog-witness): cosigns the log's checkpoints, which
+/// it checks against the log's verifier key (network_options::log_vkey).
+struct witness_options {
+    bool enabled = false;
+    std::string key_file; // its cosigning key (signer key format, type 0x04)
+    /// Fault injection for tests: called after a round of cosignatures is
+    /// durable and before any of it is answered.
+    std::function<void()> after_persist;
+};
+
 struct service_options {
     std::string data_dir;
+    /// Whether the node holds the ledger (a leader or a replica). A node that
+    /// is only a witness has none: its data directory holds its witness store.
+    bool holds_ledger = true;
+    witness_options witness;
     http_options http;
     actors::ledger_config ledger;
     std::chrono::milliseconds actor_timeout{10000}; // every request from the HTTP side

@@ -379,13 +379,14 @@ result<topology> parse_topology(const std::string& text, const std::string& file
         if (!root.IsMap()) return make_error(file + ": not a YAML mapping");
         r.only(root, "",
                {"origin", "regions", "latency", "nodes", "replication", "policy", "tls_dir",
-                "log_vkey"});
+                "log_vkey", "policy_file"});
         t.origin = r.text(root, "", "origin");
         if (!note::valid_key_name(t.origin))
             r.fail(root["origin"], "origin",
                    "'" + t.origin + "': must be non-empty, with no spaces and no '+'");
         t.tls_dir = r.text(root, "", "tls_dir", t.tls_dir);
         t.log_vkey = r.text(root, "", "log_vkey", t.log_vkey);
+        t.policy_file = r.text(root, "", "policy_file", t.policy_file);
         read_regions(r, root, t);
         read_latency(r, root, t);
         read_nodes(r, root, t);

@@ -71,6 +71,9 @@ struct topology {
     /// The log's verifier key (note format), which replicas check every
     /// checkpoint against; `civic-attest logkey` writes it with the key.
     std::string log_vkey = "log.vkey";
+    /// The policy with every key filled in (tlog-policy), which `civic-attest
+    /// keys` writes: the leader collects cosignatures by it, clients verify by it.
+    std::string policy_file = "policy.txt";
     /// tlog-policy text. `witness NAME` lines without a key name a witness node
     /// of this topology, whose key is filled in from its key file.
     std::string policy;

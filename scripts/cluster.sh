@@ -2,7 +2,7 @@
 # Runs every node of a topology on this machine, each as its own process with
 # its own data directory and log file.
 #
-#   scripts/cluster.sh up TOPOLOGY       make the network's certificates and log key if
+#   scripts/cluster.sh up TOPOLOGY       make the network's certificates and keys if
 #                                        missing, start the nodes, wait until healthy
 #   scripts/cluster.sh status TOPOLOGY   each node's /api/status
 #   scripts/cluster.sh down TOPOLOGY     stop them (SIGTERM, then SIGKILL after 15 s)
@@ -10,8 +10,7 @@
 # Everything lives in build/cluster/<topology name>/ (CLUSTER_DIR overrides it):
 # the topology's relative paths are relative to it, NODE.log is each node's
 # log, NODE.pid its process. CLUSTER_NODE_ARGS adds flags to every node (for
-# example --max-batch 2000). Nodes whose only role is `witness` are not started
-# yet: the witness role is not built.
+# example --max-batch 2000).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 usage() { echo "usage: scripts/cluster.sh up|status|down TOPOLOGY" >&2; exit 2; }
@@ -35,19 +34,19 @@ cd "$dir"
 nodes=$("$bin" topology --topology "$topology")
 
 alive() { [ -f "$1.pid" ] && kill -0 "$(cat "$1.pid")" 2>/dev/null; }
-runnable() { [[ "$1" == *leader* || "$1" == *replica* ]]; }
 
 up() {
   [ -f certs/ca.crt ] || "$bin" certs --topology "$topology" >/dev/null
-  local vkey
+  local vkey policy
   vkey=$(grep -E '^log_vkey:' "$topology" | awk '{print $2}' || true)
-  [ -f "${vkey:-log.vkey}" ] || "$bin" logkey --topology "$topology" >/dev/null
+  policy=$(grep -E '^policy_file:' "$topology" | awk '{print $2}' || true)
+  [ -f "${vkey:-log.vkey}" ] && [ -f "${policy:-policy.txt}" ] ||
+    "$bin" keys --topology "$topology" >/dev/null
   # The leader first, so that replicas join at once instead of after a backoff.
   local ordered
   ordered=$(echo "$nodes" | awk '$2 ~ /leader/' ; echo "$nodes" | awk '$2 !~ /leader/')
   while read -r name roles host http caf data; do
     [ -n "$name" ] || continue
-    if ! runnable "$roles"; then say "$name ($roles): not started, the witness role is not built yet"; continue; fi
     if alive "$name"; then say "$name: already running (pid $(cat "$name.pid"))"; continue; fi
     # shellcheck disable=SC2086
     setsid "$bin" node --topology "$topology" --name "$name" ${CLUSTER_NODE_ARGS:-} \
@@ -59,7 +58,7 @@ up() {
   # Healthy: every node answers /healthz, and every replica has joined its leader.
   local deadline=$((SECONDS + 60))
   while read -r name roles host http caf data; do
-    [ -n "$name" ] && runnable "$roles" || continue
+    [ -n "$name" ] || continue
     until curl -fs "http://$host:$http/healthz" >/dev/null 2>&1 &&
           { [[ "$roles" != *replica* ]] ||
             curl -fs "http://$host:$http/api/status" | grep -q '"joined":true'; }; do
@@ -75,7 +74,6 @@ status() {
   local bad=0
   while read -r name roles host http caf data; do
     [ -n "$name" ] || continue
-    if ! runnable "$roles"; then printf '%-12s %-8s not run (witness role not built yet)\n' "$name" "$roles"; continue; fi
     if ! alive "$name"; then printf '%-12s %-8s DOWN\n' "$name" "$roles"; bad=1; continue; fi
     printf '%-12s %-8s pid %-7s %s\n' "$name" "$roles" "$(cat "$name.pid")" \
       "$(curl -fs --max-time 5 "http://$host:$http/api/status" || echo 'no answer')"

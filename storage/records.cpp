@@ -23,7 +23,8 @@ const identity_key* identity_record::current() const {
 // corrupt record must not make the store allocate what its length field claims.
 namespace {
 
-constexpr std::size_t max_record_string = 4096;
+// Strings hold names and, for witnesses, signed notes (at most 256 KiB each).
+constexpr std::size_t max_record_string = std::size_t{512} << 10;
 constexpr std::size_t max_record_items = 4096;
 
 template <class Archive>
@@ -114,6 +115,33 @@ void load(Archive& ar, tree_record& r) {
     load_items(ar, r.range, [](Archive& a, hash& h) { load_hash(a, h); });
 }
 
+template <class Archive>
+void save(Archive& ar, const cosigned_record& r) {
+    ar(r.size);
+    save_hash(ar, r.root);
+    save_string(ar, r.checkpoint);
+    save_string(ar, r.halted);
+}
+template <class Archive>
+void load(Archive& ar, cosigned_record& r) {
+    ar(r.size);
+    load_hash(ar, r.root);
+    load_string(ar, r.checkpoint);
+    load_string(ar, r.halted);
+}
+template <class Archive>
+void save(Archive& ar, const evidence_record& r) {
+    ar(r.observed_unix);
+    for (const auto* s : {&r.origin, &r.kind, &r.ours, &r.theirs, &r.proof, &r.source})
+        save_string(ar, *s);
+}
+template <class Archive>
+void load(Archive& ar, evidence_record& r) {
+    ar(r.observed_unix);
+    for (auto* s : {&r.origin, &r.kind, &r.ours, &r.theirs, &r.proof, &r.source})
+        load_string(ar, *s);
+}
+
 namespace {
 
 constexpr std::uint8_t record_version = 1;
@@ -160,5 +188,13 @@ result<identity_record> decode_identity(byte_view d) {
 }
 result<token_record> decode_token(byte_view d) { return decode_record<token_record>(d, "token"); }
 result<tree_record> decode_tree(byte_view d) { return decode_record<tree_record>(d, "tree"); }
+bytes encode(const cosigned_record& r) { return encode_record(r); }
+bytes encode(const evidence_record& r) { return encode_record(r); }
+result<cosigned_record> decode_cosigned(byte_view d) {
+    return decode_record<cosigned_record>(d, "cosigned checkpoint");
+}
+result<evidence_record> decode_evidence(byte_view d) {
+    return decode_record<evidence_record>(d, "evidence");
+}
 
 } // namespace civic::storage

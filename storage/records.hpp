@@ -45,11 +45,37 @@ struct tree_record {
     std::vector<hash> range;
 };
 
+/// What a witness keeps per log origin: the latest checkpoint it cosigned, and
+/// why it stopped cosigning for the origin (empty while it cosigns).
+struct cosigned_record {
+    std::uint64_t size = 0;
+    hash root{};
+    std::string checkpoint; // the signed note it cosigned
+    std::string halted;     // set once the log is caught showing two histories
+};
+
+/// Proof that a log showed two histories: two notes it signed that cannot both
+/// be true (another root at one size, or no valid consistency proof between
+/// them), with what was checked. Kept forever; anyone can re-check it offline.
+struct evidence_record {
+    std::uint64_t observed_unix = 0; // when this node caught it (POSIX seconds)
+    std::string origin;
+    std::string kind;   // "fork" (same size, another root) or "inconsistent"
+    std::string ours;   // the signed checkpoint this node held
+    std::string theirs; // the signed checkpoint that contradicts it
+    std::string proof;  // the consistency proof offered, base64 lines (may be empty)
+    std::string source; // who showed it: "add-checkpoint", or a peer's name
+};
+
 bytes encode(const identity_record& r);
 bytes encode(const token_record& r);
 bytes encode(const tree_record& r);
 result<identity_record> decode_identity(byte_view data);
 result<token_record> decode_token(byte_view data);
 result<tree_record> decode_tree(byte_view data);
+bytes encode(const cosigned_record& r);
+bytes encode(const evidence_record& r);
+result<cosigned_record> decode_cosigned(byte_view data);
+result<evidence_record> decode_evidence(byte_view data);
 
 } // namespace civic::storage

@@ -1,0 +1,209 @@
+#include "actors/witness.hpp"
+
+#include "actors/errors.hpp"
+
+namespace civic::actors {
+namespace {
+
+constexpr std::uint16_t status_unavailable = 503;
+
+/// The request as the protocol layer reads it, or the 400 answer.
+std::variant<witness::add_checkpoint_request, cosign_answer> to_protocol(const cosign_request& r) {
+    if (r.proof.size() % 32 != 0 || r.proof.size() / 32 > witness::max_proof_lines)
+        return cosign_answer{400, false, "the proof must be at most 63 hashes of 32 bytes"};
+    if (r.checkpoint.size() > note::max_note_size)
+        return cosign_answer{400, false, "the checkpoint is larger than the largest note"};
+    witness::add_checkpoint_request out;
+    out.old_size = r.old_size;
+    out.proof.resize(r.proof.size() / 32);
+    for (std::size_t i = 0; i < out.proof.size(); ++i)
+        std::copy_n(r.proof.begin() + static_cast<std::ptrdiff_t>(32 * i), 32,
+                    out.proof[i].begin());
+    out.checkpoint = r.checkpoint;
+    return out;
+}
+
+std::string proof_lines(const std::vector<hash>& proof) {
+    std::string out;
+    for (const auto& h : proof)
+        out += base64_encode(h) + "\n";
+    return out;
+}
+
+std::uint64_t unix_seconds(witness_pointer self) {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        self->clock().now().time_since_epoch());
+    auto ms = (self->state.config.unix_offset + now).count();
+    return ms > 0 ? static_cast<std::uint64_t>(ms) / 1000 : 0;
+}
+
+void run_round(witness_pointer self);
+
+/// Decides the next round of waiting requests in arrival order, each against
+/// the state the ones before it leave; commits the round's changes at once and
+/// answers only when they are durable.
+void run_round(witness_pointer self) {
+    auto& st = self->state;
+    while (!st.committing && !st.waiting.empty()) {
+        auto count = std::min(st.waiting.size(), st.config.max_round);
+        std::vector<witness_state::waiting_request> round(
+            std::make_move_iterator(st.waiting.begin()),
+            std::make_move_iterator(st.waiting.begin() + static_cast<std::ptrdiff_t>(count)));
+        st.waiting.erase(st.waiting.begin(),
+                         st.waiting.begin() + static_cast<std::ptrdiff_t>(count));
+
+        auto write = std::make_shared<storage::witness_write>();
+        std::vector<cosign_answer> answers;
+        answers.reserve(round.size());
+        auto now = unix_seconds(self);
+        for (auto& w : round) {
+            auto parsed = to_protocol(w.request);
+            if (auto* bad = std::get_if<cosign_answer>(&parsed)) {
+                answers.push_back(std::move(*bad));
+                continue;
+            }
+            auto& req = std::get<witness::add_checkpoint_request>(parsed);
+            // The latest state: this round's change if there is one, else the durable one.
+            const storage::cosigned_record* latest = nullptr;
+            auto origin = parse_signed_checkpoint(req.checkpoint);
+            if (origin) {
+                auto changed = write->states.find(origin->body.origin);
+                if (changed != write->states.end()) {
+                    latest = &changed->second;
+                } else if (auto it = st.states.find(origin->body.origin); it != st.states.end()) {
+                    latest = &it->second;
+                }
+            }
+            std::optional<witness::cosigned_state> known;
+            if (latest) known = witness::cosigned_state{latest->size, latest->root, {}};
+            auto v = witness::check_add_checkpoint(req, *st.config.logs, known);
+            if (v.result == witness::outcome::cosign && latest && !latest->halted.empty()) {
+                v.result = witness::outcome::conflict;
+                v.message = "this witness stopped cosigning for '" + v.body->origin +
+                            "': " + latest->halted;
+            }
+            if (v.evidence && latest) {
+                storage::evidence_record e;
+                e.observed_unix = now;
+                e.origin = v.body->origin;
+                e.kind = v.result == witness::outcome::conflict ? "fork" : "inconsistent";
+                e.ours = latest->checkpoint;
+                e.theirs = req.checkpoint;
+                e.proof = proof_lines(req.proof);
+                e.source = "add-checkpoint";
+                write->evidence.push_back(std::move(e));
+            }
+            if (v.result != witness::outcome::cosign) {
+                answers.push_back(refusal(v));
+                continue;
+            }
+            const auto& cp = *v.body;
+            write->states[cp.origin] =
+                storage::cosigned_record{cp.size, cp.root, req.checkpoint, {}};
+            answers.push_back(
+                {200, false, witness::cosignature_response(*st.config.key, cp.text(), now)});
+        }
+
+        auto deliver = [self](std::vector<witness_state::waiting_request>& waiting,
+                              std::vector<cosign_answer>& out) {
+            for (std::size_t i = 0; i < waiting.size(); ++i) {
+                if (out[i].status == 200)
+                    ++self->state.cosigned;
+                else if (out[i].status < 500)
+                    ++self->state.refused;
+                waiting[i].promise.deliver(std::move(out[i]));
+            }
+        };
+        if (write->states.empty() && write->evidence.empty()) {
+            deliver(round, answers);
+            continue;
+        }
+        st.committing = true;
+        auto shared_round = std::make_shared<decltype(round)>(std::move(round));
+        auto shared_answers = std::make_shared<decltype(answers)>(std::move(answers));
+        self->request(st.writer, st.config.commit_timeout, atoms::commit_atom_v,
+                      witness_write_ptr(write))
+            .then(
+                [self, write, shared_round, shared_answers, deliver](atoms::commit_atom) {
+                    auto& s = self->state;
+                    for (auto& [origin, rec] : write->states)
+                        s.states[origin] = rec;
+                    s.evidence += write->evidence.size();
+                    if (s.config.after_persist) s.config.after_persist();
+                    s.committing = false;
+                    deliver(*shared_round, *shared_answers);
+                    run_round(self);
+                },
+                [self, shared_round, shared_answers, deliver](caf::error& e) {
+                    if (e == caf::sec::request_timeout) {
+                        // Durable or not, nobody can tell: start again from the store.
+                        self->quit(make_error(errc::storage_failure,
+                                              "the witness store did not commit in time"));
+                        return;
+                    }
+                    for (auto& a : *shared_answers)
+                        if (a.status == 200)
+                            a = {status_unavailable, false,
+                                 "the witness cannot persist now: " + message_of(e)};
+                    self->state.committing = false;
+                    deliver(*shared_round, *shared_answers);
+                    run_round(self);
+                });
+    }
+}
+
+} // namespace
+
+cosign_answer refusal(const witness::verdict& v) {
+    if (v.size_mismatch) return {409, true, std::to_string(v.latest_size) + "\n"};
+    return {static_cast<std::uint16_t>(v.result), false, v.message + "\n"};
+}
+
+witness_actor::behavior_type witness(witness_pointer self, witness_config config,
+                                     std::map<std::string, storage::cosigned_record> states,
+                                     std::uint64_t evidence_count, witness_writer_actor writer) {
+    auto& st = self->state;
+    st.config = std::move(config);
+    st.states = std::move(states);
+    st.evidence = evidence_count;
+    st.writer = std::move(writer);
+    return {
+        [self](atoms::add_atom, cosign_request& r) -> caf::result<cosign_answer> {
+            auto& s = self->state;
+            if (s.waiting.size() >= s.config.max_waiting)
+                return cosign_answer{status_unavailable, false, "too many requests waiting\n"};
+            auto promise = self->make_response_promise<cosign_answer>();
+            s.waiting.push_back({std::move(r), promise});
+            run_round(self);
+            return promise;
+        },
+        [self](atoms::status_atom) {
+            auto& s = self->state;
+            witness_status out;
+            out.name = s.config.key->name();
+            for (const auto& [origin, rec] : s.states) {
+                out.origins.push_back(origin);
+                out.sizes.push_back(rec.size);
+                out.halted.push_back(rec.halted);
+            }
+            out.cosigned = s.cosigned;
+            out.refused = s.refused;
+            out.evidence = s.evidence;
+            return out;
+        },
+    };
+}
+
+witness_writer_actor::behavior_type witness_writer(witness_writer_actor::pointer,
+                                                   std::shared_ptr<storage::witness_store> store) {
+    return {
+        [store](atoms::commit_atom,
+                const witness_write_ptr& write) -> caf::result<atoms::commit_atom> {
+            if (auto ok = store->commit(*write); !ok)
+                return make_error(errc::storage_failure, ok.message());
+            return atoms::commit_atom_v;
+        },
+    };
+}
+
+} // namespace civic::actors

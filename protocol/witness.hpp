@@ -1,0 +1,93 @@
+// C2SP tlog-witness v1.0.0: the add-checkpoint request and the witness's
+// decision, as pure functions. The witness actor (actors/witness.hpp) owns the
+// state and makes check-and-update atomic; the HTTP route and the CAF message
+// both end up in `check_add_checkpoint`.
+#pragma once
+
+#include "protocol/checkpoint.hpp"
+#include "protocol/note.hpp"
+#include "protocol/sha256.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace civic::witness {
+
+/// The spec allows at most 63 consistency proof lines.
+constexpr std::size_t max_proof_lines = 63;
+/// Largest add-checkpoint body we read: a note of the largest size we parse,
+/// the old size line, a full proof and the blank line.
+constexpr std::size_t max_request_size = note::max_note_size + 32 + max_proof_lines * 46;
+
+struct add_checkpoint_request {
+    std::uint64_t old_size = 0;
+    std::vector<hash> proof;
+    std::string checkpoint; // the signed note, as sent
+};
+
+/// Parses an add-checkpoint body: "old N\n", proof lines, "\n", the signed
+/// checkpoint. Every line rule of the spec is enforced (no leading zeroes, at
+/// most 63 proof lines, each a base64 32-byte hash, newline-terminated).
+result<add_checkpoint_request> parse_add_checkpoint(std::string_view body);
+/// The request's wire form.
+std::string serialize(const add_checkpoint_request& request);
+
+/// What a witness keeps per origin: the latest checkpoint it cosigned.
+struct cosigned_state {
+    std::uint64_t size = 0;
+    hash root{};
+    std::string checkpoint; // the signed note it cosigned (the log's signature at least)
+};
+
+/// The logs a witness trusts: per origin, the keys that may sign it.
+class trusted_logs {
+public:
+    /// Adds a log by its verifier key (note format; the key name is the origin).
+    status add(std::string_view vkey_text);
+    /// The verifiers for an origin, or nullptr when it is unknown.
+    const std::vector<std::unique_ptr<note::verifier>>* find(const std::string& origin) const;
+    std::vector<std::string> origins() const;
+
+private:
+    std::vector<std::pair<std::string, std::vector<std::unique_ptr<note::verifier>>>> logs_;
+};
+
+/// The outcomes the spec names, with their HTTP status codes.
+enum class outcome : std::uint16_t {
+    cosign = 200,
+    bad_request = 400,    // malformed, or old size above the checkpoint's
+    forbidden = 403,      // no signature from a trusted key verifies
+    unknown_origin = 404, // no trusted log for this origin
+    conflict = 409,       // old size is not the latest cosigned size, or same size, other root
+    inconsistent = 422,   // the consistency proof does not verify
+};
+
+/// A witness's decision on one request against its latest state for the origin.
+struct verdict {
+    outcome result = outcome::bad_request;
+    std::string message;            // why, for anything but cosign
+    std::uint64_t latest_size = 0;  // the size a 409 reports
+    bool size_mismatch = false;     // a 409 about the old size (body: the size)
+    std::optional<checkpoint> body; // the parsed checkpoint, once it parsed
+    /// The log signed it, yet it contradicts what this witness cosigned (a
+    /// failed consistency proof, or another root at the same size): keep the
+    /// request as evidence of misbehaviour.
+    bool evidence = false;
+};
+
+/// Checks a request exactly as tlog-witness prescribes, in its order: the
+/// checkpoint parses (400), its origin is trusted (404), a trusted key signed it
+/// (403), old size <= size (400), old size is the latest cosigned size (409),
+/// the consistency proof verifies (422), an equal size has an equal root (409).
+verdict check_add_checkpoint(const add_checkpoint_request& request, const trusted_logs& logs,
+                             const std::optional<cosigned_state>& latest);
+
+/// The 200 body: the cosignature's signature line.
+std::string cosignature_response(const note::cosigner& witness, std::string_view checkpoint_text,
+                                 std::uint64_t timestamp);
+
+} // namespace civic::witness

@@ -1,0 +1,137 @@
+// The witness actor on the deterministic scheduler with a real LMDB store:
+// requests that arrive while a commit is in flight are decided in order against
+// the state the ones before them leave, and nothing is answered before it is
+// durable.
+#include "actors/system.hpp"
+#include "actors/witness.hpp"
+#include "protocol/checkpoint.hpp"
+#include "protocol/merkle.hpp"
+#include "support.hpp"
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <catch2/catch.hpp>
+
+using namespace civic;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string origin = "witness.test/log";
+
+struct fixture {
+    test::temp_dir dir{"witness-actor"};
+    note::ed25519_signer log = test::log_signer(origin);
+    std::vector<hash> leaves = test::make_leaves(64);
+    std::unique_ptr<actors::system_config> cfg;
+    std::unique_ptr<caf::actor_system> sys;
+    caf::scheduler::test_coordinator* sched = nullptr;
+    std::shared_ptr<storage::witness_store> store;
+    actors::witness_writer_actor writer;
+    actors::witness_actor witness;
+
+    fixture() { start(); }
+    ~fixture() { stop(); }
+    void start() {
+        cfg = std::make_unique<actors::system_config>(actors::system_options{true});
+        sys = std::make_unique<caf::actor_system>(*cfg);
+        sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+        store = std::shared_ptr<storage::witness_store>(
+            std::move(*storage::witness_store::open(dir.path.string())));
+        writer = sys->spawn(actors::witness_writer, store);
+        actors::witness_config config;
+        config.key = std::make_shared<const note::cosigner>(test::witness("w"));
+        auto logs = std::make_shared<witness::trusted_logs>();
+        REQUIRE(logs->add(note::format_vkey(log.verifier_key())));
+        config.logs = logs;
+        config.unix_offset = 1795000000000ms;
+        witness = sys->spawn(actors::witness, config, std::move(*store->states()),
+                             store->evidence_count(), writer);
+        sched->run();
+    }
+    void stop() {
+        if (!sys) return;
+        caf::anon_send_exit(witness, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
+        sched->run();
+        witness = nullptr;
+        writer = nullptr;
+        sys.reset();
+        cfg.reset();
+        store.reset();
+    }
+
+    actors::cosign_request request(std::uint64_t old_size, std::uint64_t size) const {
+        checkpoint cp{origin, size, test::reference_root(leaves, 0, size), {}};
+        actors::cosign_request r{old_size, {}, note::serialize({cp.text(), {log.sign(cp.text())}})};
+        std::vector<hash> proof;
+        if (old_size > 0 && old_size < size)
+            test::reference_subproof(leaves, old_size, 0, size, true, proof);
+        for (const auto& h : proof)
+            r.proof.insert(r.proof.end(), h.begin(), h.end());
+        return r;
+    }
+
+    /// Sends every request before any is processed; returns the answers in order.
+    std::vector<actors::cosign_answer> send_all(const std::vector<actors::cosign_request>& rs) {
+        auto out = std::make_shared<std::vector<actors::cosign_answer>>(rs.size());
+        for (std::size_t i = 0; i < rs.size(); ++i)
+            sys->spawn([out, i, r = rs[i], target = witness](caf::event_based_actor* self) {
+                self->request(target, 10s, atoms::add_atom_v, r)
+                    .then([out, i](const actors::cosign_answer& a) { (*out)[i] = a; },
+                          [out, i](caf::error&) { (*out)[i].status = 1; });
+            });
+        sched->run();
+        return *out;
+    }
+};
+
+} // namespace
+
+TEST_CASE("witness actor: requests queued behind a commit are decided in order, as one round",
+          "[actors][witness]") {
+    fixture f;
+    // The first request starts a commit; the rest arrive meanwhile and wait.
+    // Four of them race from size 0, three from size 5.
+    auto answers =
+        f.send_all({f.request(0, 5), f.request(0, 7), f.request(0, 9), f.request(5, 8),
+                    f.request(5, 12), f.request(0, 3), f.request(8, 20), f.request(5, 6)});
+    std::vector<std::uint16_t> statuses;
+    for (const auto& a : answers)
+        statuses.push_back(a.status);
+    // 0->5 wins; every other request from 0 and from 5 but the first after it
+    // (5->8) is told the size of the moment; 8->20 extends the chain.
+    CHECK(statuses == std::vector<std::uint16_t>{200, 409, 409, 200, 409, 409, 200, 409});
+    CHECK(answers[1].body == "5\n");
+    CHECK(answers[4].body == "8\n");
+    CHECK(answers[5].body == "8\n");
+    CHECK(answers[7].body == "20\n");
+    auto states = f.store->states();
+    REQUIRE(states);
+    CHECK(states->at(origin).size == 20);
+}
+
+TEST_CASE("witness actor: state survives a restart, evidence is kept, a fork is refused",
+          "[actors][witness]") {
+    fixture f;
+    REQUIRE(f.send_all({f.request(0, 10)})[0].status == 200);
+    f.stop();
+    f.start();
+    // After the restart: the same size with another root is a fork.
+    auto forked = f.request(10, 10);
+    checkpoint cp{origin, 10, sha256(byte_view(std::string("other"))), {}};
+    forked.checkpoint = note::serialize({cp.text(), {f.log.sign(cp.text())}});
+    auto answers = f.send_all({f.request(0, 4), forked, f.request(10, 16)});
+    CHECK(answers[0].status == 409);
+    CHECK(answers[0].body == "10\n");
+    CHECK(answers[1].status == 409);
+    CHECK_FALSE(answers[1].size_body);
+    CHECK(answers[2].status == 200);
+    CHECK(f.store->evidence_count() == 1);
+    auto evidence = f.store->evidence(0, 10);
+    REQUIRE(evidence);
+    REQUIRE(evidence->size() == 1);
+    CHECK((*evidence)[0].kind == "fork");
+    CHECK((*evidence)[0].theirs == forked.checkpoint);
+    CHECK((*evidence)[0].ours == f.request(0, 10).checkpoint);
+}
