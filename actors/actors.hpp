@@ -194,6 +194,43 @@ typename Inspector::result_type inspect(Inspector& f, witness_status& x) {
              x.cosigned, x.refused, x.evidence);
 }
 
+/// What the leader's collector knows of one witness.
+struct witness_link {
+    std::string name;
+    bool connected = false;
+    std::uint64_t known_size = 0; // the latest size it cosigned, as far as we know
+    std::uint64_t cosigned = 0;   // cosignatures it gave since start
+    std::uint64_t failures = 0;   // requests that failed or timed out since start
+    std::uint64_t last_latency_us = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, witness_link& x) {
+    return f(caf::meta::type_name("witness_link"), x.name, x.connected, x.known_size, x.cosigned,
+             x.failures, x.last_latency_us);
+}
+
+/// The collector's view, for /api/status and metrics: the published
+/// checkpoint's size, whether it met the policy's quorum, its cosigners, and
+/// the time from asking the witnesses to meeting the quorum over recent rounds.
+struct collector_status {
+    std::uint64_t published_size = 0;
+    bool quorum = false;
+    std::vector<std::string> cosigners;
+    std::uint64_t rounds = 0;        // rounds finished since start
+    std::uint64_t quorum_rounds = 0; // of them, rounds that met the quorum
+    std::uint64_t time_to_quorum_p50_us = 0;
+    std::uint64_t time_to_quorum_p95_us = 0;
+    std::vector<witness_link> witnesses;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, collector_status& x) {
+    return f(caf::meta::type_name("collector_status"), x.published_size, x.quorum, x.cosigners,
+             x.rounds, x.quorum_rounds, x.time_to_quorum_p50_us, x.time_to_quorum_p95_us,
+             x.witnesses);
+}
+
 /// A batch handed from the ledger to its committer: local only, never serialised.
 using batch_ptr = std::shared_ptr<const storage::batch>;
 
@@ -238,6 +275,7 @@ CAF_ADD_TYPE_ID(civic_attest, (civic::actors::link_status))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::cosign_request))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::cosign_answer))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::witness_status))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::collector_status))
 
 /// Liveness probe: any actor answers `ping` with `pong` (supervision, tests).
 CAF_ADD_ATOM(civic_attest, civic::atoms, ping_atom, "ping")
@@ -339,6 +377,27 @@ using witness_writer_actor = caf::typed_actor<
 using witness_actor =
     caf::typed_actor<caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>,
                      caf::replies_to<atoms::status_atom>::with<witness_status>>;
+
+/// The collector (on the leader): gathers witness cosignatures for the log's
+/// checkpoints. Every `tick` (its cadence) it asks the ledger for the newest
+/// published checkpoint and, when the tree grew, asks every witness of the
+/// policy in parallel (each request with its own timeout), from the size that
+/// witness last cosigned (a 409 is retried once from the size it reports; at
+/// start every witness is asked from 0 and so tells its size). It publishes the
+/// checkpoint with every cosignature gathered once the policy's quorum is met
+/// and either every witness answered or a short grace period for late ones
+/// passed, or once every request ended without a quorum (then it says so).
+/// It keeps a connection to each witness's gateway, reconnecting with backoff.
+/// - `checkpt`: the published checkpoint, with its cosignatures; with `true`,
+///   the newest one that met the quorum (bundles prefer it when it covers).
+/// - `status`: see collector_status.
+/// - `flush` (round id): its grace timer; `tick`: its cadence.
+using collector_actor =
+    caf::typed_actor<caf::replies_to<atoms::checkpt_atom>::with<std::string>,
+                     caf::replies_to<atoms::checkpt_atom, bool>::with<std::string>,
+                     caf::replies_to<atoms::status_atom>::with<collector_status>,
+                     caf::reacts_to<atoms::tick_atom>,
+                     caf::reacts_to<atoms::flush_atom, std::uint64_t>>;
 
 /// The gateway: the one actor a node publishes on its CAF port, so peers never
 /// hold handles to its inner actors (which restart and change). It finds the

@@ -1,5 +1,6 @@
 #include "actors/uplink.hpp"
 
+#include "actors/backoff.hpp"
 #include "actors/errors.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -11,13 +12,7 @@ namespace civic::actors {
 
 std::chrono::milliseconds uplink_backoff(const uplink_config& config, std::uint32_t failures,
                                          std::minstd_rand& jitter) {
-    auto exponent = std::min<std::uint32_t>(failures > 0 ? failures - 1 : 0, 30);
-    auto base = std::min<std::int64_t>(config.backoff_initial.count() << exponent,
-                                       config.backoff_max.count());
-    std::uniform_real_distribution<double> factor(0.5, 1.5);
-    auto delay = static_cast<std::int64_t>(static_cast<double>(base) * factor(jitter));
-    return std::chrono::milliseconds(
-        std::clamp<std::int64_t>(delay, 1, config.backoff_max.count()));
+    return backoff_delay(config.backoff_initial, config.backoff_max, failures, jitter);
 }
 
 namespace {

@@ -521,6 +521,24 @@ result<service_options> node_options(const topology& t, const node_spec& self, b
         net.log_vkey = vkey->substr(0, vkey->find_first_of("\r\n"));
     }
 
+    // The network's policy: a leader asks its witnesses for cosignatures, every
+    // node says in bundles which witnesses cosigned.
+    if (!t.policy.empty()) {
+        auto text = read_file(t.policy_file);
+        if (!text)
+            return make_error(t.file + ": policy_file " + t.policy_file + ": " + text.message() +
+                              " (run 'civic-attest keys --topology " + t.file + "' first)");
+        auto rules = parse_policy(*text);
+        if (!rules) return make_error(t.policy_file + ": " + rules.message());
+        net.policy_text = *text;
+        net.cosign_interval = std::chrono::milliseconds(t.witnessing.interval_ms);
+        net.witness_timeout = std::chrono::milliseconds(t.witnessing.timeout_ms);
+        for (const auto& w : rules->witnesses) {
+            const node_spec* node = t.find(w.name);
+            if (node && node->has(node_role::witness))
+                net.witnesses.push_back({w.name, node->host, node->caf_port});
+        }
+    }
     // First start: make the data directory (a witness makes its store itself).
     std::error_code ec;
     bool fresh =

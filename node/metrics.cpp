@@ -14,7 +14,10 @@ namespace civic::node {
 namespace {
 
 // Longest prefix first where one endpoint's path starts another's.
-constexpr std::array<const char*, 12> endpoints = {"/api/sign",
+constexpr std::array<const char*, 15> endpoints = {"/api/sign",
+                                                   "/api/bundle",
+                                                   "/api/evidence",
+                                                   "/add-checkpoint",
                                                    "/api/verify",
                                                    "/api/identities",
                                                    "/api/entries",
@@ -84,6 +87,35 @@ struct metrics::impl {
             .Help("Entries committed durably since this process started")
             .Register(*registry);
 
+    prometheus::Family<prometheus::Histogram>& witness_latency_family =
+        prometheus::BuildHistogram()
+            .Name("civic_witness_request_duration_seconds")
+            .Help("Time from asking a witness to cosign to its answer, by witness")
+            .Register(*registry);
+    prometheus::Family<prometheus::Counter>& witness_requests_family =
+        prometheus::BuildCounter()
+            .Name("civic_witness_requests_total")
+            .Help("Requests to witnesses, by witness and outcome (cosigned, failed)")
+            .Register(*registry);
+    prometheus::Family<prometheus::Histogram>& quorum_family =
+        prometheus::BuildHistogram()
+            .Name("civic_cosign_time_to_quorum_seconds")
+            .Help("Time from asking the witnesses to meeting the policy's quorum, per round")
+            .Register(*registry);
+    prometheus::Family<prometheus::Counter>& rounds_family =
+        prometheus::BuildCounter()
+            .Name("civic_cosign_rounds_total")
+            .Help("Cosigning rounds, by outcome (quorum, no_quorum)")
+            .Register(*registry);
+    prometheus::Family<prometheus::Gauge>& quorum_gauge_family =
+        prometheus::BuildGauge()
+            .Name("civic_cosign_quorum")
+            .Help("1 if the published checkpoint meets the witness policy's quorum, else 0")
+            .Register(*registry);
+    prometheus::Histogram& time_to_quorum = quorum_family.Add({}, seconds_buckets());
+    prometheus::Counter& rounds_with_quorum = rounds_family.Add({{"outcome", "quorum"}});
+    prometheus::Counter& rounds_without_quorum = rounds_family.Add({{"outcome", "no_quorum"}});
+    prometheus::Gauge& quorum = quorum_gauge_family.Add({});
     prometheus::Histogram& batch_entries =
         batch_family.Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 50, 100, 200,
                                                                      500, 1000, 2000, 5000, 10000});
@@ -122,6 +154,26 @@ void metrics::batch_committed(const actors::batch_report& report) {
     impl_->tree_size.Set(static_cast<double>(report.tree_size));
     impl_->pending.Set(static_cast<double>(report.pending));
     impl_->committed.Increment(static_cast<double>(report.entries));
+}
+
+void metrics::witness_answered(const std::string& witness, std::chrono::microseconds latency,
+                               bool ok) {
+    // Witness names come from the policy (bounded), never from requests.
+    impl_->witness_latency_family.Add({{"witness", witness}}, seconds_buckets())
+        .Observe(static_cast<double>(latency.count()) / 1e6);
+    impl_->witness_requests_family
+        .Add({{"witness", witness}, {"outcome", ok ? "cosigned" : "failed"}})
+        .Increment();
+}
+
+void metrics::cosign_round(std::optional<std::chrono::microseconds> time_to_quorum) {
+    if (time_to_quorum) {
+        impl_->time_to_quorum.Observe(static_cast<double>(time_to_quorum->count()) / 1e6);
+        impl_->rounds_with_quorum.Increment();
+    } else {
+        impl_->rounds_without_quorum.Increment();
+    }
+    impl_->quorum.Set(time_to_quorum ? 1 : 0);
 }
 
 void metrics::set_tree_size(std::uint64_t size) { impl_->tree_size.Set(static_cast<double>(size)); }

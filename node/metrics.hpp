@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace civic::node {
@@ -27,6 +28,11 @@ public:
                        std::chrono::microseconds elapsed);
     /// One committed ledger batch (called on the ledger's thread). Thread-safe.
     void batch_committed(const actors::batch_report& report);
+    /// One answer from a witness to the collector (or a failure: an error, a
+    /// timeout, a refusal). Thread-safe; `witness` names a witness of the policy.
+    void witness_answered(const std::string& witness, std::chrono::microseconds latency, bool ok);
+    /// One collection round ended: the time to quorum, or none when it failed.
+    void cosign_round(std::optional<std::chrono::microseconds> time_to_quorum);
     /// The tree size before any batch of this run is committed.
     void set_tree_size(std::uint64_t size);
     /// The Prometheus text exposition format (version 0.0.4).

@@ -1,6 +1,7 @@
 #include "node/service.hpp"
 
 #include "actors/bridge.hpp"
+#include "actors/collector.hpp"
 #include "actors/committer.hpp"
 #include "actors/directory.hpp"
 #include "actors/errors.hpp"
@@ -279,7 +280,10 @@ struct service::impl {
     std::atomic<std::size_t> next_bridge{0};
     std::unique_ptr<http_server> http;
     std::unique_ptr<policy_verifier> trust; // this log's key; caches checkpoint verdicts
-    std::unique_ptr<metrics> stats;         // outlives the actors and the HTTP server
+    /// The network's policy (when it has one): which witnesses cosigned a checkpoint.
+    std::unique_ptr<policy_verifier> network_trust;
+    bool collecting = false;        // a leader with witnesses to ask
+    std::unique_ptr<metrics> stats; // outlives the actors and the HTTP server
     std::shared_ptr<storage::witness_store> witness_store; // witnesses only
 
     /// Adds the witness's writer and witness to the tree (witness nodes).
@@ -349,6 +353,15 @@ struct service::impl {
     /// replicas hold: a newer one in its store may belong to a history that dies
     /// with it (a crash before replication, then a promotion elsewhere).
     void published_checkpoint(http_respond respond);
+    /// The ledger's published checkpoint (log-signed only).
+    void ledger_checkpoint(http_respond respond);
+    /// GET /api/bundle/<index>: the entry's proof against the newest witnessed
+    /// checkpoint that covers it, else against the newest log-signed one.
+    void bundle(const std::string& index_text, http_respond respond);
+    /// The bundle answer for `index` against a signed checkpoint, or nothing
+    /// when the checkpoint does not cover the index.
+    std::optional<http_response> bundle_against(std::uint64_t index,
+                                                const std::string& signed_checkpoint) const;
 
     std::optional<http_response> refuse_unless_admin(const http_request& req,
                                                      const char* what) const;
@@ -462,7 +475,7 @@ void service::impl::route(const http_request& req, http_respond respond) {
     if (options.witness.enabled && split_target(req.target).path == "/add-checkpoint")
         return add_checkpoint(req, std::move(respond));
     if (req.method == "GET" && split_target(req.target).path == "/checkpoint" &&
-        options.network.leading && options.ledger.replica_acks > 0)
+        options.network.leading && (options.ledger.replica_acks > 0 || collecting))
         return published_checkpoint(std::move(respond));
     if (auto tiles = serve_tiles(*store, req)) return respond(std::move(*tiles));
     auto t = split_target(req.target);
@@ -510,6 +523,7 @@ void service::impl::route(const http_request& req, http_respond respond) {
     }
     if (!get) return respond(json_error(405, "method_not_allowed", "use GET"));
     if (t.path.rfind("/api/entries/", 0) == 0) return respond(entry(t.path.substr(13)));
+    if (t.path.rfind("/api/bundle/", 0) == 0) return bundle(t.path.substr(12), std::move(respond));
     if (t.path.rfind("/api/identities/", 0) == 0) return respond(identity(t.path.substr(16)));
     if (t.path == "/api/proof/inclusion") return respond(proof(t, true));
     if (t.path == "/api/proof/consistency") return respond(proof(t, false));
@@ -525,7 +539,7 @@ void service::impl::status(http_respond respond) {
     if (options.network.leading) {
         return ask<actors::ledger_status>(
             current<actors::ledger_actor>("ledger"),
-            [respond, node](const actors::ledger_status& s) {
+            [this, respond, node](const actors::ledger_status& s) {
                 auto out = node;
                 out.update({{"size", s.size},
                             {"committed_size", s.committed_size},
@@ -537,7 +551,35 @@ void service::impl::status(http_respond respond) {
                             {"replicas", s.replicas},
                             {"replica_lag_p50_us", s.replica_lag_p50_us},
                             {"replica_lag_p95_us", s.replica_lag_p95_us}});
-                respond(json_ok(out));
+                if (!collecting) return respond(json_ok(out));
+                ask<actors::collector_status>(
+                    current<actors::collector_actor>("collector"),
+                    [respond, out](const actors::collector_status& c) {
+                        auto with = out;
+                        json witnesses = json::array();
+                        for (const auto& w : c.witnesses)
+                            witnesses.push_back({{"name", w.name},
+                                                 {"connected", w.connected},
+                                                 {"cosigned_size", w.known_size},
+                                                 {"cosigned", w.cosigned},
+                                                 {"failures", w.failures},
+                                                 {"last_latency_us", w.last_latency_us}});
+                        with["witnessing"] = {{"published_size", c.published_size},
+                                              {"quorum", c.quorum},
+                                              {"cosigners", c.cosigners},
+                                              {"rounds", c.rounds},
+                                              {"quorum_rounds", c.quorum_rounds},
+                                              {"time_to_quorum_p50_us", c.time_to_quorum_p50_us},
+                                              {"time_to_quorum_p95_us", c.time_to_quorum_p95_us},
+                                              {"witnesses", witnesses}};
+                        respond(json_ok(with));
+                    },
+                    [respond, out](const caf::error& e) {
+                        auto with = out;
+                        with["witnessing"] = {{"error", actors::message_of(e)}};
+                        respond(json_ok(with));
+                    },
+                    atoms::status_atom_v);
             },
             failed, atoms::status_atom_v);
     }
@@ -561,6 +603,14 @@ void service::impl::status(http_respond respond) {
 }
 
 void service::impl::published_checkpoint(http_respond respond) {
+    if (!collecting) return ledger_checkpoint(std::move(respond));
+    ask<std::string>(
+        current<actors::collector_actor>("collector"),
+        [respond](const std::string& text) { respond(checkpoint_response(text)); },
+        [this, respond](const caf::error&) { ledger_checkpoint(respond); }, atoms::checkpt_atom_v);
+}
+
+void service::impl::ledger_checkpoint(http_respond respond) {
     ask<std::string>(
         current<actors::ledger_actor>("ledger"),
         [respond](const std::string& text) { respond(checkpoint_response(text)); },
@@ -771,6 +821,84 @@ http_response service::impl::entry(const std::string& index_text) const {
         out["content_sha256"] = hex_encode(e->content_hash);
     }
     return json_ok(out);
+}
+
+std::optional<http_response>
+service::impl::bundle_against(std::uint64_t index, const std::string& signed_checkpoint) const {
+    auto cp = parse_signed_checkpoint(signed_checkpoint);
+    if (!cp || index >= cp->body.size || cp->body.size > store->stored_size()) return std::nullopt;
+    auto raw = store->entry(index);
+    if (!raw || !*raw) return std::nullopt;
+    auto logged = decode_entry(**raw);
+    if (!logged)
+        return json_error(503, "storage",
+                          "entry " + std::to_string(index) + ": " + logged.message());
+    auto inclusion = tiles::inclusion_proof(*store, index, cp->body.size);
+    if (!inclusion) return json_error(503, "storage", inclusion.message());
+    json out{{"index", index},
+             {"size", cp->body.size},
+             {"checkpoint", signed_checkpoint},
+             {"proof", make_bundle(*logged, index, *inclusion, signed_checkpoint).serialize()}};
+    // Which witnesses of the network's policy cosigned it, and whether they
+    // make its quorum: what a client's `civic-attest verify --policy` will say.
+    json cosigners = json::array();
+    bool quorum = false;
+    if (network_trust) {
+        if (auto verdict = network_trust->verify(signed_checkpoint)) {
+            for (const auto& w : verdict->witnesses)
+                cosigners.push_back(w);
+            quorum = verdict->quorum;
+        }
+    }
+    out["witnesses"] = cosigners;
+    out["quorum"] = quorum;
+    return json_ok(out);
+}
+
+void service::impl::bundle(const std::string& index_text, http_respond respond) {
+    auto index = parse_decimal(index_text);
+    if (!index) return respond(json_error(400, "bad_index", "entry index: " + index.message()));
+    if (*index >= store->stored_size())
+        return respond(json_error(404, "not_found", "no entry " + index_text));
+    auto i = *index;
+    // Against the newest log-signed checkpoint: what this node serves at /checkpoint.
+    auto log_signed = [this, i, respond]() {
+        auto answer = [this, i, respond](const std::string& text) {
+            if (auto r = bundle_against(i, text)) return respond(std::move(*r));
+            respond(json_error(503, "unavailable",
+                               "entry " + std::to_string(i) +
+                                   " is not under a published checkpoint yet"));
+        };
+        if (options.network.leading && options.ledger.replica_acks > 0)
+            return ask<std::string>(
+                current<actors::ledger_actor>("ledger"), answer,
+                [respond](const caf::error& e) { respond(error_response(e)); },
+                atoms::checkpt_atom_v);
+        auto latest = store->latest_checkpoint();
+        if (!latest || !*latest)
+            return respond(json_error(503, "unavailable", "no checkpoint yet"));
+        answer(**latest);
+    };
+    if (!collecting) return log_signed();
+    // The newest checkpoint that met the quorum, if it covers the entry; else
+    // the newest published one, with whatever cosignatures it has; else the log's.
+    auto collector = current<actors::collector_actor>("collector");
+    auto published = [this, i, respond, log_signed, collector]() {
+        ask<std::string>(
+            collector,
+            [this, i, respond, log_signed](const std::string& text) {
+                if (auto r = bundle_against(i, text)) return respond(std::move(*r));
+                log_signed();
+            },
+            [log_signed](const caf::error&) { log_signed(); }, atoms::checkpt_atom_v);
+    };
+    ask<std::string>(
+        collector,
+        [this, i, respond, published](const std::string& text) {
+            if (auto r = bundle_against(i, text)) return respond(std::move(*r));
+            published();
+        },
+        [published](const caf::error&) { published(); }, atoms::checkpt_atom_v, true);
 }
 
 namespace {
@@ -1273,6 +1401,39 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
                      sys.spawn(actors::signer, keys ? std::move(*keys) : actors::key_ring{},
                                actors::signer_config{actors::unix_offset_now(), timeout}, ledger));
              }});
+        if (!net.witnesses.empty()) {
+            // The policy's witnesses, asked for cosignatures of every checkpoint.
+            auto rules = parse_policy(net.policy_text);
+            if (!rules) return make_error("the network's policy: " + rules.message());
+            if (rules->logs.empty() || note::format_vkey(rules->logs[0].key) != log_vkey)
+                return make_error("the network's policy does not name this log's key first ("
+                                  "run 'civic-attest keys' again?)");
+            actors::collector_config cc;
+            cc.rules = std::make_shared<const policy>(std::move(*rules));
+            cc.endpoints = net.witnesses;
+            cc.interval = net.cosign_interval;
+            cc.witness_timeout = net.witness_timeout;
+            cc.connect_timeout =
+                std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
+            cc.backoff_initial = net.reconnect_initial;
+            cc.backoff_max = net.reconnect_max;
+            cc.seed = net.seed;
+            cc.on_answer = [stats](const std::string& w, std::chrono::microseconds latency,
+                                   bool ok) { stats->witness_answered(w, latency, ok); };
+            cc.on_round = [stats](std::optional<std::chrono::microseconds> ttq) {
+                stats->cosign_round(ttq);
+            };
+            auto insecure = net.insecure_dev;
+            tree_config.children.push_back(
+                {"collector", [cc, shared_store, directory, insecure](caf::actor_system& sys) {
+                     auto ledger = caf::actor_cast<actors::ledger_actor>(directory->get("ledger"));
+                     auto mm = insecure ? sys.middleman().actor_handle()
+                                        : sys.openssl_manager().actor_handle();
+                     return caf::actor_cast<caf::actor>(
+                         sys.spawn(actors::collector, cc, shared_store, mm, ledger));
+                 }});
+            m.collecting = true;
+        }
     } else {
         actors::replica_config replica_config;
         replica_config.origin = m.origin;
@@ -1310,6 +1471,13 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     auto trust = policy_verifier::make(*own_policy, 1024);
     if (!trust) return trust.err();
     m.trust = std::make_unique<policy_verifier>(std::move(*trust));
+    if (!net.policy_text.empty()) {
+        auto rules = parse_policy(net.policy_text);
+        if (!rules) return make_error("the network's policy: " + rules.message());
+        auto network_verifier = policy_verifier::make(*rules, 1024);
+        if (!network_verifier) return network_verifier.err();
+        m.network_trust = std::make_unique<policy_verifier>(std::move(*network_verifier));
+    }
 
     CIVIC_TRY(m.start_http());
     return s;

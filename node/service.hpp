@@ -5,6 +5,7 @@
 // `serve` runs the embedded single-node default: a leader with no peers.
 #pragma once
 
+#include "actors/collector.hpp"
 #include "actors/ledger.hpp"
 #include "actors/system.hpp"
 #include "node/http_server.hpp"
@@ -53,6 +54,13 @@ struct network_options {
     std::chrono::milliseconds reconnect_initial{100};
     std::chrono::milliseconds reconnect_max{10000};
     std::uint64_t seed = 1; // reconnection jitter
+    /// The network's policy, every key filled in (tlog-policy text). A leader
+    /// collects cosignatures from the `witnesses` it names (their gateways);
+    /// every node tells in bundles which witnesses cosigned.
+    std::string policy_text;
+    std::vector<actors::witness_endpoint> witnesses;
+    std::chrono::milliseconds cosign_interval{1000}; // at most one cosigning round per interval
+    std::chrono::milliseconds witness_timeout{5000}; // per request to a witness
 };
 
 /// Makes a new replica data directory: the LMDB store with the origin (no

@@ -291,6 +291,17 @@ void read_replication(const reader& r, const YAML::Node& root, topology& t) {
         r.fail(n, "replication.reconnect_max_ms", "must be at least reconnect_initial_ms");
 }
 
+void read_witnessing(const reader& r, const YAML::Node& root, topology& t) {
+    auto n = root["witnessing"];
+    if (!n) return;
+    r.only(n, "witnessing", {"interval_ms", "timeout_ms"});
+    auto& w = t.witnessing;
+    w.interval_ms = static_cast<std::uint32_t>(
+        r.number(n, "witnessing", "interval_ms", 10, 3600000, w.interval_ms));
+    w.timeout_ms = static_cast<std::uint32_t>(
+        r.number(n, "witnessing", "timeout_ms", 10, 600000, w.timeout_ms));
+}
+
 void read_policy(const reader& r, const YAML::Node& root, topology& t) {
     auto n = root["policy"];
     if (!n) return;
@@ -379,7 +390,7 @@ result<topology> parse_topology(const std::string& text, const std::string& file
         if (!root.IsMap()) return make_error(file + ": not a YAML mapping");
         r.only(root, "",
                {"origin", "regions", "latency", "nodes", "replication", "policy", "tls_dir",
-                "log_vkey", "policy_file"});
+                "log_vkey", "policy_file", "witnessing"});
         t.origin = r.text(root, "", "origin");
         if (!note::valid_key_name(t.origin))
             r.fail(root["origin"], "origin",
@@ -391,6 +402,7 @@ result<topology> parse_topology(const std::string& text, const std::string& file
         read_latency(r, root, t);
         read_nodes(r, root, t);
         read_replication(r, root, t);
+        read_witnessing(r, root, t);
         read_policy(r, root, t);
     } catch (const topology_error& e) {
         return make_error(e.message);

@@ -58,6 +58,12 @@ struct replication_spec {
     std::uint32_t reconnect_max_ms = 10000;     // capped at this, with jitter
 };
 
+/// How the leader collects cosignatures (when the policy names witnesses).
+struct witnessing_spec {
+    std::uint32_t interval_ms = 1000; // at most one round per interval, when the tree grew
+    std::uint32_t timeout_ms = 5000;  // per request to one witness
+};
+
 struct topology {
     std::string file; // where it was read from, for messages
     std::string origin;
@@ -65,6 +71,7 @@ struct topology {
     std::vector<latency_spec> latencies;
     std::vector<node_spec> nodes;
     replication_spec replication;
+    witnessing_spec witnessing;
     /// Where `civic-attest certs` puts the network's CA (ca.crt) and each node's
     /// certificate and key (NAME.crt, NAME.key).
     std::string tls_dir = "certs";

@@ -40,7 +40,9 @@ struct network {
 
     /// `replicas` replica names; the first `may_lead` of them may lead. `acks`:
     /// replica acks per write.
-    network(const std::vector<std::string>& replicas, std::size_t acks, std::size_t may_lead = 1) {
+    /// `witnesses`: witness nodes; the policy then asks `quorum` of them.
+    network(const std::vector<std::string>& replicas, std::size_t acks, std::size_t may_lead = 1,
+            const std::vector<std::string>& witnesses = {}, std::size_t quorum = 0) {
         std::string text = "origin: " + std::string(origin) + "\ntls_dir: " + dir / "certs" +
                            "\nlog_vkey: " + dir / "log.vkey" +
                            "\nregions:\n  - name: here\nnodes:\n";
@@ -61,13 +63,25 @@ struct network {
                 i < may_lead
                     ? "    may_lead: true\n    log_key: " + dir / (replicas[i] + ".key") + "\n"
                     : "");
+        for (const auto& w : witnesses)
+            add(w, "witness", "    witness_key: " + dir / (w + ".key") + "\n");
+        if (!witnesses.empty()) {
+            text += "witnessing:\n  interval_ms: 200\n  timeout_ms: 2000\npolicy: |\n";
+            std::string members;
+            for (const auto& w : witnesses) {
+                text += "  witness " + w + "\n";
+                members += " " + w;
+            }
+            text += "  group all " + std::to_string(quorum) + members + "\n  quorum all\n";
+            text += "policy_file: " + dir / "policy.txt" + "\n";
+        }
         text += "replication:\n  acks: " + std::to_string(acks) +
                 "\n  heartbeat_ms: 200\n  connection_timeout_ms: 1500\n"
                 "  reconnect_initial_ms: 50\n  reconnect_max_ms: 500\n";
         topology = dir / "topology.yaml";
         std::ofstream(topology) << text;
         REQUIRE(cli({"certs", "--topology", topology}) == 0);
-        REQUIRE(cli({"logkey", "--topology", topology}) == 0);
+        REQUIRE(cli({"keys", "--topology", topology}) == 0);
     }
 
     int cli(std::vector<std::string> args, const std::string& out = {}) {
@@ -102,7 +116,7 @@ struct network {
             if (res && res->result_int() == 200) {
                 last = res->body();
                 auto j = json::parse(res->body());
-                if (n.roles == "leader" || j["leader"]["joined"] == true) return;
+                if (n.roles != "replica" || j["leader"]["joined"] == true) return;
             }
             std::this_thread::sleep_for(50ms);
         }
@@ -223,6 +237,38 @@ struct submitter {
         }
     }
 };
+
+/// Signs `count` statements through `node`; true if all were acknowledged.
+bool sign_some(network& net, const std::string& node, std::size_t count, const std::string& tag) {
+    connection c;
+    for (std::size_t i = 0; i < count; ++i) {
+        auto content = hex_encode(sha256(byte_view(tag + std::to_string(i))));
+        auto res = c.call(net.nodes.at(node).http, bhttp::verb::post, "/api/sign",
+                          json{{"identity", "town/clerk"}, {"content_sha256", content}}.dump(),
+                          net.clerk_bearer);
+        if (!res || res->result_int() != 200) return false;
+    }
+    return true;
+}
+
+/// Waits until the leader has published a checkpoint of its whole tree that
+/// meets the quorum (or, with `quorum` false, that does not); its "witnessing"
+/// status then.
+json wait_witnessed(network& net, bool quorum, std::chrono::seconds limit = 20s) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    json last;
+    while (std::chrono::steady_clock::now() < until) {
+        last = net.status("leader");
+        if (last.is_object() && last.contains("witnessing") &&
+            last["witnessing"].value("published_size", std::uint64_t{0}) == last["size"] &&
+            last["witnessing"].value("quorum", !quorum) == quorum)
+            return last["witnessing"];
+        std::this_thread::sleep_for(50ms);
+    }
+    INFO("last status: " << last.dump());
+    FAIL("the leader published no checkpoint of its whole tree with quorum " << quorum);
+    return {};
+}
 
 /// Every acknowledged statement is at its index on `node`, with its content.
 void check_acks_on(network& net, const std::string& node, const std::vector<ack>& acks) {
@@ -493,4 +539,75 @@ TEST_CASE("cluster: after the leader dies a replica is promoted under a new epoc
     auto all = before;
     all.insert(all.end(), after.begin(), after.end());
     check_acks_on(net, chosen, all);
+}
+
+TEST_CASE("cluster: with one witness of three down cosigned checkpoints keep coming, with two "
+          "down clients get log-signed proofs and the missing quorum shows",
+          "[cluster][witness]") {
+    network net({}, 0, 0, {"w-a", "w-b", "w-c"}, 2);
+    net.start("leader");
+    net.wait_ready("leader");
+    for (const auto* w : {"w-a", "w-b", "w-c"})
+        net.start(w);
+    for (const auto* w : {"w-a", "w-b", "w-c"})
+        net.wait_ready(w);
+    net.register_clerk();
+
+    auto verify_bundle = [&](std::uint64_t index) {
+        auto body = net.get("leader", "/api/bundle/" + std::to_string(index));
+        REQUIRE_FALSE(body.empty());
+        auto j = json::parse(body);
+        std::ofstream(net.dir / "bundle.proof") << j["proof"].get<std::string>();
+        auto code = net.cli(
+            {"verify", "--policy", net.dir / "policy.txt", "--proof", net.dir / "bundle.proof"});
+        return std::make_pair(j, code);
+    };
+
+    REQUIRE(sign_some(net, "leader", 5, "all up "));
+    auto w = wait_witnessed(net, true);
+    CHECK(w["quorum"] == true);
+    CHECK(w["cosigners"].size() == 3);
+    auto [first, first_code] = verify_bundle(3);
+    CHECK(first["quorum"] == true);
+    CHECK(first_code == 0); // valid offline against the policy: 2 of 3 needed, 3 cosigned
+
+    net.nodes["w-c"].process.kill_now();
+    REQUIRE(sign_some(net, "leader", 5, "one down "));
+    w = wait_witnessed(net, true);
+    CHECK(w["quorum"] == true);
+    CHECK(w["cosigners"] == json::array({"w-a", "w-b"}));
+    auto [second, second_code] = verify_bundle(8);
+    CHECK(second["quorum"] == true);
+    CHECK(second_code == 0);
+
+    net.nodes["w-b"].process.kill_now();
+    REQUIRE(sign_some(net, "leader", 5, "two down ")); // signing goes on
+    w = wait_witnessed(net, false);
+    INFO(w.dump());
+    CHECK(w["quorum"] == false);
+    CHECK(w["cosigners"] == json::array({"w-a"}));
+    auto metrics = net.get("leader", "/metrics");
+    CHECK(metrics.find("civic_cosign_quorum 0") != std::string::npos);
+    CHECK(metrics.find("civic_cosign_rounds_total{outcome=\"no_quorum\"}") != std::string::npos);
+    // A new entry's bundle is log-signed (with one cosignature): it verifies
+    // against the log key, not against the policy's quorum.
+    auto [third, third_code] = verify_bundle(13);
+    CHECK(third["quorum"] == false);
+    CHECK(third_code != 0);
+    std::ofstream(net.dir / "bundle.proof") << third["proof"].get<std::string>();
+    auto vkey = read_file(net.dir / "log.vkey");
+    CHECK(net.cli({"verify", "--log-key", vkey.substr(0, vkey.find('\n')), "--proof",
+                   net.dir / "bundle.proof"}) == 0);
+    // An older entry keeps its witnessed bundle.
+    auto [older, older_code] = verify_bundle(3);
+    CHECK(older["quorum"] == true);
+    CHECK(older_code == 0);
+
+    // Back up: the restarted witness is asked from the size it holds (a 409
+    // tells the collector), and the quorum is back.
+    net.start("w-b");
+    net.wait_ready("w-b");
+    REQUIRE(sign_some(net, "leader", 2, "back "));
+    w = wait_witnessed(net, true);
+    CHECK(w["cosigners"] == json::array({"w-a", "w-b"}));
 }

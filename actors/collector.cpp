@@ -1,0 +1,316 @@
+#include "actors/collector.hpp"
+
+#include "actors/backoff.hpp"
+#include "actors/errors.hpp"
+#include "protocol/tiles.hpp"
+
+#include <caf/actor_cast.hpp>
+
+#include <algorithm>
+
+namespace civic::actors {
+namespace {
+
+constexpr std::size_t max_quorum_samples = 256;
+
+using time_point = collector_state::time_point;
+
+std::uint64_t micros(caf::timespan d) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    return us > 0 ? static_cast<std::uint64_t>(us) : 0;
+}
+
+void connect(collector_pointer self, std::size_t i);
+void finish_round(collector_pointer self);
+
+void retry_connect_later(collector_pointer self, std::size_t i) {
+    auto& st = self->state;
+    auto& l = st.links[i];
+    l.connecting = false;
+    ++l.connect_failures;
+    l.retry_at =
+        self->clock().now() + backoff_delay(st.config.backoff_initial, st.config.backoff_max,
+                                            l.connect_failures, st.jitter);
+}
+
+void connect(collector_pointer self, std::size_t i) {
+    auto& l = self->state.links[i];
+    if (l.gateway || l.connecting) return;
+    l.connecting = true;
+    self->request(self->state.middleman, self->state.config.connect_timeout,
+                  caf::connect_atom::value, l.endpoint.host, l.endpoint.port)
+        .then(
+            [self, i](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                      const std::set<std::string>&) {
+                auto& link = self->state.links[i];
+                if (!ptr) return retry_connect_later(self, i);
+                link.connecting = false;
+                link.connect_failures = 0;
+                link.gateway = caf::actor_cast<gateway_actor>(std::move(ptr));
+                link.view.connected = true;
+                self->monitor(link.gateway);
+            },
+            [self, i](caf::error&) { retry_connect_later(self, i); });
+}
+
+/// Whether the cosignatures gathered so far meet the policy's quorum.
+bool quorum_met(const collector_state& st) {
+    std::vector<bool> cosigned(st.config.rules->witnesses.size(), false);
+    for (std::size_t i = 0; i < st.links.size(); ++i)
+        if (st.round->cosignatures[i]) cosigned[st.links[i].policy_index] = true;
+    return st.config.rules->quorum_met(cosigned);
+}
+
+/// After any answer: notes the quorum, and ends the round when nothing is out,
+/// or arms the grace timer for late cosignatures.
+void check_round(collector_pointer self) {
+    auto& st = self->state;
+    if (!st.round) return;
+    auto& r = *st.round;
+    bool outstanding = std::any_of(r.waiting.begin(), r.waiting.end(), [](bool w) { return w; });
+    if (!r.quorum_at && quorum_met(st)) {
+        r.quorum_at = self->clock().now();
+        if (outstanding) self->delayed_send(self, st.config.grace, atoms::flush_atom_v, r.id);
+    }
+    if (!outstanding) finish_round(self);
+}
+
+void failed(collector_pointer self, std::size_t i, std::chrono::microseconds latency) {
+    auto& l = self->state.links[i];
+    ++l.view.failures;
+    if (self->state.config.on_answer) self->state.config.on_answer(l.endpoint.name, latency, false);
+}
+
+void ask_witness(collector_pointer self, std::size_t i, std::uint64_t old_size);
+
+void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uint64_t size,
+               time_point sent, cosign_answer& a) {
+    auto& st = self->state;
+    auto& l = st.links[i];
+    auto latency =
+        std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() - sent);
+    l.view.last_latency_us = micros(latency);
+    bool current = st.round && st.round->id == id;
+    if (current) st.round->waiting[i] = false;
+    if (a.status == 200) {
+        // The body is signature lines for the checkpoint: checked with this
+        // witness's key alone (anything else in it is ignored, as the spec says).
+        auto text = current ? st.round->body.text() : std::string();
+        std::optional<note::signature> mine;
+        if (current) {
+            auto n = note::parse(text + "\n" + a.body);
+            if (n) {
+                for (const auto& sig : n->signatures)
+                    if (sig.name == l.verifier->name() && sig.key_id == l.verifier->key_id() &&
+                        l.verifier->verify(text, sig.data))
+                        mine = sig;
+            }
+        }
+        if (current && !mine) {
+            failed(self, i, latency);
+        } else {
+            l.view.known_size = std::max(l.view.known_size, size);
+            ++l.view.cosigned;
+            if (st.config.on_answer) st.config.on_answer(l.endpoint.name, latency, true);
+            if (current) st.round->cosignatures[i] = std::move(mine);
+        }
+    } else if (a.status == 409 && a.size_body) {
+        // The witness holds another size: retry once from it (at start every
+        // witness is asked from 0, and this is how the collector learns it).
+        auto reported = std::strtoull(a.body.c_str(), nullptr, 10);
+        l.view.known_size = reported;
+        if (current && !st.round->retried[i] && reported <= size) {
+            st.round->retried[i] = true;
+            return ask_witness(self, i, reported);
+        }
+        failed(self, i, latency);
+    } else {
+        failed(self, i, latency);
+    }
+    if (current) check_round(self);
+}
+
+void ask_witness(collector_pointer self, std::size_t i, std::uint64_t old_size) {
+    auto& st = self->state;
+    auto& r = *st.round;
+    auto& l = st.links[i];
+    auto size = r.body.size;
+    cosign_request request{old_size, {}, r.log_note};
+    if (old_size > size) return failed(self, i, {}); // it cosigned more than this log holds
+    if (old_size > 0 && old_size < size) {
+        auto proof = tiles::consistency_proof(*st.store, old_size, size);
+        if (!proof) return failed(self, i, {});
+        for (const auto& h : *proof)
+            request.proof.insert(request.proof.end(), h.begin(), h.end());
+    }
+    r.waiting[i] = true;
+    auto id = r.id;
+    auto sent = self->clock().now();
+    self->request(l.gateway, st.config.witness_timeout, atoms::add_atom_v, std::move(request))
+        .then(
+            [self, id, i, size, sent](cosign_answer& a) { on_answer(self, id, i, size, sent, a); },
+            [self, id, i, sent](caf::error&) {
+                auto& s = self->state;
+                failed(self, i,
+                       std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() -
+                                                                             sent));
+                if (s.round && s.round->id == id) {
+                    s.round->waiting[i] = false;
+                    check_round(self);
+                }
+            });
+}
+
+void start_round(collector_pointer self, const std::string& log_note) {
+    auto& st = self->state;
+    if (st.round) return;
+    // Not while a connection is being made: a witness that was just
+    // reconnecting would miss the round (the next tick tries again).
+    if (std::any_of(st.links.begin(), st.links.end(),
+                    [](const collector_state::link& l) { return l.connecting; }))
+        return;
+    auto parsed = parse_signed_checkpoint(log_note);
+    if (!parsed || parsed->body.size == 0) return;
+    // A round when the tree grew, or when the last one lacked the quorum.
+    if (!st.published.empty() && parsed->body.size <= st.published_size &&
+        (st.published_quorum || parsed->body.size < st.published_size))
+        return;
+    collector_state::round_state r;
+    r.id = st.next_round++;
+    r.body = parsed->body;
+    r.log_note = log_note;
+    r.started = self->clock().now();
+    r.cosignatures.resize(st.links.size());
+    r.waiting.assign(st.links.size(), false);
+    r.retried.assign(st.links.size(), false);
+    st.round = std::move(r);
+    for (std::size_t i = 0; i < st.links.size(); ++i)
+        if (st.links[i].gateway) ask_witness(self, i, st.links[i].view.known_size);
+    check_round(self);
+}
+
+void finish_round(collector_pointer self) {
+    auto& st = self->state;
+    if (!st.round) return;
+    auto r = std::move(*st.round);
+    st.round.reset();
+    auto n = note::parse(r.log_note);
+    if (!n) return;
+    bool met = r.quorum_at.has_value();
+    st.published_cosigners.clear();
+    for (std::size_t i = 0; i < r.cosignatures.size(); ++i) {
+        if (!r.cosignatures[i]) continue;
+        n->signatures.push_back(*r.cosignatures[i]);
+        st.published_cosigners.push_back(st.links[i].endpoint.name);
+    }
+    st.published = note::serialize(*n);
+    st.published_size = r.body.size;
+    st.published_quorum = met;
+    if (met) st.witnessed = st.published;
+    ++st.rounds;
+    std::optional<std::chrono::microseconds> ttq;
+    if (met) {
+        ++st.quorum_rounds;
+        ttq = std::chrono::duration_cast<std::chrono::microseconds>(*r.quorum_at - r.started);
+        st.time_to_quorum_us.push_back(micros(*r.quorum_at - r.started));
+        if (st.time_to_quorum_us.size() > max_quorum_samples) st.time_to_quorum_us.pop_front();
+    }
+    if (st.config.on_round) st.config.on_round(ttq);
+}
+
+void tick(collector_pointer self) {
+    auto& st = self->state;
+    self->delayed_send(self, st.config.interval, atoms::tick_atom_v);
+    auto now = self->clock().now();
+    for (std::size_t i = 0; i < st.links.size(); ++i)
+        if (!st.links[i].gateway && now >= st.links[i].retry_at) connect(self, i);
+    if (st.round || !st.ledger) return;
+    self->request(st.ledger, st.config.witness_timeout, atoms::checkpt_atom_v)
+        .then([self](std::string& text) { start_round(self, text); },
+              [](caf::error&) {}); // no checkpoint yet, or the ledger restarts
+}
+
+std::uint64_t percentile(std::vector<std::uint64_t> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+    return v[std::min(k, v.size() - 1)];
+}
+
+} // namespace
+
+collector_actor::behavior_type collector(collector_pointer self, collector_config config,
+                                         std::shared_ptr<storage::ledger_store> store,
+                                         caf::io::middleman_actor middleman, ledger_actor ledger) {
+    auto& st = self->state;
+    st.config = std::move(config);
+    st.store = std::move(store);
+    st.middleman = std::move(middleman);
+    st.ledger = std::move(ledger);
+    st.jitter.seed(static_cast<std::minstd_rand::result_type>(st.config.seed % 2147483647 + 1));
+    const auto& rules = *st.config.rules;
+    for (const auto& e : st.config.endpoints) {
+        for (std::size_t p = 0; p < rules.witnesses.size(); ++p) {
+            if (rules.witnesses[p].name != e.name) continue;
+            auto v = note::make_verifier(rules.witnesses[p].key);
+            if (!v) break;
+            collector_state::link l;
+            l.endpoint = e;
+            l.policy_index = p;
+            l.verifier = std::shared_ptr<const note::verifier>(std::move(*v));
+            l.view.name = e.name;
+            st.links.push_back(std::move(l));
+            break;
+        }
+    }
+    self->set_down_handler([self](caf::down_msg& msg) {
+        auto& s = self->state;
+        for (std::size_t i = 0; i < s.links.size(); ++i) {
+            auto& l = s.links[i];
+            if (!l.gateway || l.gateway.address() != msg.source) continue;
+            l.gateway = nullptr;
+            l.view.connected = false;
+            // At once: CAF 0.17 was seen to report every peer of a node as
+            // unreachable when one of its connections closed, peers that are up.
+            connect(self, i);
+        }
+    });
+    for (std::size_t i = 0; i < st.links.size(); ++i)
+        connect(self, i);
+    self->send(self, atoms::tick_atom_v);
+    return {
+        [self](atoms::checkpt_atom) -> caf::result<std::string> {
+            if (self->state.published.empty())
+                return make_error(errc::unknown_identity, "no witnessed checkpoint yet");
+            return self->state.published;
+        },
+        [self](atoms::checkpt_atom, bool quorum_only) -> caf::result<std::string> {
+            const auto& text = quorum_only ? self->state.witnessed : self->state.published;
+            if (text.empty())
+                return make_error(errc::unknown_identity, "no witnessed checkpoint yet");
+            return text;
+        },
+        [self](atoms::status_atom) {
+            auto& s = self->state;
+            collector_status out;
+            out.published_size = s.published_size;
+            out.quorum = s.published_quorum;
+            out.cosigners = s.published_cosigners;
+            out.rounds = s.rounds;
+            out.quorum_rounds = s.quorum_rounds;
+            std::vector<std::uint64_t> samples(s.time_to_quorum_us.begin(),
+                                               s.time_to_quorum_us.end());
+            out.time_to_quorum_p50_us = percentile(samples, 0.5);
+            out.time_to_quorum_p95_us = percentile(samples, 0.95);
+            for (const auto& l : s.links)
+                out.witnesses.push_back(l.view);
+            return out;
+        },
+        [self](atoms::tick_atom) { tick(self); },
+        [self](atoms::flush_atom, std::uint64_t id) {
+            if (self->state.round && self->state.round->id == id) finish_round(self);
+        },
+    };
+}
+
+} // namespace civic::actors

@@ -1,0 +1,100 @@
+// The collector actor (see collector_actor in actors.hpp): the leader's side of
+// C2SP tlog-witness, over the network's own connections.
+#pragma once
+
+#include "actors/actors.hpp"
+#include "protocol/checkpoint.hpp"
+#include "protocol/policy.hpp"
+#include "storage/ledger_store.hpp"
+
+#include <caf/io/middleman_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace civic::actors {
+
+/// Where a witness of the policy listens: its node's gateway.
+struct witness_endpoint {
+    std::string name; // its name in the policy
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+struct collector_config {
+    /// The policy: its witnesses' keys check cosignatures, its quorum says when
+    /// a checkpoint is witnessed. Witnesses without an endpoint (outside the
+    /// network) are not asked and count as not cosigning.
+    std::shared_ptr<const policy> rules;
+    std::vector<witness_endpoint> endpoints;
+    std::chrono::milliseconds interval{1000};        // cadence: at most one round per tick
+    std::chrono::milliseconds witness_timeout{5000}; // per request to one witness
+    std::chrono::milliseconds grace{200};            // for late cosignatures after the quorum
+    std::chrono::milliseconds connect_timeout{3000};
+    std::chrono::milliseconds backoff_initial{200};
+    std::chrono::milliseconds backoff_max{10000};
+    std::uint64_t seed = 1;
+    /// Metrics hooks, called on the collector's thread; must be quick.
+    std::function<void(const std::string& witness, std::chrono::microseconds latency, bool ok)>
+        on_answer;
+    std::function<void(std::optional<std::chrono::microseconds> time_to_quorum)> on_round;
+};
+
+struct collector_state {
+    static inline const char* name = "collector";
+    using time_point = caf::actor_clock::time_point;
+
+    struct link {
+        witness_endpoint endpoint;
+        std::size_t policy_index = 0;
+        std::shared_ptr<const note::verifier> verifier;
+        gateway_actor gateway; // while connected
+        bool connecting = false;
+        std::uint32_t connect_failures = 0;
+        time_point retry_at{};
+        witness_link view;
+    };
+    struct round_state {
+        std::uint64_t id = 0;
+        checkpoint body;
+        std::string log_note; // the checkpoint as the log signed it
+        time_point started{};
+        std::vector<std::optional<note::signature>> cosignatures; // per link
+        std::vector<bool> waiting;                                // per link: a request out
+        std::vector<bool> retried;                                // per link: after a 409
+        std::optional<time_point> quorum_at;
+    };
+
+    collector_config config;
+    std::shared_ptr<storage::ledger_store> store; // consistency proofs
+    caf::io::middleman_actor middleman;
+    ledger_actor ledger;
+    std::vector<link> links;
+    std::optional<round_state> round;
+    std::uint64_t next_round = 1;
+    std::string published; // the checkpoint with its cosignatures
+    std::uint64_t published_size = 0;
+    bool published_quorum = false;
+    std::vector<std::string> published_cosigners;
+    std::string witnessed; // the newest published checkpoint that met the quorum
+    std::uint64_t rounds = 0, quorum_rounds = 0;
+    std::deque<std::uint64_t> time_to_quorum_us; // the latest rounds', bounded
+    std::minstd_rand jitter;
+};
+
+using collector_pointer = collector_actor::stateful_pointer<collector_state>;
+
+/// Starts connecting to every witness and ticking at once.
+collector_actor::behavior_type collector(collector_pointer self, collector_config config,
+                                         std::shared_ptr<storage::ledger_store> store,
+                                         caf::io::middleman_actor middleman, ledger_actor ledger);
+
+} // namespace civic::actors
