@@ -47,6 +47,7 @@ void connect(collector_pointer self, std::size_t i) {
                 link.connecting = false;
                 link.connect_failures = 0;
                 link.gateway = caf::actor_cast<gateway_actor>(std::move(ptr));
+                link.connected_at = self->clock().now();
                 link.view.connected = true;
                 self->monitor(link.gateway);
             },
@@ -270,9 +271,15 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
             if (!l.gateway || l.gateway.address() != msg.source) continue;
             l.gateway = nullptr;
             l.view.connected = false;
-            // At once: CAF 0.17 was seen to report every peer of a node as
-            // unreachable when one of its connections closed, peers that are up.
-            connect(self, i);
+            // At once after a connection that lasted: CAF 0.17 was seen to
+            // report every peer of a node unreachable when one of its connections
+            // closed, peers that are up. One that dies as soon as it is made
+            // waits for the backoff instead.
+            if (self->clock().now() - l.connected_at >= std::chrono::seconds(1)) {
+                connect(self, i);
+            } else {
+                retry_connect_later(self, i);
+            }
         }
     });
     for (std::size_t i = 0; i < st.links.size(); ++i)

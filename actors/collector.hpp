@@ -60,6 +60,7 @@ struct collector_state {
         bool connecting = false;
         std::uint32_t connect_failures = 0;
         time_point retry_at{};
+        time_point connected_at{};
         witness_link view;
     };
     struct round_state {

@@ -1,0 +1,289 @@
+// The collector on the deterministic scheduler, against real witness actors
+// behind links of chosen (virtual) latency: it publishes at the policy's
+// quorum, after the k-th fastest witness and not the slowest, keeps late
+// cosignatures that arrive within its grace period, learns a witness's size
+// from a 409, and says so when the quorum is missing.
+#include "actors/collector.hpp"
+#include "actors/committer.hpp"
+#include "actors/ledger.hpp"
+#include "actors/system.hpp"
+#include "actors/witness.hpp"
+#include "protocol/entry.hpp"
+#include "support.hpp"
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <catch2/catch.hpp>
+
+#include <map>
+
+using namespace civic;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string origin = "collector.test/log";
+
+/// A witness's gateway seen across a link of fixed one-way latency: each
+/// request is handed on after `delay` and its answer returned after `delay`.
+struct link_state {
+    static inline const char* name = "slow-link";
+    struct pending {
+        actors::cosign_request request;
+        caf::typed_response_promise<actors::cosign_answer> promise;
+        actors::cosign_answer answer;
+    };
+    std::map<std::uint64_t, pending> inflight;
+    std::uint64_t next = 0;
+};
+
+caf::behavior slow_link(caf::stateful_actor<link_state>* self, actors::witness_actor target,
+                        caf::timespan delay) {
+    return {
+        [self, delay](atoms::add_atom, actors::cosign_request& r) {
+            auto promise = self->make_response_promise<actors::cosign_answer>();
+            auto id = self->state.next++;
+            self->state.inflight[id] = {std::move(r), promise, {}};
+            self->delayed_send(self, delay, atoms::flush_atom_v, id); // out after `delay`
+            return promise;
+        },
+        [self, target, delay](atoms::flush_atom, std::uint64_t id) {
+            self->request(target, 10s, atoms::add_atom_v, self->state.inflight[id].request)
+                .then([self, delay, id](actors::cosign_answer& a) {
+                    self->state.inflight[id].answer = std::move(a);
+                    self->delayed_send(self, delay, atoms::tick_atom_v, id); // back after `delay`
+                });
+        },
+        [self](atoms::tick_atom, std::uint64_t id) {
+            auto p = std::move(self->state.inflight[id]);
+            self->state.inflight.erase(id);
+            p.promise.deliver(std::move(p.answer));
+        },
+    };
+}
+
+/// The middleman as the collector sees it: `connect` to port N answers link N.
+caf::behavior fake_middleman(caf::event_based_actor*, std::map<std::uint16_t, caf::actor> links) {
+    return {
+        [links](caf::connect_atom, const std::string&, std::uint16_t port)
+            -> caf::result<caf::node_id, caf::strong_actor_ptr, std::set<std::string>> {
+            auto it = links.find(port);
+            if (it == links.end()) return caf::sec::cannot_connect_to_node;
+            return {caf::node_id{}, caf::actor_cast<caf::strong_actor_ptr>(it->second),
+                    std::set<std::string>{}};
+        },
+    };
+}
+
+struct witness_node {
+    std::string name;
+    std::unique_ptr<test::temp_dir> dir;
+    std::shared_ptr<storage::witness_store> store;
+    actors::witness_writer_actor writer;
+    actors::witness_actor witness;
+    caf::actor link;
+};
+
+struct fixture {
+    test::temp_dir dir{"collector"};
+    std::shared_ptr<const note::ed25519_signer> log =
+        std::make_shared<const note::ed25519_signer>(test::log_signer(origin));
+    ed25519::secret_key clerk = test::key_for("collector-clerk");
+    std::unique_ptr<actors::system_config> cfg;
+    std::unique_ptr<caf::actor_system> sys;
+    caf::scheduler::test_coordinator* sched = nullptr;
+    std::shared_ptr<storage::ledger_store> store;
+    actors::committer_actor committer;
+    actors::ledger_actor ledger;
+    std::vector<witness_node> witnesses;
+    caf::actor middleman;
+    actors::collector_actor collector;
+    std::shared_ptr<const policy> rules;
+    std::uint64_t appended = 0;
+
+    /// Witnesses w0..w(n-1) with the given one-way latencies; the policy asks
+    /// `quorum` of them.
+    fixture(const std::vector<caf::timespan>& latencies, std::size_t quorum) {
+        cfg = std::make_unique<actors::system_config>(actors::system_options{true});
+        sys = std::make_unique<caf::actor_system>(*cfg);
+        sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+        store = std::shared_ptr<storage::ledger_store>(
+            std::move(*storage::ledger_store::open({dir.path.string()})));
+        committer = sys->spawn(actors::committer, store);
+        actors::ledger_config lc;
+        lc.origin = origin;
+        ledger = sys->spawn(actors::ledger, lc, store, log, committer);
+
+        std::string policy_text = "log " + note::format_vkey(log->verifier_key()) + "\n";
+        std::string members;
+        std::map<std::uint16_t, caf::actor> links;
+        for (std::size_t i = 0; i < latencies.size(); ++i) {
+            witness_node w;
+            w.name = "w" + std::to_string(i);
+            w.dir = std::make_unique<test::temp_dir>("collector-" + w.name);
+            w.store = std::shared_ptr<storage::witness_store>(
+                std::move(*storage::witness_store::open(w.dir->path.string())));
+            w.writer = sys->spawn(actors::witness_writer, w.store);
+            actors::witness_config wc;
+            wc.key = std::make_shared<const note::cosigner>(test::witness(w.name));
+            auto logs = std::make_shared<witness::trusted_logs>();
+            REQUIRE(logs->add(note::format_vkey(log->verifier_key())));
+            wc.logs = logs;
+            wc.unix_offset = 1795000000000ms;
+            w.witness = sys->spawn(actors::witness, wc, std::move(*w.store->states()),
+                                   std::uint64_t{0}, w.writer);
+            w.link = sys->spawn(slow_link, w.witness, latencies[i]);
+            links[static_cast<std::uint16_t>(1000 + i)] = w.link;
+            policy_text +=
+                "witness " + w.name + " " + note::format_vkey(wc.key->verifier_key()) + "\n";
+            members += " " + w.name;
+            witnesses.push_back(std::move(w));
+        }
+        policy_text += "group all " + std::to_string(quorum) + members + "\nquorum all\n";
+        auto parsed = parse_policy(policy_text);
+        REQUIRE(parsed);
+        rules = std::make_shared<const policy>(std::move(*parsed));
+        middleman = sys->spawn(fake_middleman, links);
+        append(1);
+        start_collector();
+    }
+    ~fixture() {
+        for (auto& w : witnesses)
+            for (const auto& a :
+                 {caf::actor_cast<caf::actor>(w.link), caf::actor_cast<caf::actor>(w.witness),
+                  caf::actor_cast<caf::actor>(w.writer)})
+                caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+        for (const auto& a :
+             {caf::actor_cast<caf::actor>(collector), caf::actor_cast<caf::actor>(ledger),
+              caf::actor_cast<caf::actor>(committer), middleman})
+            caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+        sched->run();
+    }
+
+    void start_collector() {
+        if (collector) caf::anon_send_exit(collector, caf::exit_reason::kill);
+        actors::collector_config cc;
+        cc.rules = rules;
+        for (std::size_t i = 0; i < witnesses.size(); ++i)
+            cc.endpoints.push_back(
+                {witnesses[i].name, "127.0.0.1", static_cast<std::uint16_t>(1000 + i)});
+        cc.interval = 1s;
+        cc.witness_timeout = 2s;
+        cc.grace = 200ms;
+        collector = sys->spawn(actors::collector, cc, store,
+                               caf::actor_cast<caf::io::middleman_actor>(middleman), ledger);
+        sched->run();
+    }
+
+    /// Appends `n` entries (the first ever is the clerk's registration).
+    void append(std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            entry e;
+            e.kind = appended == 0 ? entry_kind::identity_registration : entry_kind::statement;
+            e.timestamp_ms = 1795000000000 + appended;
+            e.identity = "clerk";
+            e.public_key = clerk.public_key_bytes();
+            if (e.kind == entry_kind::statement)
+                e.content_hash = sha256(byte_view("doc " + std::to_string(appended)));
+            e.sign(clerk);
+            ++appended;
+            caf::anon_send(ledger, atoms::append_atom_v, e.encode());
+            sched->run();
+        }
+    }
+
+    /// Runs the virtual clock forward by `d`, in 1 ms steps.
+    void run_for(caf::timespan d) {
+        for (caf::timespan t{0}; t < d; t += 1ms) {
+            sched->advance_time(1ms);
+            sched->run();
+        }
+    }
+
+    actors::collector_status status() {
+        actors::collector_status out;
+        sys->spawn([&out, target = collector](caf::event_based_actor* self) {
+            self->request(target, 10s, atoms::status_atom_v)
+                .then([&out](const actors::collector_status& s) { out = s; });
+        });
+        sched->run();
+        return out;
+    }
+
+    std::string published() {
+        std::string out;
+        sys->spawn([&out, target = collector](caf::event_based_actor* self) {
+            self->request(target, 10s, atoms::checkpt_atom_v)
+                .then([&out](const std::string& s) { out = s; }, [](caf::error&) {});
+        });
+        sched->run();
+        return out;
+    }
+};
+
+} // namespace
+
+TEST_CASE("collector: publishes at the k-th fastest witness, keeps late cosignatures within "
+          "its grace, and goes on from each witness's size",
+          "[actors][collector]") {
+    // One-way latencies: round trips of 20, 40, 60, 80 and 1000 ms; 3 of 5 needed.
+    fixture f({10ms, 20ms, 30ms, 40ms, 500ms}, 3);
+    f.run_for(1500ms); // the first tick connects, the second (at 1 s) starts a round
+    auto s = f.status();
+    REQUIRE(s.rounds == 1);
+    CHECK(s.quorum);
+    // Quorum with the third fastest (60 ms); w3 (80 ms) made the 200 ms grace, w4 did not.
+    CHECK(s.time_to_quorum_p50_us == 60000);
+    CHECK(s.cosigners == std::vector<std::string>{"w0", "w1", "w2", "w3"});
+    auto cp = parse_signed_checkpoint(f.published());
+    REQUIRE(cp);
+    CHECK(cp->body.size == 1);
+    CHECK(cp->signed_note.signatures.size() == 5); // the log's and four cosignatures
+    auto verifier = policy_verifier::make(*f.rules);
+    REQUIRE(verifier);
+    auto verdict = verifier->verify(f.published());
+    REQUIRE(verdict);
+    CHECK(verdict->quorum);
+
+    // The tree grows: the next round asks each witness from the size it holds
+    // (the slow one answered late, so it holds 1 too) with a consistency proof.
+    f.append(9);
+    f.run_for(1600ms); // the round starts at 2 s; the slow witness answers at 3 s
+    s = f.status();
+    REQUIRE(s.rounds == 2);
+    CHECK(s.published_size == 10);
+    CHECK(s.time_to_quorum_p95_us == 60000);
+    for (const auto& w : s.witnesses)
+        CHECK(w.failures == 0);
+    CHECK(s.witnesses[4].known_size == 10); // its late answer still counts
+
+    // A new collector knows no sizes: each witness answers 409 with its own and
+    // is asked again from it; the quorum costs one more round trip.
+    f.append(5);
+    f.start_collector();
+    f.run_for(1500ms);
+    s = f.status();
+    REQUIRE(s.rounds == 1);
+    CHECK(s.published_size == 15);
+    CHECK(s.quorum);
+    CHECK(s.time_to_quorum_p50_us == 120000);
+}
+
+TEST_CASE("collector: without a quorum it publishes what it has and says so",
+          "[actors][collector]") {
+    fixture f({10ms, 20ms, 30ms}, 2);
+    // Two of three witnesses gone: requests to them fail.
+    caf::anon_send_exit(f.witnesses[1].link, caf::exit_reason::kill);
+    caf::anon_send_exit(f.witnesses[2].link, caf::exit_reason::kill);
+    f.run_for(4000ms);
+    auto s = f.status();
+    REQUIRE(s.rounds >= 1);
+    CHECK_FALSE(s.quorum);
+    CHECK(s.published_size == 1);
+    CHECK(s.cosigners == std::vector<std::string>{"w0"});
+    CHECK(s.quorum_rounds == 0);
+    auto verifier = policy_verifier::make(*f.rules);
+    auto verdict = verifier->verify(f.published());
+    REQUIRE(verdict);
+    CHECK_FALSE(verdict->quorum);
+}
