@@ -231,6 +231,50 @@ typename Inspector::result_type inspect(Inspector& f, collector_status& x) {
              x.witnesses);
 }
 
+/// Evidence of a split view as gossip carries it (see protocol/split_view.hpp).
+struct gossip_evidence {
+    std::string ours, theirs;
+    bytes root_at_smaller; // 32 bytes when the sizes differ, else empty
+    bytes proof;           // concatenated 32-byte hashes
+    std::string shown_by;  // the node whose checkpoint contradicted the other
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gossip_evidence& x) {
+    return f(caf::meta::type_name("gossip_evidence"), x.ours, x.theirs, x.root_at_smaller, x.proof,
+             x.shown_by);
+}
+
+/// One side of a gossip exchange: the newest verified checkpoint the sender
+/// knows per origin (with the cosignatures it holds), and the newest evidence.
+struct gossip_message {
+    std::string from;
+    std::vector<std::string> checkpoints;
+    std::vector<gossip_evidence> evidence;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gossip_message& x) {
+    return f(caf::meta::type_name("gossip_message"), x.from, x.checkpoints, x.evidence);
+}
+
+/// What a node's gossip knows, for /api/status.
+struct gossip_status {
+    std::uint64_t rounds = 0;         // its own exchanges started
+    std::uint64_t exchanges = 0;      // exchanges answered, both ways
+    std::uint64_t failures = 0;       // exchanges that failed or timed out
+    std::uint64_t rejected = 0;       // checkpoints or evidence that did not verify
+    std::uint64_t evidence = 0;       // evidence records held
+    std::vector<std::string> origins; // the origins it has a view of
+    std::vector<std::uint64_t> sizes; // and the size of the newest checkpoint of each
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gossip_status& x) {
+    return f(caf::meta::type_name("gossip_status"), x.rounds, x.exchanges, x.failures, x.rejected,
+             x.evidence, x.origins, x.sizes);
+}
+
 /// A batch handed from the ledger to its committer: local only, never serialised.
 using batch_ptr = std::shared_ptr<const storage::batch>;
 
@@ -276,6 +320,9 @@ CAF_ADD_TYPE_ID(civic_attest, (civic::actors::cosign_request))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::cosign_answer))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::witness_status))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::collector_status))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::gossip_evidence))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::gossip_message))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::gossip_status))
 
 /// Liveness probe: any actor answers `ping` with `pong` (supervision, tests).
 CAF_ADD_ATOM(civic_attest, civic::atoms, ping_atom, "ping")
@@ -295,6 +342,8 @@ CAF_ADD_ATOM(civic_attest, civic::atoms, join_atom, "join")
 CAF_ADD_ATOM(civic_attest, civic::atoms, child_atom, "child")
 CAF_ADD_ATOM(civic_attest, civic::atoms, poll_atom, "poll")
 CAF_ADD_ATOM(civic_attest, civic::atoms, expire_atom, "expire")
+CAF_ADD_ATOM(civic_attest, civic::atoms, gossip_atom, "gossip")
+CAF_ADD_ATOM(civic_attest, civic::atoms, halt_atom, "halt")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
 
@@ -373,10 +422,29 @@ using witness_writer_actor = caf::typed_actor<
 /// requests before them leave, then committed together: check and update are
 /// atomic whatever the interleaving, and nothing is answered before the state
 /// it depends on is durable. A log-signed checkpoint that contradicts the
-/// record is kept as evidence. `status`: what it holds.
+/// record is kept as evidence. `status`: what it holds. `halt` (origin,
+/// reason): the log was caught showing two histories; the witness records it
+/// durably and never cosigns for that origin again.
 using witness_actor =
     caf::typed_actor<caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>,
-                     caf::replies_to<atoms::status_atom>::with<witness_status>>;
+                     caf::replies_to<atoms::status_atom>::with<witness_status>,
+                     caf::reacts_to<atoms::halt_atom, std::string, std::string>>;
+
+/// Gossip: every `tick` (its period) it exchanges, with `fanout` peers drawn
+/// from a seeded generator, the newest verified checkpoint it knows per origin
+/// and the newest evidence (push-pull: the peer answers with its own). A
+/// checkpoint from a peer is checked: the log's signature, then against this
+/// node's view (another root at the same size) and, on a node that holds the
+/// ledger, against its tree (another root at any size it holds). A
+/// contradiction is a split view: the evidence is verified, kept durably,
+/// reported (`on_evidence`), gossiped, and the node's witness halts for the
+/// origin. Evidence from peers is verified before it is kept.
+/// - `gossip`: a peer's side of an exchange; answered with this node's.
+/// - `status`: see gossip_status.
+using gossip_actor =
+    caf::typed_actor<caf::replies_to<atoms::gossip_atom, gossip_message>::with<gossip_message>,
+                     caf::replies_to<atoms::status_atom>::with<gossip_status>,
+                     caf::reacts_to<atoms::tick_atom>>;
 
 /// The collector (on the leader): gathers witness cosignatures for the log's
 /// checkpoints. Every `tick` (its cadence) it asks the ledger for the newest
@@ -408,10 +476,12 @@ using collector_actor =
 /// - `status`: the node's name, whether it leads, its epoch and durable size.
 /// - `add`: a checkpoint to cosign, for the node's witness (errc::unavailable
 ///   on a node that is no witness, or while its witness restarts).
+/// - `gossip`: a peer's gossip exchange, for the node's gossip actor.
 using gateway_actor =
     caf::typed_actor<caf::replies_to<atoms::join_atom, caf::actor>::with<std::uint64_t>,
                      caf::replies_to<atoms::sign_atom, forwarded_sign>::with<append_receipt>,
                      caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>,
+                     caf::replies_to<atoms::gossip_atom, gossip_message>::with<gossip_message>,
                      caf::replies_to<atoms::status_atom>::with<node_status>>;
 
 /// A supervisor: keeps its children running. A child that stops abnormally is

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/peer_link.hpp"
 #include "protocol/checkpoint.hpp"
 #include "protocol/policy.hpp"
 #include "storage/ledger_store.hpp"
@@ -22,12 +23,9 @@
 
 namespace civic::actors {
 
-/// Where a witness of the policy listens: its node's gateway.
-struct witness_endpoint {
-    std::string name; // its name in the policy
-    std::string host;
-    std::uint16_t port = 0;
-};
+/// Where a witness of the policy listens: its node's gateway (`name`: its
+/// name in the policy).
+using witness_endpoint = peer_endpoint;
 
 struct collector_config {
     /// The policy: its witnesses' keys check cosignatures, its quorum says when

@@ -77,6 +77,17 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
             }
             return self->delegate(witness, atoms::add_atom_v, std::move(r));
         },
+        [self](atoms::gossip_atom, gossip_message& m) -> caf::delegated<gossip_message> {
+            auto gossip = caf::actor_cast<gossip_actor>(self->state.actors->get("gossip"));
+            if (!gossip) {
+                auto rp = self->make_response_promise<gossip_message>();
+                rp.deliver(
+                    make_error(errc::unavailable,
+                               "no gossip on node '" + self->state.config.node_name + "' now"));
+                return {};
+            }
+            return self->delegate(gossip, atoms::gossip_atom_v, std::move(m));
+        },
         [self](atoms::status_atom) {
             auto& st = self->state;
             if (!st.store) return node_status{st.config.node_name, false, st.config.epoch, 0};

@@ -44,7 +44,7 @@ void run_round(witness_pointer self);
 /// answers only when they are durable.
 void run_round(witness_pointer self) {
     auto& st = self->state;
-    while (!st.committing && !st.waiting.empty()) {
+    while (!st.committing && (!st.waiting.empty() || !st.pending_halts.empty())) {
         auto count = std::min(st.waiting.size(), st.config.max_round);
         std::vector<witness_state::waiting_request> round(
             std::make_move_iterator(st.waiting.begin()),
@@ -53,6 +53,14 @@ void run_round(witness_pointer self) {
                          st.waiting.begin() + static_cast<std::ptrdiff_t>(count));
 
         auto write = std::make_shared<storage::witness_write>();
+        // Halts first: the requests of this round are decided as halted ones.
+        for (auto& [origin, why] : st.pending_halts) {
+            auto it = st.states.find(origin);
+            auto rec = it != st.states.end() ? it->second : storage::cosigned_record{};
+            if (rec.halted.empty()) rec.halted = why;
+            write->states[origin] = std::move(rec);
+        }
+        st.pending_halts.clear();
         std::vector<cosign_answer> answers;
         answers.reserve(round.size());
         auto now = unix_seconds(self);
@@ -77,11 +85,6 @@ void run_round(witness_pointer self) {
             std::optional<witness::cosigned_state> known;
             if (latest) known = witness::cosigned_state{latest->size, latest->root, {}};
             auto v = witness::check_add_checkpoint(req, *st.config.logs, known);
-            if (v.result == witness::outcome::cosign && latest && !latest->halted.empty()) {
-                v.result = witness::outcome::conflict;
-                v.message = "this witness stopped cosigning for '" + v.body->origin +
-                            "': " + latest->halted;
-            }
             if (v.evidence && latest) {
                 storage::evidence_record e;
                 e.observed_unix = now;
@@ -92,6 +95,11 @@ void run_round(witness_pointer self) {
                 e.proof = proof_lines(req.proof);
                 e.source = "add-checkpoint";
                 write->evidence.push_back(std::move(e));
+            }
+            if (v.result == witness::outcome::cosign && latest && !latest->halted.empty()) {
+                v.result = witness::outcome::conflict;
+                v.message = "this witness stopped cosigning for '" + v.body->origin +
+                            "': " + latest->halted;
             }
             if (v.result != witness::outcome::cosign) {
                 answers.push_back(refusal(v));
@@ -176,6 +184,13 @@ witness_actor::behavior_type witness(witness_pointer self, witness_config config
             s.waiting.push_back({std::move(r), promise});
             run_round(self);
             return promise;
+        },
+        [self](atoms::halt_atom, std::string& origin, std::string& why) {
+            auto& s = self->state;
+            auto it = s.states.find(origin);
+            if (it != s.states.end() && !it->second.halted.empty()) return;
+            s.pending_halts.emplace(std::move(origin), std::move(why));
+            run_round(self);
         },
         [self](atoms::status_atom) {
             auto& s = self->state;

@@ -42,6 +42,7 @@ struct witness_state {
     witness_writer_actor writer;
     std::map<std::string, storage::cosigned_record> states; // durable, by origin
     std::deque<waiting_request> waiting;
+    std::map<std::string, std::string> pending_halts; // origin -> why, for the next round
     bool committing = false;
     std::uint64_t cosigned = 0, refused = 0, evidence = 0;
 };

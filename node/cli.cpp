@@ -465,7 +465,10 @@ void describe_node(po::options_description& o) {
         "CAF port can join or forward requests)")(
         "crash-after-persist", po::value<unsigned>(),
         "fault injection for tests: a witness kills its own process (SIGKILL) after its Nth "
-        "durable round of cosignatures, before answering it");
+        "durable round of cosignatures, before answering it")(
+        "test-equivocate",
+        "test mode: a leader gossips another tree of the same size to every second peer (an "
+        "equivocating log), to show that the network catches it");
     describe_node_flags(o);
 }
 
@@ -507,8 +510,26 @@ result<service_options> node_options(const topology& t, const node_spec& self, b
     // Every node knows every peer and who may lead: a leader that was deposed
     // steps down and follows; a replica follows whoever leads under the newest
     // epoch. Every node reads the log's verifier key (a leader may step down).
+    net.gossip_period = std::chrono::milliseconds(t.gossip.period_ms);
+    net.gossip_fanout = t.gossip.fanout;
+    // Gossip opens a connection only where one would be opened the same way
+    // anyway (to witnesses, as a leader's collector does; from a replica to the
+    // nodes that may lead, as its uplink does), and witnesses among themselves
+    // by name. CAF 0.17 connections opened both ways between two nodes never
+    // complete. The other side answers exchanges over it (push-pull), so every
+    // node still reaches every witness, and evidence spreads through them.
+    auto witness_only = [](const node_spec& n) {
+        return !n.has(node_role::leader) && !n.has(node_role::replica);
+    };
+    auto may_lead = [](const node_spec& n) { return n.has(node_role::leader) || n.may_lead; };
+    auto opens_to = [&](const node_spec& from, const node_spec& to) {
+        if (witness_only(to)) return !witness_only(from) || from.name < to.name;
+        return from.has(node_role::replica) && !may_lead(from) && may_lead(to);
+    };
     for (const auto& n : t.nodes) {
         if (n.name == self.name) continue;
+        if (opens_to(self, n))
+            net.gossip_peers.push_back({n.name, n.host, n.caf_port});
         net.peers.emplace_back(n.host, n.caf_port);
         if (n.has(node_role::leader) || n.may_lead)
             net.leader_candidates.emplace_back(n.host, n.caf_port);
@@ -577,6 +598,7 @@ int run_node(const po::variables_map& vm, std::ostream&, std::ostream& err) {
         err << "civic-attest node: " << ok.message() << "\n";
         return exit_usage;
     }
+    options->test_equivocate = vm.count("test-equivocate") > 0;
     if (vm.count("crash-after-persist")) {
         auto rounds_left = std::make_shared<unsigned>(vm["crash-after-persist"].as<unsigned>());
         options->witness.after_persist = [rounds_left] {

@@ -112,6 +112,13 @@ struct metrics::impl {
             .Name("civic_cosign_quorum")
             .Help("1 if the published checkpoint meets the witness policy's quorum, else 0")
             .Register(*registry);
+    prometheus::Family<prometheus::Gauge>& split_view_family =
+        prometheus::BuildGauge()
+            .Name("civic_split_view_evidence")
+            .Help(
+                "Evidence records of a log showing two histories held by this node (alert on > 0)")
+            .Register(*registry);
+    prometheus::Gauge& split_views = split_view_family.Add({});
     prometheus::Histogram& time_to_quorum = quorum_family.Add({}, seconds_buckets());
     prometheus::Counter& rounds_with_quorum = rounds_family.Add({{"outcome", "quorum"}});
     prometheus::Counter& rounds_without_quorum = rounds_family.Add({{"outcome", "no_quorum"}});
@@ -174,6 +181,12 @@ void metrics::cosign_round(std::optional<std::chrono::microseconds> time_to_quor
         impl_->rounds_without_quorum.Increment();
     }
     impl_->quorum.Set(time_to_quorum ? 1 : 0);
+}
+
+void metrics::split_view_found() { impl_->split_views.Increment(); }
+
+void metrics::set_split_views(std::uint64_t count) {
+    impl_->split_views.Set(static_cast<double>(count));
 }
 
 void metrics::set_tree_size(std::uint64_t size) { impl_->tree_size.Set(static_cast<double>(size)); }

@@ -33,6 +33,10 @@ public:
     void witness_answered(const std::string& witness, std::chrono::microseconds latency, bool ok);
     /// One collection round ended: the time to quorum, or none when it failed.
     void cosign_round(std::optional<std::chrono::microseconds> time_to_quorum);
+    /// A split view was caught (new verified evidence). Thread-safe.
+    void split_view_found();
+    /// The evidence records held at start.
+    void set_split_views(std::uint64_t count);
     /// The tree size before any batch of this run is committed.
     void set_tree_size(std::uint64_t size);
     /// The Prometheus text exposition format (version 0.0.4).

@@ -6,6 +6,7 @@
 #include "actors/directory.hpp"
 #include "actors/errors.hpp"
 #include "actors/gateway.hpp"
+#include "actors/gossip.hpp"
 #include "actors/replica.hpp"
 #include "actors/signer.hpp"
 #include "actors/supervisor.hpp"
@@ -28,6 +29,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sys/stat.h>
 
 namespace civic::node {
@@ -285,6 +287,14 @@ struct service::impl {
     bool collecting = false;        // a leader with witnesses to ask
     std::unique_ptr<metrics> stats; // outlives the actors and the HTTP server
     std::shared_ptr<storage::witness_store> witness_store; // witnesses only
+    std::shared_ptr<storage::witness_store> gossip_store;  // split-view evidence
+
+    /// Adds gossip (and the writer of its evidence store) to the tree, when the
+    /// node has peers. `equivocate_with`: test mode only (see service_options).
+    civic::status add_gossip_children(actors::supervisor_config& tree,
+                                      std::shared_ptr<const note::ed25519_signer> equivocate_with);
+    /// GET /api/evidence: every split-view evidence record this node holds.
+    http_response evidence_list(const target& t) const;
 
     /// Adds the witness's writer and witness to the tree (witness nodes).
     civic::status add_witness_children(actors::supervisor_config& tree);
@@ -467,6 +477,7 @@ void service::impl::route_witness_only(const http_request& req, http_respond res
     }
     if (t.path == "/healthz") return respond(json_ok({{"status", "ok"}}));
     if (t.path == "/api/status") return witness_status(std::move(respond));
+    if (t.path == "/api/evidence") return respond(evidence_list(t));
     respond(json_error(404, "not_found", "no such endpoint on a witness: " + t.path));
 }
 
@@ -528,6 +539,7 @@ void service::impl::route(const http_request& req, http_respond respond) {
     if (t.path == "/api/proof/inclusion") return respond(proof(t, true));
     if (t.path == "/api/proof/consistency") return respond(proof(t, false));
     if (t.path == "/api/status") return status(std::move(respond));
+    if (t.path == "/api/evidence") return respond(evidence_list(t));
     respond(json_error(404, "not_found", "no such endpoint: " + t.path));
 }
 
@@ -1181,6 +1193,122 @@ status service::impl::add_witness_children(actors::supervisor_config& tree) {
     return {};
 }
 
+status
+service::impl::add_gossip_children(actors::supervisor_config& tree,
+                                   std::shared_ptr<const note::ed25519_signer> equivocate_with) {
+    const auto& net = options.network;
+    if (net.peers.empty() || net.log_vkey.empty()) return {}; // alone: nobody to gossip with
+    auto vkey = note::parse_vkey(net.log_vkey);
+    if (!vkey) return make_error("the log's verifier key: " + vkey.message());
+    auto log_key = note::make_verifier(*vkey);
+    if (!log_key) return log_key.err();
+    auto dir = fs::path(options.data_dir) / "gossip";
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return make_error(dir.string() + ": cannot create: " + ec.message());
+    auto opened = storage::witness_store::open(dir.string());
+    if (!opened) return make_error(dir.string() + ": " + opened.message());
+    gossip_store = std::shared_ptr<storage::witness_store>(std::move(*opened));
+
+    actors::gossip_config gc;
+    gc.node_name = net.node_name;
+    gc.peers = net.gossip_peers;
+    gc.period = net.gossip_period;
+    gc.fanout = net.gossip_fanout;
+    gc.exchange_timeout = std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
+    gc.timing = {gc.exchange_timeout, net.reconnect_initial, net.reconnect_max};
+    gc.seed = net.seed;
+    gc.log_key = std::shared_ptr<const note::verifier>(std::move(*log_key));
+    if (!net.policy_text.empty())
+        if (auto rules = parse_policy(net.policy_text))
+            for (const auto& w : rules->witnesses)
+                if (auto v = note::make_verifier(w.key))
+                    gc.witness_keys.push_back(std::shared_ptr<const note::verifier>(std::move(*v)));
+    if (store) {
+        auto ledger = store;
+        gc.own_checkpoint = [ledger]() -> std::optional<std::string> {
+            auto latest = ledger->latest_checkpoint();
+            if (!latest || !*latest) return std::nullopt;
+            return **latest;
+        };
+        gc.check_against_tree = [ledger](const std::string& text) {
+            return storage::contradiction(*ledger, text);
+        };
+    } else if (witness_store) {
+        auto cosigned = witness_store;
+        auto log_origin = gc.log_key->name();
+        gc.own_checkpoint = [cosigned, log_origin]() -> std::optional<std::string> {
+            auto states = cosigned->states();
+            if (!states) return std::nullopt;
+            auto it = states->find(log_origin);
+            if (it == states->end() || it->second.checkpoint.empty()) return std::nullopt;
+            return it->second.checkpoint;
+        };
+    }
+    auto* counters = stats.get();
+    auto node = net.node_name;
+    gc.on_evidence = [counters, node](const storage::evidence_record& r) {
+        counters->split_view_found();
+        std::cerr << "[error] node " << node << ": split view of " << r.origin << " (" << r.kind
+                  << "), shown by " << r.source << "; evidence at /api/evidence\n";
+    };
+    gc.equivocate_with = std::move(equivocate_with);
+    auto held = gossip_store->evidence(0, storage::max_evidence_records);
+    if (!held) return make_error(dir.string() + ": " + held.message());
+    counters->set_split_views(held->size());
+    auto wstore = gossip_store;
+    auto dirs = directory;
+    auto insecure = net.insecure_dev;
+    tree.children.push_back({"gossip-writer", [wstore](caf::actor_system& system) {
+                                 return caf::actor_cast<caf::actor>(
+                                     system.spawn<caf::detached>(actors::witness_writer, wstore));
+                             }});
+    tree.children.push_back(
+        {"gossip", [gc, wstore, dirs, insecure](caf::actor_system& system) {
+             auto evidence = wstore->evidence(0, storage::max_evidence_records);
+             if (!evidence) return actors::failed_start(system, evidence.message());
+             auto writer =
+                 caf::actor_cast<actors::witness_writer_actor>(dirs->get("gossip-writer"));
+             auto mm = insecure ? system.middleman().actor_handle()
+                                : system.openssl_manager().actor_handle();
+             return caf::actor_cast<caf::actor>(system.spawn(
+                 actors::gossip, gc, mm, std::shared_ptr<const actors::directory>(dirs), wstore,
+                 writer, std::move(*evidence)));
+         }});
+    return {};
+}
+
+http_response service::impl::evidence_list(const target& t) const {
+    std::uint64_t from = 0;
+    if (auto it = t.query.find("from"); it != t.query.end()) {
+        auto n = parse_decimal(it->second);
+        if (!n) return json_error(400, "bad_request", "'from': " + n.message());
+        from = *n;
+    }
+    constexpr std::size_t page = 100;
+    json items = json::array();
+    std::uint64_t total = 0;
+    // Evidence this node caught as a witness (add-checkpoint), then by gossip.
+    for (const auto* held : {witness_store.get(), gossip_store.get()}) {
+        if (!held) continue;
+        auto count = held->evidence_count();
+        if (from < total + count && items.size() < page) {
+            auto records = held->evidence(from > total ? from - total : 0, page - items.size());
+            if (!records) return json_error(503, "storage", records.message());
+            for (const auto& r : *records)
+                items.push_back({{"origin", r.origin},
+                                 {"kind", r.kind},
+                                 {"shown_by", r.source},
+                                 {"ours", r.ours},
+                                 {"theirs", r.theirs},
+                                 {"root_at_smaller", r.root_at_smaller},
+                                 {"proof", r.proof}});
+        }
+        total += count;
+    }
+    return json_ok({{"total", total}, {"from", from}, {"evidence", items}});
+}
+
 status service::impl::start_tree(actors::supervisor_config tree) {
     auto& m = *this;
     const auto& net = options.network;
@@ -1261,6 +1389,7 @@ status service::impl::start_witness_only(impl& m) {
         dirs->set(name, handle);
     };
     CIVIC_TRY(m.add_witness_children(tree));
+    CIVIC_TRY(m.add_gossip_children(tree, nullptr));
     CIVIC_TRY(m.start_tree(std::move(tree)));
     CIVIC_TRY(m.publish_gateway());
     return m.start_http();
@@ -1463,6 +1592,8 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
              }});
     }
     if (options.witness.enabled) CIVIC_TRY(m.add_witness_children(tree_config));
+    CIVIC_TRY(
+        m.add_gossip_children(tree_config, options.test_equivocate && net.leading ? log : nullptr));
     CIVIC_TRY(m.start_tree(std::move(tree_config)));
     CIVIC_TRY(m.publish_gateway());
 

@@ -7,6 +7,7 @@
 
 #include "actors/collector.hpp"
 #include "actors/ledger.hpp"
+#include "actors/peer_link.hpp"
 #include "actors/system.hpp"
 #include "node/http_server.hpp"
 
@@ -61,6 +62,11 @@ struct network_options {
     std::vector<actors::witness_endpoint> witnesses;
     std::chrono::milliseconds cosign_interval{1000}; // at most one cosigning round per interval
     std::chrono::milliseconds witness_timeout{5000}; // per request to a witness
+    /// Gossip: the peers this node opens exchanges with (`gossip_fanout` of them
+    /// every `gossip_period`); every node answers the exchanges others open.
+    std::vector<actors::peer_endpoint> gossip_peers;
+    std::chrono::milliseconds gossip_period{1000};
+    std::size_t gossip_fanout = 2;
 };
 
 /// Makes a new replica data directory: the LMDB store with the origin (no
@@ -86,6 +92,9 @@ struct service_options {
     /// is only a witness has none: its data directory holds its witness store.
     bool holds_ledger = true;
     witness_options witness;
+    /// Test mode only: a leader that equivocates (gossips another tree of the
+    /// same size to every second peer), to show that the network catches it.
+    bool test_equivocate = false;
     http_options http;
     actors::ledger_config ledger;
     std::chrono::milliseconds actor_timeout{10000}; // every request from the HTTP side

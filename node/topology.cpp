@@ -302,6 +302,16 @@ void read_witnessing(const reader& r, const YAML::Node& root, topology& t) {
         r.number(n, "witnessing", "timeout_ms", 10, 600000, w.timeout_ms));
 }
 
+void read_gossip(const reader& r, const YAML::Node& root, topology& t) {
+    auto n = root["gossip"];
+    if (!n) return;
+    r.only(n, "gossip", {"period_ms", "fanout"});
+    t.gossip.period_ms = static_cast<std::uint32_t>(
+        r.number(n, "gossip", "period_ms", 10, 3600000, t.gossip.period_ms));
+    t.gossip.fanout =
+        static_cast<std::uint32_t>(r.number(n, "gossip", "fanout", 1, 64, t.gossip.fanout));
+}
+
 void read_policy(const reader& r, const YAML::Node& root, topology& t) {
     auto n = root["policy"];
     if (!n) return;
@@ -390,7 +400,7 @@ result<topology> parse_topology(const std::string& text, const std::string& file
         if (!root.IsMap()) return make_error(file + ": not a YAML mapping");
         r.only(root, "",
                {"origin", "regions", "latency", "nodes", "replication", "policy", "tls_dir",
-                "log_vkey", "policy_file", "witnessing"});
+                "log_vkey", "policy_file", "witnessing", "gossip"});
         t.origin = r.text(root, "", "origin");
         if (!note::valid_key_name(t.origin))
             r.fail(root["origin"], "origin",
@@ -403,6 +413,7 @@ result<topology> parse_topology(const std::string& text, const std::string& file
         read_nodes(r, root, t);
         read_replication(r, root, t);
         read_witnessing(r, root, t);
+        read_gossip(r, root, t);
         read_policy(r, root, t);
     } catch (const topology_error& e) {
         return make_error(e.message);

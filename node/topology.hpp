@@ -64,6 +64,12 @@ struct witnessing_spec {
     std::uint32_t timeout_ms = 5000;  // per request to one witness
 };
 
+/// Gossip between all nodes (split-view detection).
+struct gossip_spec {
+    std::uint32_t period_ms = 1000; // one exchange round per period
+    std::uint32_t fanout = 2;       // peers per round
+};
+
 struct topology {
     std::string file; // where it was read from, for messages
     std::string origin;
@@ -72,6 +78,7 @@ struct topology {
     std::vector<node_spec> nodes;
     replication_spec replication;
     witnessing_spec witnessing;
+    gossip_spec gossip;
     /// Where `civic-attest certs` puts the network's CA (ca.crt) and each node's
     /// certificate and key (NAME.crt, NAME.key).
     std::string tls_dir = "certs";

@@ -9,8 +9,13 @@
 #     and through the replica (forwarded over CAF); the replica's
 #     acknowledgement lag (p50/p95, from the leader's /api/status) under each.
 #
+#  3. witness: a leader with 0 (witnessing off), 3, 5, 7 and 10 witness
+#     processes (quorum: a majority), TLS between them: the cosigning round's
+#     time to quorum (p50/p95, from the leader's /api/status) idle (one entry a
+#     round) and under the signing load, and the signing throughput.
+#
 #   scripts/load.sh [SECONDS] [CONNECTIONS]
-#   LOAD_ONLY=sign|verify|network   run one part
+#   LOAD_ONLY=sign|verify|network|witness   run one part
 #   LOAD_SERVE_ARGS="..."           extra `serve`/`node` flags, e.g. "--batch-linger-ms 2"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +33,7 @@ bin=build-release/bin/civic-attest
 data=$(mktemp -d build-release/load-data.XXXXXX)
 cleanup() {
   [ -n "${server:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  for name in alone pair; do
+  for name in alone pair w0 w3 w5 w7 w10; do
     [ -f "$data/network/$name.yaml" ] &&
       CLUSTER_DIR="$data/network/$name" scripts/cluster.sh down "$data/network/$name.yaml" 2>/dev/null
   done
@@ -133,4 +138,64 @@ if [ -z "$only" ] || [ "$only" = network ]; then
   echo "== the replica after the runs"
   curl -fs http://127.0.0.1:18302/api/status; echo
   CLUSTER_DIR="$net/pair" scripts/cluster.sh down "$net/pair.yaml" 2>/dev/null
+fi
+
+if [ -z "$only" ] || [ "$only" = witness ]; then
+  [ -n "${server:-}" ] && { kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true; }
+  server=
+  net="$data/network"
+  mkdir -p "$net"
+  export CIVIC_ATTEST=$PWD/$bin CLUSTER_NODE_ARGS="--http-threads 2 ${LOAD_SERVE_ARGS:-}"
+  witness_topology() { # FILE COUNT
+    {
+      echo "origin: load.example/witnessed"
+      echo "regions: [{name: here}]"
+      echo "nodes:"
+      echo "  - {name: leader, region: here, caf_port: 17301, http_port: 18301, roles: [leader], data: leader/data, log_key: leader.key}"
+      for i in $(seq 1 "$2"); do
+        echo "  - {name: w$i, region: here, caf_port: $((17310 + i)), http_port: $((18310 + i)), roles: [witness], data: w$i/data, witness_key: w$i.key}"
+      done
+      if [ "$2" -gt 0 ]; then
+        echo "policy: |"
+        members=""
+        for i in $(seq 1 "$2"); do echo "  witness w$i"; members="$members w$i"; done
+        echo "  group all $(($2 / 2 + 1))$members"
+        echo "  quorum all"
+      fi
+    } > "$1"
+  }
+  quorum_times() {
+    curl -fs http://127.0.0.1:18301/api/status | python3 -c '
+import json, sys
+w = json.load(sys.stdin).get("witnessing")
+if w:
+    print("time to quorum: p50 %.1f ms, p95 %.1f ms over %d rounds (%d with quorum)" % (
+        w["time_to_quorum_p50_us"] / 1000, w["time_to_quorum_p95_us"] / 1000,
+        w["rounds"], w["quorum_rounds"]))'
+  }
+  for n in 0 3 5 7 10; do
+    name=w$n
+    witness_topology "$net/$name.yaml" "$n"
+    CLUSTER_DIR="$net/$name" scripts/cluster.sh up "$net/$name.yaml" 2>/dev/null
+    "$bin" identity add --server http://127.0.0.1:18301 \
+      --token-file "$net/$name/leader/data/admin.token" --identity load/clerk >/dev/null 2>&1
+    TOKEN=$("$bin" token add --data "$net/$name/leader/data" --identity load/clerk --label load)
+    if [ "$n" -gt 0 ]; then
+      # Idle: one entry per round (the collector's cadence is 1 s).
+      for i in $(seq 12); do
+        curl -fs -X POST -H "Authorization: Bearer $TOKEN" \
+          -d "{\"identity\":\"load/clerk\",\"content_sha256\":\"$(printf '%064x' "$i")\"}" \
+          http://127.0.0.1:18301/api/sign >/dev/null
+        sleep 1.05
+      done
+      echo "== $n witnesses, quorum $((n / 2 + 1)), idle"
+      quorum_times
+      CLUSTER_DIR="$net/$name" scripts/cluster.sh down "$net/$name.yaml" 2>/dev/null
+      CLUSTER_DIR="$net/$name" scripts/cluster.sh up "$net/$name.yaml" 2>/dev/null
+    fi
+    echo "== POST /api/sign with $n witnesses: ${connections} connections, ${seconds} s"
+    wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/sign.lua http://127.0.0.1:18301
+    [ "$n" -gt 0 ] && { echo "== $n witnesses, under that load"; quorum_times; }
+    CLUSTER_DIR="$net/$name" scripts/cluster.sh down "$net/$name.yaml" 2>/dev/null
+  done
 fi

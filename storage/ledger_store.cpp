@@ -270,6 +270,31 @@ result<std::optional<std::string>> ledger_store::setting(const std::string& key)
     return std::optional<std::string>(std::string(raw->as_string()));
 }
 
+std::optional<split_view_evidence> contradiction(const ledger_store& store,
+                                                 const std::string& signed_checkpoint) {
+    auto theirs = parse_signed_checkpoint(signed_checkpoint);
+    if (!theirs) return std::nullopt;
+    auto latest = store.latest_checkpoint();
+    if (!latest || !*latest) return std::nullopt;
+    auto ours = parse_signed_checkpoint(**latest);
+    if (!ours || ours->body.origin != theirs->body.origin) return std::nullopt;
+    auto size = ours->body.size;
+    auto n = theirs->body.size;
+    if (n == 0 || n > size) return std::nullopt;
+    split_view_evidence e{**latest, signed_checkpoint, std::nullopt, {}};
+    if (n == size) {
+        if (ours->body.root == theirs->body.root) return std::nullopt;
+        return e;
+    }
+    auto root = tiles::root_at(store, size, n);
+    if (!root || *root == theirs->body.root) return std::nullopt;
+    auto proof = tiles::consistency_proof(store, n, size);
+    if (!proof) return std::nullopt;
+    e.root_at_smaller = *root;
+    e.proof = std::move(*proof);
+    return e;
+}
+
 status audit_tree(const ledger_store& store, const tree_state& tree) {
     const std::uint64_t size = tree.size();
     const std::uint64_t width = tiles::tile_width;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "protocol/note.hpp"
+#include "protocol/split_view.hpp"
 #include "protocol/tiles.hpp"
 #include "storage/lmdb.hpp"
 #include "storage/records.hpp"
@@ -103,6 +104,14 @@ status audit_tree(const ledger_store& store, const tree_state& tree);
 /// too), and that the log signed it. A node refuses to start when this fails.
 status verify_recovered_tree(const ledger_store& store, const tree_state& tree,
                              const note::verifier& log_key);
+
+/// Whether a checkpoint the log signed contradicts the tree this store holds:
+/// another root at a size the store holds. Returns the evidence (this store's
+/// latest signed checkpoint, the other one, and for a smaller size the root and
+/// consistency proof that show it), or nothing when it agrees or is beyond the
+/// store's size (the store cannot tell yet). The signature is not checked here.
+std::optional<split_view_evidence> contradiction(const ledger_store& store,
+                                                 const std::string& signed_checkpoint);
 
 /// The epoch in the store (0 when none is set or it is unreadable).
 std::uint64_t stored_epoch(const ledger_store& store);

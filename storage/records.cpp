@@ -132,13 +132,15 @@ void load(Archive& ar, cosigned_record& r) {
 template <class Archive>
 void save(Archive& ar, const evidence_record& r) {
     ar(r.observed_unix);
-    for (const auto* s : {&r.origin, &r.kind, &r.ours, &r.theirs, &r.proof, &r.source})
+    for (const auto* s :
+         {&r.origin, &r.kind, &r.ours, &r.theirs, &r.proof, &r.source, &r.root_at_smaller})
         save_string(ar, *s);
 }
 template <class Archive>
 void load(Archive& ar, evidence_record& r) {
     ar(r.observed_unix);
-    for (auto* s : {&r.origin, &r.kind, &r.ours, &r.theirs, &r.proof, &r.source})
+    for (auto* s :
+         {&r.origin, &r.kind, &r.ours, &r.theirs, &r.proof, &r.source, &r.root_at_smaller})
         load_string(ar, *s);
 }
 

@@ -63,8 +63,10 @@ struct evidence_record {
     std::string kind;   // "fork" (same size, another root) or "inconsistent"
     std::string ours;   // the signed checkpoint this node held
     std::string theirs; // the signed checkpoint that contradicts it
-    std::string proof;  // the consistency proof offered, base64 lines (may be empty)
-    std::string source; // who showed it: "add-checkpoint", or a peer's name
+    std::string proof;  // the consistency proof, base64 lines (may be empty)
+    std::string
+        root_at_smaller; // base64: the larger tree's root at the smaller size, if sizes differ
+    std::string source;  // who showed it: "add-checkpoint", or a peer's name
 };
 
 bytes encode(const identity_record& r);

@@ -5,6 +5,8 @@
 #include "process.hpp"
 #include "protocol/entry.hpp"
 #include "protocol/merkle.hpp"
+#include "protocol/split_view.hpp"
+#include "protocol/witness.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -74,6 +76,7 @@ struct network {
             }
             text += "  group all " + std::to_string(quorum) + members + "\n  quorum all\n";
             text += "policy_file: " + dir / "policy.txt" + "\n";
+            text += "gossip:\n  period_ms: 200\n  fanout: 2\n";
         }
         text += "replication:\n  acks: " + std::to_string(acks) +
                 "\n  heartbeat_ms: 200\n  connection_timeout_ms: 1500\n"
@@ -610,4 +613,83 @@ TEST_CASE("cluster: with one witness of three down cosigned checkpoints keep com
     REQUIRE(sign_some(net, "leader", 2, "back "));
     w = wait_witnessed(net, true);
     CHECK(w["cosigners"] == json::array({"w-a", "w-b"}));
+}
+
+TEST_CASE("cluster: a leader that shows two histories is caught by every node through gossip, "
+          "with evidence anyone can check, and no witness cosigns both",
+          "[cluster][witness][gossip]") {
+    network net({"replica-a", "replica-b"}, 1, 1, {"w-a", "w-b", "w-c"}, 2);
+    net.start("leader", {"--test-equivocate"});
+    net.wait_ready("leader");
+    for (const auto* n : {"replica-a", "replica-b", "w-a", "w-b", "w-c"})
+        net.start(n);
+    for (const auto* n : {"replica-a", "replica-b", "w-a", "w-b", "w-c"})
+        net.wait_ready(n);
+    net.register_clerk();
+    REQUIRE(sign_some(net, "leader", 5, "before "));
+
+    // Every node holds evidence within a bounded number of gossip rounds (200 ms each).
+    auto vkey_text = read_file(net.dir / "log.vkey");
+    auto vkey = note::parse_vkey(vkey_text.substr(0, vkey_text.find('\n')));
+    REQUIRE(vkey);
+    auto log_key = note::make_verifier(*vkey);
+    REQUIRE(log_key);
+    const std::vector<std::string> all{"leader", "replica-a", "replica-b", "w-a", "w-b", "w-c"};
+    std::map<std::string, json> caught;
+    auto until = std::chrono::steady_clock::now() + 30s; // 150 rounds
+    while (caught.size() < all.size() && std::chrono::steady_clock::now() < until) {
+        for (const auto& n : all) {
+            if (caught.count(n)) continue;
+            auto body = net.get(n, "/api/evidence");
+            if (body.empty()) continue;
+            auto j = json::parse(body);
+            if (j["total"] > 0) caught[n] = j["evidence"][0];
+        }
+        std::this_thread::sleep_for(100ms);
+    }
+    for (const auto& n : all) {
+        INFO("node " << n);
+        REQUIRE(caught.count(n));
+        // The evidence proves itself: two checkpoints the log signed that
+        // cannot both hold, checked here with nothing but the log's key.
+        const auto& e = caught[n];
+        split_view_evidence evidence{e["ours"], e["theirs"], std::nullopt, {}};
+        if (!e["root_at_smaller"].get<std::string>().empty()) {
+            auto root = base64_decode_fixed<32>(e["root_at_smaller"].get<std::string>());
+            REQUIRE(root);
+            evidence.root_at_smaller = *root;
+            std::istringstream lines(e["proof"].get<std::string>());
+            std::string line;
+            while (std::getline(lines, line))
+                evidence.proof.push_back(*base64_decode_fixed<32>(line));
+        }
+        auto kind = check_split_view(evidence, **log_key);
+        INFO((kind.ok() ? std::string() : kind.message()));
+        CHECK(kind);
+    }
+    auto metrics = net.get("replica-a", "/metrics");
+    CHECK(metrics.find("civic_split_view_evidence 0") == std::string::npos);
+
+    // No witness cosigns both histories, even when asked directly: each holds a
+    // checkpoint of the real tree; the other tree at that size is a fork, and
+    // after the evidence reached it, it cosigns nothing more for the log.
+    auto key = read_file(net.dir / "leader.key");
+    auto log_secret = note::parse_signer_key(key.substr(0, key.find('\n')));
+    REQUIRE(log_secret);
+    note::ed25519_signer log(log_secret->name, std::move(log_secret->key));
+    for (const auto* w : {"w-a", "w-b", "w-c"}) {
+        INFO("witness " << w);
+        auto st = net.status(w);
+        REQUIRE(st["logs"].size() == 1);
+        CHECK(st["logs"][0].contains("halted"));
+        auto size = st["logs"][0]["cosigned_size"].get<std::uint64_t>();
+        REQUIRE(size > 0);
+        checkpoint other{origin, size, sha256(byte_view(std::to_string(size))), {}};
+        auto forged = note::serialize({other.text(), {log.sign(other.text())}});
+        connection c;
+        auto res = c.call(net.nodes[w].http, bhttp::verb::post, "/add-checkpoint",
+                          witness::serialize({size, {}, forged}));
+        REQUIRE(res);
+        CHECK(res->result_int() == 409);
+    }
 }
