@@ -255,3 +255,40 @@ TEST_CASE("records: identities, tokens and settings round-trip and corrupt recor
     raw[0] = 9; // unknown version
     CHECK_FALSE(storage::decode_identity(raw).ok());
 }
+
+TEST_CASE("ledger store: a signed checkpoint that contradicts the stored tree is caught, with "
+          "evidence that checks",
+          "[storage][split_view]") {
+    test::temp_dir dir("contradiction");
+    auto log = test::log_signer(origin);
+    auto verifier = note::ed25519_verifier(origin, test::public_key_of(log.verifier_key()));
+    auto store = storage::ledger_store::open({dir.path.string()});
+    REQUIRE(store);
+    auto tree = (*store)->load_tree();
+    REQUIRE(tree);
+    REQUIRE(append_batch(**store, *tree, log, make_entries(0, 300)));
+    auto sign = [&](std::uint64_t size, const hash& root) {
+        checkpoint cp{origin, size, root, {}};
+        return note::serialize(note::note{cp.text(), {log.sign(cp.text())}});
+    };
+    auto real_root_at = [&](std::uint64_t n) { return *tiles::root_at(**store, 300, n); };
+    auto other = sha256(byte_view(std::string("another tree")));
+
+    // Agreeing checkpoints, or one beyond the store: nothing.
+    CHECK_FALSE(storage::contradiction(**store, sign(300, real_root_at(300))));
+    CHECK_FALSE(storage::contradiction(**store, sign(100, real_root_at(100))));
+    CHECK_FALSE(storage::contradiction(**store, sign(301, other)));
+    // Another root at the stored size: a fork.
+    auto fork = storage::contradiction(**store, sign(300, other));
+    REQUIRE(fork);
+    auto fork_kind = check_split_view(*fork, verifier);
+    REQUIRE(fork_kind);
+    CHECK(*fork_kind == split_view_kind::fork);
+    // Another root at a smaller size: the store's root there and the proof.
+    auto prefix = storage::contradiction(**store, sign(100, other));
+    REQUIRE(prefix);
+    auto kind = check_split_view(*prefix, verifier);
+    INFO((kind ? std::string() : kind.message()));
+    REQUIRE(kind);
+    CHECK(*kind == split_view_kind::inconsistent);
+}
