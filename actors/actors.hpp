@@ -441,8 +441,12 @@ using witness_actor =
 /// origin. Evidence from peers is verified before it is kept.
 /// - `gossip`: a peer's side of an exchange; answered with this node's.
 /// - `status`: see gossip_status.
+/// - `checkpt`: the newest checkpoint of the log it knows, with every
+///   cosignature it gathered (how replicas serve witnessed bundles). On the
+///   leader, gossip takes the collector's published checkpoint at every tick.
 using gossip_actor =
     caf::typed_actor<caf::replies_to<atoms::gossip_atom, gossip_message>::with<gossip_message>,
+                     caf::replies_to<atoms::checkpt_atom>::with<std::string>,
                      caf::replies_to<atoms::status_atom>::with<gossip_status>,
                      caf::reacts_to<atoms::tick_atom>>;
 

@@ -44,8 +44,7 @@ void connect(collector_pointer self, std::size_t i) {
                       const std::set<std::string>&) {
                 auto& link = self->state.links[i];
                 if (!ptr) return retry_connect_later(self, i);
-                link.connecting = false;
-                link.connect_failures = 0;
+                link.connecting = false; // failures are reset once the link proves itself
                 link.gateway = caf::actor_cast<gateway_actor>(std::move(ptr));
                 link.connected_at = self->clock().now();
                 link.view.connected = true;
@@ -111,6 +110,7 @@ void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uin
             failed(self, i, latency);
         } else {
             l.view.known_size = std::max(l.view.known_size, size);
+            l.connect_failures = 0;
             ++l.view.cosigned;
             if (st.config.on_answer) st.config.on_answer(l.endpoint.name, latency, true);
             if (current) st.round->cosignatures[i] = std::move(mine);
@@ -165,10 +165,12 @@ void ask_witness(collector_pointer self, std::size_t i, std::uint64_t old_size) 
 void start_round(collector_pointer self, const std::string& log_note) {
     auto& st = self->state;
     if (st.round) return;
-    // Not while a connection is being made: a witness that was just
-    // reconnecting would miss the round (the next tick tries again).
-    if (std::any_of(st.links.begin(), st.links.end(),
-                    [](const collector_state::link& l) { return l.connecting; }))
+    // Not while a witness is being (re)connected, or has failed only once: it
+    // would miss the round for a blip (see the down handler). A witness that
+    // keeps failing does not hold rounds up.
+    if (std::any_of(st.links.begin(), st.links.end(), [](const collector_state::link& l) {
+            return !l.gateway && (l.connecting || l.connect_failures < 2);
+        }))
         return;
     auto parsed = parse_signed_checkpoint(log_note);
     if (!parsed || parsed->body.size == 0) return;
@@ -276,6 +278,7 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
             // closed, peers that are up. One that dies as soon as it is made
             // waits for the backoff instead.
             if (self->clock().now() - l.connected_at >= std::chrono::seconds(1)) {
+                l.connect_failures = 0;
                 connect(self, i);
             } else {
                 retry_connect_later(self, i);

@@ -198,6 +198,11 @@ void tick(gossip_pointer self) {
     ++st.rounds;
     if (st.config.own_checkpoint)
         if (auto own = st.config.own_checkpoint()) consider(self, *own, st.config.node_name);
+    // On the leader: the published checkpoint, with the witnesses' cosignatures.
+    if (auto collector = caf::actor_cast<collector_actor>(st.actors->get("collector")))
+        self->request(collector, st.config.exchange_timeout, atoms::checkpt_atom_v)
+            .then([self](std::string& text) { consider(self, text, self->state.config.node_name); },
+                  [](caf::error&) {});
     auto now = self->clock().now();
     std::vector<std::size_t> order(st.links.size());
     std::iota(order.begin(), order.end(), 0);
@@ -308,6 +313,12 @@ gossip(gossip_pointer self, gossip_config config, caf::io::middleman_actor middl
                 out.sizes.push_back(cp ? cp->body.size : 0);
             }
             return out;
+        },
+        [self](atoms::checkpt_atom) -> caf::result<std::string> {
+            auto it = self->state.view.find(self->state.config.log_key->name());
+            if (it == self->state.view.end())
+                return make_error(errc::unknown_identity, "no checkpoint known yet");
+            return it->second;
         },
         [self](atoms::tick_atom) { tick(self); },
     };

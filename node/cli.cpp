@@ -528,8 +528,7 @@ result<service_options> node_options(const topology& t, const node_spec& self, b
     };
     for (const auto& n : t.nodes) {
         if (n.name == self.name) continue;
-        if (opens_to(self, n))
-            net.gossip_peers.push_back({n.name, n.host, n.caf_port});
+        if (opens_to(self, n)) net.gossip_peers.push_back({n.name, n.host, n.caf_port});
         net.peers.emplace_back(n.host, n.caf_port);
         if (n.has(node_role::leader) || n.may_lead)
             net.leader_candidates.emplace_back(n.host, n.caf_port);
@@ -1263,13 +1262,13 @@ int run_identity(const po::variables_map& vm, std::ostream& out, std::ostream& e
 
 void describe_log(po::options_description& o) {
     o.add_options()("action", po::value<std::string>()->required(),
-                    "checkpoint | entry | proof | consistency");
+                    "checkpoint | entry | proof | consistency | bundle");
     describe_server(o);
     o.add_options()(
         "vkey", po::value<std::string>(),
         "the log's verifier key, or a file holding it (e.g. DATA/log.vkey): checkpoint, proof, "
         "consistency check the checkpoint's signature, and the proof against it")(
-        "index", po::value<std::string>(), "entry, proof: the entry's index")(
+        "index", po::value<std::string>(), "entry, proof, bundle: the entry's index")(
         "size", po::value<std::string>(),
         "proof: the tree size to prove inclusion in (default: the latest checkpoint's)")(
         "old", po::value<std::string>(), "consistency: the older tree size")(
@@ -1490,9 +1489,11 @@ int run_log(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
         unused = {"old", "new", "old-root"};
     else if (action == "consistency")
         unused = {"index", "size"};
+    else if (action == "bundle")
+        unused = {"vkey", "size", "old", "new", "old-root"};
     else {
         err << "civic-attest log: unknown action '" << action
-            << "' (checkpoint, entry, proof or consistency)\n";
+            << "' (checkpoint, entry, proof, consistency or bundle)\n";
         return exit_usage;
     }
     auto node = open_node(vm, "civic-attest log " + action, err);
@@ -1516,6 +1517,18 @@ int run_log(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
     if (!*index) return usage_error("--index is required");
     if (*size && **index >= **size) return usage_error("--index must be below --size");
     if (action == "proof") return log_proof(*node, trusted, **index, *size, out);
+    if (action == "bundle") {
+        // The proof file against the newest witnessed checkpoint that covers the
+        // entry: check it offline with `civic-attest verify --policy`.
+        auto reply = node->get("/api/bundle/" + std::to_string(**index));
+        if (!reply) return exit_failed;
+        *node->err << node->who << ": entry " << **index << " under a checkpoint of size "
+                   << reply->at("size").get<std::uint64_t>() << ", cosigned by "
+                   << reply->at("witnesses").size() << " witness(es), quorum "
+                   << (reply->at("quorum").get<bool>() ? "met" : "not met") << "\n";
+        out << reply->at("proof").get<std::string>();
+        return exit_ok;
+    }
     auto reply = node->get("/api/entries/" + std::to_string(**index));
     if (!reply) return exit_failed;
     out << reply->dump(2) << "\n";

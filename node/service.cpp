@@ -838,7 +838,11 @@ http_response service::impl::entry(const std::string& index_text) const {
 std::optional<http_response>
 service::impl::bundle_against(std::uint64_t index, const std::string& signed_checkpoint) const {
     auto cp = parse_signed_checkpoint(signed_checkpoint);
-    if (!cp || index >= cp->body.size || cp->body.size > store->stored_size()) return std::nullopt;
+    auto stored = store->stored_size();
+    if (!cp || index >= cp->body.size || cp->body.size > stored) return std::nullopt;
+    // Only a checkpoint of this node's own tree (one from gossip may not be).
+    auto root = tiles::root_at(*store, stored, cp->body.size);
+    if (!root || *root != cp->body.root) return std::nullopt;
     auto raw = store->entry(index);
     if (!raw || !*raw) return std::nullopt;
     auto logged = decode_entry(**raw);
@@ -891,7 +895,16 @@ void service::impl::bundle(const std::string& index_text, http_respond respond) 
             return respond(json_error(503, "unavailable", "no checkpoint yet"));
         answer(**latest);
     };
-    if (!collecting) return log_signed();
+    if (!collecting) {
+        // A replica: the newest checkpoint gossip brought, with its cosignatures.
+        return ask<std::string>(
+            current<actors::gossip_actor>("gossip"),
+            [this, i, respond, log_signed](const std::string& text) {
+                if (auto r = bundle_against(i, text)) return respond(std::move(*r));
+                log_signed();
+            },
+            [log_signed](const caf::error&) { log_signed(); }, atoms::checkpt_atom_v);
+    }
     // The newest checkpoint that met the quorum, if it covers the entry; else
     // the newest published one, with whatever cosignatures it has; else the log's.
     auto collector = current<actors::collector_actor>("collector");

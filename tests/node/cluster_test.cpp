@@ -547,13 +547,13 @@ TEST_CASE("cluster: after the leader dies a replica is promoted under a new epoc
 TEST_CASE("cluster: with one witness of three down cosigned checkpoints keep coming, with two "
           "down clients get log-signed proofs and the missing quorum shows",
           "[cluster][witness]") {
-    network net({}, 0, 0, {"w-a", "w-b", "w-c"}, 2);
+    network net({"replica-a"}, 1, 0, {"w-a", "w-b", "w-c"}, 2);
     net.start("leader");
     net.wait_ready("leader");
-    for (const auto* w : {"w-a", "w-b", "w-c"})
-        net.start(w);
-    for (const auto* w : {"w-a", "w-b", "w-c"})
-        net.wait_ready(w);
+    for (const auto* n : {"replica-a", "w-a", "w-b", "w-c"})
+        net.start(n);
+    for (const auto* n : {"replica-a", "w-a", "w-b", "w-c"})
+        net.wait_ready(n);
     net.register_clerk();
 
     auto verify_bundle = [&](std::uint64_t index) {
@@ -573,6 +573,19 @@ TEST_CASE("cluster: with one witness of three down cosigned checkpoints keep com
     auto [first, first_code] = verify_bundle(3);
     CHECK(first["quorum"] == true);
     CHECK(first_code == 0); // valid offline against the policy: 2 of 3 needed, 3 cosigned
+    // The replica serves witnessed bundles too: gossip brings it the cosignatures.
+    {
+        json replica_bundle;
+        auto until = std::chrono::steady_clock::now() + 15s;
+        while (std::chrono::steady_clock::now() < until) {
+            auto body = net.get("replica-a", "/api/bundle/3");
+            if (!body.empty()) replica_bundle = json::parse(body);
+            if (replica_bundle.is_object() && replica_bundle["quorum"] == true) break;
+            std::this_thread::sleep_for(100ms);
+        }
+        INFO(replica_bundle.dump());
+        CHECK(replica_bundle["quorum"] == true);
+    }
 
     net.nodes["w-c"].process.kill_now();
     REQUIRE(sign_some(net, "leader", 5, "one down "));

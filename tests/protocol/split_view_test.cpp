@@ -32,7 +32,9 @@ TEST_CASE("split-view evidence: forks and inconsistent prefixes verify, look-ali
 
     // One size, two roots.
     split_view_evidence fork{signed_cp(log, 10, root(leaves, 10)),
-                             signed_cp(log, 10, root(other, 10)), std::nullopt, {}};
+                             signed_cp(log, 10, root(other, 10)),
+                             std::nullopt,
+                             {}};
     auto kind = check_split_view(fork, verifier);
     REQUIRE(kind);
     CHECK(*kind == split_view_kind::fork);
