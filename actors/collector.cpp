@@ -20,37 +20,13 @@ std::uint64_t micros(caf::timespan d) {
     return us > 0 ? static_cast<std::uint64_t>(us) : 0;
 }
 
-void connect(collector_pointer self, std::size_t i);
 void finish_round(collector_pointer self);
 
-void retry_connect_later(collector_pointer self, std::size_t i) {
-    auto& st = self->state;
-    auto& l = st.links[i];
-    l.connecting = false;
-    ++l.connect_failures;
-    l.retry_at =
-        self->clock().now() + backoff_delay(st.config.backoff_initial, st.config.backoff_max,
-                                            l.connect_failures, st.jitter);
-}
+std::vector<collector_state::link>& links_of(collector_pointer self) { return self->state.links; }
 
 void connect(collector_pointer self, std::size_t i) {
-    auto& l = self->state.links[i];
-    if (l.gateway || l.connecting) return;
-    l.connecting = true;
-    self->request(self->state.middleman, self->state.config.connect_timeout,
-                  caf::connect_atom::value, l.endpoint.host, l.endpoint.port)
-        .then(
-            [self, i](const caf::node_id&, caf::strong_actor_ptr& ptr,
-                      const std::set<std::string>&) {
-                auto& link = self->state.links[i];
-                if (!ptr) return retry_connect_later(self, i);
-                link.connecting = false; // failures are reset once the link proves itself
-                link.gateway = caf::actor_cast<gateway_actor>(std::move(ptr));
-                link.connected_at = self->clock().now();
-                link.view.connected = true;
-                self->monitor(link.gateway);
-            },
-            [self, i](caf::error&) { retry_connect_later(self, i); });
+    connect_link(self, links_of, self->state.timing, i,
+                 [self](std::size_t up) { self->state.links[up].view.connected = true; });
 }
 
 /// Whether the cosignatures gathered so far meet the policy's quorum.
@@ -110,7 +86,7 @@ void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uin
             failed(self, i, latency);
         } else {
             l.view.known_size = std::max(l.view.known_size, size);
-            l.connect_failures = 0;
+            l.failures = 0;
             ++l.view.cosigned;
             if (st.config.on_answer) st.config.on_answer(l.endpoint.name, latency, true);
             if (current) st.round->cosignatures[i] = std::move(mine);
@@ -169,7 +145,7 @@ void start_round(collector_pointer self, const std::string& log_note) {
     // would miss the round for a blip (see the down handler). A witness that
     // keeps failing does not hold rounds up.
     if (std::any_of(st.links.begin(), st.links.end(), [](const collector_state::link& l) {
-            return !l.gateway && (l.connecting || l.connect_failures < 2);
+            return !l.gateway && (l.connecting || l.failures < 2);
         }))
         return;
     auto parsed = parse_signed_checkpoint(log_note);
@@ -251,6 +227,7 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
     st.middleman = std::move(middleman);
     st.ledger = std::move(ledger);
     st.jitter.seed(static_cast<std::minstd_rand::result_type>(st.config.seed % 2147483647 + 1));
+    st.timing = {st.config.connect_timeout, st.config.backoff_initial, st.config.backoff_max};
     const auto& rules = *st.config.rules;
     for (const auto& e : st.config.endpoints) {
         for (std::size_t p = 0; p < rules.witnesses.size(); ++p) {
@@ -267,23 +244,10 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
         }
     }
     self->set_down_handler([self](caf::down_msg& msg) {
-        auto& s = self->state;
-        for (std::size_t i = 0; i < s.links.size(); ++i) {
-            auto& l = s.links[i];
-            if (!l.gateway || l.gateway.address() != msg.source) continue;
-            l.gateway = nullptr;
-            l.view.connected = false;
-            // At once after a connection that lasted: CAF 0.17 was seen to
-            // report every peer of a node unreachable when one of its connections
-            // closed, peers that are up. One that dies as soon as it is made
-            // waits for the backoff instead.
-            if (self->clock().now() - l.connected_at >= std::chrono::seconds(1)) {
-                l.connect_failures = 0;
-                connect(self, i);
-            } else {
-                retry_connect_later(self, i);
-            }
-        }
+        link_down(
+            self, links_of, self->state.timing, msg,
+            [self](std::size_t i) { self->state.links[i].view.connected = false; },
+            [self](std::size_t up) { self->state.links[up].view.connected = true; });
     });
     for (std::size_t i = 0; i < st.links.size(); ++i)
         connect(self, i);

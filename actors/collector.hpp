@@ -50,15 +50,9 @@ struct collector_state {
     static inline const char* name = "collector";
     using time_point = caf::actor_clock::time_point;
 
-    struct link {
-        witness_endpoint endpoint;
+    struct link : peer_link {
         std::size_t policy_index = 0;
         std::shared_ptr<const note::verifier> verifier;
-        gateway_actor gateway; // while connected
-        bool connecting = false;
-        std::uint32_t connect_failures = 0;
-        time_point retry_at{};
-        time_point connected_at{};
         witness_link view;
     };
     struct round_state {
@@ -73,6 +67,7 @@ struct collector_state {
     };
 
     collector_config config;
+    link_timing timing;
     std::shared_ptr<storage::ledger_store> store; // consistency proofs
     caf::io::middleman_actor middleman;
     ledger_actor ledger;

@@ -282,17 +282,8 @@ gossip(gossip_pointer self, gossip_config config, caf::io::middleman_actor middl
     for (const auto& p : st.config.peers)
         st.links.push_back(peer_link{p, {}, false, 0, {}, {}});
     self->set_down_handler([self](caf::down_msg& msg) {
-        auto& s = self->state;
-        for (std::size_t i = 0; i < s.links.size(); ++i) {
-            auto& l = s.links[i];
-            if (!l.gateway || l.gateway.address() != msg.source) continue;
-            l.gateway = nullptr;
-            // See the collector: a connection that lasted is tried again at once.
-            if (self->clock().now() - l.connected_at >= std::chrono::seconds(1))
-                connect_link(self, links_of, s.config.timing, i, [](std::size_t) {});
-            else
-                l.retry_at = self->clock().now() + s.config.timing.backoff_initial;
-        }
+        link_down(
+            self, links_of, self->state.config.timing, msg, [](std::size_t) {}, [](std::size_t) {});
     });
     for (std::size_t i = 0; i < st.links.size(); ++i)
         connect_link(self, links_of, st.config.timing, i, [](std::size_t) {});

@@ -47,7 +47,7 @@ void connect_link(Self self, GetLinks get, const link_timing& timing, std::size_
     auto& link = get(self)[i];
     if (link.gateway || link.connecting) return;
     link.connecting = true;
-    auto fail = [self, get, timing, i] {
+    auto fail = [self, get, timing, i] { // failures reset once a link proves itself (below)
         auto& l = get(self)[i];
         l.connecting = false;
         ++l.failures;
@@ -62,13 +62,38 @@ void connect_link(Self self, GetLinks get, const link_timing& timing, std::size_
                 if (!ptr) return fail();
                 auto& l = get(self)[i];
                 l.connecting = false;
-                l.failures = 0;
                 l.gateway = caf::actor_cast<gateway_actor>(std::move(ptr));
                 l.connected_at = self->clock().now();
                 self->monitor(l.gateway);
                 on_up(i);
             },
             [fail](caf::error&) { fail(); });
+}
+
+/// A down message for one of the links: it is dropped, `on_down(i)` told, and
+/// connected again at once if it had lasted a second (CAF 0.17 was seen to
+/// report every peer of a node unreachable when one of its connections closed,
+/// peers that were up), else after the backoff (a peer whose connections die
+/// as soon as they are made).
+template <class Self, class GetLinks, class OnDown, class OnUp>
+void link_down(Self self, GetLinks get, const link_timing& timing, const caf::down_msg& msg,
+               OnDown on_down, OnUp on_up) {
+    auto& links = get(self);
+    for (std::size_t i = 0; i < links.size(); ++i) {
+        auto& l = links[i];
+        if (!l.gateway || l.gateway.address() != msg.source) continue;
+        l.gateway = nullptr;
+        on_down(i);
+        auto now = self->clock().now();
+        if (now - l.connected_at >= std::chrono::seconds(1)) {
+            l.failures = 0;
+            connect_link(self, get, timing, i, on_up);
+        } else {
+            ++l.failures;
+            l.retry_at = now + backoff_delay(timing.backoff_initial, timing.backoff_max, l.failures,
+                                             self->state.jitter);
+        }
+    }
 }
 
 } // namespace civic::actors

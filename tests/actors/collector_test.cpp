@@ -10,6 +10,7 @@
 #include "actors/witness.hpp"
 #include "protocol/entry.hpp"
 #include "support.hpp"
+#include "virtual_system.hpp"
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -84,14 +85,11 @@ struct witness_node {
     caf::actor link;
 };
 
-struct fixture {
+struct fixture : test::virtual_system {
     test::temp_dir dir{"collector"};
     std::shared_ptr<const note::ed25519_signer> log =
         std::make_shared<const note::ed25519_signer>(test::log_signer(origin));
     ed25519::secret_key clerk = test::key_for("collector-clerk");
-    std::unique_ptr<actors::system_config> cfg;
-    std::unique_ptr<caf::actor_system> sys;
-    caf::scheduler::test_coordinator* sched = nullptr;
     std::shared_ptr<storage::ledger_store> store;
     actors::committer_actor committer;
     actors::ledger_actor ledger;
@@ -104,9 +102,7 @@ struct fixture {
     /// Witnesses w0..w(n-1) with the given one-way latencies; the policy asks
     /// `quorum` of them.
     fixture(const std::vector<caf::timespan>& latencies, std::size_t quorum) {
-        cfg = std::make_unique<actors::system_config>(actors::system_options{true});
-        sys = std::make_unique<caf::actor_system>(*cfg);
-        sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+        boot();
         store = std::shared_ptr<storage::ledger_store>(
             std::move(*storage::ledger_store::open({dir.path.string()})));
         committer = sys->spawn(actors::committer, store);
@@ -188,14 +184,6 @@ struct fixture {
             e.sign(clerk);
             ++appended;
             caf::anon_send(ledger, atoms::append_atom_v, e.encode());
-            sched->run();
-        }
-    }
-
-    /// Runs the virtual clock forward by `d`, in 1 ms steps.
-    void run_for(caf::timespan d) {
-        for (caf::timespan t{0}; t < d; t += 1ms) {
-            sched->advance_time(1ms);
             sched->run();
         }
     }

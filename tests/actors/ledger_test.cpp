@@ -9,6 +9,7 @@
 #include "protocol/checkpoint.hpp"
 #include "protocol/entry.hpp"
 #include "support.hpp"
+#include "virtual_system.hpp"
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -51,13 +52,10 @@ std::shared_ptr<outcome> ask(caf::actor_system& sys, const Handle& target, Ts...
     return out;
 }
 
-struct fixture {
+struct fixture : test::virtual_system {
     test::temp_dir dir;
     std::shared_ptr<const note::ed25519_signer> log_key =
         std::make_shared<const note::ed25519_signer>(origin, test::key_for("ledger-log"));
-    std::unique_ptr<actors::system_config> cfg;
-    std::unique_ptr<caf::actor_system> sys;
-    caf::scheduler::test_coordinator* sched = nullptr;
     std::shared_ptr<storage::ledger_store> store;
     actors::committer_actor committer;
     actors::ledger_actor ledger;
@@ -65,9 +63,7 @@ struct fixture {
     explicit fixture(const std::string& tag) : dir("ledger-" + tag) { start(); }
     ~fixture() { stop(); }
     void start(actors::ledger_config config = {}) {
-        cfg = std::make_unique<actors::system_config>(actors::system_options{true});
-        sys = std::make_unique<caf::actor_system>(*cfg);
-        sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+        boot();
         store = std::shared_ptr<storage::ledger_store>(
             std::move(*storage::ledger_store::open({dir.path.string()})));
         committer = sys->spawn(actors::committer, store);
@@ -82,8 +78,7 @@ struct fixture {
         sched->run();
         ledger = nullptr;
         committer = nullptr;
-        sys.reset();
-        cfg.reset();
+        shut_down();
         store.reset();
     }
     void restart(actors::ledger_config config = {}) {

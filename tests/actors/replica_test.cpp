@@ -8,6 +8,7 @@
 #include "protocol/checkpoint.hpp"
 #include "protocol/entry.hpp"
 #include "support.hpp"
+#include "virtual_system.hpp"
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -62,12 +63,9 @@ struct leader_view {
     }
 };
 
-struct fixture {
+struct fixture : test::virtual_system {
     test::temp_dir dir{"replica"};
     leader_view leader;
-    std::unique_ptr<actors::system_config> cfg;
-    std::unique_ptr<caf::actor_system> sys;
-    caf::scheduler::test_coordinator* sched = nullptr;
     std::shared_ptr<storage::ledger_store> store;
     actors::committer_actor committer;
     actors::replica_actor replica;
@@ -75,9 +73,7 @@ struct fixture {
     fixture() { start(); }
     ~fixture() { stop(); }
     void start() {
-        cfg = std::make_unique<actors::system_config>(actors::system_options{true});
-        sys = std::make_unique<caf::actor_system>(*cfg);
-        sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+        boot();
         store = std::shared_ptr<storage::ledger_store>(
             std::move(*storage::ledger_store::open({dir.path.string()})));
         committer = sys->spawn(actors::committer, store);
@@ -93,8 +89,7 @@ struct fixture {
         sched->run();
         replica = nullptr;
         committer = nullptr;
-        sys.reset();
-        cfg.reset();
+        shut_down();
         store.reset();
     }
     /// Offers a batch; returns the replica's answer: its size, or the error code.

@@ -7,6 +7,7 @@
 #include "protocol/checkpoint.hpp"
 #include "protocol/merkle.hpp"
 #include "support.hpp"
+#include "virtual_system.hpp"
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -19,13 +20,10 @@ namespace {
 
 const std::string origin = "witness.test/log";
 
-struct fixture {
+struct fixture : test::virtual_system {
     test::temp_dir dir{"witness-actor"};
     note::ed25519_signer log = test::log_signer(origin);
     std::vector<hash> leaves = test::make_leaves(64);
-    std::unique_ptr<actors::system_config> cfg;
-    std::unique_ptr<caf::actor_system> sys;
-    caf::scheduler::test_coordinator* sched = nullptr;
     std::shared_ptr<storage::witness_store> store;
     actors::witness_writer_actor writer;
     actors::witness_actor witness;
@@ -33,9 +31,7 @@ struct fixture {
     fixture() { start(); }
     ~fixture() { stop(); }
     void start() {
-        cfg = std::make_unique<actors::system_config>(actors::system_options{true});
-        sys = std::make_unique<caf::actor_system>(*cfg);
-        sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+        boot();
         store = std::shared_ptr<storage::witness_store>(
             std::move(*storage::witness_store::open(dir.path.string())));
         writer = sys->spawn(actors::witness_writer, store);
@@ -56,8 +52,7 @@ struct fixture {
         sched->run();
         witness = nullptr;
         writer = nullptr;
-        sys.reset();
-        cfg.reset();
+        shut_down();
         store.reset();
     }
 
