@@ -370,6 +370,13 @@ struct service::impl {
     void bundle(const std::string& index_text, http_respond respond);
     /// The bundle answer for `index` against a signed checkpoint, or nothing
     /// when the checkpoint does not cover the index.
+    std::optional<json> bundle_json(std::uint64_t index,
+                                    const std::string& signed_checkpoint) const;
+    /// /api/sign with "witnessed": true: answers with the entry's bundle once a
+    /// checkpoint that covers it meets the witness quorum, or at `deadline`
+    /// with the log-signed `fallback` (marked "quorum": false).
+    void wait_witnessed(std::uint64_t index, std::shared_ptr<http_response> fallback,
+                        caf::actor_clock::time_point deadline, http_respond respond);
     std::optional<http_response> bundle_against(std::uint64_t index,
                                                 const std::string& signed_checkpoint) const;
 
@@ -648,6 +655,12 @@ void service::impl::sign(const http_request& req, http_respond respond) {
     if (!body.contains("identity") || !body["identity"].is_string())
         return respond(json_error(400, "bad_request", "'identity' (a string) is required"));
     std::string identity = body["identity"];
+    if (body.contains("witnessed") && !body["witnessed"].is_boolean())
+        return respond(json_error(400, "bad_request", "'witnessed' must be true or false"));
+    bool witnessed = body.value("witnessed", false);
+    if (witnessed && !collecting && options.network.policy_text.empty())
+        return respond(
+            json_error(400, "bad_request", "this network has no witnesses: leave 'witnessed' out"));
     hash content{};
     if (auto bad = parse_content_hash(body, content)) return respond(std::move(*bad));
     if (who && !who->admin &&
@@ -657,12 +670,17 @@ void service::impl::sign(const http_request& req, http_respond respond) {
             json_error(403, "forbidden", "this token may not sign for '" + identity + "'"));
 
     actors::sign_request request{identity, bytes(content.begin(), content.end()), {}};
-    auto done = [respond](const actors::append_receipt& r) {
+    // Within the HTTP server's deadline for the whole exchange.
+    auto wait = std::min(options.actor_timeout,
+                         options.http.request_timeout - std::chrono::milliseconds(2000));
+    auto done = [this, respond, witnessed, wait](const actors::append_receipt& r) {
         auto inclusion = actors::inclusion_hashes(r);
         auto logged = decode_entry(r.entry);
         if (!logged) return respond(json_error(503, "internal", logged.message()));
         auto bundle = make_bundle(*logged, r.index, inclusion, r.checkpoint).serialize();
-        respond(sign_reply(r, inclusion, bundle));
+        if (!witnessed) return respond(sign_reply(r, inclusion, bundle));
+        wait_witnessed(r.index, std::make_shared<http_response>(sign_reply(r, inclusion, bundle)),
+                       caf::actor_clock::clock_type::now() + wait, respond);
     };
     auto failed = [respond](const caf::error& e) { respond(error_response(e)); };
     if (leading) return ask_signer(done, failed, atoms::sign_atom_v, std::move(request));
@@ -837,6 +855,14 @@ http_response service::impl::entry(const std::string& index_text) const {
 
 std::optional<http_response>
 service::impl::bundle_against(std::uint64_t index, const std::string& signed_checkpoint) const {
+    auto j = bundle_json(index, signed_checkpoint);
+    if (!j) return std::nullopt;
+    if (j->contains("error")) return json_error(503, "storage", (*j)["error"].get<std::string>());
+    return json_ok(*j);
+}
+
+std::optional<json> service::impl::bundle_json(std::uint64_t index,
+                                               const std::string& signed_checkpoint) const {
     auto cp = parse_signed_checkpoint(signed_checkpoint);
     auto stored = store->stored_size();
     if (!cp || index >= cp->body.size || cp->body.size > stored) return std::nullopt;
@@ -846,14 +872,14 @@ service::impl::bundle_against(std::uint64_t index, const std::string& signed_che
     auto raw = store->entry(index);
     if (!raw || !*raw) return std::nullopt;
     auto logged = decode_entry(**raw);
-    if (!logged)
-        return json_error(503, "storage",
-                          "entry " + std::to_string(index) + ": " + logged.message());
+    if (!logged) return json{{"error", "entry " + std::to_string(index) + ": " + logged.message()}};
     auto inclusion = tiles::inclusion_proof(*store, index, cp->body.size);
-    if (!inclusion) return json_error(503, "storage", inclusion.message());
+    if (!inclusion) return json{{"error", inclusion.message()}};
     json out{{"index", index},
+             {"entry", base64_encode(**raw)},
              {"size", cp->body.size},
              {"checkpoint", signed_checkpoint},
+             {"inclusion_proof", proof_json(*inclusion)},
              {"proof", make_bundle(*logged, index, *inclusion, signed_checkpoint).serialize()}};
     // Which witnesses of the network's policy cosigned it, and whether they
     // make its quorum: what a client's `civic-attest verify --policy` will say.
@@ -868,7 +894,40 @@ service::impl::bundle_against(std::uint64_t index, const std::string& signed_che
     }
     out["witnesses"] = cosigners;
     out["quorum"] = quorum;
-    return json_ok(out);
+    return out;
+}
+
+void service::impl::wait_witnessed(std::uint64_t index, std::shared_ptr<http_response> fallback,
+                                   caf::actor_clock::time_point deadline, http_respond respond) {
+    auto retry = [this, index, fallback, deadline, respond]() {
+        if (caf::actor_clock::clock_type::now() >= deadline) {
+            // Not witnessed in time: the log-signed answer, saying so.
+            auto r = *fallback;
+            if (!r.body.empty() && r.body.back() == '}') {
+                r.body.pop_back();
+                r.body += ",\"quorum\":false}";
+            }
+            return respond(std::move(r));
+        }
+        on_bridge([this, index, fallback, deadline, respond](actors::bridge_pointer self) {
+            self->delayed_send(self, std::chrono::milliseconds(100),
+                               actors::bridge_job{[this, index, fallback, deadline,
+                                                   respond](actors::bridge_pointer) {
+                                   wait_witnessed(index, fallback, deadline, respond);
+                               }});
+        });
+    };
+    auto covered = [this, index, respond, retry](const std::string& text) {
+        auto j = bundle_json(index, text);
+        if (j && !j->contains("error") && (*j)["quorum"] == true) return respond(json_ok(*j));
+        retry();
+    };
+    auto failed = [retry](const caf::error&) { retry(); };
+    if (collecting)
+        return ask<std::string>(current<actors::collector_actor>("collector"), covered, failed,
+                                atoms::checkpt_atom_v, true);
+    ask<std::string>(current<actors::gossip_actor>("gossip"), covered, failed,
+                     atoms::checkpt_atom_v);
 }
 
 void service::impl::bundle(const std::string& index_text, http_respond respond) {

@@ -573,6 +573,26 @@ TEST_CASE("cluster: with one witness of three down cosigned checkpoints keep com
     auto [first, first_code] = verify_bundle(3);
     CHECK(first["quorum"] == true);
     CHECK(first_code == 0); // valid offline against the policy: 2 of 3 needed, 3 cosigned
+    // A client may ask to be answered once its entry is witnessed, at the
+    // leader (the collector) or at a replica (gossip): the proof meets the policy.
+    for (const auto* node : {"leader", "replica-a"}) {
+        INFO("signed through " << node);
+        connection c;
+        auto res = c.call(net.nodes[node].http, bhttp::verb::post, "/api/sign",
+                          json{{"identity", "town/clerk"},
+                               {"content_sha256", hex_encode(sha256(byte_view(std::string(node))))},
+                               {"witnessed", true}}
+                              .dump(),
+                          net.clerk_bearer, 15s);
+        REQUIRE(res);
+        REQUIRE(res->result_int() == 200);
+        auto j = json::parse(res->body());
+        CHECK(j["quorum"] == true);
+        std::ofstream(net.dir / "witnessed.proof") << j["proof"].get<std::string>();
+        CHECK(net.cli({"verify", "--policy", net.dir / "policy.txt", "--proof",
+                       net.dir / "witnessed.proof"}) == 0);
+    }
+
     // The replica serves witnessed bundles too: gossip brings it the cosignatures.
     {
         json replica_bundle;
