@@ -554,7 +554,14 @@ TEST_CASE("service: a replica's actors killed one by one come back, rejoin the l
         INFO("killed " << victim << " on the replica");
         REQUIRE(sign_via_replica("before " + std::to_string(n)));
         REQUIRE((*replica)->kill_actor(victim));
-        REQUIRE(sign_via_replica("after " + std::to_string(n++)));
+        bool signed_after = sign_via_replica("after " + std::to_string(n++));
+        // When it does not come back: what its uplink says (a rare failure, not
+        // yet understood, of this test on a loaded machine).
+        std::string status_then;
+        if (!signed_after)
+            status_then = test::client((*replica)->http_port()).get("/api/status").body();
+        INFO("replica status: " << status_then);
+        REQUIRE(signed_after);
         CHECK_FALSE((*replica)->failure());
     }
     // The replica holds every acknowledged entry (acks = 1: it was the one).
