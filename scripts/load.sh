@@ -16,6 +16,7 @@
 #
 #   scripts/load.sh [SECONDS] [CONNECTIONS]
 #   LOAD_ONLY=sign|verify|network|witness   run one part
+#   LOAD_WITNESSES="0 3 0 3"  LOAD_IDLE=0     witness part: which counts, in order; no idle rounds
 #   LOAD_SERVE_ARGS="..."           extra `serve`/`node` flags, e.g. "--batch-linger-ms 2"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,9 +34,9 @@ bin=build-release/bin/civic-attest
 data=$(mktemp -d build-release/load-data.XXXXXX)
 cleanup() {
   [ -n "${server:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  for name in alone pair w0 w3 w5 w7 w10; do
-    [ -f "$data/network/$name.yaml" ] &&
-      CLUSTER_DIR="$data/network/$name" scripts/cluster.sh down "$data/network/$name.yaml" 2>/dev/null
+  for file in "$data"/network/*.yaml; do
+    [ -f "$file" ] &&
+      CLUSTER_DIR="${file%.yaml}" scripts/cluster.sh down "$file" 2>/dev/null
   done
   rm -rf "$data" "$data.serve.log"
 }
@@ -173,14 +174,18 @@ if w:
         w["time_to_quorum_p50_us"] / 1000, w["time_to_quorum_p95_us"] / 1000,
         w["rounds"], w["quorum_rounds"]))'
   }
-  for n in 0 3 5 7 10; do
-    name=w$n
+  # LOAD_WITNESSES="0 3 0 3 0 3" alternates, to compare signing with and
+  # without witnesses as ratios within one run; LOAD_IDLE=0 skips the idle rounds.
+  run=0
+  for n in ${LOAD_WITNESSES:-0 3 5 7 10}; do
+    run=$((run + 1))
+    name=w$n-$run # a fresh network for every run
     witness_topology "$net/$name.yaml" "$n"
     CLUSTER_DIR="$net/$name" scripts/cluster.sh up "$net/$name.yaml" 2>/dev/null
     "$bin" identity add --server http://127.0.0.1:18301 \
       --token-file "$net/$name/leader/data/admin.token" --identity load/clerk >/dev/null 2>&1
     TOKEN=$("$bin" token add --data "$net/$name/leader/data" --identity load/clerk --label load)
-    if [ "$n" -gt 0 ]; then
+    if [ "$n" -gt 0 ] && [ "${LOAD_IDLE:-1}" != 0 ]; then
       # Idle: one entry per round (the collector's cadence is 1 s).
       for i in $(seq 12); do
         curl -fs -X POST -H "Authorization: Bearer $TOKEN" \
