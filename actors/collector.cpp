@@ -25,7 +25,7 @@ void finish_round(collector_pointer self);
 std::vector<collector_state::link>& links_of(collector_pointer self) { return self->state.links; }
 
 void connect(collector_pointer self, std::size_t i) {
-    connect_link(self, links_of, self->state.timing, i,
+    connect_link(self, links_of, self->state.config.timing, i,
                  [self](std::size_t up) { self->state.links[up].view.connected = true; });
 }
 
@@ -227,7 +227,6 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
     st.middleman = std::move(middleman);
     st.ledger = std::move(ledger);
     st.jitter.seed(static_cast<std::minstd_rand::result_type>(st.config.seed % 2147483647 + 1));
-    st.timing = {st.config.connect_timeout, st.config.backoff_initial, st.config.backoff_max};
     const auto& rules = *st.config.rules;
     for (const auto& e : st.config.endpoints) {
         for (std::size_t p = 0; p < rules.witnesses.size(); ++p) {
@@ -245,7 +244,7 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
     }
     self->set_down_handler([self](caf::down_msg& msg) {
         link_down(
-            self, links_of, self->state.timing, msg,
+            self, links_of, self->state.config.timing, msg,
             [self](std::size_t i) { self->state.links[i].view.connected = false; },
             [self](std::size_t up) { self->state.links[up].view.connected = true; });
     });

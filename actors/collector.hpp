@@ -36,9 +36,7 @@ struct collector_config {
     std::chrono::milliseconds interval{1000};        // cadence: at most one round per tick
     std::chrono::milliseconds witness_timeout{5000}; // per request to one witness
     std::chrono::milliseconds grace{200};            // for late cosignatures after the quorum
-    std::chrono::milliseconds connect_timeout{3000};
-    std::chrono::milliseconds backoff_initial{200};
-    std::chrono::milliseconds backoff_max{10000};
+    link_timing timing; // connecting to witnesses, and the backoff after a failure
     std::uint64_t seed = 1;
     /// Metrics hooks, called on the collector's thread; must be quick.
     std::function<void(const std::string& witness, std::chrono::microseconds latency, bool ok)>
@@ -67,7 +65,6 @@ struct collector_state {
     };
 
     collector_config config;
-    link_timing timing;
     std::shared_ptr<storage::ledger_store> store; // consistency proofs
     caf::io::middleman_actor middleman;
     ledger_actor ledger;

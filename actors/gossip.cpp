@@ -11,6 +11,8 @@ namespace {
 
 /// Most checkpoints and evidence records read from one message.
 constexpr std::size_t max_items_per_message = 16;
+/// Checkpoint texts remembered as checked (see gossip_state::recently_checked).
+constexpr std::size_t max_recently_checked = 64;
 
 std::string evidence_key(const std::string& a, const std::string& b) {
     auto ha = hex_encode(sha256(byte_view(a)));
@@ -84,16 +86,27 @@ std::optional<note::note> verified_only(const gossip_state& st, const note::note
 /// the view and the tree, and taken into the view when newer.
 void consider(gossip_pointer self, const std::string& text, const std::string& from) {
     auto& st = self->state;
+    auto digest = sha256(byte_view(text));
+    if (std::find(st.recently_checked.begin(), st.recently_checked.end(), digest) !=
+        st.recently_checked.end())
+        return; // nothing new: the same text was checked (and merged) already
+    auto remember = [&st, digest] {
+        st.recently_checked.push_back(digest);
+        if (st.recently_checked.size() > max_recently_checked) st.recently_checked.pop_front();
+    };
     auto cp = parse_signed_checkpoint(text);
     if (!cp || cp->body.origin != st.config.log_key->name()) {
         ++st.rejected;
-        return;
+        return remember();
     }
     auto clean = verified_only(st, cp->signed_note);
     if (!clean) {
         ++st.rejected;
-        return;
+        return remember();
     }
+    // Checked for good only once this node's tree holds its size; a lagging
+    // replica checks it again when it has caught up.
+    if (!st.config.check_against_tree || cp->body.size <= st.own_size) remember();
     auto signed_text = note::serialize(*clean);
     if (st.config.check_against_tree)
         if (auto e = st.config.check_against_tree(signed_text))
@@ -197,7 +210,10 @@ void tick(gossip_pointer self) {
     self->delayed_send(self, st.config.period, atoms::tick_atom_v);
     ++st.rounds;
     if (st.config.own_checkpoint)
-        if (auto own = st.config.own_checkpoint()) consider(self, *own, st.config.node_name);
+        if (auto own = st.config.own_checkpoint()) {
+            if (auto cp = parse_signed_checkpoint(*own)) st.own_size = cp->body.size;
+            consider(self, *own, st.config.node_name);
+        }
     // On the leader: the published checkpoint, with the witnesses' cosignatures.
     if (auto collector = caf::actor_cast<collector_actor>(st.actors->get("collector")))
         self->request(collector, st.config.exchange_timeout, atoms::checkpt_atom_v)

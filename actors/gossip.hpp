@@ -64,6 +64,10 @@ struct gossip_state {
     std::vector<storage::evidence_record> evidence; // all held, oldest first
     std::set<std::string> evidence_keys;            // to drop duplicates
     std::minstd_rand jitter;
+    /// Digests of the checkpoint texts checked lately: peers send the same one
+    /// every round, and it needs its signatures verified and the tree read once.
+    std::deque<hash> recently_checked;
+    std::uint64_t own_size = 0; // of this node's own newest checkpoint, as last read
     std::uint64_t rounds = 0, exchanges = 0, failures = 0, rejected = 0;
 };
 

@@ -753,6 +753,14 @@ void describe_logkey(po::options_description& o) {
     o.add_options()("topology", po::value<std::string>()->required(), "the topology file");
 }
 
+/// Writes a secret key file (0600), making its directory first.
+status write_key_file(const std::string& path, const std::string& secret) {
+    std::error_code ec;
+    auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    return write_secret_file(path, secret + "\n");
+}
+
 /// Makes the log key once and writes it to every node that may lead, and its
 /// verifier key to the topology's log_vkey: the log's identity for the network.
 int run_logkey(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
@@ -773,9 +781,7 @@ int run_logkey(const po::variables_map& vm, std::ostream& out, std::ostream& err
     std::size_t written = 0;
     for (const auto& n : t->nodes) {
         if (n.log_key.empty()) continue;
-        auto parent = std::filesystem::path(n.log_key).parent_path();
-        if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-        if (auto ok = write_secret_file(n.log_key, secret + "\n"); !ok) {
+        if (auto ok = write_key_file(n.log_key, secret); !ok) {
             ed25519::wipe(secret.data(), secret.size());
             err << "civic-attest logkey: nodes[" << n.name << "].log_key: " << ok.message() << "\n";
             return exit_failed;
@@ -845,11 +851,9 @@ int run_keys(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
     std::size_t made = 0;
     for (const auto& n : t->nodes) {
         if (!n.has(node_role::witness) || std::filesystem::exists(n.witness_key, ec)) continue;
-        auto parent = std::filesystem::path(n.witness_key).parent_path();
-        if (!parent.empty()) std::filesystem::create_directories(parent, ec);
         auto key = ed25519::secret_key::generate();
         auto secret = note::format_signer_key(n.name, note::type_cosignature_v1, key);
-        auto ok = write_secret_file(n.witness_key, secret + "\n");
+        auto ok = write_key_file(n.witness_key, secret);
         ed25519::wipe(secret.data(), secret.size());
         if (!ok) {
             err << "civic-attest keys: nodes[" << n.name << "].witness_key: " << ok.message()

@@ -1614,10 +1614,8 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
             cc.endpoints = net.witnesses;
             cc.interval = net.cosign_interval;
             cc.witness_timeout = net.witness_timeout;
-            cc.connect_timeout =
-                std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
-            cc.backoff_initial = net.reconnect_initial;
-            cc.backoff_max = net.reconnect_max;
+            cc.timing = {std::max(net.system.connection_timeout, std::chrono::milliseconds(1000)),
+                         net.reconnect_initial, net.reconnect_max};
             cc.seed = net.seed;
             cc.on_answer = [stats](const std::string& w, std::chrono::microseconds latency,
                                    bool ok) { stats->witness_answered(w, latency, ok); };
