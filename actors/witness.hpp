@@ -30,6 +30,11 @@ struct witness_config {
     /// Fault injection for tests: called after a round is durable and before it
     /// is answered (a test kills the process there).
     std::function<void()> after_persist;
+    /// A planted bug, for the simulator's tests only (no topology or node flag
+    /// sets it): cosign a log-signed checkpoint even when it contradicts what
+    /// this witness cosigned before (a failed consistency proof, another root
+    /// at the same size). The invariant checkers must catch such a witness.
+    bool test_skip_consistency_check = false;
 };
 
 struct witness_state {

@@ -15,6 +15,7 @@
 #include "actors/witness.hpp"
 #include "node/files.hpp"
 #include "node/metrics.hpp"
+#include "node/node_tree.hpp"
 #include "node/tiles_api.hpp"
 #include "protocol/bundle.hpp"
 #include "protocol/checkpoint.hpp"
@@ -40,13 +41,6 @@ using json = nlohmann::json;
 namespace {
 
 using storage::origin_setting;
-
-std::string key_file_name(const std::string& identity, const ed25519::public_key& key) {
-    // Identity names may contain '/': the file is named by the name's hash, and
-    // by the key, so a rotation's new key never overwrites the key in force.
-    return hex_encode(sha256(byte_view(identity))).substr(0, 32) + "-" +
-           hex_encode(key).substr(0, 16) + ".key";
-}
 
 http_response json_ok(const json& body) {
     http_response r;
@@ -289,23 +283,20 @@ struct service::impl {
     std::shared_ptr<storage::witness_store> witness_store; // witnesses only
     std::shared_ptr<storage::witness_store> gossip_store;  // split-view evidence
 
-    /// Adds gossip (and the writer of its evidence store) to the tree, when the
-    /// node has peers. `equivocate_with`: test mode only (see service_options).
-    civic::status add_gossip_children(actors::supervisor_config& tree,
-                                      std::shared_ptr<const note::ed25519_signer> equivocate_with);
     /// GET /api/evidence: every split-view evidence record this node holds.
     http_response evidence_list(const target& t) const;
 
-    /// Adds the witness's writer and witness to the tree (witness nodes).
-    civic::status add_witness_children(actors::supervisor_config& tree);
     /// Spawns the supervision tree and waits until its last child runs.
     civic::status start_tree(actors::supervisor_config tree);
     /// Spawns the gateway and publishes it on the CAF port (TLS unless insecure_dev).
     civic::status publish_gateway();
     /// Starts the HTTP server on the routes of this node.
     civic::status start_http();
-    /// A node that is only a witness: no ledger, its witness store, its gateway.
-    static civic::status start_witness_only(impl& m);
+    /// How this node's actors run in a process, reporting to its metrics.
+    node_runtime runtime();
+    /// Builds and starts the supervision tree (`ledger`: null on a node that is
+    /// only a witness) and publishes the gateway.
+    civic::status start_actors(const opened_ledger* ledger);
 
     /// The token's record, if the request carries a known "Bearer" token.
     std::optional<storage::token_record> caller(const http_request& req) const {
@@ -705,8 +696,9 @@ std::optional<http_response> service::impl::refuse_unless_admin(const http_reque
 result<std::string> service::impl::write_identity_key(const std::string& name,
                                                       const ed25519::secret_key& key) const {
     auto secret = note::format_signer_key(name, note::type_ed25519, key);
-    auto path = (fs::path(options.data_dir) / "keys" / key_file_name(name, key.public_key_bytes()))
-                    .string();
+    auto path =
+        (fs::path(options.data_dir) / "keys" / identity_key_file_name(name, key.public_key_bytes()))
+            .string();
     auto written = write_secret_file(path, secret + "\n");
     ed25519::wipe(secret.data(), secret.size());
     CIVIC_TRY(written);
@@ -716,7 +708,7 @@ result<std::string> service::impl::write_identity_key(const std::string& name,
 void service::impl::remove_identity_key(const std::string& name,
                                         const ed25519::public_key& key) const {
     std::error_code ignored;
-    fs::remove(fs::path(options.data_dir) / "keys" / key_file_name(name, key), ignored);
+    fs::remove(fs::path(options.data_dir) / "keys" / identity_key_file_name(name, key), ignored);
 }
 
 void service::impl::register_identity(const http_request& req, http_respond respond) {
@@ -1154,31 +1146,6 @@ http_response service::impl::proof(const target& t, bool inclusion) const {
     return json_ok({{"old", *old_size}, {"new", *new_size}, {"proof", proof_json(*p)}});
 }
 
-namespace {
-
-/// The signer's keys: each identity's current key from keys/. A rotation
-/// interrupted by a crash may leave the old and the new key file; the registry
-/// decides which one is current.
-result<actors::key_ring> load_identity_keys(const fs::path& dir,
-                                            const storage::ledger_store& store) {
-    actors::key_ring keys;
-    std::error_code ec;
-    for (const auto& file : fs::directory_iterator(dir / "keys", ec)) {
-        if (file.path().extension() != ".key") continue;
-        auto k = read_signer_key_file(file.path().string());
-        if (!k) return k.err();
-        auto rec = store.identity(k->name);
-        if (!rec) return make_error(dir.string() + ": " + rec.message());
-        auto current = *rec ? (*rec)->current() : nullptr;
-        if (current && current->key == k->key.public_key_bytes())
-            keys[k->name] = std::make_shared<const ed25519::secret_key>(std::move(k->key));
-    }
-    if (ec) return make_error((dir / "keys").string() + ": " + ec.message());
-    return keys;
-}
-
-} // namespace
-
 struct peer_epoch {
     std::uint64_t epoch = 0;
     std::string name;
@@ -1216,137 +1183,6 @@ status require_tls(const network_options& net) {
         return make_error("node '" + net.node_name +
                           "': no TLS CA: peers would connect with an anonymous cipher "
                           "(give certificates, or --insecure-dev on a development machine)");
-    return {};
-}
-
-status service::impl::add_witness_children(actors::supervisor_config& tree) {
-    const auto& w = options.witness;
-    auto key = read_signer_key_file(w.key_file);
-    if (!key) return make_error("witness_key " + key.message());
-    if (key->type != note::type_cosignature_v1)
-        return make_error("witness_key " + w.key_file +
-                          ": not a witness cosigning key (cosignature/v1, type 0x04)");
-    if (options.network.log_vkey.empty())
-        return make_error("a witness needs the log's verifier key (log_vkey)");
-    auto logs = std::make_shared<witness::trusted_logs>();
-    if (auto ok = logs->add(options.network.log_vkey); !ok)
-        return make_error("the log's verifier key: " + ok.message());
-    auto dir = fs::path(options.data_dir) / "witness";
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) return make_error(dir.string() + ": cannot create: " + ec.message());
-    auto opened = storage::witness_store::open(dir.string());
-    if (!opened) return make_error(dir.string() + ": " + opened.message());
-    witness_store = std::shared_ptr<storage::witness_store>(std::move(*opened));
-    if (auto states = witness_store->states(); !states)
-        return make_error(dir.string() + ": " + states.message());
-
-    actors::witness_config config;
-    config.key = std::make_shared<const note::cosigner>(key->name, std::move(key->key));
-    config.logs = std::move(logs);
-    config.unix_offset = actors::unix_offset_now();
-    config.after_persist = w.after_persist;
-    auto wstore = witness_store;
-    auto dirs = directory;
-    tree.children.push_back({"witness-writer", [wstore](caf::actor_system& system) {
-                                 return caf::actor_cast<caf::actor>(
-                                     system.spawn<caf::detached>(actors::witness_writer, wstore));
-                             }});
-    tree.children.push_back(
-        {"witness", [config, wstore, dirs](caf::actor_system& system) {
-             // Re-read at every start: what is durable is all it may trust.
-             auto states = wstore->states();
-             if (!states) return actors::failed_start(system, states.message());
-             auto writer =
-                 caf::actor_cast<actors::witness_writer_actor>(dirs->get("witness-writer"));
-             return caf::actor_cast<caf::actor>(system.spawn(
-                 actors::witness, config, std::move(*states), wstore->evidence_count(), writer));
-         }});
-    return {};
-}
-
-status
-service::impl::add_gossip_children(actors::supervisor_config& tree,
-                                   std::shared_ptr<const note::ed25519_signer> equivocate_with) {
-    const auto& net = options.network;
-    if (net.peers.empty() || net.log_vkey.empty()) return {}; // alone: nobody to gossip with
-    auto vkey = note::parse_vkey(net.log_vkey);
-    if (!vkey) return make_error("the log's verifier key: " + vkey.message());
-    auto log_key = note::make_verifier(*vkey);
-    if (!log_key) return log_key.err();
-    auto dir = fs::path(options.data_dir) / "gossip";
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) return make_error(dir.string() + ": cannot create: " + ec.message());
-    auto opened = storage::witness_store::open(dir.string());
-    if (!opened) return make_error(dir.string() + ": " + opened.message());
-    gossip_store = std::shared_ptr<storage::witness_store>(std::move(*opened));
-
-    actors::gossip_config gc;
-    gc.node_name = net.node_name;
-    gc.peers = net.gossip_peers;
-    gc.period = net.gossip_period;
-    gc.fanout = net.gossip_fanout;
-    gc.exchange_timeout = std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
-    gc.timing = {gc.exchange_timeout, net.reconnect_initial, net.reconnect_max};
-    gc.seed = net.seed;
-    gc.log_key = std::shared_ptr<const note::verifier>(std::move(*log_key));
-    if (!net.policy_text.empty())
-        if (auto rules = parse_policy(net.policy_text))
-            for (const auto& w : rules->witnesses)
-                if (auto v = note::make_verifier(w.key))
-                    gc.witness_keys.push_back(std::shared_ptr<const note::verifier>(std::move(*v)));
-    if (store) {
-        auto ledger = store;
-        gc.own_checkpoint = [ledger]() -> std::optional<std::string> {
-            auto latest = ledger->latest_checkpoint();
-            if (!latest || !*latest) return std::nullopt;
-            return **latest;
-        };
-        gc.check_against_tree = [ledger](const std::string& text) {
-            return storage::contradiction(*ledger, text);
-        };
-    } else if (witness_store) {
-        auto cosigned = witness_store;
-        auto log_origin = gc.log_key->name();
-        gc.own_checkpoint = [cosigned, log_origin]() -> std::optional<std::string> {
-            auto states = cosigned->states();
-            if (!states) return std::nullopt;
-            auto it = states->find(log_origin);
-            if (it == states->end() || it->second.checkpoint.empty()) return std::nullopt;
-            return it->second.checkpoint;
-        };
-    }
-    auto* counters = stats.get();
-    auto node = net.node_name;
-    gc.on_evidence = [counters, node](const storage::evidence_record& r) {
-        counters->split_view_found();
-        std::cerr << "[error] node " << node << ": split view of " << r.origin << " (" << r.kind
-                  << "), shown by " << r.source << "; evidence at /api/evidence\n";
-    };
-    gc.equivocate_with = std::move(equivocate_with);
-    auto held = gossip_store->evidence(0, storage::max_evidence_records);
-    if (!held) return make_error(dir.string() + ": " + held.message());
-    counters->set_split_views(held->size());
-    auto wstore = gossip_store;
-    auto dirs = directory;
-    auto insecure = net.insecure_dev;
-    tree.children.push_back({"gossip-writer", [wstore](caf::actor_system& system) {
-                                 return caf::actor_cast<caf::actor>(
-                                     system.spawn<caf::detached>(actors::witness_writer, wstore));
-                             }});
-    tree.children.push_back(
-        {"gossip", [gc, wstore, dirs, insecure](caf::actor_system& system) {
-             auto evidence = wstore->evidence(0, storage::max_evidence_records);
-             if (!evidence) return actors::failed_start(system, evidence.message());
-             auto writer =
-                 caf::actor_cast<actors::witness_writer_actor>(dirs->get("gossip-writer"));
-             auto mm = insecure ? system.middleman().actor_handle()
-                                : system.openssl_manager().actor_handle();
-             return caf::actor_cast<caf::actor>(system.spawn(
-                 actors::gossip, gc, mm, std::shared_ptr<const actors::directory>(dirs), wstore,
-                 writer, std::move(*evidence)));
-         }});
     return {};
 }
 
@@ -1447,24 +1283,35 @@ status service::impl::start_http() {
     return m.http->start();
 }
 
-status service::impl::start_witness_only(impl& m) {
-    auto& net = m.options.network;
-    CIVIC_TRY(require_tls(net));
-    m.cfg = std::make_unique<actors::system_config>(net.system);
-    m.sys = std::make_unique<caf::actor_system>(*m.cfg);
-    m.stats = std::make_unique<metrics>();
-    net.leading = false;
-    actors::supervisor_config tree;
-    tree.strategy = actors::restart_strategy::rest_for_one;
-    auto dirs = m.directory;
-    tree.on_start = [dirs](const std::string& name, const caf::actor& handle) {
-        dirs->set(name, handle);
+node_runtime service::impl::runtime() {
+    node_runtime rt;
+    rt.unix_offset = actors::unix_offset_now();
+    auto* counters = stats.get();
+    rt.on_commit = [counters](const actors::batch_report& r) { counters->batch_committed(r); };
+    rt.on_witness_answer = [counters](const std::string& w, std::chrono::microseconds latency,
+                                      bool ok) { counters->witness_answered(w, latency, ok); };
+    rt.on_cosign_round = [counters](std::optional<std::chrono::microseconds> ttq) {
+        counters->cosign_round(ttq);
     };
-    CIVIC_TRY(m.add_witness_children(tree));
-    CIVIC_TRY(m.add_gossip_children(tree, nullptr));
-    CIVIC_TRY(m.start_tree(std::move(tree)));
-    CIVIC_TRY(m.publish_gateway());
-    return m.start_http();
+    auto node = options.network.node_name;
+    rt.on_evidence = [counters, node](const storage::evidence_record& r) {
+        counters->split_view_found();
+        std::cerr << "[error] node " << node << ": split view of " << r.origin << " (" << r.kind
+                  << "), shown by " << r.source << "; evidence at /api/evidence\n";
+    };
+    return rt;
+}
+
+status service::impl::start_actors(const opened_ledger* ledger) {
+    auto tree = build_node_tree(options, ledger, runtime());
+    if (!tree) return tree.err();
+    directory = tree->directory;
+    witness_store = tree->witness_store;
+    gossip_store = tree->gossip_store;
+    collecting = tree->collecting;
+    stats->set_split_views(tree->evidence_held);
+    CIVIC_TRY(start_tree(std::move(tree->config)));
+    return publish_gateway();
 }
 
 result<std::unique_ptr<service>> service::start(const service_options& options) {
@@ -1475,19 +1322,20 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     auto& net = m.options.network; // `leading` may change below: promoted, or deposed
     if (!options.holds_ledger) {
         if (!options.witness.enabled) return make_error("a node needs a role");
-        CIVIC_TRY(impl::start_witness_only(m));
+        CIVIC_TRY(require_tls(net));
+        m.cfg = std::make_unique<actors::system_config>(net.system);
+        m.sys = std::make_unique<caf::actor_system>(*m.cfg);
+        m.stats = std::make_unique<metrics>();
+        net.leading = false;
+        CIVIC_TRY(m.start_actors(nullptr));
+        CIVIC_TRY(m.start_http());
         return s;
     }
     const fs::path dir = options.data_dir;
-    auto store = storage::ledger_store::open({(dir / "ledger").string()});
-    if (!store)
-        return make_error(options.data_dir + ": " + store.message() +
-                          " (run 'civic-attest init' first?)");
-    m.store = std::shared_ptr<storage::ledger_store>(std::move(*store));
-    auto origin = m.store->setting(origin_setting);
-    if (!origin || !*origin)
-        return make_error(options.data_dir + ": no origin set (run 'civic-attest init' first)");
-    m.origin = **origin;
+    auto opened = open_ledger(options.data_dir);
+    if (!opened) return opened.err();
+    m.store = opened->store;
+    m.origin = opened->origin;
 
     CIVIC_TRY(require_tls(net));
     m.cfg = std::make_unique<actors::system_config>(net.system);
@@ -1508,6 +1356,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
             // again as an empty replica of the new leader.
             auto aside = dir / ("ledger.deposed-epoch-" + std::to_string(own));
             m.store.reset();
+            opened->store.reset();
             std::error_code ec;
             fs::remove_all(aside, ec);
             fs::rename(dir / "ledger", aside, ec);
@@ -1518,7 +1367,8 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
             auto fresh = storage::ledger_store::open({(dir / "ledger").string()});
             if (!fresh) return make_error(options.data_dir + ": " + fresh.message());
             m.store = std::shared_ptr<storage::ledger_store>(std::move(*fresh));
-            CIVIC_TRY(m.store->put_setting(origin_setting, m.origin));
+            opened->store = m.store;
+            CIVIC_TRY(m.store->put_setting(storage::origin_setting, m.origin));
             CIVIC_TRY(storage::store_epoch(*m.store, newest.epoch));
             CIVIC_TRY(m.store->put_setting(storage::role_setting, "replica"));
             net.leading = false;
@@ -1528,144 +1378,12 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
                           " and it follows the newest leader from scratch";
         }
     }
-
-    // Whoever leads signs with the log key; a replica only checks its signatures.
-    std::shared_ptr<const note::ed25519_signer> log;
-    std::string log_vkey = net.log_vkey;
-    if (net.leading || log_vkey.empty()) {
-        auto log_key = read_signer_key_file((dir / "log.key").string());
-        if (!log_key) return log_key.err();
-        if (log_key->type != note::type_ed25519 || log_key->name != m.origin)
-            return make_error((dir / "log.key").string() + ": not an Ed25519 key named '" +
-                              m.origin + "'");
-        auto signer =
-            std::make_shared<const note::ed25519_signer>(m.origin, std::move(log_key->key));
-        log_vkey = note::format_vkey(signer->verifier_key());
-        if (net.leading) log = std::move(signer);
-    }
-    auto parsed_vkey = note::parse_vkey(log_vkey);
-    if (!parsed_vkey) return make_error("the log's verifier key: " + parsed_vkey.message());
-    if (parsed_vkey->name != m.origin)
-        return make_error(options.data_dir + ": the store's origin '" + m.origin +
-                          "' is not the log key's name '" + parsed_vkey->name + "'");
-    if (net.leading) {
-        auto keys = load_identity_keys(dir, *m.store);
-        if (!keys) return keys.err(); // checked here: a bad key file is an operator's error
-    }
-
-    // Refuse to start on a store that is not the tree our last checkpoint signed.
-    auto tree = m.store->load_tree();
-    if (!tree) return make_error(options.data_dir + ": " + tree.message());
-    auto verifier = note::make_verifier(*parsed_vkey);
-    if (!verifier) return verifier.err();
-    if (auto ok = storage::verify_recovered_tree(*m.store, *tree, **verifier); !ok)
-        return make_error(options.data_dir + ": refusing to start: " + ok.message());
+    CIVIC_TRY(load_log_keys(*opened, m.options));
+    const auto& log_vkey = opened->log_vkey;
 
     m.stats = std::make_unique<metrics>();
     m.stats->set_tree_size(m.store->stored_size());
-    auto* stats = m.stats.get();
-
-    // The supervision tree: rest-for-one, so that whatever depends on an actor
-    // that restarted starts again with its new handle.
-    actors::supervisor_config tree_config;
-    tree_config.strategy = actors::restart_strategy::rest_for_one;
-    auto directory = m.directory;
-    tree_config.on_start = [directory](const std::string& name, const caf::actor& handle) {
-        directory->set(name, handle);
-    };
-    auto shared_store = m.store;
-    tree_config.children.push_back({"committer", [shared_store](caf::actor_system& sys) {
-                                        return caf::actor_cast<caf::actor>(sys.spawn<caf::detached>(
-                                            actors::committer, shared_store));
-                                    }});
-    if (net.leading) {
-        auto ledger_config = options.ledger;
-        ledger_config.origin = m.origin;
-        ledger_config.epoch = storage::stored_epoch(*m.store);
-        ledger_config.on_commit = [stats](const actors::batch_report& r) {
-            stats->batch_committed(r);
-        };
-        tree_config.children.push_back(
-            {"ledger", [ledger_config, shared_store, log, directory](caf::actor_system& sys) {
-                 auto committer =
-                     caf::actor_cast<actors::committer_actor>(directory->get("committer"));
-                 return caf::actor_cast<caf::actor>(
-                     sys.spawn(actors::ledger, ledger_config, shared_store, log, committer));
-             }});
-        auto timeout = options.actor_timeout;
-        tree_config.children.push_back(
-            {"signer", [dir, shared_store, timeout, directory](caf::actor_system& sys) {
-                 // Reloaded from disk at every start: keys are durable before use.
-                 auto keys = load_identity_keys(dir, *shared_store);
-                 auto ledger = caf::actor_cast<actors::ledger_actor>(directory->get("ledger"));
-                 return caf::actor_cast<caf::actor>(
-                     sys.spawn(actors::signer, keys ? std::move(*keys) : actors::key_ring{},
-                               actors::signer_config{actors::unix_offset_now(), timeout}, ledger));
-             }});
-        if (!net.witnesses.empty()) {
-            // The policy's witnesses, asked for cosignatures of every checkpoint.
-            auto rules = parse_policy(net.policy_text);
-            if (!rules) return make_error("the network's policy: " + rules.message());
-            if (rules->logs.empty() || note::format_vkey(rules->logs[0].key) != log_vkey)
-                return make_error("the network's policy does not name this log's key first ("
-                                  "run 'civic-attest keys' again?)");
-            actors::collector_config cc;
-            cc.rules = std::make_shared<const policy>(std::move(*rules));
-            cc.endpoints = net.witnesses;
-            cc.interval = net.cosign_interval;
-            cc.witness_timeout = net.witness_timeout;
-            cc.timing = {std::max(net.system.connection_timeout, std::chrono::milliseconds(1000)),
-                         net.reconnect_initial, net.reconnect_max};
-            cc.seed = net.seed;
-            cc.on_answer = [stats](const std::string& w, std::chrono::microseconds latency,
-                                   bool ok) { stats->witness_answered(w, latency, ok); };
-            cc.on_round = [stats](std::optional<std::chrono::microseconds> ttq) {
-                stats->cosign_round(ttq);
-            };
-            auto insecure = net.insecure_dev;
-            tree_config.children.push_back(
-                {"collector", [cc, shared_store, directory, insecure](caf::actor_system& sys) {
-                     auto ledger = caf::actor_cast<actors::ledger_actor>(directory->get("ledger"));
-                     auto mm = insecure ? sys.middleman().actor_handle()
-                                        : sys.openssl_manager().actor_handle();
-                     return caf::actor_cast<caf::actor>(
-                         sys.spawn(actors::collector, cc, shared_store, mm, ledger));
-                 }});
-            m.collecting = true;
-        }
-    } else {
-        actors::replica_config replica_config;
-        replica_config.origin = m.origin;
-        auto vkey = *parsed_vkey;
-        tree_config.children.push_back(
-            {"replica", [replica_config, shared_store, vkey, directory](caf::actor_system& sys) {
-                 auto committer =
-                     caf::actor_cast<actors::committer_actor>(directory->get("committer"));
-                 return caf::actor_cast<caf::actor>(
-                     sys.spawn(actors::replica, replica_config, shared_store, vkey, committer));
-             }});
-        actors::uplink_config up;
-        up.candidates = net.leader_candidates;
-        up.epoch = storage::stored_epoch(*m.store);
-        up.connect_timeout =
-            std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
-        up.backoff_initial = net.reconnect_initial;
-        up.backoff_max = net.reconnect_max;
-        up.seed = net.seed;
-        auto insecure = net.insecure_dev;
-        tree_config.children.push_back(
-            {"uplink", [up, directory, insecure](caf::actor_system& sys) {
-                 auto replica = caf::actor_cast<actors::replica_actor>(directory->get("replica"));
-                 auto mm = insecure ? sys.middleman().actor_handle()
-                                    : sys.openssl_manager().actor_handle();
-                 return caf::actor_cast<caf::actor>(sys.spawn(actors::uplink, up, mm, replica));
-             }});
-    }
-    if (options.witness.enabled) CIVIC_TRY(m.add_witness_children(tree_config));
-    CIVIC_TRY(
-        m.add_gossip_children(tree_config, options.test_equivocate && net.leading ? log : nullptr));
-    CIVIC_TRY(m.start_tree(std::move(tree_config)));
-    CIVIC_TRY(m.publish_gateway());
+    CIVIC_TRY(m.start_actors(&*opened));
 
     auto own_policy = parse_policy("log " + log_vkey + "\nquorum none\n");
     if (!own_policy) return own_policy.err();

@@ -84,6 +84,9 @@ struct witness_options {
     /// Fault injection for tests: called after a round of cosignatures is
     /// durable and before any of it is answered.
     std::function<void()> after_persist;
+    /// The simulator's planted bug (see actors::witness_config): never set by
+    /// a topology or a node flag.
+    bool test_skip_consistency_check = false;
 };
 
 struct service_options {

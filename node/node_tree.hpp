@@ -1,0 +1,80 @@
+// What runs inside a node: its ledger store, opened and checked, and the
+// supervision tree of its actors. One implementation for the node process
+// (service.cpp, on CAF's threaded scheduler) and for the simulator (on CAF's
+// deterministic test coordinator): the simulator runs the code that runs in
+// production, only its clock, scheduler and network differ.
+#pragma once
+
+#include "actors/actors.hpp"
+#include "actors/directory.hpp"
+#include "actors/supervisor.hpp"
+#include "node/service.hpp"
+#include "protocol/note.hpp"
+#include "protocol/result.hpp"
+#include "storage/ledger_store.hpp"
+#include "storage/witness_store.hpp"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace civic::node {
+
+/// How a node's actors run, and what they report to their host.
+struct node_runtime {
+    /// Blocking actors (the LMDB writers) on the scheduler instead of on their
+    /// own threads: under the simulator nothing may run outside the coordinator.
+    bool deterministic = false;
+    /// Unix time = this offset + the actor clock (actors::unix_offset_now() in
+    /// a process; a fixed value, plus a skew, in simulation).
+    std::chrono::milliseconds unix_offset{0};
+    std::function<void(const actors::batch_report&)> on_commit;
+    std::function<void(const std::string& witness, std::chrono::microseconds latency, bool ok)>
+        on_witness_answer;
+    /// Each cosigning round: its time to quorum, or nothing when it had none.
+    std::function<void(std::optional<std::chrono::microseconds>)> on_cosign_round;
+    std::function<void(const storage::evidence_record&)> on_evidence;
+};
+
+/// A node's ledger store, opened, with the log's keys, checked against its
+/// latest signed checkpoint.
+struct opened_ledger {
+    std::string origin;
+    std::shared_ptr<storage::ledger_store> store;
+    /// The log's signer: only while the node leads.
+    std::shared_ptr<const note::ed25519_signer> log;
+    std::string log_vkey; // note format
+};
+
+/// Opens `data_dir`/ledger and reads its origin.
+result<opened_ledger> open_ledger(const std::string& data_dir);
+
+/// Loads the log key (a leader's, or a node's without the network's verifier
+/// key), checks the identity keys (a leader), and refuses a store that is not
+/// the tree its latest checkpoint signed.
+status load_log_keys(opened_ledger& ledger, const service_options& options);
+
+/// The file an identity's key is kept in, under the data directory's keys/.
+std::string identity_key_file_name(const std::string& identity, const ed25519::public_key& key);
+
+/// A node's supervision tree (rest-for-one: whatever depends on an actor that
+/// restarted starts again with its new handle) and what its actors share.
+struct node_tree {
+    std::shared_ptr<actors::directory> directory = std::make_shared<actors::directory>();
+    std::shared_ptr<storage::witness_store> witness_store; // witnesses
+    std::shared_ptr<storage::witness_store> gossip_store;  // split-view evidence
+    actors::supervisor_config config;
+    bool collecting = false;       // a leader with witnesses to ask
+    std::size_t evidence_held = 0; // split-view evidence in the gossip store at start
+};
+
+/// Builds the tree of a node: committer, then ledger, signer and collector on
+/// a leader, or replica and uplink on a replica; then witness-writer and
+/// witness on a witness, and gossip-writer and gossip when it has peers.
+/// `ledger` is null on a node that is only a witness.
+result<node_tree> build_node_tree(const service_options& options, const opened_ledger* ledger,
+                                  const node_runtime& runtime);
+
+} // namespace civic::node
