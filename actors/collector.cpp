@@ -194,7 +194,7 @@ void finish_round(collector_pointer self) {
         st.time_to_quorum_us.push_back(micros(*r.quorum_at - r.started));
         if (st.time_to_quorum_us.size() > max_quorum_samples) st.time_to_quorum_us.pop_front();
     }
-    if (st.config.on_round) st.config.on_round(ttq);
+    if (st.config.on_round) st.config.on_round(ttq, st.published);
 }
 
 void tick(collector_pointer self) {

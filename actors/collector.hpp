@@ -41,7 +41,11 @@ struct collector_config {
     /// Metrics hooks, called on the collector's thread; must be quick.
     std::function<void(const std::string& witness, std::chrono::microseconds latency, bool ok)>
         on_answer;
-    std::function<void(std::optional<std::chrono::microseconds> time_to_quorum)> on_round;
+    /// Each round, once published: its time to quorum (nothing without one)
+    /// and the published checkpoint with its cosignatures.
+    std::function<void(std::optional<std::chrono::microseconds> time_to_quorum,
+                       const std::string& published)>
+        on_round;
 };
 
 struct collector_state {

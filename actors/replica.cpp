@@ -131,6 +131,7 @@ void process(replica_pointer self) {
                         std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() -
                                                                               started)
                             .count());
+                    if (s.config.on_durable) s.config.on_durable(s.tree.size());
                     s.queue.front().promise.deliver(s.tree.size());
                     s.queue.pop_front();
                     process(self);

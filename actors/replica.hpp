@@ -22,6 +22,9 @@ struct replica_config {
     std::size_t max_batch_entries = 100000;          // larger offers are refused
     std::size_t max_queued_batches = 64;             // offers waiting while one commits
     std::chrono::milliseconds commit_timeout{30000}; // a slower commit stops the replica
+    /// Called with the durable size after each batch it commits (the
+    /// simulator measures replication lag with it).
+    std::function<void(std::uint64_t size)> on_durable;
 };
 
 struct replica_state {

@@ -116,13 +116,16 @@ void run_round(witness_pointer self) {
                 {200, false, witness::cosignature_response(*st.config.key, cp.text(), now)});
         }
 
-        auto deliver = [self](std::vector<witness_state::waiting_request>& waiting,
-                              std::vector<cosign_answer>& out) {
+        auto deliver = [self, now](std::vector<witness_state::waiting_request>& waiting,
+                                   std::vector<cosign_answer>& out) {
             for (std::size_t i = 0; i < waiting.size(); ++i) {
-                if (out[i].status == 200)
+                if (out[i].status == 200) {
                     ++self->state.cosigned;
-                else if (out[i].status < 500)
+                    if (self->state.config.on_cosigned)
+                        self->state.config.on_cosigned(waiting[i].request.checkpoint, now);
+                } else if (out[i].status < 500) {
                     ++self->state.refused;
+                }
                 waiting[i].promise.deliver(std::move(out[i]));
             }
         };

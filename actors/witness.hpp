@@ -35,6 +35,8 @@ struct witness_config {
     /// this witness cosigned before (a failed consistency proof, another root
     /// at the same size). The invariant checkers must catch such a witness.
     bool test_skip_consistency_check = false;
+    /// Called with each checkpoint it cosigned, once durable, as it answers.
+    std::function<void(const std::string& checkpoint, std::uint64_t timestamp)> on_cosigned;
 };
 
 struct witness_state {

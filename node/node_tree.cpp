@@ -132,6 +132,7 @@ status add_ledger_children(node_tree& t, const service_options& options,
     }
     actors::replica_config replica_config;
     replica_config.origin = ledger.origin;
+    replica_config.on_durable = runtime.on_replica_durable;
     auto vkey = note::parse_vkey(ledger.log_vkey);
     if (!vkey) return make_error("the log's verifier key: " + vkey.message());
     t.config.children.push_back(
@@ -186,6 +187,7 @@ status add_witness_children(node_tree& t, const service_options& options,
     config.logs = std::move(logs);
     config.unix_offset = runtime.unix_offset;
     config.after_persist = w.after_persist;
+    config.on_cosigned = runtime.on_cosigned;
     config.test_skip_consistency_check = w.test_skip_consistency_check;
     auto wstore = t.witness_store;
     auto dirs = t.directory;

@@ -33,8 +33,14 @@ struct node_runtime {
     std::function<void(const actors::batch_report&)> on_commit;
     std::function<void(const std::string& witness, std::chrono::microseconds latency, bool ok)>
         on_witness_answer;
-    /// Each cosigning round: its time to quorum, or nothing when it had none.
-    std::function<void(std::optional<std::chrono::microseconds>)> on_cosign_round;
+    /// Each cosigning round: its time to quorum (nothing when it had none) and
+    /// the checkpoint published, with its cosignatures.
+    std::function<void(std::optional<std::chrono::microseconds>, const std::string&)>
+        on_cosign_round;
+    /// A witness cosigned a checkpoint (durably), with its timestamp.
+    std::function<void(const std::string& checkpoint, std::uint64_t timestamp)> on_cosigned;
+    /// A replica holds this many entries durably.
+    std::function<void(std::uint64_t size)> on_replica_durable;
     std::function<void(const storage::evidence_record&)> on_evidence;
 };
 

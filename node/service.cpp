@@ -1290,7 +1290,8 @@ node_runtime service::impl::runtime() {
     rt.on_commit = [counters](const actors::batch_report& r) { counters->batch_committed(r); };
     rt.on_witness_answer = [counters](const std::string& w, std::chrono::microseconds latency,
                                       bool ok) { counters->witness_answered(w, latency, ok); };
-    rt.on_cosign_round = [counters](std::optional<std::chrono::microseconds> ttq) {
+    rt.on_cosign_round = [counters](std::optional<std::chrono::microseconds> ttq,
+                                    const std::string&) {
         counters->cosign_round(ttq);
     };
     auto node = options.network.node_name;
