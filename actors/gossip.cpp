@@ -169,7 +169,7 @@ void take(gossip_pointer self, const gossip_message& m) {
 
 /// Whether this node shows `peer` the other history (test mode only).
 bool deceived(const gossip_state& st, const std::string& peer) {
-    if (!st.config.equivocate_with) return false;
+    if (!st.config.equivocate_with || !st.lying) return false;
     std::vector<std::string> names;
     for (const auto& l : st.links)
         names.push_back(l.endpoint.name);
@@ -209,6 +209,7 @@ void tick(gossip_pointer self) {
     auto& st = self->state;
     self->delayed_send(self, st.config.period, atoms::tick_atom_v);
     ++st.rounds;
+    st.lying = st.config.equivocate_with && self->clock().now() >= st.config.equivocate_from;
     if (st.config.own_checkpoint)
         if (auto own = st.config.own_checkpoint()) {
             if (auto cp = parse_signed_checkpoint(*own)) st.own_size = cp->body.size;

@@ -50,6 +50,8 @@ struct gossip_config {
     /// order) the node shows, instead of its newest checkpoint, another tree of
     /// the same size signed with this key.
     std::shared_ptr<const note::ed25519_signer> equivocate_with;
+    /// From when (actor clock) it equivocates: the simulator starts mid-run.
+    caf::actor_clock::time_point equivocate_from{};
 };
 
 struct gossip_state {
@@ -68,6 +70,7 @@ struct gossip_state {
     /// every round, and it needs its signatures verified and the tree read once.
     std::deque<hash> recently_checked;
     std::uint64_t own_size = 0; // of this node's own newest checkpoint, as last read
+    bool lying = false;         // equivocating now (test mode), as of the last tick
     std::uint64_t rounds = 0, exchanges = 0, failures = 0, rejected = 0;
 };
 

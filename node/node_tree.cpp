@@ -261,7 +261,10 @@ status add_gossip_children(node_tree& t, const service_options& options,
         };
     }
     gc.on_evidence = runtime.on_evidence;
-    if (options.test_equivocate && net.leading && ledger) gc.equivocate_with = ledger->log;
+    if (options.test_equivocate && net.leading && ledger) {
+        gc.equivocate_with = ledger->log;
+        gc.equivocate_from = runtime.equivocate_from;
+    }
     auto held = t.gossip_store->evidence(0, storage::max_evidence_records);
     if (!held) return make_error(dir.string() + ": " + held.message());
     t.evidence_held = held->size();

@@ -42,6 +42,8 @@ struct node_runtime {
     /// A replica holds this many entries durably.
     std::function<void(std::uint64_t size)> on_replica_durable;
     std::function<void(const storage::evidence_record&)> on_evidence;
+    /// When a leader in test-equivocate mode starts showing two histories.
+    caf::actor_clock::time_point equivocate_from{};
 };
 
 /// A node's ledger store, opened, with the log's keys, checked against its

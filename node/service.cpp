@@ -1291,9 +1291,7 @@ node_runtime service::impl::runtime() {
     rt.on_witness_answer = [counters](const std::string& w, std::chrono::microseconds latency,
                                       bool ok) { counters->witness_answered(w, latency, ok); };
     rt.on_cosign_round = [counters](std::optional<std::chrono::microseconds> ttq,
-                                    const std::string&) {
-        counters->cosign_round(ttq);
-    };
+                                    const std::string&) { counters->cosign_round(ttq); };
     auto node = options.network.node_name;
     rt.on_evidence = [counters, node](const storage::evidence_record& r) {
         counters->split_view_found();

@@ -1,10 +1,12 @@
 #include "node/simulate_cli.hpp"
 
 #include "node/cli.hpp"
+#include "node/sim_sweep.hpp"
 #include "node/topology.hpp"
 
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -151,6 +153,101 @@ status read_faults(const po::variables_map& vm, const topology& t, sim_faults& f
     return {};
 }
 
+void progress_bar(std::ostream& err, std::size_t done, std::size_t total) {
+    constexpr std::size_t width = 30;
+    auto filled = total ? done * width / total : width;
+    err << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] " << done
+        << "/" << total << " runs" << (done == total ? "\n" : "") << std::flush;
+}
+
+int run_sweep_command(const po::variables_map& vm, const simulation_options& options,
+                      std::ostream& out, std::ostream& err) {
+    auto spec = parse_sweep(vm["sweep"].as<std::string>());
+    if (!spec) {
+        err << "civic-attest simulate: " << spec.message() << "\n";
+        return exit_usage;
+    }
+    auto seeds = vm["seeds"].as<std::size_t>();
+    if (seeds < 1 || seeds > 1000) {
+        err << "civic-attest simulate: --seeds: from 1 to 1000\n";
+        return exit_usage;
+    }
+    for (double v : spec->values)
+        if (auto t = sweep_topology(options.topo, spec->parameter, v); !t) {
+            err << "civic-attest simulate: --sweep " << t.message() << "\n";
+            return exit_usage;
+        }
+    namespace fs = std::filesystem;
+    fs::path dir = vm["out"].as<std::string>();
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+        err << "civic-attest simulate: --out " << dir.string() << ": " << ec.message() << "\n";
+        return exit_failed;
+    }
+    auto points = run_sweep(options, *spec, seeds, [&](std::size_t done, std::size_t total) {
+        progress_bar(err, done, total);
+    });
+    if (!points) {
+        err << "civic-attest simulate: " << points.message() << "\n";
+        return exit_failed;
+    }
+    auto table = sweep_table(*spec, *points);
+    std::ofstream(dir / "sweep.md")
+        << "# Sweep of " << spec->name << " over " << seeds << " seeds from " << options.seed
+        << " (" << options.topo.file << ")\n\n"
+        << table;
+    std::ofstream(dir / "sweep.svg") << sweep_svg(*spec, *points);
+    std::ofstream runs(dir / "runs.json");
+    runs << "[\n";
+    bool first = true;
+    std::size_t violations = 0;
+    for (const auto& p : *points)
+        for (const auto& r : p.runs) {
+            runs << (first ? "" : ",\n") << r.to_json();
+            first = false;
+            violations += r.violations.size();
+            for (const auto& v : r.violations)
+                err << "violation (" << spec->name << "=" << p.value << "): " << v << "\n";
+        }
+    runs << "]\n";
+    out << table << "\nwritten: " << (dir / "sweep.md").string() << ", "
+        << (dir / "sweep.svg").string() << ", " << (dir / "runs.json").string() << "\n";
+    return violations == 0 ? exit_ok : exit_failed;
+}
+
+int run_fuzz_command(const po::variables_map& vm, const simulation_options& options,
+                     std::ostream& out, std::ostream& err) {
+    auto runs = vm["fuzz"].as<std::size_t>();
+    if (runs < 1 || runs > 100000) {
+        err << "civic-attest simulate: --fuzz: from 1 to 100000 runs\n";
+        return exit_usage;
+    }
+    std::size_t broken = 0;
+    for (std::size_t i = 0; i < runs; ++i) {
+        auto run = options;
+        run.seed = options.seed + i;
+        run.faults = random_faults(run.topo, run.seed, run.duration);
+        auto report = simulate(run);
+        if (!report) {
+            err << "civic-attest simulate: seed " << run.seed << ": " << report.message() << "\n";
+            return exit_failed;
+        }
+        progress_bar(err, i + 1, runs);
+        if (report->violations.empty()) continue;
+        ++broken;
+        out << "seed " << run.seed << " broke " << report->violations.size()
+            << " invariant(s); reproduce: civic-attest simulate --topology " << run.topo.file
+            << " --seed " << run.seed << " --duration " << run.duration.count() << "us --settle "
+            << run.settle.count() << "us --rate " << run.submissions_per_second << " --fsync "
+            << run.fsync.count() << "us " << describe_faults(run.faults) << "\n";
+        for (const auto& v : report->violations)
+            out << "  " << v << "\n";
+    }
+    out << runs << " seeds with random faults, " << broken << " broke an invariant\n";
+    return broken == 0 ? exit_ok : exit_failed;
+}
+
 } // namespace
 
 void describe_simulate(po::options_description& o) {
@@ -177,6 +274,17 @@ void describe_simulate(po::options_description& o) {
         "fault: a witness's clock is off: WITNESS=OFFSET (-90s)")(
         "equivocate", po::value<std::string>(),
         "fault: from this time the leader shows two histories (gossip, and to half the witnesses)")(
+        "fsync", po::value<std::string>()->default_value("1ms"),
+        "how long each durable write of a node takes (ledger, witness and gossip writers)")(
+        "sweep", po::value<std::string>(),
+        "run many: witnesses=3,5,7,10, quorum=K,..., regions=R,... or loss=P,...; each value "
+        "over --seeds seeds; table and SVG chart into --out")(
+        "seeds", po::value<std::size_t>()->default_value(3),
+        "seeds per sweep point")("out", po::value<std::string>()->default_value("simulation-sweep"),
+                                 "the sweep's output directory")(
+        "fuzz", po::value<std::size_t>(),
+        "run this many seeds (from --seed on) with random faults; list every seed that broke an "
+        "invariant, with the command that reproduces it")(
         "plant", po::value<std::string>(),
         "test mode: plant a bug the invariant checkers must catch (careless-witness, quorum-lie, "
         "lost-ack, stale-replica, silent-gossip)");
@@ -218,6 +326,14 @@ int run_simulate(const po::variables_map& vm, std::ostream& out, std::ostream& e
         }
         options.plant = *plant;
     }
+    auto fsync = parse_sim_duration(vm["fsync"].as<std::string>());
+    if (!fsync) {
+        err << "civic-attest simulate: --fsync: " << fsync.message() << "\n";
+        return exit_usage;
+    }
+    options.fsync = *fsync;
+    if (vm.count("sweep")) return run_sweep_command(vm, options, out, err);
+    if (vm.count("fuzz")) return run_fuzz_command(vm, options, out, err);
     auto report = simulate(options);
     if (!report) {
         err << "civic-attest simulate: " << report.message() << "\n";

@@ -99,7 +99,9 @@ ed25519::secret_key derived_key(std::uint64_t seed, const std::string& name) {
     return std::move(*key);
 }
 
-sim_percentiles percentiles(std::vector<double> xs) {
+} // namespace
+
+sim_percentiles percentiles_of(std::vector<double> xs) {
     sim_percentiles p;
     p.samples = xs.size();
     if (xs.empty()) return p;
@@ -114,6 +116,8 @@ sim_percentiles percentiles(std::vector<double> xs) {
     p.max = xs.back();
     return p;
 }
+
+namespace {
 
 status write_file(const fs::path& path, const std::string& content) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -170,6 +174,11 @@ struct sim_node {
     std::uint64_t durable_size = 0; // replicas
     std::size_t lag_cursor = 0;     // replicas: leader batches already counted
     bool silenced = false;          // witnesses: the witness actor hangs
+    /// The node's blocking writers (committer, witness-writer, gossip-writer):
+    /// each message they take waits for the disk first.
+    std::set<caf::resumable*> writers;
+    std::map<caf::resumable*, time_point> disk_ready; // a writer's next message may run
+    caf::resumable* silenced_job = nullptr;
 
     bool holds_ledger() const { return options.holds_ledger; }
     bool is_witness() const { return options.witness.enabled; }
@@ -206,6 +215,7 @@ private:
         events_.emplace(std::make_pair(t, seq_++), std::move(f));
     }
     bool step(sim_node& n);
+    bool is_stalled(sim_node& n, caf::resumable* job);
     void run_until_quiet();
     std::optional<time_point> next_timer() const;
     void advance_to(time_point t);
@@ -227,6 +237,7 @@ private:
     void equivocate();
     void register_identity(actors::new_identity_key request, int attempt);
     void check_invariants(bool final);
+    void check_cosignatures();
     void violation(const std::string& what);
     sim_node* leader();
 
@@ -256,7 +267,8 @@ private:
     std::map<std::uint64_t, hash> acked_; // index -> the acknowledged entry's hash
     std::uint64_t acked_checked_ = 0;     // acknowledged entries checked so far
     std::vector<std::pair<std::uint64_t, time_point>> leader_batches_; // size, commit time
-    std::vector<double> ttq_ms_, lag_ms_;
+    std::vector<double> ttq_ms_, lag_ms_, witnessed_ms_;
+    std::map<std::uint64_t, time_point> unwitnessed_; // acknowledged index -> when
     std::uint64_t cosignature_lines_ = 0;
     struct cosigned {
         std::uint64_t size;
@@ -414,6 +426,13 @@ node_runtime simulation::runtime_for(sim_node& n) {
         if (!ttq) return;
         ++self->report_.quorum_checkpoints;
         self->ttq_ms_.push_back(ms(*ttq));
+        if (auto cp = parse_signed_checkpoint(published)) {
+            auto& waiting = self->unwitnessed_;
+            for (auto it = waiting.begin(); it != waiting.end() && it->first < cp->body.size;
+                 it = waiting.erase(it))
+                self->witnessed_ms_.push_back(
+                    ms(std::chrono::duration_cast<sim_duration>(self->now_ - it->second)));
+        }
         // Invariant: a round that claims the quorum carries the cosignatures.
         if (self->policy_) {
             auto verdict = self->policy_->verify(published);
@@ -431,6 +450,7 @@ node_runtime simulation::runtime_for(sim_node& n) {
         auto cp = parse_signed_checkpoint(text);
         if (!cp) return;
         self->cosigned_[name].push_back({cp->body.size, cp->body.root, timestamp, self->now_});
+        self->check_cosignatures();
         auto truth = static_cast<double>(sim_epoch_unix.count()) / 1000.0 +
                      std::chrono::duration<double>(self->now_.time_since_epoch()).count();
         auto skew = std::abs(static_cast<double>(timestamp) - truth);
@@ -438,6 +458,7 @@ node_runtime simulation::runtime_for(sim_node& n) {
             std::max(self->report_.max_witness_clock_skew_seconds, std::floor(skew));
     };
     rt.on_evidence = [](const storage::evidence_record&) {};
+    if (opt_.faults.equivocate_at) rt.equivocate_from = time_point{} + *opt_.faults.equivocate_at;
     return rt;
 }
 
@@ -469,6 +490,16 @@ status simulation::boot(sim_node& n) {
     auto tree = build_node_tree(n.options, ledger, runtime_for(n));
     if (!tree) return tree.err();
     n.tree = std::move(*tree);
+    n.writers.clear();
+    n.disk_ready.clear();
+    auto record = n.tree.config.on_start;
+    auto* node = &n;
+    n.tree.config.on_start = [record, node](const std::string& name, const caf::actor& handle) {
+        record(name, handle);
+        if (name == "committer" || name == "witness-writer" || name == "gossip-writer")
+            node->writers.insert(
+                dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(handle)));
+    };
     n.root = n.sys->spawn(actors::supervisor, n.tree.config);
     n.gateway =
         n.sys->spawn(actors::gateway,
@@ -537,27 +568,41 @@ void simulation::tear_down(sim_node& n) {
 
 // ---------------------------------------------------------- event loop ----
 
+bool simulation::is_stalled(sim_node& n, caf::resumable* job) {
+    if (n.silenced && job == n.silenced_job) return true; // a hung witness
+    if (opt_.fsync.count() <= 0 || n.writers.count(job) == 0) return false;
+    // A writer's next message waits for the disk: an fsync takes `fsync`.
+    auto it = n.disk_ready.find(job);
+    if (it == n.disk_ready.end()) {
+        auto ready = now_ + opt_.fsync;
+        n.disk_ready.emplace(job, ready);
+        at(ready, [] {}); // wakes the loop then
+        return true;
+    }
+    return now_ < it->second;
+}
+
 bool simulation::step(sim_node& n) {
     auto& jobs = n.sched->jobs;
-    // A hung witness: its witness actor's jobs wait.
-    caf::resumable* stalled = nullptr;
     if (n.silenced)
-        stalled = dynamic_cast<caf::resumable*>(
+        n.silenced_job = dynamic_cast<caf::resumable*>(
             caf::actor_cast<caf::abstract_actor*>(n.tree.directory->get("witness")));
-    auto runnable = jobs.size();
-    if (stalled && std::find(jobs.begin(), jobs.end(), stalled) != jobs.end()) --runnable;
+    std::size_t runnable = 0;
+    for (auto* job : jobs)
+        if (!is_stalled(n, job)) ++runnable;
     bool prefer_jobs = (rng_.next() & 1) != 0;
     auto run_job = [&]() {
         // The seed decides which runnable actor goes next.
-        std::size_t pick;
-        do {
-            pick = rng_.below(jobs.size());
-        } while (jobs[pick] == stalled);
+        auto nth = rng_.below(runnable);
+        std::size_t pick = 0;
+        for (;; ++pick)
+            if (!is_stalled(n, jobs[pick]) && nth-- == 0) break;
         auto* job = jobs[pick];
         if (pick != 0)
             std::rotate(jobs.begin(), jobs.begin() + static_cast<std::ptrdiff_t>(pick),
                         jobs.begin() + static_cast<std::ptrdiff_t>(pick) + 1);
         n.sched->run_once();
+        n.disk_ready.erase(job);
         if (job == n.middleman_job) detect_connects(n);
     };
     if (runnable > 0 && prefer_jobs) {
@@ -803,6 +848,7 @@ void simulation::submit(sim_node& n) {
         if (!node->up || node->generation != generation) return; // died before answering
         ++self->report_.acknowledged;
         self->acked_[r.index] = sha256(byte_view(r.entry));
+        self->unwitnessed_.emplace(r.index, self->now_);
     };
     auto failed = [self, node, generation](const caf::error&) {
         if (node->up && node->generation == generation) ++self->report_.refused;
@@ -845,7 +891,7 @@ void simulation::crash(sim_node& n) {
 }
 
 void simulation::equivocate() {
-    // Half the witnesses (every second by name) are asked to cosign another tree
+    // Half the witnesses (the first, the third, ...) are asked to cosign another tree
     // of the size they last cosigned: the leader shows them another history.
     auto* lead = leader();
     if (!lead || !lead->up || !lead->ledger) return;
@@ -854,7 +900,7 @@ void simulation::equivocate() {
     std::vector<sim_node*> witnesses;
     for (auto& n : nodes_)
         if (n->is_witness() && n->up) witnesses.push_back(n.get());
-    for (std::size_t i = 1; i < witnesses.size(); i += 2) {
+    for (std::size_t i = 0; i < witnesses.size(); i += 2) {
         auto& w = *witnesses[i];
         if (!w.tree.witness_store) continue;
         auto latest = w.tree.witness_store->states();
@@ -919,6 +965,39 @@ void simulation::violation(const std::string& what) {
     report_.violations.push_back(line.str());
 }
 
+void simulation::check_cosignatures() {
+    // No witness cosigns two inconsistent checkpoints: each checkpoint a
+    // witness cosigns and the one it cosigned before are checked against the
+    // leader's tree as it is then (a correct witness needs a consistency proof
+    // between them): both must be that tree at their sizes.
+    auto* lead = leader();
+    if (!lead || !lead->up || !lead->ledger) return;
+    auto& store = *lead->ledger->store;
+    auto size = store.stored_size();
+    auto on_tree = [&](const cosigned& c) {
+        auto text = store.checkpoint_at(c.size);
+        if (!text || !*text) return false;
+        auto cp = parse_signed_checkpoint(**text);
+        return cp && cp->body.root == c.root;
+    };
+    for (auto& [witness, list] : cosigned_) {
+        auto& checked = cosigned_checked_[witness];
+        for (; checked < list.size(); ++checked) {
+            const auto& c = list[checked];
+            if (checked == 0) continue; // its first: nothing to be consistent with
+            const auto& before = list[checked - 1];
+            if (std::max(c.size, before.size) > size) break; // the leader does not hold it yet
+            bool same = c.size == before.size && c.root == before.root;
+            if (same || (on_tree(before) && on_tree(c))) continue;
+            violation("witness " + witness + " cosigned two inconsistent checkpoints (size " +
+                      std::to_string(before.size) + ", then size " + std::to_string(c.size) +
+                      " of another tree)");
+            checked = list.size();
+            break;
+        }
+    }
+}
+
 void simulation::check_invariants(bool final) {
     auto* lead = leader();
     if (!lead || !lead->up || !lead->ledger) return;
@@ -953,39 +1032,7 @@ void simulation::check_invariants(bool final) {
                       std::to_string(n->ledger->store->stored_size()) + " entries, the leader " +
                       std::to_string(size));
     }
-    // No witness cosigns two inconsistent checkpoints: every checkpoint one
-    // witness cosigned must be the leader's tree at that size, or all of them
-    // one other history (a fork it never left).
-    for (auto& [witness, list] : cosigned_) {
-        auto& checked = cosigned_checked_[witness];
-        for (; checked < list.size(); ++checked) {
-            const auto& c = list[checked];
-            if (c.size > size) break; // the leader does not hold it yet (it may lag after a crash)
-            auto honest = store.checkpoint_at(c.size);
-            std::optional<hash> honest_root;
-            if (honest && *honest)
-                if (auto cp = parse_signed_checkpoint(**honest)) honest_root = cp->body.root;
-            if (!honest_root) continue;
-            bool on_tree = *honest_root == c.root;
-            bool saw_tree = false, saw_other = false;
-            for (std::size_t i = 0; i <= checked; ++i) {
-                auto hr = store.checkpoint_at(list[i].size);
-                bool same = false;
-                if (hr && *hr)
-                    if (auto cp = parse_signed_checkpoint(**hr))
-                        same = cp->body.root == list[i].root;
-                (same ? saw_tree : saw_other) = true;
-            }
-            if (saw_tree && saw_other) {
-                violation("witness " + witness + " cosigned two inconsistent checkpoints (size " +
-                          std::to_string(c.size) +
-                          (on_tree ? ", the leader's tree" : ", another tree") +
-                          ", after cosigning the other history)");
-                checked = list.size();
-                break;
-            }
-        }
-    }
+    check_cosignatures();
     // Every split view is detected: once the leader equivocated long enough
     // ago, every node holds evidence of it.
     if (final && equivocating_) {
@@ -1012,8 +1059,27 @@ void simulation::schedule_faults() {
                                [&](const auto& n) { return n->spec->name == c.node; });
         if (it == nodes_.end()) continue;
         auto* n = it->get();
+        if (opt_.plant == sim_plant::lost_ack && n->options.network.leading) {
+            // The planted bug: the leader's disk acknowledged writes it never
+            // made. Its ledger comes back as it was 3 s before the crash.
+            auto snapshot_at =
+                c.at > std::chrono::seconds(3) ? c.at - std::chrono::seconds(3) : sim_duration(0);
+            at(base + snapshot_at, [n] {
+                auto dir = fs::path(n->options.data_dir);
+                std::error_code ec;
+                fs::remove_all(dir / "ledger.snapshot", ec);
+                fs::copy(dir / "ledger", dir / "ledger.snapshot", fs::copy_options::recursive, ec);
+            });
+        }
         at(base + c.at, [this, n] {
-            if (n->up) crash(*n);
+            if (!n->up) return;
+            crash(*n);
+            auto dir = fs::path(n->options.data_dir);
+            std::error_code ec;
+            if (opt_.plant == sim_plant::lost_ack && fs::exists(dir / "ledger.snapshot", ec)) {
+                fs::remove_all(dir / "ledger", ec);
+                fs::rename(dir / "ledger.snapshot", dir / "ledger", ec);
+            }
         });
         at(base + c.at + c.down_for, [this, n] {
             if (n->up) return;
@@ -1106,8 +1172,11 @@ result<simulation_report> simulation::run() {
                 report_.root_hash = hex_encode(cp->body.root);
     }
     report_.virtual_seconds = std::chrono::duration<double>(stop.time_since_epoch()).count();
-    report_.time_to_quorum = percentiles(ttq_ms_);
-    report_.replication_lag = percentiles(lag_ms_);
+    report_.time_to_quorum = percentiles_of(ttq_ms_);
+    report_.time_to_witnessed = percentiles_of(witnessed_ms_);
+    report_.time_to_quorum_samples = ttq_ms_;
+    report_.time_to_witnessed_samples = witnessed_ms_;
+    report_.replication_lag = percentiles_of(lag_ms_);
     report_.cosignatures_per_checkpoint =
         report_.checkpoints
             ? static_cast<double>(cosignature_lines_) / static_cast<double>(report_.checkpoints)
@@ -1151,6 +1220,7 @@ std::string simulation_report::to_json() const {
         {"checkpoints", checkpoints},
         {"quorum_checkpoints", quorum_checkpoints},
         {"time_to_quorum", percentiles_json(time_to_quorum)},
+        {"time_to_witnessed", percentiles_json(time_to_witnessed)},
         {"cosignatures_per_checkpoint", cosignatures_per_checkpoint},
         {"replication_lag", percentiles_json(replication_lag)},
         {"split_views_detected", split_views_detected},
@@ -1166,7 +1236,7 @@ std::string simulation_report::to_json() const {
 std::string simulation_report::table() const {
     std::ostringstream out;
     auto row = [&](const std::string& name, const std::string& value) {
-        out << "  " << std::left << std::setw(30) << name << value << "\n";
+        out << "  " << std::left << std::setw(36) << name << value << "\n";
     };
     auto pct = [](const sim_percentiles& p) {
         if (p.samples == 0) return std::string("-");
@@ -1180,6 +1250,7 @@ std::string simulation_report::table() const {
                                      std::to_string(quorum_checkpoints) + " met the quorum" +
                                      (quorum.empty() ? "" : " '" + quorum + "'") + ")");
     row("time to quorum p50/p95/p99", pct(time_to_quorum));
+    row("ack to witnessed p50/p95/p99", pct(time_to_witnessed));
     row("cosignatures per checkpoint", fixed(cosignatures_per_checkpoint, 2));
     row("replication lag p50/p95/p99", pct(replication_lag));
     row("entries acknowledged", std::to_string(acknowledged) + " of " + std::to_string(submitted) +

@@ -80,6 +80,9 @@ struct simulation_options {
     /// After `duration`: no new submissions and no faults (partitions healed,
     /// crashed nodes restarted) for this long, then convergence is checked.
     sim_duration settle = std::chrono::seconds(30);
+    /// How long each write of a node's blocking writers (ledger committer,
+    /// witness and gossip writers) takes: an fsync.
+    sim_duration fsync = std::chrono::milliseconds(1);
     /// How often the invariants are checked during the run.
     sim_duration check_every = std::chrono::seconds(5);
     /// Where the nodes' data directories go (removed afterwards); empty: a
@@ -106,7 +109,9 @@ struct simulation_report {
     std::uint64_t tree_size = 0;   // the leader's, at the end
     std::uint64_t checkpoints = 0; // cosigning rounds published
     std::uint64_t quorum_checkpoints = 0;
-    sim_percentiles time_to_quorum;
+    sim_percentiles time_to_quorum; // from asking the witnesses to the quorum
+    sim_percentiles
+        time_to_witnessed; // from an acknowledgement to a witnessed checkpoint covering it
     double cosignatures_per_checkpoint = 0;
     sim_percentiles replication_lag;
     std::uint64_t split_views_detected = 0; // nodes holding evidence at the end
@@ -115,12 +120,16 @@ struct simulation_report {
     std::vector<std::string> violations;       // each names the seed
     std::string root_hash;                     // the leader's final root (hex)
     double wall_seconds = 0;                   // not deterministic: not in to_json()
+    std::vector<double> time_to_quorum_samples, time_to_witnessed_samples; // ms, for sweeps
 
     /// The summary table (with the virtual/wall time ratio).
     std::string table() const;
     /// The deterministic report as JSON text.
     std::string to_json() const;
 };
+
+/// Percentiles of samples (milliseconds).
+sim_percentiles percentiles_of(std::vector<double> samples);
 
 /// Runs one simulation. `progress` (optional) is called with the fraction of
 /// virtual time done.
