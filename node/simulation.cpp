@@ -718,7 +718,12 @@ void simulation::collect_output(sim_node& n) {
         auto& link = links_[link_id];
         int side = link.ends[0].node == n.index ? 0 : 1;
         link.open[side] = false;
-        if (link.open[1 - side]) close_end(link.ends[1 - side], link.last_arrival[side]);
+        if (!link.open[1 - side] || link.ends[1 - side].node < 0) continue;
+        // The FIN follows the data; across a partition it waits for the heal.
+        auto when = std::max(link.last_arrival[side], now_);
+        auto& peer = *nodes_[static_cast<std::size_t>(link.ends[1 - side].node)];
+        if (auto heal = heal_time(n, peer)) when = std::max(when, *heal + one_way(n, peer));
+        close_end(link.ends[1 - side], when);
     }
 }
 

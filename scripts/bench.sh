@@ -6,6 +6,8 @@
 #   scripts/bench.sh protocol|storage [ARGS]          one Google Benchmark suite
 #   scripts/bench.sh ledger [--entries N --clients C --window W]   the ledger actor
 #   scripts/bench.sh protocol --benchmark_filter='merkle|proof'
+#   scripts/bench.sh simulation [--duration 1h]       the simulator on one core:
+#       one hour of topologies/multi-region-10.yaml at 50 submissions/s (target: <= 60 s)
 # Extra arguments go to the benchmark programs.
 set -euo pipefail
 
@@ -20,11 +22,13 @@ say "configuring ${build_dir} (Release)"
 cmake -S . -B "${build_dir}" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCIVIC_WERROR=ON -DCIVIC_BENCH=ON >/dev/null
 suites=(protocol storage ledger)
 case "${1:-}" in
-  protocol | storage | ledger) suites=("$1"); shift ;;
+  protocol | storage | ledger | simulation) suites=("$1"); shift ;;
   all) shift ;;
 esac
 targets=()
-for s in "${suites[@]}"; do targets+=("civic-bench-$s"); done
+for s in "${suites[@]}"; do
+  if [ "$s" = simulation ]; then targets+=(civic-attest); else targets+=("civic-bench-$s"); fi
+done
 say "building ${targets[*]}"
 cmake --build "${build_dir}" --target "${targets[@]}" --parallel 2
 
@@ -34,6 +38,16 @@ echo "machine: $(nproc) CPUs available, ${cpu_model:-unknown CPU}, SHA extension
 echo
 
 for s in "${suites[@]}"; do
+  if [ "$s" = simulation ]; then
+    # One core (the simulator is one thread); wall time and peak memory from GNU time.
+    echo "== civic-attest simulate (pinned to CPU 0)"
+    args=(--topology topologies/multi-region-10.yaml --seed 7 --duration 1h --rate 50)
+    [ $# -gt 0 ] && args=(--topology topologies/multi-region-10.yaml --seed 7 "$@")
+    /usr/bin/time -f 'wall %e s, user %U s, peak RSS %M KiB' \
+      taskset -c 0 "${build_dir}/bin/civic-attest" simulate "${args[@]}"
+    echo
+    continue
+  fi
   echo "== civic-bench-$s"
   # Storage and ledger fsync for real: their data goes to the build dir on disk, not /tmp.
   if [ "$s" = ledger ]; then
