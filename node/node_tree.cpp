@@ -63,6 +63,26 @@ caf::actor spawn_blocking(caf::actor_system& sys, bool deterministic, F fun, Ts&
     return caf::actor_cast<caf::actor>(sys.spawn<caf::detached>(fun, std::forward<Ts>(xs)...));
 }
 
+/// A witness store (witness state or split-view evidence) in `dir`, made if new.
+result<std::shared_ptr<storage::witness_store>> open_store(const fs::path& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return make_error(dir.string() + ": cannot create: " + ec.message());
+    auto opened = storage::witness_store::open(dir.string());
+    if (!opened) return make_error(dir.string() + ": " + opened.message());
+    return std::shared_ptr<storage::witness_store>(std::move(*opened));
+}
+
+/// The writer of a witness store: the one actor that blocks on it.
+void add_writer(node_tree& t, const char* name, std::shared_ptr<storage::witness_store> store,
+                const node_runtime& runtime) {
+    bool deterministic = runtime.deterministic;
+    t.config.children.push_back({name, [store, deterministic](caf::actor_system& system) {
+                                     return spawn_blocking(system, deterministic,
+                                                           actors::witness_writer, store);
+                                 }});
+}
+
 status add_ledger_children(node_tree& t, const service_options& options,
                            const opened_ledger& ledger, const node_runtime& runtime) {
     const auto& net = options.network;
@@ -173,12 +193,9 @@ status add_witness_children(node_tree& t, const service_options& options,
     if (auto ok = logs->add(options.network.log_vkey); !ok)
         return make_error("the log's verifier key: " + ok.message());
     auto dir = fs::path(options.data_dir) / "witness";
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) return make_error(dir.string() + ": cannot create: " + ec.message());
-    auto opened = storage::witness_store::open(dir.string());
-    if (!opened) return make_error(dir.string() + ": " + opened.message());
-    t.witness_store = std::shared_ptr<storage::witness_store>(std::move(*opened));
+    auto opened = open_store(dir);
+    if (!opened) return opened.err();
+    t.witness_store = std::move(*opened);
     if (auto states = t.witness_store->states(); !states)
         return make_error(dir.string() + ": " + states.message());
 
@@ -191,11 +208,7 @@ status add_witness_children(node_tree& t, const service_options& options,
     config.test_skip_consistency_check = w.test_skip_consistency_check;
     auto wstore = t.witness_store;
     auto dirs = t.directory;
-    bool deterministic = runtime.deterministic;
-    t.config.children.push_back(
-        {"witness-writer", [wstore, deterministic](caf::actor_system& system) {
-             return spawn_blocking(system, deterministic, actors::witness_writer, wstore);
-         }});
+    add_writer(t, "witness-writer", wstore, runtime);
     t.config.children.push_back(
         {"witness", [config, wstore, dirs](caf::actor_system& system) {
              // Re-read at every start: what is durable is all it may trust.
@@ -218,12 +231,9 @@ status add_gossip_children(node_tree& t, const service_options& options,
     auto log_key = note::make_verifier(*vkey);
     if (!log_key) return log_key.err();
     auto dir = fs::path(options.data_dir) / "gossip";
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) return make_error(dir.string() + ": cannot create: " + ec.message());
-    auto opened = storage::witness_store::open(dir.string());
-    if (!opened) return make_error(dir.string() + ": " + opened.message());
-    t.gossip_store = std::shared_ptr<storage::witness_store>(std::move(*opened));
+    auto opened = open_store(dir);
+    if (!opened) return opened.err();
+    t.gossip_store = std::move(*opened);
 
     actors::gossip_config gc;
     gc.node_name = net.node_name;
@@ -271,11 +281,7 @@ status add_gossip_children(node_tree& t, const service_options& options,
     auto wstore = t.gossip_store;
     auto dirs = t.directory;
     auto insecure = net.insecure_dev;
-    bool deterministic = runtime.deterministic;
-    t.config.children.push_back(
-        {"gossip-writer", [wstore, deterministic](caf::actor_system& system) {
-             return spawn_blocking(system, deterministic, actors::witness_writer, wstore);
-         }});
+    add_writer(t, "gossip-writer", wstore, runtime);
     t.config.children.push_back(
         {"gossip", [gc, wstore, dirs, insecure](caf::actor_system& system) {
              auto evidence = wstore->evidence(0, storage::max_evidence_records);

@@ -1,6 +1,7 @@
 #include "node/simulation.hpp"
 
 #include "actors/bridge.hpp"
+#include "actors/errors.hpp"
 #include "actors/gateway.hpp"
 #include "actors/signer.hpp"
 #include "actors/supervisor.hpp"
@@ -188,6 +189,22 @@ struct submission {
     std::uint64_t index = 0;
     hash entry_hash{};
 };
+
+/// Asks one of a node's actors, found by name in its directory when the job
+/// runs, through the node's bridge: the path the HTTP server's requests take.
+/// `failed` gets an error when no such actor runs (it is restarting).
+template <class Handle, class Result, class Done, class Failed, class... Ts>
+void ask_through_bridge(const sim_node& n, const char* name, Done done, Failed failed, Ts... xs) {
+    auto dirs = n.tree.directory;
+    caf::anon_send(n.bridge,
+                   actors::bridge_job{[dirs, name, done, failed, xs...](actors::bridge_pointer b) {
+                       auto dest = caf::actor_cast<Handle>(dirs->get(name));
+                       if (!dest)
+                           return failed(actors::make_error(actors::errc::unavailable,
+                                                            std::string(name) + " restarting"));
+                       actors::bridge_request<Result>(b, dest, done, failed, xs...);
+                   }});
+}
 
 class simulation {
 public:
@@ -858,26 +875,14 @@ void simulation::submit(sim_node& n) {
     auto failed = [self, node, generation](const caf::error&) {
         if (node->up && node->generation == generation) ++self->report_.refused;
     };
-    auto dirs = n.tree.directory;
-    if (n.options.network.leading) {
-        caf::anon_send(n.bridge,
-                       actors::bridge_job{[dirs, request, done, failed](actors::bridge_pointer b) {
-                           auto signer = caf::actor_cast<actors::signer_actor>(dirs->get("signer"));
-                           if (!signer) return failed(caf::make_error(caf::sec::request_timeout));
-                           actors::bridge_request<actors::append_receipt>(
-                               b, signer, done, failed, atoms::sign_atom_v, request);
-                       }});
-        return;
-    }
+    if (n.options.network.leading)
+        return ask_through_bridge<actors::signer_actor, actors::append_receipt>(
+            n, "signer", done, failed, atoms::sign_atom_v, request);
+    // Elsewhere the uplink forwards it, and the leader checks the token.
     auto token = sha256(byte_view(admin_token_));
     actors::forwarded_sign forwarded{bytes(token.begin(), token.end()), request};
-    caf::anon_send(n.bridge,
-                   actors::bridge_job{[dirs, forwarded, done, failed](actors::bridge_pointer b) {
-                       auto uplink = caf::actor_cast<actors::uplink_actor>(dirs->get("uplink"));
-                       if (!uplink) return failed(caf::make_error(caf::sec::request_timeout));
-                       actors::bridge_request<actors::append_receipt>(
-                           b, uplink, done, failed, atoms::sign_atom_v, forwarded);
-                   }});
+    ask_through_bridge<actors::uplink_actor, actors::append_receipt>(n, "uplink", done, failed,
+                                                                     atoms::sign_atom_v, forwarded);
 }
 
 void simulation::crash(sim_node& n) {
@@ -918,15 +923,9 @@ void simulation::equivocate() {
         body.root = sha256(byte_view(body.root));
         note::note forged{body.text(), {log_signer.sign(body.text())}};
         actors::cosign_request request{body.size, {}, note::serialize(forged)};
-        auto dirs = w.tree.directory;
-        caf::anon_send(w.bridge, actors::bridge_job{[dirs, request](actors::bridge_pointer b) {
-                           auto witness =
-                               caf::actor_cast<actors::witness_actor>(dirs->get("witness"));
-                           if (!witness) return;
-                           actors::bridge_request<actors::cosign_answer>(
-                               b, witness, [](const actors::cosign_answer&) {},
-                               [](const caf::error&) {}, atoms::add_atom_v, request);
-                       }});
+        ask_through_bridge<actors::witness_actor, actors::cosign_answer>(
+            w, "witness", [](const actors::cosign_answer&) {}, [](const caf::error&) {},
+            atoms::add_atom_v, request);
     }
 }
 
@@ -941,23 +940,17 @@ void simulation::register_identity(actors::new_identity_key request, int attempt
             else
                 register_identity(request, attempt + 1);
         };
-        auto signer = caf::actor_cast<actors::signer_actor>(lead->tree.directory->get("signer"));
-        if (!lead->up || !signer) return retry("the leader's signer does not run");
+        if (!lead->up) return retry("the leader is down");
         auto* self = this;
-        caf::anon_send(lead->bridge,
-                       actors::bridge_job{[signer, request, self, retry](actors::bridge_pointer b) {
-                           actors::bridge_request<actors::append_receipt>(
-                               b, signer,
-                               [self](const actors::append_receipt&) { self->registered_ = true; },
-                               [self, retry](const caf::error& e) {
-                                   if (actors::code_of(e) ==
-                                       static_cast<std::uint8_t>(actors::errc::identity_exists))
-                                       self->registered_ = true;
-                                   else
-                                       retry(actors::message_of(e));
-                               },
-                               atoms::add_atom_v, request);
-                       }});
+        ask_through_bridge<actors::signer_actor, actors::append_receipt>(
+            *lead, "signer", [self](const actors::append_receipt&) { self->registered_ = true; },
+            [self, retry](const caf::error& e) {
+                if (actors::code_of(e) == static_cast<std::uint8_t>(actors::errc::identity_exists))
+                    self->registered_ = true;
+                else
+                    retry(actors::message_of(e));
+            },
+            atoms::add_atom_v, request);
     });
 }
 
