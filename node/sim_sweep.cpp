@@ -303,7 +303,13 @@ sim_faults random_faults(const topology& t, std::uint64_t seed, sim_duration dur
 
 std::string describe_faults(const sim_faults& f) {
     std::ostringstream out;
-    auto s = [](sim_duration d) { return fixed(static_cast<double>(d.count()) / 1e6, 1) + "s"; };
+    // Exact, so that the command reproduces the run.
+    auto s = [](sim_duration d) {
+        auto us = d.count();
+        if (us % 1000000 == 0) return std::to_string(us / 1000000) + "s";
+        if (us % 1000 == 0) return std::to_string(us / 1000) + "ms";
+        return std::to_string(us) + "us";
+    };
     const char* sep = "";
     auto item = [&](const std::string& text) {
         out << sep << text;
@@ -318,9 +324,12 @@ std::string describe_faults(const sim_faults& f) {
         item("--partition " + s(p.at) + "+" + s(p.heal - p.at) + "=" + regions);
     }
     for (const auto& sp : f.spikes)
-        item("--spike " + s(sp.at) + "+" + s(sp.length) + "=" +
-             fixed(static_cast<double>(sp.extra.count()) / 1e3, 0) + "ms");
-    if (f.loss_rate > 0) item("--loss " + fixed(f.loss_rate, 4));
+        item("--spike " + s(sp.at) + "+" + s(sp.length) + "=" + s(sp.extra));
+    if (f.loss_rate > 0) {
+        std::ostringstream loss;
+        loss << std::setprecision(17) << f.loss_rate;
+        item("--loss " + loss.str());
+    }
     for (const auto& q : f.silences)
         item("--silence " + q.witness + "@" + s(q.from) + "+" + s(q.until - q.from));
     for (const auto& [w, d] : f.clock_skew)

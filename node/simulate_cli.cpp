@@ -240,7 +240,8 @@ int run_fuzz_command(const po::variables_map& vm, const simulation_options& opti
             << " invariant(s); reproduce: civic-attest simulate --topology " << run.topo.file
             << " --seed " << run.seed << " --duration " << run.duration.count() << "us --settle "
             << run.settle.count() << "us --rate " << run.submissions_per_second << " --fsync "
-            << run.fsync.count() << "us " << describe_faults(run.faults) << "\n";
+            << run.fsync.count() << "us " << describe_faults(run.faults)
+            << (vm.count("plant") ? " --plant " + vm["plant"].as<std::string>() : "") << "\n";
         for (const auto& v : report->violations)
             out << "  " << v << "\n";
     }

@@ -20,4 +20,17 @@ grep -q "invariant violations *0" "$work/a.txt" || { echo "FAIL: the table"; cat
 "$bin" simulate --topology "$topologies/local-3region.yaml" --duration 15s --settle 20s \
   --fuzz 3 --seed 500 >"$work/fuzz.txt" 2>/dev/null || { echo "FAIL: fuzz"; cat "$work/fuzz.txt"; exit 1; }
 grep -q "3 seeds with random faults, 0 broke an invariant" "$work/fuzz.txt"
-echo "PASS: deterministic across processes, a short fuzz run keeps every invariant"
+# A fuzz run that breaks an invariant (a planted bug) names the seed and a
+# command that reproduces exactly that run.
+if "$bin" simulate --topology "$topologies/local-3region.yaml" --duration 15s --settle 15s \
+  --fuzz 2 --seed 40 --plant stale-replica >"$work/broken.txt" 2>/dev/null; then
+  echo "FAIL: a planted bug passed the fuzz run"; cat "$work/broken.txt"; exit 1
+fi
+grep -q "2 seeds with random faults, 2 broke an invariant" "$work/broken.txt"
+command=$(grep -m1 'reproduce: civic-attest ' "$work/broken.txt" | sed 's/.*reproduce: civic-attest //')
+violation=$(grep -m1 '^  seed 40, ' "$work/broken.txt" | sed 's/^ *//')
+[ -n "$command" ] && [ -n "$violation" ] || { echo "FAIL: no reproduction"; cat "$work/broken.txt"; exit 1; }
+# shellcheck disable=SC2086 # the command is words to split
+"$bin" $command >"$work/again.txt" || true
+grep -qF "$violation" "$work/again.txt" || { echo "FAIL: the command did not reproduce: $violation"; cat "$work/again.txt"; exit 1; }
+echo "PASS: deterministic across processes, a short fuzz run keeps every invariant, a broken seed reproduces"
