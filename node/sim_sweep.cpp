@@ -290,6 +290,11 @@ sim_faults random_faults(const topology& t, std::uint64_t seed, sim_duration dur
             {at, when(0.02, 0.2), sim_duration(static_cast<std::int64_t>(50000 + unit() * 2e6))});
     }
     if (unit() < 0.3) f.loss_rate = unit() * 0.1;
+    if (unit() < 0.3 && t.regions.size() > 1) {
+        auto a = pick(t.regions.size()), b = pick(t.regions.size() - 1);
+        if (b >= a) ++b;
+        f.lossy_links.push_back({t.regions[a].name, t.regions[b].name, unit() * 0.3});
+    }
     if (unit() < 0.4 && !witnesses.empty()) {
         auto at = when(0.1, 0.6);
         f.silences.push_back({witnesses[pick(witnesses.size())]->name, at, at + when(0.05, 0.3)});
@@ -325,11 +330,14 @@ std::string describe_faults(const sim_faults& f) {
     }
     for (const auto& sp : f.spikes)
         item("--spike " + s(sp.at) + "+" + s(sp.length) + "=" + s(sp.extra));
-    if (f.loss_rate > 0) {
-        std::ostringstream loss;
-        loss << std::setprecision(17) << f.loss_rate;
-        item("--loss " + loss.str());
-    }
+    auto rate = [](double r) {
+        std::ostringstream text;
+        text << std::setprecision(17) << r;
+        return text.str();
+    };
+    if (f.loss_rate > 0) item("--loss " + rate(f.loss_rate));
+    for (const auto& l : f.lossy_links)
+        item("--loss " + rate(l.rate) + "=" + l.a + ":" + l.b);
     for (const auto& q : f.silences)
         item("--silence " + q.witness + "@" + s(q.from) + "+" + s(q.until - q.from));
     for (const auto& [w, d] : f.clock_skew)

@@ -145,10 +145,30 @@ status read_faults(const po::variables_map& vm, const topology& t, sim_faults& f
         if (!d) return make_error("--equivocate: " + d.message());
         f.equivocate_at = *d;
     }
-    if (vm.count("loss")) {
-        f.loss_rate = vm["loss"].as<double>();
-        if (!(f.loss_rate >= 0 && f.loss_rate < 1))
-            return make_error("--loss: a probability in [0, 1)");
+    for (const auto& l : many("loss")) {
+        // RATE (every link between regions) or RATE=REGION:REGION (one link).
+        auto eq = l.find('=');
+        double rate = -1;
+        try {
+            std::size_t used = 0;
+            auto text = l.substr(0, eq);
+            rate = std::stod(text, &used);
+            if (used != text.size()) rate = -1;
+        } catch (const std::exception&) {
+        }
+        if (!(rate >= 0 && rate < 1))
+            return make_error("--loss '" + l + "': the rate must be a probability in [0, 1)");
+        if (eq == std::string::npos) {
+            f.loss_rate = rate;
+            continue;
+        }
+        auto ends = split(l.substr(eq + 1), ':');
+        if (ends.size() != 2) return make_error("--loss '" + l + "': expected RATE=REGION:REGION");
+        for (const auto& r : ends)
+            if (std::none_of(t.regions.begin(), t.regions.end(),
+                             [&](const region_spec& x) { return x.name == r; }))
+                return make_error("--loss: no region '" + r + "' in " + t.file);
+        f.lossy_links.push_back({ends[0], ends[1], rate});
     }
     return {};
 }
@@ -263,8 +283,9 @@ void describe_simulate(po::options_description& o) {
         "json", po::value<std::string>(), "also write the report to this file (JSON)")(
         "spike", po::value<std::vector<std::string>>(),
         "fault: every message takes longer: AT+LENGTH=EXTRA (600s+30s=400ms); repeatable")(
-        "loss", po::value<double>(),
-        "fault: each packet between regions is lost with this probability (TCP resends it)")(
+        "loss", po::value<std::vector<std::string>>(),
+        "fault: each packet between regions is lost with this probability (TCP resends it after "
+        "200 ms, 400 ms...): RATE, or RATE=REGION:REGION for one link; repeatable")(
         "partition", po::value<std::vector<std::string>>(),
         "fault: cut regions off from the rest: AT+LENGTH=REGION[,REGION] (60s+90s=ap-south)")(
         "crash", po::value<std::vector<std::string>>(),

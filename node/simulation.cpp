@@ -701,9 +701,14 @@ sim_duration simulation::one_way(const sim_node& from, const sim_node& to) {
     auto since = now_.time_since_epoch();
     for (const auto& s : opt_.faults.spikes)
         if (since >= s.at && since < s.at + s.length) delay_ms += ms(s.extra);
-    if (opt_.faults.loss_rate > 0 && from.spec->region != to.spec->region) {
+    const auto& ra = from.spec->region;
+    const auto& rb = to.spec->region;
+    double loss = ra == rb ? 0 : opt_.faults.loss_rate;
+    for (const auto& l : opt_.faults.lossy_links)
+        if ((l.a == ra && l.b == rb) || (l.a == rb && l.b == ra)) loss = std::max(loss, l.rate);
+    if (loss > 0) {
         double rto_ms = 200;
-        for (int tries = 0; tries < 8 && rng_.unit() < opt_.faults.loss_rate; ++tries) {
+        for (int tries = 0; tries < 8 && rng_.unit() < loss; ++tries) {
             delay_ms += rto_ms;
             rto_ms *= 2;
         }

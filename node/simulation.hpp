@@ -33,6 +33,12 @@ struct sim_faults {
     /// again after a retransmission timeout (200 ms, doubling), so loss shows
     /// as delay, and as a dropped connection when it outlasts the heartbeats.
     double loss_rate = 0;
+    /// Loss on one link only: between two regions (both ways), on top of `loss_rate`.
+    struct lossy_link {
+        std::string a, b;
+        double rate = 0;
+    };
+    std::vector<lossy_link> lossy_links;
     /// The regions named are cut off from all others from `at` until `heal`.
     struct partition {
         sim_duration at{0}, heal{0};

@@ -99,6 +99,16 @@ TEST_CASE("simulate: each fault changes what it should") {
         CHECK(r.replication_lag.p95 > base.replication_lag.p95 + 150);
         CHECK(r.violations.empty());
     }
+    SECTION("loss on one link delays only what crosses it") {
+        // eu-west to ap-south: the ap-south replica lags; the quorum (the
+        // eu-west and us-east witnesses) does not wait for that link.
+        auto o = base_options();
+        o.faults.lossy_links.push_back({"eu-west", "ap-south", 0.3});
+        auto r = run(o);
+        CHECK(r.replication_lag.p95 > base.replication_lag.p95 + 150);
+        CHECK(r.time_to_quorum.p95 < base.time_to_quorum.p95 + 20);
+        CHECK(r.violations.empty());
+    }
     SECTION("a partition cuts a region off until it heals, then its replica catches up") {
         auto o = base_options();
         o.faults.partitions.push_back({5s, 15s, {"ap-south"}});
