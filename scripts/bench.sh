@@ -41,8 +41,8 @@ for s in "${suites[@]}"; do
   if [ "$s" = simulation ]; then
     # One core (the simulator is one thread); wall time and peak memory from GNU time.
     echo "== civic-attest simulate (pinned to CPU 0)"
-    args=(--topology topologies/multi-region-10.yaml --seed 7 --duration 1h --rate 50)
-    [ $# -gt 0 ] && args=(--topology topologies/multi-region-10.yaml --seed 7 "$@")
+    args=(--topology topologies/multi-region-10.yaml --seed 7 --json "${build_dir}/simulation.json")
+    if [ $# -gt 0 ]; then args+=("$@"); else args+=(--duration 1h --rate 50); fi
     /usr/bin/time -f 'wall %e s, user %U s, peak RSS %M KiB' \
       taskset -c 0 "${build_dir}/bin/civic-attest" simulate "${args[@]}"
     echo

@@ -715,9 +715,11 @@ TEST_CASE("cluster: a leader that shows two histories is caught by every node th
         auto st = net.status(w);
         REQUIRE(st["logs"].size() == 1);
         CHECK(st["logs"][0].contains("halted"));
+        // A slow witness (under ASan) may learn of the split view before its
+        // first round: it then has cosigned nothing, and is asked from size 0.
         auto size = st["logs"][0]["cosigned_size"].get<std::uint64_t>();
-        REQUIRE(size > 0);
-        checkpoint other{origin, size, sha256(byte_view(std::to_string(size))), {}};
+        auto asked = std::max<std::uint64_t>(size, 1);
+        checkpoint other{origin, asked, sha256(byte_view(std::to_string(asked))), {}};
         auto forged = note::serialize({other.text(), {log.sign(other.text())}});
         connection c;
         auto res = c.call(net.nodes[w].http, bhttp::verb::post, "/add-checkpoint",
