@@ -172,9 +172,8 @@ struct sim_node {
     std::map<int, connection_handle> provided;
     /// Live connection ends of this incarnation: handle id -> link id.
     std::map<std::int64_t, std::size_t> ends;
-    std::uint64_t durable_size = 0; // replicas
-    std::size_t lag_cursor = 0;     // replicas: leader batches already counted
-    bool silenced = false;          // witnesses: the witness actor hangs
+    std::size_t lag_cursor = 0; // replicas: leader batches already counted
+    bool silenced = false;      // witnesses: the witness actor hangs
     /// The node's blocking writers (committer, witness-writer, gossip-writer):
     /// each message they take waits for the disk first.
     std::set<caf::resumable*> writers;
@@ -290,8 +289,6 @@ private:
     struct cosigned {
         std::uint64_t size;
         hash root;
-        std::uint64_t timestamp;
-        time_point at;
     };
     std::map<std::string, std::vector<cosigned>> cosigned_; // by witness
     std::map<std::string, std::size_t> cosigned_checked_;
@@ -421,7 +418,6 @@ node_runtime simulation::runtime_for(sim_node& n) {
     };
     rt.on_replica_durable = [self, node, alive](std::uint64_t size) {
         if (!alive()) return;
-        node->durable_size = size;
         auto& batches = self->leader_batches_;
         while (node->lag_cursor < batches.size() && batches[node->lag_cursor].first <= size) {
             auto lag = self->now_ - batches[node->lag_cursor].second;
@@ -466,7 +462,7 @@ node_runtime simulation::runtime_for(sim_node& n) {
         if (!alive()) return;
         auto cp = parse_signed_checkpoint(text);
         if (!cp) return;
-        self->cosigned_[name].push_back({cp->body.size, cp->body.root, timestamp, self->now_});
+        self->cosigned_[name].push_back({cp->body.size, cp->body.root});
         self->check_cosignatures();
         auto truth = static_cast<double>(sim_epoch_unix.count()) / 1000.0 +
                      std::chrono::duration<double>(self->now_.time_since_epoch()).count();
@@ -491,7 +487,6 @@ status simulation::boot(sim_node& n) {
     n.up = true;
     n.ends.clear();
     n.provided.clear();
-    n.durable_size = 0;
     n.lag_cursor = 0;
     opened_ledger* ledger = nullptr;
     if (n.holds_ledger()) {
@@ -500,7 +495,6 @@ status simulation::boot(sim_node& n) {
         n.ledger = std::move(*opened);
         CIVIC_TRY(load_log_keys(*n.ledger, n.options));
         ledger = &*n.ledger;
-        n.durable_size = n.ledger->store->stored_size();
         // Lag counts only batches the leader commits after this (re)start.
         n.lag_cursor = leader_batches_.size();
     }
