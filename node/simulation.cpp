@@ -207,14 +207,13 @@ void ask_through_bridge(const sim_node& n, const char* name, Done done, Failed f
 
 class simulation {
 public:
-    simulation(const simulation_options& options, std::function<void(double)> progress)
-        : opt_(options), rng_(options.seed), progress_(std::move(progress)) {}
+    explicit simulation(const simulation_options& options) : opt_(options), rng_(options.seed) {}
 
     ~simulation() {
         for (auto& n : nodes_)
             if (n->up) tear_down(*n);
         std::error_code ec;
-        if (!keep_dir_ && !dir_.empty()) fs::remove_all(dir_, ec);
+        if (!dir_.empty()) fs::remove_all(dir_, ec);
     }
 
     result<simulation_report> run();
@@ -259,10 +258,8 @@ private:
 
     const simulation_options& opt_;
     sim_random rng_;
-    std::function<void(double)> progress_;
     topology topo_; // paths rewritten into the work directory
     fs::path dir_;
-    bool keep_dir_ = false;
     std::vector<std::unique_ptr<sim_node>> nodes_;
     std::map<std::pair<std::string, std::uint16_t>, int> by_address_;
     std::vector<sim_link> links_;
@@ -299,26 +296,17 @@ private:
 // ---------------------------------------------------------------- setup ----
 
 status simulation::prepare_files() {
-    if (!opt_.work_dir.empty()) {
-        dir_ = opt_.work_dir;
-        keep_dir_ = true;
-    } else {
-        std::error_code ec;
-        fs::path base =
-            fs::exists("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
-        for (int i = 0;; ++i) {
-            auto candidate = base / ("civic-sim-" + std::to_string(::getpid()) + "-" +
-                                     std::to_string(opt_.seed) + "-" + std::to_string(i));
-            if (fs::create_directory(candidate, ec)) {
-                dir_ = candidate;
-                break;
-            }
-            if (i > 1000) return make_error("cannot make a work directory under " + base.string());
-        }
-    }
     std::error_code ec;
-    fs::create_directories(dir_, ec);
-    if (ec) return make_error(dir_.string() + ": " + ec.message());
+    fs::path base = fs::exists("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
+    for (int i = 0;; ++i) {
+        auto candidate = base / ("civic-sim-" + std::to_string(::getpid()) + "-" +
+                                 std::to_string(opt_.seed) + "-" + std::to_string(i));
+        if (fs::create_directory(candidate, ec)) {
+            dir_ = candidate;
+            break;
+        }
+        if (i > 1000) return make_error("cannot make a work directory under " + base.string());
+    }
     topo_ = opt_.topo;
     topo_.log_vkey = (dir_ / "log.vkey").string();
     topo_.policy_file = (dir_ / "policy.txt").string();
@@ -1137,7 +1125,6 @@ result<simulation_report> simulation::run() {
                     violation("node " + n->spec->name + " did not restart: " + ok.message());
     });
 
-    double reported = 0;
     for (;;) {
         run_until_quiet();
         auto next = next_timer();
@@ -1150,14 +1137,6 @@ result<simulation_report> simulation::run() {
             events_.erase(events_.begin());
             f();
             run_until_quiet();
-        }
-        if (progress_) {
-            auto done = std::chrono::duration<double>(now_.time_since_epoch()) /
-                        std::chrono::duration<double>(stop.time_since_epoch());
-            if (done - reported >= 0.01) {
-                reported = done;
-                progress_(std::min(done, 1.0));
-            }
         }
     }
     now_ = stop;
@@ -1268,9 +1247,8 @@ std::string simulation_report::table() const {
     return out.str();
 }
 
-result<simulation_report> simulate(const simulation_options& options,
-                                   const std::function<void(double)>& progress) {
-    simulation sim(options, progress);
+result<simulation_report> simulate(const simulation_options& options) {
+    simulation sim(options);
     return sim.run();
 }
 

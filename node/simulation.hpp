@@ -12,7 +12,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -91,9 +90,6 @@ struct simulation_options {
     sim_duration fsync = std::chrono::milliseconds(1);
     /// How often the invariants are checked during the run.
     sim_duration check_every = std::chrono::seconds(5);
-    /// Where the nodes' data directories go (removed afterwards); empty: a
-    /// fresh directory under /dev/shm or the system's temporary directory.
-    std::string work_dir;
 };
 
 /// Latency percentiles in milliseconds (0 when there were no samples).
@@ -137,9 +133,8 @@ struct simulation_report {
 /// Percentiles of samples (milliseconds).
 sim_percentiles percentiles_of(std::vector<double> samples);
 
-/// Runs one simulation. `progress` (optional) is called with the fraction of
-/// virtual time done.
-result<simulation_report> simulate(const simulation_options& options,
-                                   const std::function<void(double)>& progress = {});
+/// Runs one simulation. The nodes' data directories go into a fresh directory
+/// under /dev/shm (or the system's temporary directory), removed afterwards.
+result<simulation_report> simulate(const simulation_options& options);
 
 } // namespace civic::node
