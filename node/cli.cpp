@@ -2,6 +2,7 @@
 
 #include "node/certs.hpp"
 #include "node/files.hpp"
+#include "node/limits.hpp"
 #include "node/http_client.hpp"
 #include "node/network_options.hpp"
 #include "node/service.hpp"
@@ -371,11 +372,19 @@ void describe_node_flags(po::options_description& o) {
         "batch-linger-ms", po::value<unsigned>()->default_value(0),
         "how long an idle ledger waits for more entries before it commits")(
         "max-pending", po::value<std::size_t>()->default_value(100000),
-        "most entries waiting for a batch");
+        "most entries waiting for a batch")(
+        "max-connections", po::value<std::size_t>()->default_value(0),
+        "most open HTTP connections (0: half the descriptor limit left after a reserve, at most "
+        "16384)")("max-connections-per-address",
+                  po::value<std::size_t>()->default_value(256),
+                  "most open HTTP connections from one client address (an IPv6 /64); raise it "
+                  "behind a reverse proxy");
 }
 
 status read_node_flags(const po::variables_map& vm, service_options& options) {
     options.http.threads = vm["http-threads"].as<unsigned>();
+    options.http.max_connections = vm["max-connections"].as<std::size_t>();
+    options.http.max_connections_per_address = vm["max-connections-per-address"].as<std::size_t>();
     options.ledger.max_batch_entries = vm["max-batch"].as<std::size_t>();
     options.ledger.max_pending = vm["max-pending"].as<std::size_t>();
     options.ledger.max_batch_bytes = vm["max-batch-bytes"].as<std::size_t>();
@@ -389,6 +398,8 @@ status read_node_flags(const po::variables_map& vm, service_options& options) {
         return make_error("--batch-linger-ms must be at most 10000");
     if (options.http.threads == 0 || options.http.threads > 64)
         return make_error("--http-threads must be 1 to 64");
+    if (options.http.max_connections_per_address == 0)
+        return make_error("--max-connections-per-address must be > 0");
     return {};
 }
 
@@ -401,18 +412,23 @@ int run_until_stopped(const char* who, const service_options& options, std::ostr
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    auto descriptors = raise_descriptor_limit();
     auto node = service::start(options);
     if (!node) {
         err << "civic-attest " << who << ": " << node.message() << "\n";
         return exit_failed;
     }
     err << "civic-attest " << who << ": node '" << options.network.node_name << "' ("
-        << ((*node)->leading() ? "leader" : "replica") << ") listening on " << options.http.address
-        << ":" << (*node)->http_port();
+        << (*node)->role_name() << ") listening on " << options.http.address << ":"
+        << (*node)->http_port();
     if ((*node)->caf_port() != 0)
         err << ", peers on " << options.network.caf_host << ":" << (*node)->caf_port()
             << (options.network.insecure_dev ? " (INSECURE: no TLS)" : " (TLS)");
     err << std::endl;
+    const auto& limits = (*node)->http_limits();
+    err << "civic-attest " << who << ": " << describe(descriptors) << "; HTTP connections: at most "
+        << limits.max_connections << ", " << limits.max_connections_per_address
+        << " per client address" << std::endl;
     if (!(*node)->role_note().empty())
         err << "civic-attest " << who << ": " << (*node)->role_note() << std::endl;
     const timespec poll{0, 200 * 1000 * 1000};

@@ -9,8 +9,14 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <list>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -28,67 +34,218 @@ http_response json_error(unsigned status, const std::string& code, const std::st
     return r;
 }
 
+namespace {
+
+class session;
+
+/// Who a connection is from, for the per-address cap: an IPv4 address, or the
+/// /64 of an IPv6 one (one subscriber's prefix; single IPv6 addresses are free).
+using address_key = std::array<unsigned char, 9>;
+
+address_key address_key_of(const asio::ip::address& address) {
+    address_key key{};
+    if (address.is_v4() || (address.is_v6() && address.to_v6().is_v4_mapped())) {
+        auto v4 = address.is_v4() ? address.to_v4()
+                                  : asio::ip::make_address_v4(asio::ip::v4_mapped,
+                                                              address.to_v6());
+        auto b = v4.to_bytes();
+        key[0] = 4;
+        std::copy(b.begin(), b.end(), key.begin() + 1);
+    } else {
+        auto b = address.to_v6().to_bytes();
+        key[0] = 6;
+        std::copy_n(b.begin(), 8, key.begin() + 1);
+    }
+    return key;
+}
+
+} // namespace
+
 struct http_server::impl {
     http_options options;
     http_handler handler;
+
+    std::mutex mutex; // guards the connection book below
+    std::size_t open = 0;
+    std::map<address_key, std::size_t> per_address;
+    std::list<std::weak_ptr<session>> idle; // waiting for a request, longest first
+    std::mutex warning_mutex;               // guards the two below
+    std::chrono::steady_clock::time_point last_warning{};
+    std::size_t warnings_suppressed = 0;
+
+    std::atomic<std::uint64_t> accept_errors{0};
+    std::chrono::milliseconds accept_backoff{0}; // one accept at a time: no lock
+    std::uint16_t bound_port = 0;
+    std::vector<std::thread> threads;
+    // Last, so that destroyed first: its pending handlers hold sessions, whose
+    // destructors update the book above.
     asio::io_context ioc;
     tcp::acceptor acceptor{ioc};
-    std::vector<std::thread> threads;
-    std::atomic<std::size_t> connections{0};
-    std::uint16_t bound_port = 0;
+    asio::steady_timer accept_retry{ioc};
 
     impl(http_options o, http_handler h) : options(std::move(o)), handler(std::move(h)) {}
     void accept();
+    void accept_failed(const beast::error_code& ec);
+    void admit(tcp::socket socket);
+    void refuse(tcp::socket& socket, const char* reason, const std::string& message);
+    void warn(const std::string& line);
+    void released(const address_key& key);
 };
 
 namespace {
 
+/// Whether a request's framing is one we read exactly as any proxy in front of us
+/// would: no Transfer-Encoding but chunked, and never both it and Content-Length
+/// (RFC 9112 6.1, 6.3: the request smuggling cases). Empty when it is.
+std::string framing_problem(const http::request_parser<http::string_body>::value_type& h) {
+    auto encodings = h.count(http::field::transfer_encoding);
+    if (encodings == 0) return {};
+    if (h.count(http::field::content_length) > 0)
+        return "a request may not carry both Transfer-Encoding and Content-Length";
+    if (encodings > 1) return "Transfer-Encoding may appear only once";
+    auto value = std::string(h[http::field::transfer_encoding]);
+    auto first = value.find_first_not_of(" \t");
+    auto last = value.find_last_not_of(" \t");
+    value = first == std::string::npos ? "" : value.substr(first, last - first + 1);
+    if (!beast::iequals(value, "chunked"))
+        return "Transfer-Encoding '" + value + "' is not supported (only chunked)";
+    return {};
+}
+
 class session : public std::enable_shared_from_this<session> {
 public:
-    session(tcp::socket socket, http_server::impl& server)
-        : stream_(std::move(socket)), server_(server), deadline_(stream_.get_executor()) {}
-    ~session() { --server_.connections; }
+    session(tcp::socket socket, http_server::impl& server, address_key key)
+        : stream_(std::move(socket)), server_(server), key_(key),
+          deadline_(stream_.get_executor()) {}
+    ~session() { server_.released(key_); }
 
     void start() {
-        asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+        asio::dispatch(stream_.get_executor(),
+                       [self = shared_from_this()] { self->wait_for_request(true); });
     }
 
+    /// Closes the connection if it still waits for a request (the server is full
+    /// and this one has waited longest). Runs on the session's strand.
+    void evict() {
+        if (!waiting_) return; // became active meanwhile: it keeps its place
+        beast::error_code ignored;
+        stream_.socket().close(ignored);
+    }
+
+    asio::any_io_executor executor() { return stream_.get_executor(); }
+
+    // The place in the server's idle list; guarded by the server's mutex.
+    std::list<std::weak_ptr<session>>::iterator idle_position;
+    bool in_idle_list = false;
+
 private:
-    void read() {
+    /// Arms the deadline; `on_expiry` runs unless it is re-armed or cancelled first.
+    template <class F>
+    void arm(std::chrono::milliseconds after, F on_expiry) {
+        auto generation = ++deadline_generation_;
+        deadline_.expires_after(after);
+        deadline_.async_wait([self = shared_from_this(), generation,
+                              on_expiry](beast::error_code ec) {
+            if (ec || generation != self->deadline_generation_) return;
+            on_expiry(*self);
+        });
+    }
+    void disarm() {
+        ++deadline_generation_;
+        deadline_.cancel();
+    }
+
+    // Waits, as an idle connection that may be evicted, for a request's first bytes.
+    void wait_for_request(bool first) {
+        if (buffer_.size() > 0) return read_header(); // pipelined: already here
+        waiting_ = true;
+        {
+            std::lock_guard lock(server_.mutex);
+            idle_position = server_.idle.insert(server_.idle.end(), weak_from_this());
+            in_idle_list = true;
+        }
+        // A new connection must start its request soon; a kept-alive one may idle longer.
+        arm(first ? std::min(server_.options.header_timeout, server_.options.request_timeout)
+                  : server_.options.idle_timeout,
+            [](session& self) {
+                beast::error_code ignored;
+                self.stream_.socket().cancel(ignored);
+            });
+        stream_.async_read_some(
+            buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                self->waiting_ = false;
+                {
+                    std::lock_guard lock(self->server_.mutex);
+                    if (self->in_idle_list) self->server_.idle.erase(self->idle_position);
+                    self->in_idle_list = false;
+                }
+                self->disarm();
+                if (ec || n == 0) return self->close();
+                self->buffer_.commit(n);
+                self->read_header();
+            });
+    }
+
+    void read_header() {
+        first_byte_ = std::chrono::steady_clock::now();
         parser_.emplace();
         parser_->body_limit(server_.options.max_body);
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header));
         // Our own timer, not the stream's expiry (which closes the socket): a client
         // that sends part of a request and stalls gets a 408 before we hang up.
         stream_.expires_never();
-        reading_ = true;
-        read_timed_out_ = false;
-        deadline_.expires_after(server_.options.request_timeout);
-        deadline_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
-            if (wait_ec || !self->reading_) return;
-            self->read_timed_out_ = true;
-            beast::error_code ignored;
-            self->stream_.socket().cancel(ignored);
-        });
-        http::async_read(
-            stream_, buffer_, *parser_,
-            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+        timed_out_ = false;
+        arm(std::min(server_.options.header_timeout, server_.options.request_timeout),
+            [](session& self) { self.time_out(); });
+        http::async_read_header(stream_, buffer_, *parser_,
+                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                    self->on_header(ec);
+                                });
     }
 
-    void on_read(beast::error_code ec) {
-        reading_ = false;
-        deadline_.cancel();
+    void time_out() {
+        timed_out_ = true;
+        beast::error_code ignored;
+        stream_.socket().cancel(ignored);
+    }
+
+    void on_header(beast::error_code ec) {
+        if (ec) return on_read(ec);
+        if (auto problem = framing_problem(parser_->get()); !problem.empty()) {
+            disarm();
+            begin_answer();
+            keep_alive_ = false; // what follows cannot be framed: never read it as a request
+            return write(json_error(400, "bad_framing", problem));
+        }
+        if (parser_->is_done()) return on_read({});
+        // The body: within what is left of the whole request's deadline.
+        auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - first_byte_);
+        arm(std::max(std::chrono::milliseconds(1), server_.options.request_timeout - spent),
+            [](session& self) { self.time_out(); });
+        http::async_read(stream_, buffer_, *parser_,
+                         [self = shared_from_this()](beast::error_code read_ec, std::size_t) {
+                             self->on_read(read_ec);
+                         });
+    }
+
+    void begin_answer() {
         answered_ = false; // a new request: exactly one answer is owed
         started_ = std::chrono::steady_clock::now();
         target_.clear();
-        if (read_timed_out_ && (parser_->got_some() || buffer_.size() > 0)) {
+    }
+
+    void on_read(beast::error_code ec) {
+        disarm();
+        begin_answer();
+        if (timed_out_) {
             keep_alive_ = false;
             return write(json_error(408, "request_timeout",
                                     "the request did not arrive within " +
                                         std::to_string(server_.options.request_timeout.count()) +
                                         " ms"));
         }
-        if (read_timed_out_ || ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
             ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
             ec == asio::error::eof)
             return close();
@@ -97,6 +254,10 @@ private:
             return write(json_error(413, "body_too_large",
                                     "request bodies are limited to " +
                                         std::to_string(server_.options.max_body) + " bytes"));
+        }
+        if (ec == http::error::bad_transfer_encoding || ec == http::error::bad_content_length) {
+            keep_alive_ = false; // what follows cannot be framed: never read it as a request
+            return write(json_error(400, "bad_framing", "malformed HTTP request: " + ec.message()));
         }
         if (ec == http::error::header_limit) {
             keep_alive_ = false;
@@ -117,11 +278,10 @@ private:
             req.authorization = std::string(it->value());
 
         // The handler answers once, from any thread; the deadline answers 503 if it does not.
-        deadline_.expires_after(server_.options.request_timeout);
-        deadline_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
-            if (wait_ec || self->answered_) return;
-            self->keep_alive_ = false;
-            self->write(json_error(503, "timeout", "the request took too long; retry later"));
+        arm(server_.options.request_timeout, [](session& self) {
+            if (self.answered_) return;
+            self.keep_alive_ = false;
+            self.write(json_error(503, "timeout", "the request took too long; retry later"));
         });
         auto weak = weak_from_this();
         auto executor = stream_.get_executor();
@@ -135,7 +295,7 @@ private:
     void write(http_response r) {
         if (answered_) return; // the deadline already answered
         answered_ = true;
-        deadline_.cancel();
+        disarm();
         if (server_.options.on_response)
             server_.options.on_response(target_, r.status,
                                         std::chrono::duration_cast<std::chrono::microseconds>(
@@ -153,7 +313,8 @@ private:
         http::async_write(stream_, *res,
                           [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
                               if (ec || !self->keep_alive_) return self->close();
-                              self->read();
+                              self->stream_.expires_never();
+                              self->wait_for_request(false);
                           });
     }
 
@@ -176,13 +337,16 @@ private:
 
     beast::tcp_stream stream_;
     http_server::impl& server_;
+    address_key key_;
     asio::steady_timer deadline_;
+    std::uint64_t deadline_generation_ = 0;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = true;
     bool answered_ = true;
-    bool reading_ = false;
-    bool read_timed_out_ = false;
+    bool waiting_ = false;
+    bool timed_out_ = false;
+    std::chrono::steady_clock::time_point first_byte_{};
     std::chrono::steady_clock::time_point started_{};
     std::string target_; // for on_response
     std::array<char, 4096> scratch_{};
@@ -193,17 +357,114 @@ private:
 void http_server::impl::accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted) return;
-        if (!ec) {
-            if (connections.load() >= options.max_connections) {
-                beast::error_code ignored;
-                socket.close(ignored); // over the limit: refuse rather than queue without bound
-            } else {
-                ++connections;
-                std::make_shared<session>(std::move(socket), *this)->start();
-            }
-        }
+        if (ec) return accept_failed(ec);
+        accept_backoff = std::chrono::milliseconds(0);
+        admit(std::move(socket));
         accept();
     });
+}
+
+// Out of descriptors (EMFILE, ENFILE), or out of buffers: accepting again at once
+// fails again at once, a busy loop. Wait, doubling from 5 ms to 1 s; the kernel
+// keeps the connections that arrive meanwhile in the listen backlog.
+void http_server::impl::accept_failed(const beast::error_code& ec) {
+    ++accept_errors;
+    accept_backoff = std::clamp(accept_backoff * 2, std::chrono::milliseconds(5),
+                                std::chrono::milliseconds(1000));
+    warn("http: accept failed: " + ec.message() + "; accepting again in " +
+         std::to_string(accept_backoff.count()) + " ms");
+    accept_retry.expires_after(accept_backoff);
+    accept_retry.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) accept();
+    });
+}
+
+void http_server::impl::admit(tcp::socket socket) {
+    beast::error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    if (ec) return; // gone already
+    auto key = address_key_of(remote.address());
+    std::shared_ptr<session> evicted;
+    const char* refusal = nullptr;
+    {
+        std::lock_guard lock(mutex);
+        auto& from_there = per_address[key];
+        if (from_there >= options.max_connections_per_address) {
+            refusal = "per_address";
+        } else if (open >= options.max_connections) {
+            // Full: the connection that has waited longest for a request gives way.
+            while (!idle.empty() && !evicted) {
+                evicted = idle.front().lock();
+                if (evicted) evicted->in_idle_list = false;
+                idle.pop_front();
+            }
+            if (!evicted) refusal = "full";
+        }
+        if (refusal) {
+            if (from_there == 0) per_address.erase(key);
+        } else {
+            ++open;
+            ++from_there;
+        }
+    }
+    if (refusal) {
+        auto why = std::string(refusal) == "per_address"
+                       ? "too many connections from " + remote.address().to_string() +
+                             " (at most " + std::to_string(options.max_connections_per_address) +
+                             ")"
+                       : "the server is at its limit of " +
+                             std::to_string(options.max_connections) + " connections";
+        return refuse(socket, refusal, why);
+    }
+    if (evicted) {
+        if (options.on_connection_refused) options.on_connection_refused("evicted_idle");
+        asio::post(evicted->executor(), [evicted] { evicted->evict(); });
+    }
+    std::make_shared<session>(std::move(socket), *this, key)->start();
+}
+
+// A short 503 written without blocking (whatever the socket takes at once), then
+// closed: a client that is turned away learns why, and costs us nothing more.
+void http_server::impl::refuse(tcp::socket& socket, const char* reason,
+                               const std::string& message) {
+    auto body = nlohmann::json{{"error", "too_many_connections"}, {"message", message}}.dump();
+    auto text = "HTTP/1.1 503 Service Unavailable\r\nServer: civic-attest\r\nRetry-After: 1\r\n"
+                "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body;
+    beast::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(text), ignored);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    socket.close(ignored);
+    if (options.on_connection_refused) options.on_connection_refused(reason);
+    warn("http: refused a connection: " + message);
+}
+
+// One line a second at most: a flood must not become a flood of log lines.
+void http_server::impl::warn(const std::string& line) {
+    if (!options.on_warning) return;
+    auto now = std::chrono::steady_clock::now();
+    std::string out;
+    {
+        std::lock_guard lock(warning_mutex);
+        if (now - last_warning < std::chrono::seconds(1)) {
+            ++warnings_suppressed;
+            return;
+        }
+        last_warning = now;
+        out = line;
+        if (warnings_suppressed > 0)
+            out += " (" + std::to_string(warnings_suppressed) + " more since the last line)";
+        warnings_suppressed = 0;
+    }
+    options.on_warning(out);
+}
+
+void http_server::impl::released(const address_key& key) {
+    std::lock_guard lock(mutex);
+    --open;
+    if (auto it = per_address.find(key); it != per_address.end() && --it->second == 0)
+        per_address.erase(it);
 }
 
 http_server::http_server(http_options options, http_handler handler)
@@ -212,6 +473,17 @@ http_server::http_server(http_options options, http_handler handler)
 http_server::~http_server() { stop(); }
 
 status http_server::start() {
+    if (impl_->options.max_connections == 0) {
+        rlimit limit{};
+        std::uint64_t descriptors = 1024;
+        if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+            descriptors = limit.rlim_cur;
+        impl_->options.max_connections = http_connection_budget(descriptors);
+    }
+    // One address may never hold every connection: at most half of them.
+    impl_->options.max_connections_per_address =
+        std::clamp<std::size_t>(impl_->options.max_connections_per_address, 1,
+                                std::max<std::size_t>(1, impl_->options.max_connections / 2));
     beast::error_code ec;
     auto address = asio::ip::make_address(impl_->options.address, ec);
     if (ec)
@@ -234,11 +506,27 @@ status http_server::start() {
 
 std::uint16_t http_server::port() const { return impl_->bound_port; }
 
+const http_options& http_server::options() const { return impl_->options; }
+
+std::size_t http_server::connections() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->open;
+}
+
+std::uint64_t http_server::accept_errors() const { return impl_->accept_errors.load(); }
+
+std::size_t http_connection_budget(std::uint64_t descriptor_limit) {
+    constexpr std::uint64_t reserve = 128; // the store, logs, the peer port's own
+    auto left = descriptor_limit > reserve ? descriptor_limit - reserve : 0;
+    return static_cast<std::size_t>(std::clamp<std::uint64_t>(left / 2, 16, 16384));
+}
+
 void http_server::stop() {
     if (!impl_ || impl_->threads.empty()) return;
     asio::post(impl_->ioc, [this] {
         beast::error_code ignored;
         impl_->acceptor.close(ignored);
+        impl_->accept_retry.cancel();
     });
     impl_->ioc.stop();
     for (auto& t : impl_->threads)

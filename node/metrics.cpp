@@ -8,6 +8,7 @@
 
 #include <array>
 #include <sstream>
+#include <string_view>
 
 namespace civic::node {
 
@@ -118,6 +119,15 @@ struct metrics::impl {
             .Help(
                 "Evidence records of a log showing two histories held by this node (alert on > 0)")
             .Register(*registry);
+    prometheus::Family<prometheus::Counter>& refused_family =
+        prometheus::BuildCounter()
+            .Name("civic_http_connections_refused_total")
+            .Help("HTTP connections turned away or evicted, by reason (full, per_address, "
+                  "evicted_idle)")
+            .Register(*registry);
+    prometheus::Counter& refused_full = refused_family.Add({{"reason", "full"}});
+    prometheus::Counter& refused_per_address = refused_family.Add({{"reason", "per_address"}});
+    prometheus::Counter& evicted_idle = refused_family.Add({{"reason", "evicted_idle"}});
     prometheus::Gauge& split_views = split_view_family.Add({});
     prometheus::Histogram& time_to_quorum = quorum_family.Add({}, seconds_buckets());
     prometheus::Counter& rounds_with_quorum = rounds_family.Add({{"outcome", "quorum"}});
@@ -181,6 +191,14 @@ void metrics::cosign_round(std::optional<std::chrono::microseconds> time_to_quor
         impl_->rounds_without_quorum.Increment();
     }
     impl_->quorum.Set(time_to_quorum ? 1 : 0);
+}
+
+void metrics::http_connection_refused(const char* reason) {
+    std::string_view r(reason);
+    auto& counter = r == "per_address"    ? impl_->refused_per_address
+                    : r == "evicted_idle" ? impl_->evicted_idle
+                                          : impl_->refused_full;
+    counter.Increment();
 }
 
 void metrics::split_view_found() { impl_->split_views.Increment(); }

@@ -33,6 +33,9 @@ public:
     void witness_answered(const std::string& witness, std::chrono::microseconds latency, bool ok);
     /// One collection round ended: the time to quorum, or none when it failed.
     void cosign_round(std::optional<std::chrono::microseconds> time_to_quorum);
+    /// A connection the HTTP server turned away or evicted ("full", "per_address",
+    /// "evicted_idle"). Thread-safe.
+    void http_connection_refused(const char* reason);
     /// A split view was caught (new verified evidence). Thread-safe.
     void split_view_found();
     /// The evidence records held at start.

@@ -1276,6 +1276,12 @@ status service::impl::start_http() {
                                           std::chrono::microseconds elapsed) {
         counters->http_answered(target, status, elapsed);
     };
+    http_options.on_connection_refused = [counters](const char* reason) {
+        counters->http_connection_refused(reason);
+    };
+    http_options.on_warning = [node = options.network.node_name](const std::string& line) {
+        std::cerr << "[warning] node " << node << ": " << line << "\n";
+    };
     m.http = std::make_unique<http_server>(http_options,
                                            [raw](const http_request& req, http_respond respond) {
                                                raw->route(req, std::move(respond));
@@ -1408,6 +1414,15 @@ std::uint16_t service::http_port() const { return impl_->http->port(); }
 std::uint16_t service::caf_port() const { return impl_->published_port; }
 
 bool service::leading() const { return impl_->options.network.leading; }
+
+std::string service::role_name() const {
+    const auto& o = impl_->options;
+    std::string name = o.holds_ledger ? (o.network.leading ? "leader" : "replica") : "";
+    if (o.witness.enabled) name += name.empty() ? "witness" : "+witness";
+    return name;
+}
+
+const http_options& service::http_limits() const { return impl_->http->options(); }
 
 const std::string& service::role_note() const { return impl_->role_note; }
 

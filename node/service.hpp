@@ -116,6 +116,10 @@ public:
     std::uint16_t caf_port() const;
     /// Whether it leads now (its store may override the topology: promoted, deposed).
     bool leading() const;
+    /// "leader", "replica", "witness", or such joined with '+' ("replica+witness").
+    std::string role_name() const;
+    /// The HTTP server's connection limits in force.
+    const http_options& http_limits() const;
     /// Why the role differs from the one asked for, or empty.
     const std::string& role_note() const;
     /// Why the node's supervision tree gave up (restarts did not help), or

@@ -4,6 +4,7 @@
 
 #include "protocol/checkpoint.hpp"
 #include "protocol/note.hpp"
+#include "support.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -160,6 +161,20 @@ inline std::uint16_t free_port() {
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     ::close(fd);
     return ntohs(addr.sin_port);
+}
+
+/// The HTTP port of a node once its log says it listens (0 while it does not yet).
+inline std::uint16_t listening_port(const std::string& log) {
+    auto text = read_file(log);
+    constexpr std::string_view marker = "listening on ";
+    auto at = text.find(marker);
+    if (at == std::string::npos) return 0;
+    auto end = text.find('\n', at);
+    if (end == std::string::npos) return 0; // the line is still being written
+    auto line = text.substr(at + marker.size(), end - at - marker.size());
+    line = line.substr(0, line.find(','));  // ", peers on HOST:PORT" may follow
+    auto port = parse_decimal(line.substr(line.rfind(':') + 1), 65535);
+    return port ? static_cast<std::uint16_t>(*port) : 0;
 }
 
 inline result<std::vector<hash>> decode_hashes(const json& list) {

@@ -77,19 +77,6 @@ struct observations {
     }
 };
 
-/// The port of a node once its log says it listens (0 while it does not yet).
-std::uint16_t listening_port(const std::string& log) {
-    auto text = test::read_file(log);
-    constexpr std::string_view marker = "listening on ";
-    auto at = text.find(marker);
-    if (at == std::string::npos) return 0;
-    auto end = text.find('\n', at);
-    if (end == std::string::npos) return 0; // the line is still being written
-    auto line = text.substr(at + marker.size(), end - at - marker.size());
-    auto port = parse_decimal(line.substr(line.rfind(':') + 1), 65535);
-    return port ? static_cast<std::uint16_t>(*port) : 0;
-}
-
 } // namespace
 
 TEST_CASE("acknowledged entries and checkpoints survive repeated SIGKILL", "[crash]") {

@@ -71,7 +71,13 @@ struct witness_node {
             INFO(read_file(log_file()));
             REQUIRE_FALSE(process.exited());
             auto res = c.call(http, bhttp::verb::get, "/healthz", "", "", 2s);
-            if (res && res->result_int() == 200) return;
+            // Up once it answers and has logged its start-up line (written just after
+            // its HTTP server starts), which names its role as it is, not "replica".
+            if (res && res->result_int() == 200 && listening_port(log_file()) != 0) {
+                CHECK(read_file(log_file()).find("node 'w1' (witness) listening on") !=
+                      std::string::npos);
+                return;
+            }
             std::this_thread::sleep_for(50ms);
         }
         FAIL("the witness did not answer in time: " << read_file(log_file()));
