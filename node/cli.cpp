@@ -803,16 +803,25 @@ void describe_token_file(po::options_description& o, const char* who_needs_it) {
                         .c_str());
 }
 
-/// The API token: the first line of --token-file, else $CIVIC_ATTEST_TOKEN.
-result<std::string> read_token(const po::variables_map& vm) {
+/// The API token: the first line of --token-file (standard input for "-"), else
+/// $CIVIC_ATTEST_TOKEN when `from_environment`. Never from the command line:
+/// any user of the machine can read that with ps.
+result<std::string> read_token(const po::variables_map& vm, bool from_environment = true) {
     std::string token;
     std::string source = "CIVIC_ATTEST_TOKEN";
-    if (vm.count("token-file")) {
+    if (vm.count("token-file") && vm["token-file"].as<std::string>() == "-") {
+        source = "--token-file - (standard input)";
+        std::getline(std::cin, token);
+        if (!token.empty() && token.back() == '\r') token.pop_back();
+    } else if (vm.count("token-file")) {
         source = "--token-file " + vm["token-file"].as<std::string>();
         auto text = read_secret_file(vm["token-file"].as<std::string>());
         if (!text) return make_error("--token-file " + text.message());
         token = text->substr(0, text->find_first_of("\r\n"));
         ed25519::wipe(text->data(), text->size());
+    } else if (!from_environment) {
+        return make_error("give --token-file FILE, or --token-file - to read it from standard "
+                          "input");
     } else if (const char* env = std::getenv("CIVIC_ATTEST_TOKEN")) {
         token = env;
     } else {
@@ -979,7 +988,10 @@ void describe_token(po::options_description& o) {
         "add: an identity the token may sign for (repeatable)")(
         "label", po::value<std::string>()->default_value(""), "add: a note on who holds it")(
         "admin", "add: the token may register identities and sign for all")(
-        "token", po::value<std::string>(), "revoke: the token");
+        "token-file", po::value<std::string>(),
+        "revoke: file holding the token to revoke (its first line; - reads standard input)")(
+        "token", po::value<std::string>(),
+        "refused: a token on the command line shows in ps (use --token-file)");
 }
 
 int run_token(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
@@ -1012,15 +1024,30 @@ int run_token(const po::variables_map& vm, std::ostream& out, std::ostream& err)
         return exit_ok;
     }
     if (action == "revoke") {
-        if (!vm.count("token")) {
-            err << "civic-attest token revoke: --token is required\n";
+        if (vm.count("token")) {
+            err << "civic-attest token revoke: --token: a token on the command line can be read "
+                   "by any user of this machine (ps); give --token-file FILE, or --token-file - "
+                   "and the token on standard input\n";
             return exit_usage;
         }
-        if (auto ok = (*store)->delete_token(sha256(byte_view(vm["token"].as<std::string>())));
-            !ok) {
-            err << "civic-attest token: " << ok.message() << "\n";
+        auto token = read_token(vm, false);
+        if (!token) {
+            err << "civic-attest token revoke: " << token.message() << "\n";
+            return exit_usage;
+        }
+        auto digest = sha256(byte_view(*token));
+        ed25519::wipe(token->data(), token->size());
+        auto deleted = (*store)->delete_token(digest);
+        if (!deleted) {
+            err << "civic-attest token: " << deleted.message() << "\n";
             return exit_failed;
         }
+        if (!*deleted) {
+            err << "civic-attest token revoke: no such token in " << dir
+                << " (a typo, or revoked already): nothing revoked\n";
+            return exit_failed;
+        }
+        err << "civic-attest token revoke: revoked\n";
         return exit_ok;
     }
     err << "civic-attest token: unknown action '" << action << "' (add or revoke)\n";

@@ -243,10 +243,13 @@ status ledger_store::put_token(const hash& token_sha256, const token_record& rec
     return txn.commit();
 }
 
-status ledger_store::delete_token(const hash& token_sha256) {
+result<bool> ledger_store::delete_token(const hash& token_sha256) {
     CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
+    CIVIC_TRY_ASSIGN(existing, txn.get(tokens_, token_sha256));
+    if (!existing) return false;
     CIVIC_TRY(txn.erase(tokens_, token_sha256));
-    return txn.commit();
+    CIVIC_TRY(txn.commit());
+    return true;
 }
 
 result<std::optional<token_record>> ledger_store::token(const hash& token_sha256) const {

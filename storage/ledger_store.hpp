@@ -76,7 +76,8 @@ public:
 
     // Tokens (admin operations, their own small transactions).
     status put_token(const hash& token_sha256, const token_record& record);
-    status delete_token(const hash& token_sha256);
+    /// Whether there was such a token (false: nothing deleted).
+    result<bool> delete_token(const hash& token_sha256);
     result<std::optional<token_record>> token(const hash& token_sha256) const;
     /// Every token record (at most `limit`), to carry them to a promoted node.
     result<std::vector<std::pair<hash, token_record>>> tokens(std::size_t limit = 100000) const;

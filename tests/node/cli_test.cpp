@@ -82,6 +82,42 @@ TEST_CASE("cli: keygen writes a 0600 key file and prints only the vkey", "[cli]"
     CHECK(run({"keygen", "--name", "bad name"}).code == node::exit_usage);
 }
 
+TEST_CASE("cli: token revoke reads the token from a file, never argv, and fails on one it does "
+          "not know",
+          "[cli]") {
+    test::temp_dir dir("token-revoke");
+    const std::string data = dir / "data";
+    REQUIRE(run({"init", "--data", data, "--origin", "tokens.test/log"}).code == node::exit_ok);
+    auto added = run({"token", "add", "--data", data, "--identity", "town/clerk"});
+    REQUIRE(added.code == node::exit_ok);
+    auto token = added.out.substr(0, added.out.find('\n'));
+    REQUIRE_FALSE(token.empty());
+
+    // On the command line it is refused, and nothing is revoked.
+    auto on_argv = run({"token", "revoke", "--data", data, "--token", token});
+    CHECK(on_argv.code == node::exit_usage);
+    CHECK(on_argv.err.find("--token-file") != std::string::npos);
+    CHECK(run({"token", "revoke", "--data", data}).code == node::exit_usage);
+
+    // A typo: exit 1 with a message, and the real token still works.
+    const std::string typo = dir / "typo.token";
+    write(typo, token.substr(0, token.size() - 1) + "x\n");
+    ::chmod(typo.c_str(), 0600);
+    auto unknown = run({"token", "revoke", "--data", data, "--token-file", typo});
+    CHECK(unknown.code == node::exit_failed);
+    CHECK(unknown.err.find("no such token") != std::string::npos);
+
+    const std::string file = dir / "clerk.token";
+    write(file, token + "\n");
+    ::chmod(file.c_str(), 0600);
+    auto revoked = run({"token", "revoke", "--data", data, "--token-file", file});
+    INFO(revoked.err);
+    CHECK(revoked.code == node::exit_ok);
+    // Revoked once: a second revocation finds nothing.
+    CHECK(run({"token", "revoke", "--data", data, "--token-file", file}).code ==
+          node::exit_failed);
+}
+
 TEST_CASE("cli: the protocol demo bundle verifies offline and tampering fails", "[cli]") {
     test::temp_dir dir("demo");
     auto demo = run({"protocol-demo", "--dir", dir.path.string(), "--entries", "300"});

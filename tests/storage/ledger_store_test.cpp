@@ -243,7 +243,12 @@ TEST_CASE("records: identities, tokens and settings round-trip and corrupt recor
     REQUIRE(got.ok());
     REQUIRE(got->has_value());
     CHECK((*got)->identities == tok.identities);
-    REQUIRE((*store)->delete_token(token_hash).ok());
+    auto deleted = (*store)->delete_token(token_hash);
+    REQUIRE(deleted.ok());
+    CHECK(*deleted);
+    auto again = (*store)->delete_token(token_hash);
+    REQUIRE(again.ok());
+    CHECK_FALSE(*again); // nothing there: the caller can tell a typo from a revocation
     CHECK_FALSE((*store)->token(token_hash)->has_value());
 
     REQUIRE((*store)->put_setting("origin", origin).ok());
