@@ -76,10 +76,12 @@ void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uin
         if (current) {
             auto n = note::parse(text + "\n" + a.body);
             if (n) {
+                // The first line by this witness's key counts (verified once).
                 for (const auto& sig : n->signatures)
-                    if (sig.name == l.verifier->name() && sig.key_id == l.verifier->key_id() &&
-                        l.verifier->verify(text, sig.data))
-                        mine = sig;
+                    if (sig.name == l.verifier->name() && sig.key_id == l.verifier->key_id()) {
+                        if (l.verifier->verify(text, sig.data)) mine = sig;
+                        break;
+                    }
             }
         }
         if (current && !mine) {

@@ -59,24 +59,31 @@ void accept_evidence(gossip_pointer self, const split_view_evidence& e, split_vi
 }
 
 /// The note with only the signatures that verify: the log's, and the policy
-/// witnesses' cosignatures; nothing when the log's is missing.
+/// witnesses' cosignatures, one line per key (each key is verified at most once,
+/// so repeated lines cost nothing); nothing when the log's is missing.
 std::optional<note::note> verified_only(const gossip_state& st, const note::note& n) {
     note::note out{n.text, {}};
     bool log_signed = false;
+    std::vector<bool> witness_seen(st.config.witness_keys.size(), false);
     for (const auto& sig : n.signatures) {
-        auto matches = [&sig, &n](const note::verifier& v) {
-            return sig.name == v.name() && sig.key_id == v.key_id() && v.verify(n.text, sig.data);
+        auto names = [&sig](const note::verifier& v) {
+            return sig.name == v.name() && sig.key_id == v.key_id();
         };
-        if (matches(*st.config.log_key)) {
+        if (names(*st.config.log_key)) {
+            if (log_signed || !st.config.log_key->verify(n.text, sig.data)) continue;
             log_signed = true;
             out.signatures.push_back(sig);
             continue;
         }
-        for (const auto& w : st.config.witness_keys)
-            if (matches(*w)) {
+        for (std::size_t i = 0; i < st.config.witness_keys.size(); ++i) {
+            const auto& w = *st.config.witness_keys[i];
+            if (!names(w)) continue;
+            if (!witness_seen[i] && w.verify(n.text, sig.data)) {
+                witness_seen[i] = true;
                 out.signatures.push_back(sig);
-                break;
             }
+            break;
+        }
     }
     if (!log_signed) return std::nullopt;
     return out;

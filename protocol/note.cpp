@@ -301,19 +301,22 @@ signature cosigner::cosign(std::string_view checkpoint_text, std::uint64_t times
 
 result<verified_note> open(note n, const std::vector<const verifier*>& known) {
     verified_note out;
+    // Each known key is verified at most once: its first line counts and later
+    // lines by the same key are dropped, as Go's note.Open does. Otherwise a note
+    // that repeats one signature 64 times costs 64 Ed25519 verifications.
+    std::vector<bool> verified(known.size(), false);
     for (const auto& sig : n.signatures) {
         for (std::size_t i = 0; i < known.size(); ++i) {
             const verifier* v = known[i];
-            if (v->key_id() != sig.key_id || v->name() != sig.name) continue;
+            if (verified[i] || v->key_id() != sig.key_id || v->name() != sig.name) continue;
             if (!v->verify(n.text, sig.data))
                 return make_error("note: invalid signature from known key " + sig.name);
+            verified[i] = true;
             out.signed_by.push_back(i);
         }
     }
     if (out.signed_by.empty()) return make_error("note: no signature from a known key");
     std::sort(out.signed_by.begin(), out.signed_by.end());
-    out.signed_by.erase(std::unique(out.signed_by.begin(), out.signed_by.end()),
-                        out.signed_by.end());
     out.content = std::move(n);
     return out;
 }

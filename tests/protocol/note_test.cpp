@@ -148,6 +148,42 @@ TEST_CASE("opening: unknown keys ignored, failing known key rejects, none known 
     CHECK_FALSE(note::open(forged, {&va}).ok());
 }
 
+namespace {
+/// A verifier that counts its verifications.
+struct counting_verifier final : note::verifier {
+    const note::verifier& inner;
+    mutable int calls = 0;
+    explicit counting_verifier(const note::verifier& v) : inner(v) {}
+    const std::string& name() const override { return inner.name(); }
+    std::uint32_t key_id() const override { return inner.key_id(); }
+    bool verify(std::string_view text, byte_view sig) const override {
+        ++calls;
+        return inner.verify(text, sig);
+    }
+};
+} // namespace
+
+TEST_CASE("opening: each known key is verified at most once, however often its line repeats",
+          "[note]") {
+    auto a = test::log_signer("a.example/log");
+    const std::string text = "origin\n1\n" + base64_encode(hash{}) + "\n";
+    note::ed25519_verifier va(a.name(), test::public_key_of(a.verifier_key()));
+    counting_verifier counted(va);
+    note::note repeated{text, std::vector<note::signature>(note::max_signatures, a.sign(text))};
+    auto opened = note::open(repeated, {&counted});
+    REQUIRE(opened.ok());
+    CHECK(opened->signed_by == std::vector<std::size_t>{0});
+    CHECK(counted.calls == 1);
+
+    // As in Go's note.Open: the first line by a key decides, later ones are dropped.
+    auto later_broken = repeated;
+    later_broken.signatures[1].data[0] ^= 1;
+    CHECK(note::open(later_broken, {&va}).ok());
+    auto first_broken = repeated;
+    first_broken.signatures[0].data[0] ^= 1;
+    CHECK_FALSE(note::open(first_broken, {&va}).ok());
+}
+
 TEST_CASE("notes with at least 16 signatures are accepted and limits are enforced", "[note]") {
     const std::string text = "many signers\n";
     note::note n{text, {}};
