@@ -93,12 +93,21 @@ void run_round(witness_pointer self) {
                 storage::evidence_record e;
                 e.observed_unix = now;
                 e.origin = v.body->origin;
-                e.kind = v.result == witness::outcome::conflict ? "fork" : "inconsistent";
+                e.kind = "fork"; // the only kind a witness can prove (witness::verdict)
                 e.ours = latest->checkpoint;
                 e.theirs = req.checkpoint;
                 e.proof = proof_lines(req.proof);
                 e.source = "add-checkpoint";
+                // Evidence this witness caught itself halts the log, as evidence that
+                // gossip brings does: it shows two histories, so the witness stops.
+                auto halted = *latest; // a copy: `latest` may be this round's record
+                if (halted.halted.empty())
+                    halted.halted = "split view (" + e.kind + ") caught by this witness: " +
+                                    "a checkpoint of size " + std::to_string(v.body->size) +
+                                    " contradicts the one of size " +
+                                    std::to_string(latest->size) + " it cosigned";
                 write->evidence.push_back(std::move(e));
+                latest = &(write->states[v.body->origin] = std::move(halted));
             }
             if (v.result == witness::outcome::cosign && latest && !latest->halted.empty()) {
                 v.result = witness::outcome::conflict;

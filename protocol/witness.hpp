@@ -73,9 +73,11 @@ struct verdict {
     std::uint64_t latest_size = 0;  // the size a 409 reports
     bool size_mismatch = false;     // a 409 about the old size (body: the size)
     std::optional<checkpoint> body; // the parsed checkpoint, once it parsed
-    /// The log signed it, yet it contradicts what this witness cosigned (a
-    /// failed consistency proof, or another root at the same size): keep the
-    /// request as evidence of misbehaviour.
+    /// The log signed another root at the size this witness cosigned: two
+    /// log-signed checkpoints that prove a fork to anyone. Keep it as evidence
+    /// (and stop cosigning the log). A consistency proof that fails is not
+    /// evidence: the requester, not the log, supplied it, and anyone can replay a
+    /// genuine checkpoint with a wrong proof.
     bool evidence = false;
 };
 

@@ -106,7 +106,8 @@ TEST_CASE("witness actor: requests queued behind a commit are decided in order, 
     CHECK(states->at(origin).size == 20);
 }
 
-TEST_CASE("witness actor: state survives a restart, evidence is kept, a fork is refused",
+TEST_CASE("witness actor: state survives a restart, a fork is refused, its evidence kept, and "
+          "the witness stops cosigning that log, durably",
           "[actors][witness]") {
     fixture f;
     REQUIRE(f.send_all({f.request(0, 10)})[0].status == 200);
@@ -121,7 +122,11 @@ TEST_CASE("witness actor: state survives a restart, evidence is kept, a fork is 
     CHECK(answers[0].body == "10\n");
     CHECK(answers[1].status == 409);
     CHECK_FALSE(answers[1].size_body);
-    CHECK(answers[2].status == 200);
+    // The fork it caught itself halts the log: even a proper extension is refused.
+    CHECK(answers[2].status == 409);
+    CHECK_FALSE(answers[2].size_body);
+    CHECK(answers[2].body.find("stopped cosigning") != std::string::npos);
+    CHECK(answers[2].body.find("split view (fork) caught by this witness") != std::string::npos);
     CHECK(f.store->evidence_count() == 1);
     auto evidence = f.store->evidence(0, 10);
     REQUIRE(evidence);
@@ -129,4 +134,10 @@ TEST_CASE("witness actor: state survives a restart, evidence is kept, a fork is 
     CHECK((*evidence)[0].kind == "fork");
     CHECK((*evidence)[0].theirs == forked.checkpoint);
     CHECK((*evidence)[0].ours == f.request(0, 10).checkpoint);
+    // The halt is durable: after a restart it still refuses.
+    f.stop();
+    f.start();
+    auto after = f.send_all({f.request(10, 20)});
+    CHECK(after[0].status == 409);
+    CHECK(after[0].body.find("stopped cosigning") != std::string::npos);
 }

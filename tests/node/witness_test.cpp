@@ -168,8 +168,6 @@ TEST_CASE("witness HTTP: every add-checkpoint case of tlog-witness", "[witness]"
         {"a proof from size 0", w.body(0, w.proof(3, 8), w.signed_checkpoint(8)), 422, "", ""},
         {"first checkpoint", w.body(0, {}, w.signed_checkpoint(8)), 200, "", ""},
         {"the same checkpoint again", w.body(8, {}, w.signed_checkpoint(8)), 200, "", ""},
-        {"another root at the cosigned size",
-         w.body(8, {}, w.signed_checkpoint(8, nullptr, forked_root)), 409, "application/json", ""},
         {"a proof that does not verify", w.body(8, w.proof(8, 12), w.signed_checkpoint(13)), 422,
          "", ""},
         {"old size behind the latest cosigned", w.body(5, w.proof(5, 13), w.signed_checkpoint(13)),
@@ -177,6 +175,14 @@ TEST_CASE("witness HTTP: every add-checkpoint case of tlog-witness", "[witness]"
         {"a consistent extension", w.body(8, w.proof(8, 13), w.signed_checkpoint(13)), 200, "", ""},
         {"the old checkpoint after it (a rollback)", w.body(0, {}, w.signed_checkpoint(8)), 409,
          "text/x.tlog.size", "13\n"},
+        {"the same checkpoint once more", w.body(13, {}, w.signed_checkpoint(13)), 200, "", ""},
+        // A fork: the witness keeps it as evidence and stops cosigning the log.
+        {"another root at the cosigned size",
+         w.body(13, {}, w.signed_checkpoint(13, nullptr, forked_root)), 409, "application/json",
+         ""},
+        {"a consistent extension after the fork", w.body(13, w.proof(13, 16),
+                                                         w.signed_checkpoint(16)),
+         409, "application/json", ""},
     };
     for (const auto& s : steps) {
         INFO(s.what);
@@ -190,10 +196,9 @@ TEST_CASE("witness HTTP: every add-checkpoint case of tlog-witness", "[witness]"
             CHECK(a.body.back() == '\n');
         }
     }
-    CHECK(post(c, w.http, w.body(13, {}, w.signed_checkpoint(13))).status == 200);
-    auto again = post(c, w.http, w.body(13, {}, w.signed_checkpoint(13)));
-    CHECK(w.cosigned(again.body, 13));
-    CHECK_FALSE(w.cosigned(again.body, 12));
+    auto halted = post(c, w.http, w.body(13, {}, w.signed_checkpoint(13)));
+    CHECK(halted.status == 409);
+    CHECK(halted.body.find("stopped cosigning") != std::string::npos);
     // Only POST.
     auto res = c.call(w.http, bhttp::verb::get, "/add-checkpoint", "", "", 5s);
     REQUIRE(res);
@@ -204,8 +209,10 @@ TEST_CASE("witness HTTP: every add-checkpoint case of tlog-witness", "[witness]"
     REQUIRE(st["logs"].size() == 1);
     CHECK(st["logs"][0]["origin"] == origin);
     CHECK(st["logs"][0]["cosigned_size"] == 13);
-    // The fork and the failed proof were signed by the log: both are evidence.
-    CHECK(st["evidence"] == 2);
+    CHECK(st["logs"][0]["halted"].get<std::string>().find("split view (fork)") !=
+          std::string::npos);
+    // The fork is evidence; the failed proof is not (the requester made it).
+    CHECK(st["evidence"] == 1);
 }
 
 TEST_CASE("witness: concurrent add-checkpoint requests never roll back", "[witness]") {

@@ -48,3 +48,33 @@ TEST_CASE("a witness trusts only Ed25519 log keys, by origin", "[witness]") {
     CHECK_FALSE(logs.add(note::format_vkey(test::witness("w").verifier_key())));
     CHECK_FALSE(logs.add("not a key"));
 }
+
+TEST_CASE("only a fork is evidence: a failing proof is the requester's, not the log's",
+          "[witness]") {
+    witness::trusted_logs logs;
+    auto log = test::log_signer("example.com/log");
+    REQUIRE(logs.add(note::format_vkey(log.verifier_key())));
+    auto leaves = test::make_leaves(16);
+    auto signed_at = [&](std::uint64_t size, std::optional<hash> root = std::nullopt) {
+        checkpoint cp{"example.com/log", size, root ? *root : test::reference_root(leaves, 0, size),
+                      {}};
+        return note::serialize({cp.text(), {log.sign(cp.text())}});
+    };
+    witness::cosigned_state latest{8, test::reference_root(leaves, 0, 8), {}};
+
+    auto forked = witness::check_add_checkpoint(
+        {8, {}, signed_at(8, sha256(byte_view(std::string("fork"))))}, logs, latest);
+    CHECK(forked.result == witness::outcome::conflict);
+    CHECK(forked.evidence);
+
+    // A genuine checkpoint with a wrong proof: refused, but proves nothing of the log.
+    std::vector<hash> wrong(4, hash{});
+    auto replayed = witness::check_add_checkpoint({8, wrong, signed_at(12)}, logs, latest);
+    CHECK(replayed.result == witness::outcome::inconsistent);
+    CHECK_FALSE(replayed.evidence);
+
+    std::vector<hash> proof;
+    test::reference_subproof(leaves, 8, 0, 12, true, proof);
+    CHECK(witness::check_add_checkpoint({8, proof, signed_at(12)}, logs, latest).result ==
+          witness::outcome::cosign);
+}
