@@ -119,6 +119,13 @@ struct metrics::impl {
                 "Evidence records of a log showing two histories held by this node (alert on > 0)")
             .Register(*registry);
     prometheus::Gauge& split_views = split_view_family.Add({});
+    prometheus::Family<prometheus::Counter>& damage_family =
+        prometheus::BuildCounter()
+            .Name("civic_store_damage_total")
+            .Help("Reads whose stored bytes did not match the verified tree, or were missing "
+                  "below its size; answered 503, never served (alert on > 0)")
+            .Register(*registry);
+    prometheus::Counter& store_damage = damage_family.Add({});
     prometheus::Histogram& time_to_quorum = quorum_family.Add({}, seconds_buckets());
     prometheus::Counter& rounds_with_quorum = rounds_family.Add({{"outcome", "quorum"}});
     prometheus::Counter& rounds_without_quorum = rounds_family.Add({{"outcome", "no_quorum"}});
@@ -184,6 +191,8 @@ void metrics::cosign_round(std::optional<std::chrono::microseconds> time_to_quor
 }
 
 void metrics::split_view_found() { impl_->split_views.Increment(); }
+
+void metrics::store_damage_found() { impl_->store_damage.Increment(); }
 
 void metrics::set_split_views(std::uint64_t count) {
     impl_->split_views.Set(static_cast<double>(count));

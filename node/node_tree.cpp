@@ -359,6 +359,8 @@ status load_log_keys(opened_ledger& ledger, const service_options& options) {
     if (!verifier) return verifier.err();
     if (auto ok = storage::verify_recovered_tree(*ledger.store, *tree, **verifier); !ok)
         return make_error(options.data_dir + ": refusing to start: " + ok.message());
+    // What is served from now on is checked against this tree (and its successors).
+    ledger.store->trust(*tree);
     return {};
 }
 

@@ -201,3 +201,118 @@ TEST_CASE("a truncated store is refused with its file named, by an exit, not a s
     f.start();
     f.stop();
 }
+
+TEST_CASE("garbled pages: a clean refusal or checked answers, never a signal or wrong bytes",
+          "[damage]") {
+    damage_fixture f;
+    f.start();
+    f.populate(signed_documents);
+    auto expected = f.snapshot(entries);
+    f.stop();
+    auto pristine = bytes_of(f.file);
+    const auto pages = pristine.size() / page_size;
+    REQUIRE(pages > 16);
+
+    // Random bytes over every fifth page after the headers (some hold live
+    // records, some are free): each time the node refuses, or starts and
+    // answers every read with the bytes it wrote or a 503.
+    int refused = 0, served = 0;
+    for (std::uint64_t page = 2; page < pages; page += 5) {
+        INFO("random bytes over page " << page << " of " << pages);
+        auto garbled = pristine;
+        std::mt19937_64 rng(page);
+        for (std::uint64_t i = 0; i < page_size; ++i)
+            garbled[page * page_size + i] = static_cast<char>(rng());
+        write_bytes(f.file, garbled);
+        int ended = 0;
+        if (!f.start(ended)) {
+            auto log = test::read_file(f.node.log);
+            INFO(log);
+            CHECK(exit_code(ended) == 1);
+            CHECK(log.find(f.file + " is ") != std::string::npos);
+            ++refused;
+            continue;
+        }
+        for (const auto& [target, body] : expected) {
+            auto res = f.get(target);
+            INFO(target);
+            REQUIRE(res);
+            if (res->result_int() == 200)
+                CHECK(res->body() == body);
+            else
+                CHECK(res->result_int() == 503);
+        }
+        ++served;
+        f.stop();
+    }
+    CHECK(refused > 0);
+    std::cout << "garbled pages: " << refused << " refused, " << served << " served\n";
+    write_bytes(f.file, pristine);
+}
+
+namespace {
+
+/// Flips the lowest bit of the last byte of every copy of `needle` in `path`
+/// (LMDB may keep older copies of a page in free pages); how many it flipped.
+int flip_bit_in_every_copy(const std::string& path, const std::string& needle) {
+    auto content = bytes_of(path);
+    int flipped = 0;
+    for (auto at = content.find(needle); at != std::string::npos;
+         at = content.find(needle, at + 1)) {
+        content[at + needle.size() - 1] = static_cast<char>(content[at + needle.size() - 1] ^ 1);
+        ++flipped;
+    }
+    write_bytes(path, content);
+    return flipped;
+}
+
+} // namespace
+
+TEST_CASE("one flipped bit in a stored entry: 503 for it and its bundle, 200 for the rest",
+          "[damage]") {
+    damage_fixture f;
+    f.start();
+    f.populate(signed_documents);
+    auto expected = f.snapshot(entries);
+    constexpr std::uint64_t damaged_index = 100;
+    auto entry = base64_decode(
+        json::parse(expected["/api/entries/" + std::to_string(damaged_index)])["entry"]
+            .get<std::string>());
+    REQUIRE(entry.ok());
+    f.stop();
+    REQUIRE(flip_bit_in_every_copy(f.file, std::string(entry->begin(), entry->end())) > 0);
+
+    f.start(); // the startup checks read the tree's path, not every entry
+    auto res = f.get("/api/entries/" + std::to_string(damaged_index));
+    REQUIRE(res);
+    CHECK(res->result_int() == 503);
+    auto body = json::parse(res->body(), nullptr, false);
+    CHECK(body.value("error", "") == "damaged");
+    CHECK(body.value("message", "").find("index 100") != std::string::npos);
+    CHECK(res->find(bhttp::field::retry_after) != res->end());
+    for (const char* target : {"/tile/entries/000", "/api/bundle/100"}) {
+        res = f.get(target);
+        REQUIRE(res);
+        INFO(target << ": " << res->body());
+        CHECK(res->result_int() == 503);
+        CHECK(json::parse(res->body(), nullptr, false).value("error", "") == "damaged");
+    }
+    // Everything else is served, and exactly as before.
+    for (const auto& [target, expected_body] : expected) {
+        if (target == "/api/entries/100" || target == "/tile/entries/000") continue;
+        res = f.get(target);
+        REQUIRE(res);
+        INFO(target);
+        CHECK(res->result_int() == 200);
+        CHECK(res->body() == expected_body);
+    }
+    res = f.get("/api/bundle/99");
+    REQUIRE(res);
+    CHECK(res->result_int() == 200);
+    res = f.get("/metrics");
+    REQUIRE(res);
+    CHECK(res->body().find("civic_store_damage_total 3") != std::string::npos);
+    auto log = test::read_file(f.node.log);
+    CHECK(log.find("store damage index=100 what=") != std::string::npos);
+    f.stop();
+}
