@@ -116,6 +116,13 @@ struct damage_fixture {
         INFO(test::read_file(node.log));
         REQUIRE(exit_code(status) == 0);
     }
+    /// Runs `civic-attest fsck` on the data directory: its exit code (-1: a signal).
+    int fsck(std::string& log_text) {
+        auto log = dir / ("fsck-" + std::to_string(starts++) + ".log");
+        int code = run_to_end({binary, "fsck", "--data", data}, log);
+        log_text = test::read_file(log);
+        return code;
+    }
     std::optional<bhttp::response<bhttp::string_body>> get(const std::string& target) {
         return client.call(port, bhttp::verb::get, target);
     }
@@ -185,6 +192,10 @@ TEST_CASE("a truncated store is refused with its file named, by an exit, not a s
     CHECK(exit_code(ended) == 1);
     CHECK(log.find(f.file + " is truncated: 12288 bytes, the store needs at least") !=
           std::string::npos);
+    std::string fsck_log;
+    CHECK(f.fsck(fsck_log) == 2);
+    INFO(fsck_log);
+    CHECK(fsck_log.find(f.file + " is truncated: 12288 bytes") != std::string::npos);
 
     // Shorter than its two headers: LMDB would take it for a new file and write
     // new headers over what is left. Refused, and left as it was.
@@ -196,8 +207,11 @@ TEST_CASE("a truncated store is refused with its file named, by an exit, not a s
     CHECK(log.find(f.file + " is truncated: 1000 bytes") != std::string::npos);
     CHECK(std::filesystem::file_size(f.file) == 1000);
 
-    // Restored, the store is whole again.
+    // Restored, the store is whole again, and fsck says so.
     write_bytes(f.file, pristine);
+    CHECK(f.fsck(fsck_log) == 0);
+    CHECK(fsck_log.find("is clean: 300 entries, 300 checkpoints, 1 identities, 1 tokens") !=
+          std::string::npos);
     f.start();
     f.stop();
 }
@@ -224,12 +238,17 @@ TEST_CASE("garbled pages: a clean refusal or checked answers, never a signal or 
         for (std::uint64_t i = 0; i < page_size; ++i)
             garbled[page * page_size + i] = static_cast<char>(rng());
         write_bytes(f.file, garbled);
+        std::string fsck_log;
+        auto fsck_code = f.fsck(fsck_log);
+        INFO(fsck_log);
+        CHECK((fsck_code == 0 || fsck_code == 1));
         int ended = 0;
         if (!f.start(ended)) {
             auto log = test::read_file(f.node.log);
             INFO(log);
             CHECK(exit_code(ended) == 1);
             CHECK(log.find(f.file + " is ") != std::string::npos);
+            CHECK(fsck_code == 1); // what the node refuses, fsck finds
             ++refused;
             continue;
         }
@@ -281,6 +300,11 @@ TEST_CASE("one flipped bit in a stored entry: 503 for it and its bundle, 200 for
     REQUIRE(entry.ok());
     f.stop();
     REQUIRE(flip_bit_in_every_copy(f.file, std::string(entry->begin(), entry->end())) > 0);
+    std::string fsck_log;
+    CHECK(f.fsck(fsck_log) == 1);
+    INFO(fsck_log);
+    CHECK(fsck_log.find("DAMAGED: " + f.file + ": audit: entry 100 does not match tile/0/000") !=
+          std::string::npos);
 
     f.start(); // the startup checks read the tree's path, not every entry
     auto res = f.get("/api/entries/" + std::to_string(damaged_index));
