@@ -52,7 +52,8 @@ fsck_outcome check_data_dir(const std::string& data_dir,
     const auto ledger_dir = (dir / "ledger").string();
     const auto file = storage::data_file(ledger_dir);
     std::error_code ec;
-    if (!fs::exists(file, ec)) return fail(verdict::unopenable, "no store: " + file + " is missing");
+    if (!fs::exists(file, ec))
+        return fail(verdict::unopenable, "no store: " + file + " is missing");
 
     // Every page, in a child: what would crash LMDB fails here instead.
     if (auto ok = storage::check_environment({ledger_dir}); !ok) {
@@ -86,11 +87,12 @@ fsck_outcome check_data_dir(const std::string& data_dir,
         auto at = std::to_string(*next);
         auto text = store.checkpoint_at(*next);
         if (!text || !*text)
-            return fail(verdict::damaged, file + ": the checkpoint at size " + at + " is unreadable");
+            return fail(verdict::damaged,
+                        file + ": the checkpoint at size " + at + " is unreadable");
         auto cp = parse_signed_checkpoint(**text);
         if (!cp)
-            return fail(verdict::damaged, file + ": the checkpoint at size " + at + ": " +
-                                              cp.message());
+            return fail(verdict::damaged,
+                        file + ": the checkpoint at size " + at + ": " + cp.message());
         if (auto signed_ok = note::open(cp->signed_note, {verifier->get()}); !signed_ok)
             return fail(verdict::damaged, file + ": the checkpoint at size " + at +
                                               " is not signed by the log's key");
@@ -130,8 +132,8 @@ fsck_outcome check_data_dir(const std::string& data_dir,
         for (const auto& name : *names) {
             auto rec = store.identity(name);
             if (!rec || !*rec)
-                return fail(verdict::damaged, file + ": the identity record of '" + name +
-                                                  "' is unreadable");
+                return fail(verdict::damaged,
+                            file + ": the identity record of '" + name + "' is unreadable");
             auto expected = replayed.find(name);
             if (expected == replayed.end() ||
                 storage::encode(expected->second) != storage::encode(**rec))
@@ -144,8 +146,8 @@ fsck_outcome check_data_dir(const std::string& data_dir,
         from = names->back();
     }
     if (!replayed.empty())
-        return fail(verdict::damaged, file + ": the identity record of '" +
-                                          replayed.begin()->first + "' is missing");
+        return fail(verdict::damaged,
+                    file + ": the identity record of '" + replayed.begin()->first + "' is missing");
 
     auto tokens = store.tokens();
     if (!tokens) return fail(verdict::damaged, file + ": tokens: " + tokens.message());

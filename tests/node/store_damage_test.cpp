@@ -42,9 +42,7 @@ std::uint16_t listening_port(const std::string& log) {
 }
 
 /// How a process ended: its exit code, or -1 when a signal ended it.
-int exit_code(int wait_status) {
-    return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
-}
+int exit_code(int wait_status) { return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1; }
 
 std::string bytes_of(const std::string& path) { return test::read_file(path); }
 
@@ -66,8 +64,8 @@ struct damage_fixture {
     int starts = 0;
 
     damage_fixture() {
-        auto init = run_to_end({binary, "init", "--data", data, "--origin", origin},
-                               dir / "init.log");
+        auto init =
+            run_to_end({binary, "init", "--data", data, "--origin", origin}, dir / "init.log");
         INFO(test::read_file(dir / "init.log"));
         REQUIRE(init == 0);
         auto token = test::read_file(data + "/admin.token");

@@ -315,7 +315,8 @@ TEST_CASE("ledger store: checked reads match the trusted tree as it grows, and n
         REQUIRE(append_batch(s, *tree, log, entries).ok());
         next += n;
         REQUIRE(s.verified_size() == next);
-        for (std::uint64_t i : {std::uint64_t{0}, std::uint64_t{next / 2}, std::uint64_t{next - 1}}) {
+        for (std::uint64_t i :
+             {std::uint64_t{0}, std::uint64_t{next / 2}, std::uint64_t{next - 1}}) {
             auto e = s.checked_entry(i);
             REQUIRE(e.ok());
             REQUIRE(*e);
