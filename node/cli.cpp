@@ -2,6 +2,7 @@
 
 #include "node/certs.hpp"
 #include "node/files.hpp"
+#include "node/fsck.hpp"
 #include "node/limits.hpp"
 #include "node/http_client.hpp"
 #include "node/network_options.hpp"
@@ -1479,6 +1480,33 @@ int run_certs(const po::variables_map& vm, std::ostream& out, std::ostream& err)
     return exit_ok;
 }
 
+// ------------------------------------------------------------------ fsck ----
+
+void describe_fsck(po::options_description& o) {
+    o.add_options()("data", po::value<std::string>()->required(),
+                    "the data directory of a stopped node (its ledger/ store, log.vkey or log.key)");
+}
+
+int run_fsck(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    auto dir = vm["data"].as<std::string>();
+    auto outcome = check_data_dir(
+        dir, [&err](const std::string& line) { err << "civic-attest fsck: " << line << std::endl; });
+    using verdict = fsck_outcome::verdict;
+    if (outcome.result == verdict::unopenable) {
+        err << "civic-attest fsck: cannot check " << dir << ": " << outcome.what << "\n";
+        return exit_usage;
+    }
+    if (outcome.result == verdict::damaged) {
+        err << "civic-attest fsck: DAMAGED: " << outcome.what << "\n";
+        return exit_failed;
+    }
+    const auto& c = outcome.counts;
+    out << "civic-attest fsck: " << dir << " is clean: " << c.entries << " entries, "
+        << c.checkpoints << " checkpoints, " << c.identities << " identities, " << c.tokens
+        << " tokens checked against the signed tree\n";
+    return exit_ok;
+}
+
 // --------------------------------------------------------------- version ----
 
 void describe_none(po::options_description&) {}
@@ -1525,6 +1553,10 @@ const std::map<std::string, command>& commands() {
          {"make a network's missing keys (the log key, each witness's cosigning key) and write "
           "its policy file, with every key filled in (what clients verify bundles against)",
           describe_logkey, run_keys}},
+        {"fsck",
+         {"check a stopped node's store against its signed tree: every page, entry, tile, "
+          "checkpoint and record (exit 0 clean, 1 damaged, naming the first damage, 2 unopenable)",
+          describe_fsck, run_fsck}},
         {"certs",
          {"make the network's TLS CA and one certificate per node of a topology", describe_certs,
           run_certs}},

@@ -129,6 +129,13 @@ struct metrics::impl {
     prometheus::Counter& refused_per_address = refused_family.Add({{"reason", "per_address"}});
     prometheus::Counter& evicted_idle = refused_family.Add({{"reason", "evicted_idle"}});
     prometheus::Gauge& split_views = split_view_family.Add({});
+    prometheus::Family<prometheus::Counter>& damage_family =
+        prometheus::BuildCounter()
+            .Name("civic_store_damage_total")
+            .Help("Reads whose stored bytes did not match the verified tree, or were missing "
+                  "below its size; answered 503, never served (alert on > 0)")
+            .Register(*registry);
+    prometheus::Counter& store_damage = damage_family.Add({});
     prometheus::Histogram& time_to_quorum = quorum_family.Add({}, seconds_buckets());
     prometheus::Counter& rounds_with_quorum = rounds_family.Add({{"outcome", "quorum"}});
     prometheus::Counter& rounds_without_quorum = rounds_family.Add({{"outcome", "no_quorum"}});
@@ -202,6 +209,8 @@ void metrics::http_connection_refused(const char* reason) {
 }
 
 void metrics::split_view_found() { impl_->split_views.Increment(); }
+
+void metrics::store_damage_found() { impl_->store_damage.Increment(); }
 
 void metrics::set_split_views(std::uint64_t count) {
     impl_->split_views.Set(static_cast<double>(count));

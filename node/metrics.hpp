@@ -38,6 +38,9 @@ public:
     void http_connection_refused(const char* reason);
     /// A split view was caught (new verified evidence). Thread-safe.
     void split_view_found();
+    /// A read found the store's bytes differ from the verified tree (or missing
+    /// below its size): counted in civic_store_damage_total. Thread-safe.
+    void store_damage_found();
     /// The evidence records held at start.
     void set_split_views(std::uint64_t count);
     /// The tree size before any batch of this run is committed.

@@ -307,9 +307,16 @@ std::string identity_key_file_name(const std::string& identity, const ed25519::p
 
 result<opened_ledger> open_ledger(const std::string& data_dir) {
     const fs::path dir = data_dir;
-    auto store = storage::ledger_store::open({(dir / "ledger").string()});
-    if (!store)
-        return make_error(data_dir + ": " + store.message() + " (run 'civic-attest init' first?)");
+    const auto ledger_dir = (dir / "ledger").string();
+    std::error_code ec;
+    if (!fs::exists(storage::data_file(ledger_dir), ec))
+        return make_error(data_dir + ": no store in " + ledger_dir +
+                          " (run 'civic-attest init' first?)");
+    // Every page read once, in a child, before anything is served from them.
+    if (auto ok = storage::check_environment({ledger_dir}); !ok)
+        return make_error(data_dir + ": refusing to start: " + ok.message());
+    auto store = storage::ledger_store::open({ledger_dir});
+    if (!store) return make_error(data_dir + ": refusing to start: " + store.message());
     opened_ledger opened;
     opened.store = std::shared_ptr<storage::ledger_store>(std::move(*store));
     auto origin = opened.store->setting(storage::origin_setting);
@@ -352,6 +359,8 @@ status load_log_keys(opened_ledger& ledger, const service_options& options) {
     if (!verifier) return verifier.err();
     if (auto ok = storage::verify_recovered_tree(*ledger.store, *tree, **verifier); !ok)
         return make_error(options.data_dir + ": refusing to start: " + ok.message());
+    // What is served from now on is checked against this tree (and its successors).
+    ledger.store->trust(*tree);
     return {};
 }
 

@@ -400,10 +400,38 @@ struct service::impl {
     http_response verify(const http_request& req) const;
     /// The checks only this log can make: it holds the entry at that index, the
     /// checkpoint is one of its own trees, the identity's key was in force.
-    void check_against_ledger(const civic::entry& logged, std::uint64_t index, const checkpoint& cp,
-                              std::vector<bundle_check>& checks) const;
+    /// Returns the 503 answer instead when what it reads is damaged.
+    std::optional<http_response> check_against_ledger(const civic::entry& logged,
+                                                      std::uint64_t index, const checkpoint& cp,
+                                                      std::vector<bundle_check>& checks) const;
     http_response proof(const target& t, bool inclusion) const;
+    /// A checked read found the store damaged: logs it and counts it.
+    void report_damage(const std::string& what) const;
+    /// The answer for a checked read that failed: 503 "damaged" (reported) or
+    /// 503 "storage".
+    http_response read_failed(const error& e) const;
 };
+
+void service::impl::report_damage(const std::string& what) const {
+    auto detail = what;
+    if (auto at = detail.find(storage::damage_marker); at != std::string::npos)
+        detail.erase(0, at + std::string_view(storage::damage_marker).size());
+    // The index the read concerned: the first number after "index ".
+    std::string index = "?";
+    if (auto at = detail.find("index "); at != std::string::npos) {
+        auto digits = detail.substr(at + 6);
+        index = digits.substr(0, digits.find_first_not_of("0123456789"));
+    }
+    stats->store_damage_found();
+    std::cerr << "[error] node " << options.network.node_name << ": store damage index=" << index
+              << " what=\"" << detail << "\" (answered 503; check with 'civic-attest fsck')\n";
+}
+
+http_response service::impl::read_failed(const error& e) const {
+    if (!storage::is_damage(e)) return json_error(503, "storage", e.message);
+    report_damage(e.message);
+    return damaged_response(e.message);
+}
 
 void service::impl::add_checkpoint(const http_request& req, http_respond respond) {
     if (req.method != "POST") return respond(json_error(405, "method_not_allowed", "use POST"));
@@ -486,7 +514,9 @@ void service::impl::route(const http_request& req, http_respond respond) {
     if (req.method == "GET" && split_target(req.target).path == "/checkpoint" &&
         options.network.leading && (options.ledger.replica_acks > 0 || collecting))
         return published_checkpoint(std::move(respond));
-    if (auto tiles = serve_tiles(*store, req)) return respond(std::move(*tiles));
+    if (auto tiles =
+            serve_tiles(*store, req, [this](const std::string& what) { report_damage(what); }))
+        return respond(std::move(*tiles));
     auto t = split_target(req.target);
     auto get = req.method == "GET";
     auto post = req.method == "POST";
@@ -830,8 +860,8 @@ void service::impl::revoke_identity_key(const std::string& name, const http_requ
 http_response service::impl::entry(const std::string& index_text) const {
     auto index = parse_decimal(index_text);
     if (!index) return json_error(400, "bad_index", "entry index: " + index.message());
-    auto raw = store->entry(*index);
-    if (!raw) return json_error(503, "storage", raw.message());
+    auto raw = store->checked_entry(*index);
+    if (!raw) return read_failed(raw.err());
     if (!*raw) return json_error(404, "not_found", "no entry " + index_text);
     auto e = decode_entry(**raw);
     json out{{"index", *index}, {"entry", base64_encode(**raw)}};
@@ -849,23 +879,28 @@ std::optional<http_response>
 service::impl::bundle_against(std::uint64_t index, const std::string& signed_checkpoint) const {
     auto j = bundle_json(index, signed_checkpoint);
     if (!j) return std::nullopt;
-    if (j->contains("error")) return json_error(503, "storage", (*j)["error"].get<std::string>());
+    if (j->contains("error"))
+        return read_failed(make_error((*j)["error"].get<std::string>()));
     return json_ok(*j);
 }
 
 std::optional<json> service::impl::bundle_json(std::uint64_t index,
                                                const std::string& signed_checkpoint) const {
     auto cp = parse_signed_checkpoint(signed_checkpoint);
-    auto stored = store->stored_size();
+    auto stored = store->verified_size();
     if (!cp || index >= cp->body.size || cp->body.size > stored) return std::nullopt;
-    // Only a checkpoint of this node's own tree (one from gossip may not be).
-    auto root = tiles::root_at(*store, stored, cp->body.size);
-    if (!root || *root != cp->body.root) return std::nullopt;
-    auto raw = store->entry(index);
-    if (!raw || !*raw) return std::nullopt;
+    // Only a checkpoint of this node's own tree (one from gossip may not be);
+    // the entry and every proof hash checked against the verified tree.
+    const auto& verified = store->verified_tiles();
+    auto root = tiles::root_at(verified, stored, cp->body.size);
+    if (!root) return json{{"error", root.message()}};
+    if (*root != cp->body.root) return std::nullopt;
+    auto raw = store->checked_entry(index);
+    if (!raw) return json{{"error", raw.message()}};
+    if (!*raw) return std::nullopt;
     auto logged = decode_entry(**raw);
     if (!logged) return json{{"error", "entry " + std::to_string(index) + ": " + logged.message()}};
-    auto inclusion = tiles::inclusion_proof(*store, index, cp->body.size);
+    auto inclusion = tiles::inclusion_proof(verified, index, cp->body.size);
     if (!inclusion) return json{{"error", inclusion.message()}};
     json out{{"index", index},
              {"entry", base64_encode(**raw)},
@@ -925,7 +960,7 @@ void service::impl::wait_witnessed(std::uint64_t index, std::shared_ptr<http_res
 void service::impl::bundle(const std::string& index_text, http_respond respond) {
     auto index = parse_decimal(index_text);
     if (!index) return respond(json_error(400, "bad_index", "entry index: " + index.message()));
-    if (*index >= store->stored_size())
+    if (*index >= store->verified_size())
         return respond(json_error(404, "not_found", "no entry " + index_text));
     auto i = *index;
     // Against the newest log-signed checkpoint: what this node serves at /checkpoint.
@@ -1042,14 +1077,16 @@ const storage::identity_key* key_in_force(const storage::identity_record& rec,
 
 } // namespace
 
-void service::impl::check_against_ledger(const civic::entry& logged, std::uint64_t index,
-                                         const checkpoint& cp,
-                                         std::vector<bundle_check>& checks) const {
-    auto stored = store->entry(index);
-    if (!stored || !*stored) {
+std::optional<http_response>
+service::impl::check_against_ledger(const civic::entry& logged, std::uint64_t index,
+                                    const checkpoint& cp, std::vector<bundle_check>& checks) const {
+    auto size = store->verified_size();
+    auto stored = store->checked_entry(index);
+    if (!stored) return read_failed(stored.err());
+    if (!*stored) {
         checks.push_back({"ledger-entry", false,
                           "this log holds no entry " + std::to_string(index) + " (size " +
-                              std::to_string(store->stored_size()) + ")"});
+                              std::to_string(size) + ")"});
     } else {
         bool same = **stored == logged.encode();
         checks.push_back(
@@ -1059,13 +1096,13 @@ void service::impl::check_against_ledger(const civic::entry& logged, std::uint64
     }
 
     // The checkpoint must be one of this log's trees: it signs one per batch and keeps them.
-    auto ours = cp.size <= store->stored_size() ? store->checkpoint_at(cp.size)
-                                                : result<std::optional<std::string>>(std::nullopt);
+    // This log's root at that size, from the verified tree (a stored checkpoint
+    // is bytes from the disk too).
     std::optional<hash> our_root;
-    if (ours && *ours) {
-        if (auto parsed = parse_signed_checkpoint(**ours)) our_root = parsed->body.root;
-    } else if (cp.size <= store->stored_size() && cp.size > 0) {
-        if (auto root = tiles::root_at(*store, store->stored_size(), cp.size)) our_root = *root;
+    if (cp.size <= size && cp.size > 0) {
+        auto root = tiles::root_at(store->verified_tiles(), size, cp.size);
+        if (!root) return read_failed(root.err());
+        our_root = *root;
     }
     if (!our_root)
         checks.push_back({"ledger-checkpoint", false,
@@ -1082,7 +1119,7 @@ void service::impl::check_against_ledger(const civic::entry& logged, std::uint64
     if (!rec || !*rec) {
         checks.push_back({"identity-key", false,
                           "identity '" + logged.identity + "' is not registered in this log"});
-        return;
+        return std::nullopt;
     }
     auto k = key_in_force(**rec, logged.public_key, index, logged.kind);
     std::string detail =
@@ -1092,6 +1129,7 @@ void service::impl::check_against_ledger(const civic::entry& logged, std::uint64
     if (k && k->revoked && k->valid_until)
         detail += " (revoked later, at index " + std::to_string(*k->valid_until) + ")";
     checks.push_back({"identity-key", k != nullptr, detail});
+    return std::nullopt;
 }
 
 http_response service::impl::verify(const http_request& req) const {
@@ -1104,8 +1142,9 @@ http_response service::impl::verify(const http_request& req) const {
     if (auto bad = parse_content_hash(body, content)) return *bad;
     auto verdict = verify_bundle(*trust, body["proof"].get<std::string>(), content);
     if (verdict.logged_entry && verdict.checkpoint_body) {
-        check_against_ledger(*verdict.logged_entry, verdict.index, *verdict.checkpoint_body,
-                             verdict.checks);
+        if (auto failed = check_against_ledger(*verdict.logged_entry, verdict.index,
+                                               *verdict.checkpoint_body, verdict.checks))
+            return *failed;
     }
     bool valid = verdict.valid;
     json checks = json::array();
@@ -1124,15 +1163,16 @@ http_response service::impl::proof(const target& t, bool inclusion) const {
         if (it == t.query.end()) return make_error(std::string("'") + name + "' is required");
         return parse_decimal(it->second);
     };
-    std::uint64_t size = store->stored_size();
+    std::uint64_t size = store->verified_size();
+    const auto& verified = store->verified_tiles();
     if (inclusion) {
         auto index = number("index");
         auto at = number("size");
         if (!index || !at) return json_error(400, "bad_request", "need ?index=I&size=S (decimal)");
         if (*at > size || *index >= *at)
             return json_error(422, "out_of_range", "need index < size <= " + std::to_string(size));
-        auto p = tiles::inclusion_proof(*store, *index, *at);
-        if (!p) return json_error(503, "storage", p.message());
+        auto p = tiles::inclusion_proof(verified, *index, *at);
+        if (!p) return read_failed(p.err());
         return json_ok({{"index", *index}, {"size", *at}, {"proof", proof_json(*p)}});
     }
     auto old_size = number("old");
@@ -1141,8 +1181,8 @@ http_response service::impl::proof(const target& t, bool inclusion) const {
         return json_error(400, "bad_request", "need ?old=A&new=B (decimal)");
     if (*old_size == 0 || *old_size > *new_size || *new_size > size)
         return json_error(422, "out_of_range", "need 0 < old <= new <= " + std::to_string(size));
-    auto p = tiles::consistency_proof(*store, *old_size, *new_size);
-    if (!p) return json_error(503, "storage", p.message());
+    auto p = tiles::consistency_proof(verified, *old_size, *new_size);
+    if (!p) return read_failed(p.err());
     return json_ok({{"old", *old_size}, {"new", *new_size}, {"proof", proof_json(*p)}});
 }
 

@@ -37,12 +37,22 @@ bool within_tree(const tiles::tile_id& tile, std::uint64_t size) {
 
 } // namespace
 
+http_response damaged_response(const std::string& what) {
+    auto message = what;
+    if (auto at = message.find(storage::damage_marker); at != std::string::npos)
+        message.erase(0, at + std::string_view(storage::damage_marker).size());
+    auto r = json_error(503, "damaged", "this node's store is damaged: " + message);
+    r.headers.push_back({"Retry-After", "60"});
+    return r;
+}
+
 http_response checkpoint_response(std::string signed_checkpoint) {
     return with_body("text/plain; charset=utf-8", std::move(signed_checkpoint), mutable_briefly);
 }
 
 std::optional<http_response> serve_tiles(const storage::ledger_store& store,
-                                         const http_request& req) {
+                                         const http_request& req,
+                                         const damage_reporter& on_damage) {
     std::string_view path(req.target);
     path = path.substr(0, path.find('?'));
     bool is_checkpoint = path == "/checkpoint";
@@ -60,19 +70,23 @@ std::optional<http_response> serve_tiles(const storage::ledger_store& store,
 
     auto parsed = tiles::parse_tile_path(path.substr(1));
     if (!parsed) return json_error(400, "bad_tile_path", parsed.message());
-    auto size = store.stored_size();
+    auto size = store.verified_size();
     auto tile = parsed->tile;
     if (!within_tree(tile, size))
         return json_error(404, "not_found",
                           "the tree has no such tile at size " + std::to_string(size));
+    auto failed = [&](const error& e) {
+        if (!storage::is_damage(e)) return json_error(503, "storage", e.message);
+        on_damage(e.message);
+        return damaged_response(e.message);
+    };
     if (parsed->entries) {
-        auto bundle = store.entry_bundle(tile.index, tile.width);
-        if (!bundle) return json_error(503, "storage", bundle.message());
+        auto bundle = store.checked_entry_bundle(tile.index, tile.width);
+        if (!bundle) return failed(bundle.err());
         return octets(std::string(bundle->begin(), bundle->end()));
     }
     std::vector<std::vector<hash>> content;
-    if (auto ok = store.read_tiles({tile}, content); !ok)
-        return json_error(503, "storage", ok.message());
+    if (auto ok = store.verified_tiles().read_tiles({tile}, content); !ok) return failed(ok.err());
     std::string body;
     body.reserve(content[0].size() * 32);
     for (const auto& h : content[0])

@@ -4,7 +4,9 @@
 #include "node/http_server.hpp"
 #include "storage/ledger_store.hpp"
 
+#include <functional>
 #include <optional>
+#include <string>
 
 namespace civic::node {
 
@@ -14,7 +16,17 @@ namespace civic::node {
 /// The GET /checkpoint answer for a signed checkpoint.
 http_response checkpoint_response(std::string signed_checkpoint);
 
+/// What a node does when a read finds its store damaged: logs, counts.
+using damage_reporter = std::function<void(const std::string& what)>;
+
+/// The 503 answer for a damaged read (what: the checked read's error).
+http_response damaged_response(const std::string& what);
+
+/// Entry bundles and hash tiles are served only as checked against the store's
+/// verified tree (ledger_store::checked_entry_bundle, verified_tiles): a mismatch
+/// is a 503 "damaged", reported to `on_damage`.
 std::optional<http_response> serve_tiles(const storage::ledger_store& store,
-                                         const http_request& req);
+                                         const http_request& req,
+                                         const damage_reporter& on_damage);
 
 } // namespace civic::node

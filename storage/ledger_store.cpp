@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <list>
+#include <unordered_map>
 
 namespace civic::storage {
 namespace {
@@ -31,7 +33,56 @@ bytes hashes_bytes(const std::vector<hash>& hashes) {
     return out;
 }
 
+/// The root of a full tile's 256 hashes: the node 8 levels above them.
+hash tile_root(std::vector<hash> hashes) {
+    for (std::size_t n = hashes.size(); n > 1; n /= 2)
+        for (std::size_t k = 0; k < n / 2; ++k)
+            hashes[k] = merkle::node_hash(hashes[2 * k], hashes[2 * k + 1]);
+    return hashes[0];
+}
+
+error damaged(const std::string& what) { return make_error(damage_marker + what); }
+
 } // namespace
+
+bool is_damage(const error& e) { return e.message.find(damage_marker) != std::string::npos; }
+
+/// The trusted tree: its size, root and rightmost tile of every level (from
+/// memory, never from disk). Immutable: a commit makes the next one.
+struct ledger_store::anchor {
+    std::uint64_t size = 0;
+    std::vector<std::vector<hash>> tails; // as tree_state::tails()
+};
+
+/// Full tiles already checked, least recently used evicted first. 512 tiles of
+/// 8 KiB: 4 MiB, the level-0 tiles of the newest 131072 entries and above.
+struct ledger_store::verified_tile_cache {
+    static constexpr std::size_t capacity = 512;
+    std::mutex mutex;
+    using entry = std::pair<std::uint64_t, std::shared_ptr<const std::vector<hash>>>;
+    std::list<entry> lru; // most recent first
+    std::unordered_map<std::uint64_t, std::list<entry>::iterator> by_key;
+    static std::uint64_t key(std::uint8_t level, std::uint64_t index) {
+        return (std::uint64_t{level} << 56) | index;
+    }
+    std::shared_ptr<const std::vector<hash>> find(std::uint64_t k) {
+        std::lock_guard lock(mutex);
+        auto it = by_key.find(k);
+        if (it == by_key.end()) return nullptr;
+        lru.splice(lru.begin(), lru, it->second);
+        return it->second->second;
+    }
+    void add(std::uint64_t k, std::shared_ptr<const std::vector<hash>> hashes) {
+        std::lock_guard lock(mutex);
+        if (by_key.count(k)) return;
+        lru.emplace_front(k, std::move(hashes));
+        by_key[k] = lru.begin();
+        if (lru.size() > capacity) {
+            by_key.erase(lru.back().first);
+            lru.pop_back();
+        }
+    }
+};
 
 result<std::unique_ptr<ledger_store>> ledger_store::open(const store_options& options) {
     environment_options env_options;
@@ -40,6 +91,7 @@ result<std::unique_ptr<ledger_store>> ledger_store::open(const store_options& op
     CIVIC_TRY_ASSIGN(env, environment::open(env_options));
     std::unique_ptr<ledger_store> s(new ledger_store());
     s->env_ = std::move(env);
+    s->verified_cache_ = std::make_shared<verified_tile_cache>();
     struct named {
         const char* name;
         MDB_dbi* dbi;
@@ -113,7 +165,173 @@ status ledger_store::commit(const batch& b) {
     CIVIC_TRY(txn.put(meta_, byte_view(tree_key), encode(tree_record{new_size, b.range})));
     CIVIC_TRY(txn.put(checkpoints_, u64_key(new_size), byte_view(b.checkpoint)));
     CIVIC_TRY(txn.put(meta_, byte_view(latest_checkpoint_key), byte_view(b.checkpoint)));
-    return txn.commit();
+    CIVIC_TRY(txn.commit());
+    advance_anchor(b);
+    return {};
+}
+
+void ledger_store::trust(const tree_state& verified) {
+    auto a = std::make_shared<anchor>();
+    a->size = verified.size();
+    a->tails = verified.tails();
+    std::lock_guard lock(anchor_mutex_);
+    anchor_ = std::move(a);
+}
+
+std::shared_ptr<const ledger_store::anchor> ledger_store::current_anchor() const {
+    std::lock_guard lock(anchor_mutex_);
+    return anchor_;
+}
+
+std::uint64_t ledger_store::verified_size() const {
+    auto a = current_anchor();
+    return a ? a->size : 0;
+}
+
+void ledger_store::advance_anchor(const batch& b) {
+    auto current = current_anchor();
+    if (!current) return; // not trusted yet (tools that only write)
+    auto next = std::make_shared<anchor>(*current);
+    next->size = b.first_index + b.entries.size();
+    bool complete = current->size == b.first_index;
+    // The rightmost tile of each level after the batch: the one the batch wrote
+    // (tree_state::take_changed_tiles), or, when it wrote none there, the one before.
+    for (unsigned level = 0; complete && level * tiles::tile_height < 64 &&
+                             (next->size >> (level * tiles::tile_height)) > 0;
+         ++level) {
+        std::uint64_t count = next->size >> (level * tiles::tile_height);
+        std::uint64_t index = count / tiles::tile_width;
+        std::size_t width = count % tiles::tile_width;
+        if (next->tails.size() <= level) next->tails.resize(level + 1);
+        auto& tail = next->tails[level];
+        if (width == 0) {
+            tail.clear();
+            continue;
+        }
+        auto written = std::find_if(b.tiles.begin(), b.tiles.end(), [&](const tile_write& t) {
+            return t.tile.level == level && t.tile.index == index;
+        });
+        if (written != b.tiles.end() && written->hashes.size() >= width)
+            tail.assign(written->hashes.begin(), written->hashes.begin() + width);
+        complete = tail.size() == width;
+    }
+    std::lock_guard lock(anchor_mutex_);
+    // A batch that does not carry the tiles its tree needs leaves nothing to
+    // check against: checked reads fail (never unchecked) until the next start.
+    if (complete)
+        anchor_ = std::move(next);
+    else
+        anchor_.reset();
+}
+
+result<std::shared_ptr<const std::vector<hash>>>
+ledger_store::verified_full_tile(const anchor& a, std::uint8_t level, std::uint64_t index) const {
+    const auto key = verified_tile_cache::key(level, index);
+    if (auto cached = verified_cache_->find(key)) return cached;
+    const tiles::tile_id id{level, index, tiles::tile_width};
+    std::vector<std::vector<hash>> content;
+    if (auto ok = read_tiles({id}, content); !ok) {
+        if (ok.message().rfind("no tile ", 0) == 0)
+            return damaged(tiles::tile_path(id) + " (hashes from index " +
+                           std::to_string(index * tiles::tile_width) + ") is missing");
+        return ok.err();
+    }
+    // Its root is hash `index` of the tile above: in the tree's rightmost tile
+    // there, or in a full one, checked the same way.
+    const auto up = static_cast<std::uint8_t>(level + 1);
+    std::uint64_t count_above = a.size >> (up * tiles::tile_height);
+    std::uint64_t parent = index / tiles::tile_width;
+    std::size_t slot = index % tiles::tile_width;
+    hash expected{};
+    if (parent == count_above / tiles::tile_width) {
+        if (a.tails.size() <= up || a.tails[up].size() <= slot)
+            return make_error("checked read: tile level " + std::to_string(up) +
+                              " of the trusted tree has no hash " + std::to_string(index));
+        expected = a.tails[up][slot];
+    } else {
+        CIVIC_TRY_ASSIGN(above, verified_full_tile(a, up, parent));
+        expected = (*above)[slot];
+    }
+    if (tile_root(content[0]) != expected)
+        return damaged(tiles::tile_path(id) + " (hashes from index " +
+                       std::to_string(index * tiles::tile_width) +
+                       ") does not match the tree: its root differs from hash " +
+                       std::to_string(index) + " of tile level " + std::to_string(up));
+    auto hashes = std::make_shared<const std::vector<hash>>(std::move(content[0]));
+    verified_cache_->add(key, hashes);
+    return hashes;
+}
+
+result<std::vector<hash>> ledger_store::verified_tile(const anchor& a,
+                                                      const tiles::tile_id& tile) const {
+    unsigned shift = tiles::tile_height * tile.level;
+    std::uint64_t count = shift >= 64 ? 0 : a.size >> shift;
+    if (tile.width == 0 || tile.index > count / tiles::tile_width ||
+        tile.index * tiles::tile_width + tile.width > count)
+        return make_error("no tile " + tiles::tile_path(tile) + " in the tree of size " +
+                          std::to_string(a.size));
+    if (tile.index == count / tiles::tile_width) {
+        // The rightmost tile: the trusted tree's own hashes.
+        if (a.tails.size() <= tile.level || a.tails[tile.level].size() < tile.width)
+            return make_error("checked read: the trusted tree has no " + tiles::tile_path(tile));
+        const auto& tail = a.tails[tile.level];
+        return std::vector<hash>(tail.begin(), tail.begin() + tile.width);
+    }
+    CIVIC_TRY_ASSIGN(full, verified_full_tile(a, tile.level, tile.index));
+    return std::vector<hash>(full->begin(), full->begin() + tile.width);
+}
+
+status ledger_store::verified_reader::read_tiles(const std::vector<tiles::tile_id>& ids,
+                                                 std::vector<std::vector<hash>>& out) const {
+    out.clear();
+    auto a = store_.current_anchor();
+    if (!a) return make_error("checked read: the store's tree is not verified");
+    for (const auto& t : ids) {
+        CIVIC_TRY_ASSIGN(hashes, store_.verified_tile(*a, t));
+        out.push_back(std::move(hashes));
+    }
+    return {};
+}
+
+result<std::optional<bytes>> ledger_store::checked_entry(std::uint64_t index) const {
+    auto a = current_anchor();
+    if (!a) return make_error("checked read: the store's tree is not verified");
+    if (index >= a->size) return std::optional<bytes>{};
+    CIVIC_TRY_ASSIGN(raw, entry(index));
+    if (!raw) return damaged("entry at index " + std::to_string(index) + " is missing");
+    tiles::tile_id tile{0, index / tiles::tile_width, 1};
+    tile.width = static_cast<std::uint16_t>(index % tiles::tile_width + 1);
+    CIVIC_TRY_ASSIGN(hashes, verified_tile(*a, tile));
+    if (merkle::leaf_hash(*raw) != hashes.back())
+        return damaged("entry at index " + std::to_string(index) +
+                       " does not match the tree: its leaf hash differs from " +
+                       tiles::tile_path({0, tile.index, tiles::tile_width}));
+    return raw;
+}
+
+result<bytes> ledger_store::checked_entry_bundle(std::uint64_t tile_index,
+                                                 std::uint16_t width) const {
+    if (width == 0 || width > tiles::tile_width)
+        return make_error("entry bundle width must be 1..256");
+    auto a = current_anchor();
+    if (!a) return make_error("checked read: the store's tree is not verified");
+    CIVIC_TRY_ASSIGN(hashes, verified_tile(*a, {0, tile_index, width}));
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    bytes out;
+    for (std::uint64_t i = 0; i < width; ++i) {
+        auto index = tile_index * tiles::tile_width + i;
+        CIVIC_TRY_ASSIGN(raw, txn.get(entries_, u64_key(index)));
+        if (!raw)
+            return damaged("entry at index " + std::to_string(index) + " of " +
+                           tiles::entries_path(tile_index, width) + " is missing");
+        if (merkle::leaf_hash(*raw) != hashes[i])
+            return damaged("entry at index " + std::to_string(index) + " of " +
+                           tiles::entries_path(tile_index, width) +
+                           " does not match the tree: its leaf hash differs");
+        put_u16_be(out, static_cast<std::uint16_t>(raw->size()));
+        out.insert(out.end(), raw->begin(), raw->end());
+    }
+    return out;
 }
 
 status ledger_store::read_tiles(const std::vector<tiles::tile_id>& ids,

@@ -12,6 +12,7 @@
 #include "storage/tree_state.hpp"
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,11 @@ struct batch {
     std::string checkpoint;                  // signed note for the tree after the batch
     std::vector<identity_record> identities; // registry records the batch changed
 };
+
+/// Errors of checked reads that mean the store's bytes are wrong, or missing
+/// below the verified size (not that a read failed), contain this.
+constexpr const char* damage_marker = "store damage: ";
+bool is_damage(const error& e);
 
 class ledger_store final : public tiles::tile_reader {
 public:
@@ -88,10 +94,55 @@ public:
 
     environment& env() { return *env_; }
 
+    // Checked reads. Every entry, bundle and tile they return was hashed and
+    // checked against a tree held in memory: the one given to trust() (checked
+    // against the signed checkpoint at start), advanced by every commit from the
+    // writer's own tree (never re-read from disk). A full tile is checked once
+    // against its hash in the tile above, up to the rightmost tiles, which are
+    // the tree's own; then kept (checked, immutable) in a bounded cache. So an
+    // entry costs one leaf hash when its tile is cached, and about 255 node
+    // hashes per tile level below the top when not. Thread-safe.
+
+    /// Trusts `verified` as the store's tree (after verify_recovered_tree).
+    void trust(const tree_state& verified);
+    /// The size of the trusted tree (0 before trust()).
+    std::uint64_t verified_size() const;
+    /// Entry `index` of the trusted tree, checked; nothing at or beyond its size.
+    result<std::optional<bytes>> checked_entry(std::uint64_t index) const;
+    /// The entry bundle N of width W, every entry checked.
+    result<bytes> checked_entry_bundle(std::uint64_t tile_index, std::uint16_t width) const;
+    /// Tiles for proofs, every hash checked (tiles within the trusted tree only).
+    const tiles::tile_reader& verified_tiles() const { return verified_reader_; }
+
 private:
-    ledger_store() = default;
+    ledger_store() : verified_reader_(*this) {}
+    struct anchor;
+    struct verified_tile_cache;
+    /// Reads tiles for proofs through the checks.
+    class verified_reader final : public tiles::tile_reader {
+    public:
+        explicit verified_reader(const ledger_store& store) : store_(store) {}
+        status read_tiles(const std::vector<tiles::tile_id>& tiles,
+                          std::vector<std::vector<hash>>& out) const override;
+
+    private:
+        const ledger_store& store_;
+    };
+    std::shared_ptr<const anchor> current_anchor() const;
+    /// The checked hashes of full tile (level, index) in the tree of `a`.
+    result<std::shared_ptr<const std::vector<hash>>>
+    verified_full_tile(const anchor& a, std::uint8_t level, std::uint64_t index) const;
+    /// The checked hashes of any tile within the tree of `a`.
+    result<std::vector<hash>> verified_tile(const anchor& a, const tiles::tile_id& tile) const;
+    /// Moves the trusted tree to the one a committed batch made.
+    void advance_anchor(const batch& b);
+
     std::shared_ptr<environment> env_;
     MDB_dbi meta_ = 0, entries_ = 0, tiles_ = 0, checkpoints_ = 0, identities_ = 0, tokens_ = 0;
+    mutable std::mutex anchor_mutex_;
+    std::shared_ptr<const anchor> anchor_; // null until trust()
+    std::shared_ptr<verified_tile_cache> verified_cache_;
+    verified_reader verified_reader_;
 };
 
 /// Checks every stored hash: each entry against its level-0 tile, each full tile

@@ -1,6 +1,15 @@
 // A thin RAII layer over LMDB: one environment per data directory, named
 // databases, read and write transactions. Durable by default: commits fsync
 // (no MDB_NOSYNC / MDB_NOMETASYNC), so a committed write survives a crash.
+//
+// What a disk does to the file must not crash the process: LMDB maps the file
+// and trusts its pages. A file shorter than its pages (truncated) would raise
+// SIGBUS on the first read past its end, so open() refuses it; an invalid header
+// is an error naming the file; LMDB's own error codes for damage
+// (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, ...) are errors naming the file. Garbled
+// page contents can make LMDB assert (and abort) or read out of the map:
+// check_environment() walks every page in a child process before a node
+// serves from it, and the assert handler names the file before the process ends.
 #pragma once
 
 #include "protocol/bytes.hpp"
@@ -59,7 +68,19 @@ private:
     MDB_txn* txn_;
 };
 
-/// "lmdb <what>: <mdb_strerror>".
-error lmdb_error(const char* what, int rc);
+/// "lmdb <what>: <mdb_strerror>"; for the codes that mean a damaged file,
+/// "<dir>/data.mdb is damaged: lmdb <what>: ..." (`env` names the file).
+error lmdb_error(const char* what, int rc, MDB_env* env = nullptr);
+
+/// The data file of the environment in `directory` ("<directory>/data.mdb").
+std::string data_file(const std::string& directory);
+
+/// Reads every record of every named database of the environment in
+/// `directory` (and of its main database), in a child process, so that pages
+/// LMDB cannot read (an assertion, a signal, an error) fail the check instead
+/// of the caller. Fails naming the file and the database. The environment must
+/// exist and must not be open for writing in another process. Costs one read
+/// of the whole file.
+status check_environment(const environment_options& options);
 
 } // namespace civic::storage

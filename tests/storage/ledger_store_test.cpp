@@ -297,3 +297,89 @@ TEST_CASE("ledger store: a signed checkpoint that contradicts the stored tree is
     REQUIRE(kind);
     CHECK(*kind == split_view_kind::inconsistent);
 }
+
+TEST_CASE("ledger store: checked reads match the trusted tree as it grows, and name damage",
+          "[storage]") {
+    test::temp_dir dir("checked");
+    auto log = test::log_signer(origin);
+    auto store = storage::ledger_store::open({dir.path.string()});
+    REQUIRE(store.ok());
+    auto& s = **store;
+    auto tree = s.load_tree();
+    REQUIRE(tree.ok());
+    CHECK_FALSE(s.checked_entry(0).ok()); // nothing is trusted yet
+    s.trust(*tree);
+    tiles::memory_tiles reference;
+    std::size_t next = 0;
+    // Crosses level-0 and level-1 tile boundaries: full tiles are checked
+    // against the tile above, the rightmost ones against the tree itself.
+    for (std::size_t n : {3u, 300u, 65536u, 1000u}) {
+        auto entries = make_entries(next, n);
+        for (const auto& e : entries)
+            reference.append(merkle::leaf_hash(e));
+        REQUIRE(append_batch(s, *tree, log, entries).ok());
+        next += n;
+        REQUIRE(s.verified_size() == next);
+        for (std::uint64_t i :
+             {std::uint64_t{0}, std::uint64_t{next / 2}, std::uint64_t{next - 1}}) {
+            auto e = s.checked_entry(i);
+            REQUIRE(e.ok());
+            REQUIRE(*e);
+            CHECK(**e == make_entries(i, 1)[0]);
+        }
+        CHECK(s.checked_entry(next).ok());
+        CHECK_FALSE(*s.checked_entry(next));
+        auto proof = tiles::inclusion_proof(s.verified_tiles(), next / 3, next);
+        REQUIRE(proof.ok());
+        CHECK(*proof == *tiles::inclusion_proof(reference, next / 3, next));
+    }
+    auto bundle = s.checked_entry_bundle(1, 256);
+    REQUIRE(bundle.ok());
+
+    // Damage: another entry's bytes at index 300, a level-1 tile's hash changed.
+    auto entries_db = s.env().database("entries");
+    auto tiles_db = s.env().database("tiles");
+    REQUIRE(entries_db.ok());
+    REQUIRE(tiles_db.ok());
+    {
+        auto txn = storage::transaction::begin(s.env(), false);
+        REQUIRE(txn.ok());
+        bytes key;
+        put_u64_be(key, 300);
+        REQUIRE(txn->put(*entries_db, key, make_entries(7, 1)[0]).ok());
+        REQUIRE(txn->commit().ok());
+    }
+    auto e = s.checked_entry(300);
+    REQUIRE_FALSE(e.ok());
+    CHECK(storage::is_damage(e.err()));
+    CHECK(e.message().find("entry at index 300 does not match the tree") != std::string::npos);
+    auto b = s.checked_entry_bundle(1, 256);
+    REQUIRE_FALSE(b.ok());
+    CHECK(storage::is_damage(b.err()));
+    CHECK(b.message().find("index 300") != std::string::npos);
+    CHECK(s.checked_entry(299).ok());
+    {
+        // Changed under a fresh store object, so that nothing is cached yet.
+        auto txn = storage::transaction::begin(s.env(), false);
+        REQUIRE(txn.ok());
+        bytes key{0};
+        put_u64_be(key, 5);
+        auto raw = txn->get(*tiles_db, key);
+        REQUIRE(raw.ok());
+        REQUIRE(*raw);
+        auto changed = (*raw)->to_bytes();
+        changed[40] ^= 1; // hash 1 of tile/0/005
+        REQUIRE(txn->put(*tiles_db, key, changed).ok());
+        REQUIRE(txn->commit().ok());
+    }
+    auto reopened = storage::ledger_store::open({dir.path.string()});
+    REQUIRE(reopened.ok());
+    auto loaded = (*reopened)->load_tree();
+    REQUIRE(loaded.ok());
+    (*reopened)->trust(*loaded);
+    auto damaged = (*reopened)->checked_entry(5 * 256 + 1);
+    REQUIRE_FALSE(damaged.ok());
+    CHECK(storage::is_damage(damaged.err()));
+    CHECK(damaged.message().find("tile/0/005") != std::string::npos);
+    CHECK((*reopened)->checked_entry(6 * 256).ok());
+}
