@@ -275,6 +275,24 @@ typename Inspector::result_type inspect(Inspector& f, gossip_status& x) {
              x.evidence, x.origins, x.sizes);
 }
 
+/// What a node's scrubber has checked, for /api/status and metrics.
+struct scrub_status {
+    std::uint64_t entries_per_second = 0; // its bound (0: it does not scrub)
+    std::uint64_t position = 0;           // the next entry it checks
+    std::uint64_t passes = 0;             // whole passes over the store since start
+    std::uint64_t last_pass_ms = 0;       // how long the last whole pass took
+    std::uint64_t entries_checked = 0;    // since start
+    std::uint64_t damage_found = 0;       // steps that found damage, since start
+    std::uint64_t damaged_ranges = 0;     // ranges the store knows as damaged now
+    std::vector<std::string> damaged;     // the first of them, by name
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, scrub_status& x) {
+    return f(caf::meta::type_name("scrub_status"), x.entries_per_second, x.position, x.passes,
+             x.last_pass_ms, x.entries_checked, x.damage_found, x.damaged_ranges, x.damaged);
+}
+
 /// A batch handed from the ledger to its committer: local only, never serialised.
 using batch_ptr = std::shared_ptr<const storage::batch>;
 
@@ -323,6 +341,7 @@ CAF_ADD_TYPE_ID(civic_attest, (civic::actors::collector_status))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::gossip_evidence))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::gossip_message))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::gossip_status))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::scrub_status))
 
 /// Liveness probe: any actor answers `ping` with `pong` (supervision, tests).
 CAF_ADD_ATOM(civic_attest, civic::atoms, ping_atom, "ping")
@@ -487,6 +506,17 @@ using gateway_actor =
                      caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>,
                      caf::replies_to<atoms::gossip_atom, gossip_message>::with<gossip_message>,
                      caf::replies_to<atoms::status_atom>::with<node_status>>;
+
+/// The scrubber: walks the node's whole store in the background, one entry
+/// tile (256 entries) per step and at most `entries_per_second`, checking every
+/// entry and tile as stored on disk against the verified tree
+/// (storage::ledger_store::scrub_entry_tile), and starts over at most once per
+/// pass interval. What it finds the store remembers: every read of a damaged
+/// range is answered 503 "damaged", never with its bytes. It reads LMDB, so it
+/// blocks: its own thread in a node, on the scheduler in simulation.
+/// - `tick`: its step timer; `status`: see scrub_status.
+using scrubber_actor = caf::typed_actor<caf::replies_to<atoms::status_atom>::with<scrub_status>,
+                                        caf::reacts_to<atoms::tick_atom>>;
 
 /// A supervisor: keeps its children running. A child that stops abnormally is
 /// started again from its factory (which reopens its durable state): alone

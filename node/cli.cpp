@@ -3,8 +3,8 @@
 #include "node/certs.hpp"
 #include "node/files.hpp"
 #include "node/fsck.hpp"
-#include "node/limits.hpp"
 #include "node/http_client.hpp"
+#include "node/limits.hpp"
 #include "node/network_options.hpp"
 #include "node/service.hpp"
 #include "node/simulate_cli.hpp"
@@ -30,6 +30,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -376,10 +377,15 @@ void describe_node_flags(po::options_description& o) {
         "most entries waiting for a batch")(
         "max-connections", po::value<std::size_t>()->default_value(0),
         "most open HTTP connections (0: half the descriptor limit left after a reserve, at most "
-        "16384)")("max-connections-per-address",
-                  po::value<std::size_t>()->default_value(256),
+        "16384)")("max-connections-per-address", po::value<std::size_t>()->default_value(256),
                   "most open HTTP connections from one client address (an IPv6 /64); raise it "
-                  "behind a reverse proxy");
+                  "behind a reverse proxy")(
+        "scrub-entries-per-second", po::value<std::uint64_t>()->default_value(50000),
+        "how fast the background scrub checks the store against the verified tree (0: off; "
+        "`node`: the topology's scrub.entries_per_second unless given)")(
+        "scrub-pass-interval-ms", po::value<std::uint64_t>()->default_value(60000),
+        "a scrub pass over the whole store starts at most this often (`node`: the "
+        "topology's scrub.pass_interval_ms unless given)");
 }
 
 status read_node_flags(const po::variables_map& vm, service_options& options) {
@@ -390,6 +396,18 @@ status read_node_flags(const po::variables_map& vm, service_options& options) {
     options.ledger.max_pending = vm["max-pending"].as<std::size_t>();
     options.ledger.max_batch_bytes = vm["max-batch-bytes"].as<std::size_t>();
     options.ledger.batch_linger = std::chrono::milliseconds(vm["batch-linger-ms"].as<unsigned>());
+    // `node` takes these from its topology unless the flag is given (the
+    // defaults are the same).
+    if (!vm["scrub-entries-per-second"].defaulted())
+        options.scrub.entries_per_second = vm["scrub-entries-per-second"].as<std::uint64_t>();
+    if (!vm["scrub-pass-interval-ms"].defaulted())
+        options.scrub.pass_interval =
+            std::chrono::milliseconds(vm["scrub-pass-interval-ms"].as<std::uint64_t>());
+    if (options.scrub.pass_interval < std::chrono::milliseconds(10) ||
+        options.scrub.pass_interval > std::chrono::hours(24) ||
+        options.scrub.entries_per_second > 100000000)
+        return make_error("--scrub-pass-interval-ms must be 10 to 86400000, "
+                          "--scrub-entries-per-second at most 100000000");
     if (options.ledger.max_batch_entries == 0 || options.ledger.max_pending == 0 ||
         options.ledger.max_batch_bytes < max_entry_size)
         return make_error("--max-batch and --max-pending must be > 0, --max-batch-bytes at least "
@@ -419,13 +437,17 @@ int run_until_stopped(const char* who, const service_options& options, std::ostr
         err << "civic-attest " << who << ": " << node.message() << "\n";
         return exit_failed;
     }
-    err << "civic-attest " << who << ": node '" << options.network.node_name << "' ("
-        << (*node)->role_name() << ") listening on " << options.http.address << ":"
-        << (*node)->http_port();
+    // One write: the node's actors (the scrubber) may log meanwhile, and
+    // scripts read the port from this line.
+    std::ostringstream started;
+    started << "civic-attest " << who << ": node '" << options.network.node_name << "' ("
+            << (*node)->role_name() << ") listening on " << options.http.address << ":"
+            << (*node)->http_port();
     if ((*node)->caf_port() != 0)
-        err << ", peers on " << options.network.caf_host << ":" << (*node)->caf_port()
-            << (options.network.insecure_dev ? " (INSECURE: no TLS)" : " (TLS)");
-    err << std::endl;
+        started << ", peers on " << options.network.caf_host << ":" << (*node)->caf_port()
+                << (options.network.insecure_dev ? " (INSECURE: no TLS)" : " (TLS)");
+    started << "\n";
+    err << started.str() << std::flush;
     const auto& limits = (*node)->http_limits();
     err << "civic-attest " << who << ": " << describe(descriptors) << "; HTTP connections: at most "
         << limits.max_connections << ", " << limits.max_connections_per_address
@@ -1483,14 +1505,16 @@ int run_certs(const po::variables_map& vm, std::ostream& out, std::ostream& err)
 // ------------------------------------------------------------------ fsck ----
 
 void describe_fsck(po::options_description& o) {
-    o.add_options()("data", po::value<std::string>()->required(),
-                    "the data directory of a stopped node (its ledger/ store, log.vkey or log.key)");
+    o.add_options()(
+        "data", po::value<std::string>()->required(),
+        "the data directory of a stopped node (its ledger/ store, log.vkey or log.key)");
 }
 
 int run_fsck(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
     auto dir = vm["data"].as<std::string>();
-    auto outcome = check_data_dir(
-        dir, [&err](const std::string& line) { err << "civic-attest fsck: " << line << std::endl; });
+    auto outcome = check_data_dir(dir, [&err](const std::string& line) {
+        err << "civic-attest fsck: " << line << std::endl;
+    });
     using verdict = fsck_outcome::verdict;
     if (outcome.result == verdict::unopenable) {
         err << "civic-attest fsck: cannot check " << dir << ": " << outcome.what << "\n";

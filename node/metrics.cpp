@@ -136,6 +136,25 @@ struct metrics::impl {
                   "below its size; answered 503, never served (alert on > 0)")
             .Register(*registry);
     prometheus::Counter& store_damage = damage_family.Add({});
+    prometheus::Family<prometheus::Gauge>& damaged_ranges_family =
+        prometheus::BuildGauge()
+            .Name("civic_store_damaged_ranges")
+            .Help("Tile-sized ranges of the store known damaged now: every read of them is "
+                  "answered 503 (alert on > 0)")
+            .Register(*registry);
+    prometheus::Gauge& damaged_ranges = damaged_ranges_family.Add({});
+    prometheus::Family<prometheus::Counter>& damage_found_family =
+        prometheus::BuildCounter()
+            .Name("civic_store_damage_found_total")
+            .Help("Tile-sized ranges found damaged, by a read or the scrub")
+            .Register(*registry);
+    prometheus::Counter& damage_found = damage_found_family.Add({});
+    prometheus::Family<prometheus::Counter>& scrubbed_family =
+        prometheus::BuildCounter()
+            .Name("civic_scrub_entries_total")
+            .Help("Entries the background scrub checked against the verified tree")
+            .Register(*registry);
+    prometheus::Counter& scrubbed = scrubbed_family.Add({});
     prometheus::Histogram& time_to_quorum = quorum_family.Add({}, seconds_buckets());
     prometheus::Counter& rounds_with_quorum = rounds_family.Add({{"outcome", "quorum"}});
     prometheus::Counter& rounds_without_quorum = rounds_family.Add({{"outcome", "no_quorum"}});
@@ -211,6 +230,19 @@ void metrics::http_connection_refused(const char* reason) {
 void metrics::split_view_found() { impl_->split_views.Increment(); }
 
 void metrics::store_damage_found() { impl_->store_damage.Increment(); }
+
+void metrics::damaged_range_found(std::size_t known) {
+    impl_->damage_found.Increment();
+    impl_->damaged_ranges.Set(static_cast<double>(known));
+}
+
+void metrics::set_damaged_ranges(std::size_t known) {
+    impl_->damaged_ranges.Set(static_cast<double>(known));
+}
+
+void metrics::scrubbed(std::uint64_t entries) {
+    impl_->scrubbed.Increment(static_cast<double>(entries));
+}
 
 void metrics::set_split_views(std::uint64_t count) {
     impl_->split_views.Set(static_cast<double>(count));

@@ -41,6 +41,12 @@ public:
     /// A read found the store's bytes differ from the verified tree (or missing
     /// below its size): counted in civic_store_damage_total. Thread-safe.
     void store_damage_found();
+    /// A range newly found damaged (civic_store_damage_found_total), and the
+    /// ranges known damaged now (civic_store_damaged_ranges). Thread-safe.
+    void damaged_range_found(std::size_t known);
+    void set_damaged_ranges(std::size_t known);
+    /// The scrub checked `entries` entries (civic_scrub_entries_total). Thread-safe.
+    void scrubbed(std::uint64_t entries);
     /// The evidence records held at start.
     void set_split_views(std::uint64_t count);
     /// The tree size before any batch of this run is committed.

@@ -32,6 +32,8 @@ result<service_options> node_options(const topology& t, const node_spec& self, b
     net.reconnect_max = std::chrono::milliseconds(t.replication.reconnect_max_ms);
     net.seed = std::hash<std::string>{}(self.name);
     options.ledger.replica_acks = t.replication.acks;
+    options.scrub.entries_per_second = t.scrub.entries_per_second;
+    options.scrub.pass_interval = std::chrono::milliseconds(t.scrub.pass_interval_ms);
     if (!insecure) {
         namespace fs = std::filesystem;
         auto ca = (fs::path(t.tls_dir) / "ca.crt").string();

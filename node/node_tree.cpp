@@ -5,6 +5,7 @@
 #include "actors/gossip.hpp"
 #include "actors/ledger.hpp"
 #include "actors/replica.hpp"
+#include "actors/scrubber.hpp"
 #include "actors/signer.hpp"
 #include "actors/uplink.hpp"
 #include "actors/witness.hpp"
@@ -177,6 +178,19 @@ status add_ledger_children(node_tree& t, const service_options& options,
                  sys.spawn(actors::uplink, up, middleman_of(sys, insecure), replica));
          }});
     return {};
+}
+
+/// The scrubber, last of the ledger's children: it depends on none of them.
+void add_scrubber(node_tree& t, const service_options& options, const opened_ledger& ledger,
+                  const node_runtime& runtime) {
+    auto config = options.scrub;
+    config.on_scrubbed = runtime.on_scrubbed;
+    std::shared_ptr<const storage::ledger_store> store = ledger.store;
+    bool deterministic = runtime.deterministic;
+    t.config.children.push_back(
+        {"scrubber", [config, store, deterministic](caf::actor_system& sys) {
+             return spawn_blocking(sys, deterministic, actors::scrubber, config, store);
+         }});
 }
 
 status add_witness_children(node_tree& t, const service_options& options,
@@ -372,7 +386,10 @@ result<node_tree> build_node_tree(const service_options& options, const opened_l
     t.config.on_start = [directory](const std::string& name, const caf::actor& handle) {
         directory->set(name, handle);
     };
-    if (ledger) CIVIC_TRY(add_ledger_children(t, options, *ledger, runtime));
+    if (ledger) {
+        CIVIC_TRY(add_ledger_children(t, options, *ledger, runtime));
+        add_scrubber(t, options, *ledger, runtime);
+    }
     if (options.witness.enabled) CIVIC_TRY(add_witness_children(t, options, runtime));
     CIVIC_TRY(add_gossip_children(t, options, ledger, runtime));
     if (t.config.children.empty()) return make_error("a node needs a role");

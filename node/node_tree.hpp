@@ -42,6 +42,8 @@ struct node_runtime {
     /// A replica holds this many entries durably.
     std::function<void(std::uint64_t size)> on_replica_durable;
     std::function<void(const storage::evidence_record&)> on_evidence;
+    /// The scrubber checked this many entries.
+    std::function<void(std::uint64_t entries)> on_scrubbed;
     /// When a leader in test-equivocate mode starts showing two histories.
     caf::actor_clock::time_point equivocate_from{};
 };
@@ -79,7 +81,7 @@ struct node_tree {
 };
 
 /// Builds the tree of a node: committer, then ledger, signer and collector on
-/// a leader, or replica and uplink on a replica; then witness-writer and
+/// a leader, or replica and uplink on a replica, and the scrubber; then witness-writer and
 /// witness on a witness, and gossip-writer and gossip when it has peers.
 /// `ledger` is null on a node that is only a witness.
 result<node_tree> build_node_tree(const service_options& options, const opened_ledger* ledger,

@@ -405,26 +405,62 @@ struct service::impl {
                                                       std::uint64_t index, const checkpoint& cp,
                                                       std::vector<bundle_check>& checks) const;
     http_response proof(const target& t, bool inclusion) const;
-    /// A checked read found the store damaged: logs it and counts it.
+    /// A checked read was answered 503 "damaged": counts it.
     void report_damage(const std::string& what) const;
+    /// Logs each range the store newly finds damaged, once, and counts it.
+    void watch_damage();
+    /// Answers `out` with the scrubber's status added as "scrub".
+    void respond_with_scrub(json out, http_respond respond);
     /// The answer for a checked read that failed: 503 "damaged" (reported) or
     /// 503 "storage".
     http_response read_failed(const error& e) const;
 };
 
-void service::impl::report_damage(const std::string& what) const {
-    auto detail = what;
-    if (auto at = detail.find(storage::damage_marker); at != std::string::npos)
-        detail.erase(0, at + std::string_view(storage::damage_marker).size());
-    // The index the read concerned: the first number after "index ".
-    std::string index = "?";
-    if (auto at = detail.find("index "); at != std::string::npos) {
-        auto digits = detail.substr(at + 6);
-        index = digits.substr(0, digits.find_first_not_of("0123456789"));
-    }
-    stats->store_damage_found();
-    std::cerr << "[error] node " << options.network.node_name << ": store damage index=" << index
-              << " what=\"" << detail << "\" (answered 503; check with 'civic-attest fsck')\n";
+void service::impl::report_damage(const std::string&) const { stats->store_damage_found(); }
+
+void service::impl::watch_damage() {
+    auto* counters = stats.get();
+    auto node = options.network.node_name;
+    std::weak_ptr<storage::ledger_store> weak = store;
+    store->on_damage(
+        [counters, node, weak](const storage::damaged_range& r, const std::string& what) {
+            // The first index the damage names ("index N"), else the range's first.
+            std::string index = std::to_string(r.entries ? r.index * tiles::tile_width : 0);
+            if (auto at = what.find("index "); at != std::string::npos) {
+                auto digits = what.substr(at + 6);
+                index = digits.substr(0, digits.find_first_not_of("0123456789"));
+            }
+            auto held = weak.lock();
+            counters->damaged_range_found(held ? held->damaged_ranges().size() : 0);
+            // One write: the scrubber's thread logs while others do.
+            std::cerr << ("[error] node " + node + ": store damage index=" + index +
+                          " range=" + r.name() + " what=\"" + what +
+                          "\" (every read of the range answered 503 from now on; check with "
+                          "'civic-attest fsck')\n");
+        });
+}
+
+void service::impl::respond_with_scrub(json out, http_respond respond) {
+    ask<actors::scrub_status>(
+        current<actors::scrubber_actor>("scrubber"),
+        [respond, out](const actors::scrub_status& s) {
+            auto with = out;
+            with["scrub"] = {{"entries_per_second", s.entries_per_second},
+                             {"position", s.position},
+                             {"passes", s.passes},
+                             {"last_pass_seconds", static_cast<double>(s.last_pass_ms) / 1000.0},
+                             {"entries_checked", s.entries_checked},
+                             {"damage_found", s.damage_found},
+                             {"damaged_ranges", s.damaged_ranges},
+                             {"damaged", s.damaged}};
+            respond(json_ok(with));
+        },
+        [respond, out](const caf::error& e) {
+            auto with = out;
+            with["scrub"] = {{"error", actors::message_of(e)}};
+            respond(json_ok(with));
+        },
+        atoms::status_atom_v);
 }
 
 http_response service::impl::read_failed(const error& e) const {
@@ -591,10 +627,10 @@ void service::impl::status(http_respond respond) {
                             {"replicas", s.replicas},
                             {"replica_lag_p50_us", s.replica_lag_p50_us},
                             {"replica_lag_p95_us", s.replica_lag_p95_us}});
-                if (!collecting) return respond(json_ok(out));
+                if (!collecting) return respond_with_scrub(out, respond);
                 ask<actors::collector_status>(
                     current<actors::collector_actor>("collector"),
-                    [respond, out](const actors::collector_status& c) {
+                    [this, respond, out](const actors::collector_status& c) {
                         auto with = out;
                         json witnesses = json::array();
                         for (const auto& w : c.witnesses)
@@ -612,12 +648,12 @@ void service::impl::status(http_respond respond) {
                                               {"time_to_quorum_p50_us", c.time_to_quorum_p50_us},
                                               {"time_to_quorum_p95_us", c.time_to_quorum_p95_us},
                                               {"witnesses", witnesses}};
-                        respond(json_ok(with));
+                        respond_with_scrub(with, respond);
                     },
-                    [respond, out](const caf::error& e) {
+                    [this, respond, out](const caf::error& e) {
                         auto with = out;
                         with["witnessing"] = {{"error", actors::message_of(e)}};
-                        respond(json_ok(with));
+                        respond_with_scrub(with, respond);
                     },
                     atoms::status_atom_v);
             },
@@ -627,7 +663,7 @@ void service::impl::status(http_respond respond) {
     auto size = store->stored_size();
     ask<actors::link_status>(
         current<actors::uplink_actor>("uplink"),
-        [respond, node, size](const actors::link_status& link) {
+        [this, respond, node, size](const actors::link_status& link) {
             auto out = node;
             out.update({{"size", size},
                         {"committed_size", size},
@@ -637,7 +673,7 @@ void service::impl::status(http_respond respond) {
                           {"size", link.leader_size},
                           {"polled_ms_ago", link.polled_ms_ago}}},
                         {"behind", link.leader_size > size ? link.leader_size - size : 0}});
-            respond(json_ok(out));
+            respond_with_scrub(out, respond);
         },
         failed, atoms::status_atom_v);
 }
@@ -879,8 +915,7 @@ std::optional<http_response>
 service::impl::bundle_against(std::uint64_t index, const std::string& signed_checkpoint) const {
     auto j = bundle_json(index, signed_checkpoint);
     if (!j) return std::nullopt;
-    if (j->contains("error"))
-        return read_failed(make_error((*j)["error"].get<std::string>()));
+    if (j->contains("error")) return read_failed(make_error((*j)["error"].get<std::string>()));
     return json_ok(*j);
 }
 
@@ -1339,6 +1374,7 @@ node_runtime service::impl::runtime() {
     rt.on_cosign_round = [counters](std::optional<std::chrono::microseconds> ttq,
                                     const std::string&) { counters->cosign_round(ttq); };
     auto node = options.network.node_name;
+    rt.on_scrubbed = [counters](std::uint64_t entries) { counters->scrubbed(entries); };
     rt.on_evidence = [counters, node](const storage::evidence_record& r) {
         counters->split_view_found();
         std::cerr << "[error] node " << node << ": split view of " << r.origin << " (" << r.kind
@@ -1428,6 +1464,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
 
     m.stats = std::make_unique<metrics>();
     m.stats->set_tree_size(m.store->stored_size());
+    m.watch_damage();
     CIVIC_TRY(m.start_actors(&*opened));
 
     auto own_policy = parse_policy("log " + log_vkey + "\nquorum none\n");

@@ -8,6 +8,7 @@
 #include "actors/collector.hpp"
 #include "actors/ledger.hpp"
 #include "actors/peer_link.hpp"
+#include "actors/scrubber.hpp"
 #include "actors/system.hpp"
 #include "node/http_server.hpp"
 
@@ -100,6 +101,7 @@ struct service_options {
     bool test_equivocate = false;
     http_options http;
     actors::ledger_config ledger;
+    actors::scrubber_config scrub;                  // the background check of the store
     std::chrono::milliseconds actor_timeout{10000}; // every request from the HTTP side
     network_options network;
 };

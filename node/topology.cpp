@@ -312,6 +312,16 @@ void read_gossip(const reader& r, const YAML::Node& root, topology& t) {
         static_cast<std::uint32_t>(r.number(n, "gossip", "fanout", 1, 64, t.gossip.fanout));
 }
 
+void read_scrub(const reader& r, const YAML::Node& root, topology& t) {
+    auto n = root["scrub"];
+    if (!n) return;
+    r.only(n, "scrub", {"entries_per_second", "pass_interval_ms"});
+    t.scrub.entries_per_second = static_cast<std::uint64_t>(
+        r.number(n, "scrub", "entries_per_second", 0, 100000000, t.scrub.entries_per_second));
+    t.scrub.pass_interval_ms = static_cast<std::uint32_t>(
+        r.number(n, "scrub", "pass_interval_ms", 10, 86400000, t.scrub.pass_interval_ms));
+}
+
 void read_policy(const reader& r, const YAML::Node& root, topology& t) {
     auto n = root["policy"];
     if (!n) return;
@@ -400,7 +410,7 @@ result<topology> parse_topology(const std::string& text, const std::string& file
         if (!root.IsMap()) return make_error(file + ": not a YAML mapping");
         r.only(root, "",
                {"origin", "regions", "latency", "nodes", "replication", "policy", "tls_dir",
-                "log_vkey", "policy_file", "witnessing", "gossip"});
+                "log_vkey", "policy_file", "witnessing", "gossip", "scrub"});
         t.origin = r.text(root, "", "origin");
         if (!note::valid_key_name(t.origin))
             r.fail(root["origin"], "origin",
@@ -414,6 +424,7 @@ result<topology> parse_topology(const std::string& text, const std::string& file
         read_replication(r, root, t);
         read_witnessing(r, root, t);
         read_gossip(r, root, t);
+        read_scrub(r, root, t);
         read_policy(r, root, t);
     } catch (const topology_error& e) {
         return make_error(e.message);

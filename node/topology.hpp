@@ -70,6 +70,12 @@ struct gossip_spec {
     std::uint32_t fanout = 2;       // peers per round
 };
 
+/// Every node's background check of its own store (docs/SECURITY.md).
+struct scrub_spec {
+    std::uint64_t entries_per_second = 50000; // 0: no scrub
+    std::uint32_t pass_interval_ms = 60000;   // a pass starts at most this often
+};
+
 struct topology {
     std::string file; // where it was read from, for messages
     std::string origin;
@@ -79,6 +85,7 @@ struct topology {
     replication_spec replication;
     witnessing_spec witnessing;
     gossip_spec gossip;
+    scrub_spec scrub;
     /// Where `civic-attest certs` puts the network's CA (ca.crt) and each node's
     /// certificate and key (NAME.crt, NAME.key).
     std::string tls_dir = "certs";

@@ -224,39 +224,59 @@ void ledger_store::advance_anchor(const batch& b) {
         anchor_.reset();
 }
 
+result<hash> ledger_store::expected_root(const anchor& a, std::uint8_t level,
+                                         std::uint64_t index) const {
+    // Hash `index` of the tile above: the tree's rightmost tile there, or a
+    // full one, checked the same way.
+    const auto up = static_cast<std::uint8_t>(level + 1);
+    std::uint64_t count_above = a.size >> (up * tiles::tile_height);
+    std::uint64_t parent = index / tiles::tile_width;
+    std::size_t slot = index % tiles::tile_width;
+    if (parent == count_above / tiles::tile_width) {
+        if (a.tails.size() <= up || a.tails[up].size() <= slot)
+            return make_error("checked read: tile level " + std::to_string(up) +
+                              " of the trusted tree has no hash " + std::to_string(index));
+        return a.tails[up][slot];
+    }
+    CIVIC_TRY_ASSIGN(above, verified_full_tile(a, up, parent));
+    return (*above)[slot];
+}
+
+result<bool> ledger_store::matches_tree(const anchor& a, std::uint8_t level, std::uint64_t index,
+                                        const std::vector<hash>& hashes) const {
+    if (hashes.size() == tiles::tile_width) {
+        CIVIC_TRY_ASSIGN(expected, expected_root(a, level, index));
+        return tile_root(hashes) == expected;
+    }
+    if (a.tails.size() <= level || a.tails[level].size() != hashes.size())
+        return make_error(
+            "checked read: the trusted tree has no " +
+            tiles::tile_path({level, index, static_cast<std::uint16_t>(hashes.size())}));
+    return std::equal(hashes.begin(), hashes.end(), a.tails[level].begin());
+}
+
 result<std::shared_ptr<const std::vector<hash>>>
 ledger_store::verified_full_tile(const anchor& a, std::uint8_t level, std::uint64_t index) const {
     const auto key = verified_tile_cache::key(level, index);
+    if (auto known = known_damage(damaged_range::tile(level, index))) return *known;
     if (auto cached = verified_cache_->find(key)) return cached;
     const tiles::tile_id id{level, index, tiles::tile_width};
     std::vector<std::vector<hash>> content;
     if (auto ok = read_tiles({id}, content); !ok) {
         if (ok.message().rfind("no tile ", 0) == 0)
-            return damaged(tiles::tile_path(id) + " (hashes from index " +
-                           std::to_string(index * tiles::tile_width) + ") is missing");
+            return note_damage(damaged_range::tile(level, index),
+                               tiles::tile_path(id) + " (hashes from index " +
+                                   std::to_string(index * tiles::tile_width) + ") is missing");
         return ok.err();
     }
-    // Its root is hash `index` of the tile above: in the tree's rightmost tile
-    // there, or in a full one, checked the same way.
-    const auto up = static_cast<std::uint8_t>(level + 1);
-    std::uint64_t count_above = a.size >> (up * tiles::tile_height);
-    std::uint64_t parent = index / tiles::tile_width;
-    std::size_t slot = index % tiles::tile_width;
-    hash expected{};
-    if (parent == count_above / tiles::tile_width) {
-        if (a.tails.size() <= up || a.tails[up].size() <= slot)
-            return make_error("checked read: tile level " + std::to_string(up) +
-                              " of the trusted tree has no hash " + std::to_string(index));
-        expected = a.tails[up][slot];
-    } else {
-        CIVIC_TRY_ASSIGN(above, verified_full_tile(a, up, parent));
-        expected = (*above)[slot];
-    }
-    if (tile_root(content[0]) != expected)
-        return damaged(tiles::tile_path(id) + " (hashes from index " +
-                       std::to_string(index * tiles::tile_width) +
-                       ") does not match the tree: its root differs from hash " +
-                       std::to_string(index) + " of tile level " + std::to_string(up));
+    CIVIC_TRY_ASSIGN(matches, matches_tree(a, level, index, content[0]));
+    if (!matches)
+        return note_damage(damaged_range::tile(level, index),
+                           tiles::tile_path(id) + " (hashes from index " +
+                               std::to_string(index * tiles::tile_width) +
+                               ") does not match the tree: its root differs from hash " +
+                               std::to_string(index) + " of tile level " +
+                               std::to_string(level + 1));
     auto hashes = std::make_shared<const std::vector<hash>>(std::move(content[0]));
     verified_cache_->add(key, hashes);
     return hashes;
@@ -270,6 +290,7 @@ result<std::vector<hash>> ledger_store::verified_tile(const anchor& a,
         tile.index * tiles::tile_width + tile.width > count)
         return make_error("no tile " + tiles::tile_path(tile) + " in the tree of size " +
                           std::to_string(a.size));
+    if (auto known = known_damage(damaged_range::tile(tile.level, tile.index))) return *known;
     if (tile.index == count / tiles::tile_width) {
         // The rightmost tile: the trusted tree's own hashes.
         if (a.tails.size() <= tile.level || a.tails[tile.level].size() < tile.width)
@@ -297,15 +318,17 @@ result<std::optional<bytes>> ledger_store::checked_entry(std::uint64_t index) co
     auto a = current_anchor();
     if (!a) return make_error("checked read: the store's tree is not verified");
     if (index >= a->size) return std::optional<bytes>{};
+    const auto range = damaged_range::entries_of(index / tiles::tile_width);
+    if (auto known = known_damage(range)) return *known;
     CIVIC_TRY_ASSIGN(raw, entry(index));
-    if (!raw) return damaged("entry at index " + std::to_string(index) + " is missing");
+    if (!raw) return note_damage(range, "entry at index " + std::to_string(index) + " is missing");
     tiles::tile_id tile{0, index / tiles::tile_width, 1};
     tile.width = static_cast<std::uint16_t>(index % tiles::tile_width + 1);
     CIVIC_TRY_ASSIGN(hashes, verified_tile(*a, tile));
     if (merkle::leaf_hash(*raw) != hashes.back())
-        return damaged("entry at index " + std::to_string(index) +
-                       " does not match the tree: its leaf hash differs from " +
-                       tiles::tile_path({0, tile.index, tiles::tile_width}));
+        return note_damage(range, "entry at index " + std::to_string(index) +
+                                      " does not match the tree: its leaf hash differs from " +
+                                      tiles::tile_path({0, tile.index, tiles::tile_width}));
     return raw;
 }
 
@@ -315,6 +338,8 @@ result<bytes> ledger_store::checked_entry_bundle(std::uint64_t tile_index,
         return make_error("entry bundle width must be 1..256");
     auto a = current_anchor();
     if (!a) return make_error("checked read: the store's tree is not verified");
+    const auto range = damaged_range::entries_of(tile_index);
+    if (auto known = known_damage(range)) return *known;
     CIVIC_TRY_ASSIGN(hashes, verified_tile(*a, {0, tile_index, width}));
     CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
     bytes out;
@@ -322,16 +347,146 @@ result<bytes> ledger_store::checked_entry_bundle(std::uint64_t tile_index,
         auto index = tile_index * tiles::tile_width + i;
         CIVIC_TRY_ASSIGN(raw, txn.get(entries_, u64_key(index)));
         if (!raw)
-            return damaged("entry at index " + std::to_string(index) + " of " +
-                           tiles::entries_path(tile_index, width) + " is missing");
+            return note_damage(range, "entry at index " + std::to_string(index) + " of " +
+                                          tiles::entries_path(tile_index, width) + " is missing");
         if (merkle::leaf_hash(*raw) != hashes[i])
-            return damaged("entry at index " + std::to_string(index) + " of " +
-                           tiles::entries_path(tile_index, width) +
-                           " does not match the tree: its leaf hash differs");
+            return note_damage(range, "entry at index " + std::to_string(index) + " of " +
+                                          tiles::entries_path(tile_index, width) +
+                                          " does not match the tree: its leaf hash differs");
         put_u16_be(out, static_cast<std::uint16_t>(raw->size()));
         out.insert(out.end(), raw->begin(), raw->end());
     }
     return out;
+}
+
+std::string damaged_range::name() const {
+    if (entries)
+        return "entries/" + std::to_string(index * tiles::tile_width) + "-" +
+               std::to_string((index + 1) * tiles::tile_width);
+    return tiles::tile_path({level, index, tiles::tile_width});
+}
+
+error ledger_store::note_damage(const damaged_range& r, const std::string& what) const {
+    std::function<void(const damaged_range&, const std::string&)> observer;
+    {
+        std::lock_guard lock(damage_mutex_);
+        if (damaged_.size() < max_damaged_ranges && damaged_.emplace(r, what).second)
+            observer = damage_observer_;
+    }
+    if (observer) observer(r, what);
+    return damaged(what);
+}
+
+std::optional<error> ledger_store::known_damage(const damaged_range& r) const {
+    std::lock_guard lock(damage_mutex_);
+    if (damaged_.empty()) return std::nullopt;
+    auto it = damaged_.find(r);
+    if (it == damaged_.end()) return std::nullopt;
+    return damaged(r.name() + " is damaged, not served (" + it->second + ")");
+}
+
+std::vector<damaged_range> ledger_store::damaged_ranges() const {
+    std::lock_guard lock(damage_mutex_);
+    std::vector<damaged_range> out;
+    for (const auto& [r, what] : damaged_)
+        out.push_back(r);
+    return out;
+}
+
+void ledger_store::on_damage(
+    std::function<void(const damaged_range&, const std::string& what)> observer) {
+    std::lock_guard lock(damage_mutex_);
+    damage_observer_ = std::move(observer);
+}
+
+status ledger_store::scrub_tile(const anchor& a, std::uint8_t level, std::uint64_t index,
+                                std::uint16_t width) const {
+    const auto range = damaged_range::tile(level, index);
+    if (auto known = known_damage(range)) return *known;
+    const tiles::tile_id id{level, index, width};
+    std::vector<std::vector<hash>> content;
+    if (auto ok = read_tiles({id}, content); !ok) {
+        if (ok.message().rfind("no tile ", 0) == 0)
+            return note_damage(range, tiles::tile_path(id) + " is missing");
+        return ok.err();
+    }
+    CIVIC_TRY_ASSIGN(matches, matches_tree(a, level, index, content[0]));
+    if (!matches) return note_damage(range, tiles::tile_path(id) + " does not match the tree");
+    return {};
+}
+
+status ledger_store::scrub_entry_tile(std::uint64_t tile_index) const {
+    auto a = current_anchor();
+    if (!a) return make_error("scrub: the store's tree is not verified");
+    const std::uint64_t first = tile_index * tiles::tile_width;
+    if (first >= a->size) return {};
+    const auto width =
+        static_cast<std::uint16_t>(std::min<std::uint64_t>(tiles::tile_width, a->size - first));
+    // The level-0 tile, then the entries by their leaf hashes against the tree
+    // (not against the stored tile, which may be the damaged one).
+    status found = scrub_tile(*a, 0, tile_index, width);
+    if (!found && !is_damage(found.err())) return found;
+    const auto range = damaged_range::entries_of(tile_index);
+    if (auto known = known_damage(range)) {
+        if (found) found = *known;
+    } else {
+        std::vector<hash> leaves;
+        leaves.reserve(width);
+        std::optional<std::uint64_t> missing;
+        {
+            CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+            for (std::uint64_t i = first; i < first + width; ++i) {
+                CIVIC_TRY_ASSIGN(raw, txn.get(entries_, u64_key(i)));
+                if (!raw) {
+                    missing = i;
+                    break;
+                }
+                leaves.push_back(merkle::leaf_hash(*raw));
+            }
+        }
+        error damage;
+        if (missing) {
+            damage =
+                note_damage(range, "entry at index " + std::to_string(*missing) + " is missing");
+        } else {
+            CIVIC_TRY_ASSIGN(matches, matches_tree(*a, 0, tile_index, leaves));
+            if (!matches) {
+                // Name the first entry that differs from the tile, when the
+                // tile itself is whole.
+                std::string which = "an entry of " + range.name();
+                if (found) {
+                    std::vector<std::vector<hash>> stored;
+                    CIVIC_TRY(read_tiles({{0, tile_index, width}}, stored));
+                    for (std::uint16_t i = 0; i < width; ++i)
+                        if (leaves[i] != stored[0][i]) {
+                            which = "entry at index " + std::to_string(first + i);
+                            break;
+                        }
+                }
+                damage =
+                    note_damage(range, which +
+                                           " does not match the tree: its leaf hash "
+                                           "differs from " +
+                                           tiles::tile_path({0, tile_index, tiles::tile_width}));
+            }
+        }
+        if (!damage.message.empty() && found) found = damage;
+    }
+    // Every tile of a higher level that starts at this entry tile.
+    for (std::uint8_t level = 1; level * tiles::tile_height < 64; ++level) {
+        const unsigned shift = tiles::tile_height * level;
+        // Tile (L, k) starts at entry tile k * 256^L.
+        if (tile_index % (std::uint64_t{1} << shift) != 0) break;
+        const std::uint64_t index = tile_index >> shift;
+        const std::uint64_t count = a->size >> shift;
+        if (index * tiles::tile_width >= count) break;
+        const auto w = static_cast<std::uint16_t>(
+            std::min<std::uint64_t>(tiles::tile_width, count - index * tiles::tile_width));
+        auto ok = scrub_tile(*a, level, index, w);
+        if (!ok && !is_damage(ok.err())) return ok;
+        if (!ok && found) found = ok;
+    }
+    return found;
 }
 
 status ledger_store::read_tiles(const std::vector<tiles::tile_id>& ids,

@@ -11,10 +11,13 @@
 #include "storage/records.hpp"
 #include "storage/tree_state.hpp"
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace civic::storage {
@@ -48,6 +51,30 @@ struct batch {
 /// below the verified size (not that a read failed), contain this.
 constexpr const char* damage_marker = "store damage: ";
 bool is_damage(const error& e);
+
+/// A tile-sized range of the store found damaged: the entries of entry tile
+/// `index` (indexes 256 * index to 256 * index + 255), or the hashes of tile
+/// (`level`, `index`). A store remembers at most max_damaged_ranges of them.
+struct damaged_range {
+    bool entries = true; // the entries, else the tile's hashes
+    std::uint8_t level = 0;
+    std::uint64_t index = 0;
+    static damaged_range entries_of(std::uint64_t tile_index) { return {true, 0, tile_index}; }
+    static damaged_range tile(std::uint8_t level, std::uint64_t index) {
+        return {false, level, index};
+    }
+    /// "entries/0-256" or "tile/1/000": what logs and /api/status call it.
+    std::string name() const;
+    bool operator<(const damaged_range& o) const {
+        return std::tie(entries, level, index) < std::tie(o.entries, o.level, o.index);
+    }
+    bool operator==(const damaged_range& o) const {
+        return entries == o.entries && level == o.level && index == o.index;
+    }
+};
+/// A bound on what a disk can make a node remember; damage past it is still
+/// found (and answered 503) by every checked read, only not remembered.
+constexpr std::size_t max_damaged_ranges = 1024;
 
 class ledger_store final : public tiles::tile_reader {
 public:
@@ -114,6 +141,22 @@ public:
     /// Tiles for proofs, every hash checked (tiles within the trusted tree only).
     const tiles::tile_reader& verified_tiles() const { return verified_reader_; }
 
+    // Damage. A checked read or a scrub that finds damage remembers its range;
+    // from then on every checked read of that range fails at once, without
+    // reading it, until the range is healed.
+
+    /// Checks entry tile N as it is on disk (never from the cache): its entries
+    /// and its level-0 tile against the trusted tree, and every tile of a higher
+    /// level that starts at it (tile (L, N / 256^L) when 256^L divides N).
+    /// About three hashes per entry. The first damage found, every damaged
+    /// range remembered; ok for a tile beyond the trusted tree.
+    status scrub_entry_tile(std::uint64_t tile_index) const;
+    /// The ranges remembered as damaged, in order.
+    std::vector<damaged_range> damaged_ranges() const;
+    /// Called once for each range newly remembered as damaged, with what was
+    /// found, on the thread that found it (outside the store's locks).
+    void on_damage(std::function<void(const damaged_range&, const std::string& what)> observer);
+
 private:
     ledger_store() : verified_reader_(*this) {}
     struct anchor;
@@ -136,6 +179,21 @@ private:
     result<std::vector<hash>> verified_tile(const anchor& a, const tiles::tile_id& tile) const;
     /// Moves the trusted tree to the one a committed batch made.
     void advance_anchor(const batch& b);
+    /// The hash full tile (level, index) must have as its root: in the tile
+    /// above, checked, or the tree's own.
+    result<hash> expected_root(const anchor& a, std::uint8_t level, std::uint64_t index) const;
+    /// Whether `hashes` are tile (level, index) of width hashes.size() in the tree
+    /// of `a` (a full tile by its root, the rightmost one hash by hash).
+    result<bool> matches_tree(const anchor& a, std::uint8_t level, std::uint64_t index,
+                              const std::vector<hash>& hashes) const;
+    /// Checks tile (level, index) of `width` as stored on disk.
+    status scrub_tile(const anchor& a, std::uint8_t level, std::uint64_t index,
+                      std::uint16_t width) const;
+    /// Remembers `r` as damaged (the observer hears of a new one) and returns
+    /// the damage error for `what`.
+    error note_damage(const damaged_range& r, const std::string& what) const;
+    /// The error for a read of a range remembered as damaged, if it is.
+    std::optional<error> known_damage(const damaged_range& r) const;
 
     std::shared_ptr<environment> env_;
     MDB_dbi meta_ = 0, entries_ = 0, tiles_ = 0, checkpoints_ = 0, identities_ = 0, tokens_ = 0;
@@ -143,6 +201,9 @@ private:
     std::shared_ptr<const anchor> anchor_; // null until trust()
     std::shared_ptr<verified_tile_cache> verified_cache_;
     verified_reader verified_reader_;
+    mutable std::mutex damage_mutex_;
+    mutable std::map<damaged_range, std::string> damaged_; // what was found, by range
+    std::function<void(const damaged_range&, const std::string&)> damage_observer_;
 };
 
 /// Checks every stored hash: each entry against its level-0 tile, each full tile

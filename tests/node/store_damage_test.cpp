@@ -285,7 +285,8 @@ int flip_bit_in_every_copy(const std::string& path, const std::string& needle) {
 
 } // namespace
 
-TEST_CASE("one flipped bit in a stored entry: 503 for it and its bundle, 200 for the rest",
+TEST_CASE("one flipped bit in a stored entry: the scrub finds it, 503 for its entry tile, 200 for "
+          "the rest",
           "[damage]") {
     damage_fixture f;
     f.start();
@@ -305,36 +306,67 @@ TEST_CASE("one flipped bit in a stored entry: 503 for it and its bundle, 200 for
           std::string::npos);
 
     f.start(); // the startup checks read the tree's path, not every entry
+    // The background scrub finds it at once: the whole entry tile (entries 0 to
+    // 255) is refused from then on, never served.
+    json status;
+    for (int i = 0; i < 200; ++i) {
+        auto res = f.get("/api/status");
+        REQUIRE(res);
+        status = json::parse(res->body(), nullptr, false);
+        if (status["scrub"].value("damaged_ranges", 0) == 1) break;
+        std::this_thread::sleep_for(10ms);
+    }
+    INFO(status.dump());
+    REQUIRE(status["scrub"].value("damaged_ranges", 0) == 1);
+    CHECK(status["scrub"]["damaged"] == json::array({"entries/0-256"}));
+    CHECK(status["scrub"].value("entries_per_second", 0) == 50000);
     auto res = f.get("/api/entries/" + std::to_string(damaged_index));
     REQUIRE(res);
     CHECK(res->result_int() == 503);
     auto body = json::parse(res->body(), nullptr, false);
     CHECK(body.value("error", "") == "damaged");
+    CHECK(body.value("message", "").find("entries/0-256 is damaged") != std::string::npos);
     CHECK(body.value("message", "").find("index 100") != std::string::npos);
     CHECK(res->find(bhttp::field::retry_after) != res->end());
-    for (const char* target : {"/tile/entries/000", "/api/bundle/100"}) {
+    int refused = 1;
+    for (const char* target : {"/tile/entries/000", "/api/bundle/100", "/api/bundle/99"}) {
         res = f.get(target);
         REQUIRE(res);
         INFO(target << ": " << res->body());
         CHECK(res->result_int() == 503);
         CHECK(json::parse(res->body(), nullptr, false).value("error", "") == "damaged");
+        ++refused;
     }
-    // Everything else is served, and exactly as before.
+    // Everything outside the range is served, and exactly as before.
     for (const auto& [target, expected_body] : expected) {
-        if (target == "/api/entries/100" || target == "/tile/entries/000") continue;
         res = f.get(target);
         REQUIRE(res);
         INFO(target);
+        bool in_range = target == "/tile/entries/000";
+        if (target.rfind("/api/entries/", 0) == 0) in_range = std::stoull(target.substr(13)) < 256;
+        if (in_range) {
+            CHECK(res->result_int() == 503);
+            ++refused;
+            continue;
+        }
         CHECK(res->result_int() == 200);
         CHECK(res->body() == expected_body);
     }
-    res = f.get("/api/bundle/99");
+    res = f.get("/api/bundle/256");
     REQUIRE(res);
     CHECK(res->result_int() == 200);
     res = f.get("/metrics");
     REQUIRE(res);
-    CHECK(res->body().find("civic_store_damage_total 3") != std::string::npos);
+    CHECK(res->body().find("civic_store_damage_total " + std::to_string(refused)) !=
+          std::string::npos);
+    CHECK(res->body().find("civic_store_damaged_ranges 1") != std::string::npos);
+    CHECK(res->body().find("civic_store_damage_found_total 1") != std::string::npos);
+    CHECK(res->body().find("civic_scrub_entries_total") != std::string::npos);
+    // Logged once for the range, however many reads it refused.
     auto log = test::read_file(f.node.log);
-    CHECK(log.find("store damage index=100 what=") != std::string::npos);
+    constexpr std::string_view line = "store damage index=100 range=entries/0-256 what=";
+    auto first = log.find(line);
+    CHECK(first != std::string::npos);
+    CHECK(log.find(line, first + 1) == std::string::npos);
     f.stop();
 }

@@ -357,7 +357,15 @@ TEST_CASE("ledger store: checked reads match the trusted tree as it grows, and n
     REQUIRE_FALSE(b.ok());
     CHECK(storage::is_damage(b.err()));
     CHECK(b.message().find("index 300") != std::string::npos);
-    CHECK(s.checked_entry(299).ok());
+    // Found damaged, the whole entry tile is refused at once; the others are served.
+    auto neighbour = s.checked_entry(299);
+    REQUIRE_FALSE(neighbour.ok());
+    CHECK(storage::is_damage(neighbour.err()));
+    CHECK(neighbour.message().find("entries/256-512 is damaged") != std::string::npos);
+    CHECK(s.checked_entry(255).ok());
+    CHECK(s.checked_entry(512).ok());
+    REQUIRE(s.damaged_ranges().size() == 1);
+    CHECK(s.damaged_ranges()[0].name() == "entries/256-512");
     {
         // Changed under a fresh store object, so that nothing is cached yet.
         auto txn = storage::transaction::begin(s.env(), false);
