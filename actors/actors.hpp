@@ -283,6 +283,7 @@ struct scrub_status {
     std::uint64_t last_pass_ms = 0;       // how long the last whole pass took
     std::uint64_t entries_checked = 0;    // since start
     std::uint64_t damage_found = 0;       // steps that found damage, since start
+    std::uint64_t healed = 0;             // ranges it healed, since start
     std::uint64_t damaged_ranges = 0;     // ranges the store knows as damaged now
     std::vector<std::string> damaged;     // the first of them, by name
 };
@@ -290,7 +291,8 @@ struct scrub_status {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, scrub_status& x) {
     return f(caf::meta::type_name("scrub_status"), x.entries_per_second, x.position, x.passes,
-             x.last_pass_ms, x.entries_checked, x.damage_found, x.damaged_ranges, x.damaged);
+             x.last_pass_ms, x.entries_checked, x.damage_found, x.healed, x.damaged_ranges,
+             x.damaged);
 }
 
 /// A batch handed from the ledger to its committer: local only, never serialised.
@@ -363,6 +365,8 @@ CAF_ADD_ATOM(civic_attest, civic::atoms, poll_atom, "poll")
 CAF_ADD_ATOM(civic_attest, civic::atoms, expire_atom, "expire")
 CAF_ADD_ATOM(civic_attest, civic::atoms, gossip_atom, "gossip")
 CAF_ADD_ATOM(civic_attest, civic::atoms, halt_atom, "halt")
+CAF_ADD_ATOM(civic_attest, civic::atoms, fetch_atom, "fetch")
+CAF_ADD_ATOM(civic_attest, civic::atoms, heal_atom, "heal")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
 
@@ -421,13 +425,17 @@ using ledger_actor =
 ///   leader goes away or does not answer in time (a message in flight to a node
 ///   that dies is never answered): clients get 503, never a hang.
 /// - `status`: whether it is joined, and the leader's size as last polled.
+/// - `fetch` (first, count): entries [first, first + count) from the leader's
+///   store (its gateway's `fetch`), for the scrubber to heal a damaged range;
+///   errc::unavailable while not joined.
 /// - `tick`: its reconnection timer; `poll`: its timer for asking the leader's
 ///   size; `expire`: its timer for forwarded requests.
-using uplink_actor =
-    caf::typed_actor<caf::replies_to<atoms::sign_atom, forwarded_sign>::with<append_receipt>,
-                     caf::replies_to<atoms::status_atom>::with<link_status>,
-                     caf::reacts_to<atoms::tick_atom>, caf::reacts_to<atoms::poll_atom>,
-                     caf::reacts_to<atoms::expire_atom>>;
+using uplink_actor = caf::typed_actor<
+    caf::replies_to<atoms::sign_atom, forwarded_sign>::with<append_receipt>,
+    caf::replies_to<atoms::status_atom>::with<link_status>,
+    caf::replies_to<atoms::fetch_atom, std::uint64_t, std::uint64_t>::with<replicated_batch>,
+    caf::reacts_to<atoms::tick_atom>, caf::reacts_to<atoms::poll_atom>,
+    caf::reacts_to<atoms::expire_atom>>;
 
 /// A witness's writer: the one place its store blocks. Commits a round's
 /// changes in one fsync'd transaction and answers when they are durable.
@@ -500,23 +508,38 @@ using collector_actor =
 /// - `add`: a checkpoint to cosign, for the node's witness (errc::unavailable
 ///   on a node that is no witness, or while its witness restarts).
 /// - `gossip`: a peer's gossip exchange, for the node's gossip actor.
-using gateway_actor =
-    caf::typed_actor<caf::replies_to<atoms::join_atom, caf::actor>::with<std::uint64_t>,
-                     caf::replies_to<atoms::sign_atom, forwarded_sign>::with<append_receipt>,
-                     caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>,
-                     caf::replies_to<atoms::gossip_atom, gossip_message>::with<gossip_message>,
-                     caf::replies_to<atoms::status_atom>::with<node_status>>;
+/// - `fetch` (first, count): at most max_fetch_entries entries of this node's
+///   store from `first`, each checked against its verified tree (a damaged one
+///   fails with errc::storage_failure), as a replicated_batch without a
+///   checkpoint: the replica that asks checks them against its own tree.
+using gateway_actor = caf::typed_actor<
+    caf::replies_to<atoms::join_atom, caf::actor>::with<std::uint64_t>,
+    caf::replies_to<atoms::sign_atom, forwarded_sign>::with<append_receipt>,
+    caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>,
+    caf::replies_to<atoms::gossip_atom, gossip_message>::with<gossip_message>,
+    caf::replies_to<atoms::fetch_atom, std::uint64_t, std::uint64_t>::with<replicated_batch>,
+    caf::replies_to<atoms::status_atom>::with<node_status>>;
+
+/// The most entries one `fetch` answers: one entry tile.
+constexpr std::uint64_t max_fetch_entries = 256;
 
 /// The scrubber: walks the node's whole store in the background, one entry
 /// tile (256 entries) per step and at most `entries_per_second`, checking every
 /// entry and tile as stored on disk against the verified tree
 /// (storage::ledger_store::scrub_entry_tile), and starts over at most once per
 /// pass interval. What it finds the store remembers: every read of a damaged
-/// range is answered 503 "damaged", never with its bytes. It reads LMDB, so it
-/// blocks: its own thread in a node, on the scheduler in simulation.
-/// - `tick`: its step timer; `status`: see scrub_status.
-using scrubber_actor = caf::typed_actor<caf::replies_to<atoms::status_atom>::with<scrub_status>,
-                                        caf::reacts_to<atoms::tick_atom>>;
+/// range is answered 503 "damaged", never with its bytes. It heals a damaged
+/// entry tile when it can: from its own entries when only the tile's hashes
+/// are damaged, else (on a replica) from the leader's, fetched through the
+/// uplink; either way only with entries whose hashes make its own verified
+/// tree, written in one durable transaction. Failed heals are retried with a
+/// capped, jittered backoff; a leader has no copy to fetch from and keeps
+/// answering 503 for damaged entries. It reads and heals LMDB, so it blocks:
+/// its own thread in a node, on the scheduler in simulation.
+/// - `tick`: its step timer; `heal`: its heal timer; `status`: see scrub_status.
+using scrubber_actor =
+    caf::typed_actor<caf::replies_to<atoms::status_atom>::with<scrub_status>,
+                     caf::reacts_to<atoms::tick_atom>, caf::reacts_to<atoms::heal_atom>>;
 
 /// A supervisor: keeps its children running. A child that stops abnormally is
 /// started again from its factory (which reopens its durable state): alone

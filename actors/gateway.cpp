@@ -88,6 +88,29 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
             }
             return self->delegate(gossip, atoms::gossip_atom_v, std::move(m));
         },
+        [self](atoms::fetch_atom, std::uint64_t first,
+               std::uint64_t count) -> caf::result<replicated_batch> {
+            auto& st = self->state;
+            if (!st.store) return make_error(errc::unavailable, "this node holds no ledger");
+            const auto size = st.store->verified_size();
+            if (count == 0 || count > max_fetch_entries || first >= size || count > size - first)
+                return make_error(errc::gap, "fetch: entries " + std::to_string(first) + " + " +
+                                                 std::to_string(count) +
+                                                 " are not in the tree of size " +
+                                                 std::to_string(size));
+            replicated_batch out;
+            out.first_index = first;
+            out.epoch = st.config.epoch;
+            for (std::uint64_t i = first; i < first + count; ++i) {
+                auto e = st.store->checked_entry(i);
+                if (!e) return make_error(errc::storage_failure, e.message());
+                if (!*e)
+                    return make_error(errc::storage_failure,
+                                      "fetch: no entry " + std::to_string(i));
+                out.entries.push_back(std::move(**e));
+            }
+            return out;
+        },
         [self](atoms::status_atom) {
             auto& st = self->state;
             if (!st.store) return node_status{st.config.node_name, false, st.config.epoch, 0};

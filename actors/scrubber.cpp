@@ -1,5 +1,10 @@
 #include "actors/scrubber.hpp"
 
+#include "actors/backoff.hpp"
+#include "actors/errors.hpp"
+
+#include <caf/actor_cast.hpp>
+
 #include <algorithm>
 
 namespace civic::actors {
@@ -18,6 +23,112 @@ constexpr std::size_t listed_ranges = 16;
 void schedule(scrubber_pointer self, caf::timespan after) {
     self->delayed_send(self, std::max<caf::timespan>(after, std::chrono::microseconds(1)),
                        atoms::tick_atom_v);
+}
+
+/// Takes in the ranges the store knows as damaged (found by the scrub or by a
+/// read), forgets healed ones, and sets the heal timer for the earliest due.
+void plan_heals(scrubber_pointer self) {
+    auto& st = self->state;
+    auto known = st.store->damaged_ranges();
+    for (auto it = st.heals.begin(); it != st.heals.end();)
+        it = std::binary_search(known.begin(), known.end(), it->first) ? std::next(it)
+                                                                       : st.heals.erase(it);
+    const auto now = self->clock().now();
+    for (const auto& r : known)
+        st.heals.try_emplace(r, scrubber_state::heal_plan{0, now, false});
+    if (st.heal_scheduled || st.fetching || st.heals.empty()) return;
+    auto due = st.heals.begin()->second.next_try;
+    for (const auto& [r, plan] : st.heals)
+        due = std::min(due, plan.next_try);
+    st.heal_scheduled = true;
+    self->delayed_send(self, std::max<caf::timespan>(due - now, std::chrono::microseconds(1)),
+                       atoms::heal_atom_v);
+}
+
+void healed(scrubber_pointer self, const storage::damaged_range& r, const char* source) {
+    auto& st = self->state;
+    ++st.counters.healed;
+    st.heals.erase(r);
+    if (st.config.on_healed) st.config.on_healed(r, source);
+    plan_heals(self);
+}
+
+void not_healed(scrubber_pointer self, const storage::damaged_range& r, const std::string& why) {
+    auto& st = self->state;
+    auto it = st.heals.find(r);
+    if (it != st.heals.end()) {
+        auto& plan = it->second;
+        ++plan.failures;
+        plan.next_try = self->clock().now() + backoff_delay(st.config.heal_backoff_initial,
+                                                            st.config.heal_backoff_max,
+                                                            plan.failures, st.jitter);
+        if (!plan.reported && st.config.on_not_healed) st.config.on_not_healed(r, why);
+        plan.reported = true;
+    }
+    plan_heals(self);
+}
+
+/// This store's own entries of entry tile N, as stored (the heal checks them).
+std::vector<bytes> own_entries(const storage::ledger_store& store, std::uint64_t tile_index,
+                               std::uint64_t width) {
+    std::vector<bytes> out;
+    for (std::uint64_t i = 0; i < width; ++i) {
+        auto e = store.entry(tile_index * tiles::tile_width + i);
+        if (!e || !*e) return {};
+        out.push_back(std::move(**e));
+    }
+    return out;
+}
+
+/// Tries to heal one damaged range that is due: from this store's entries,
+/// else from the leader's.
+void heal_one(scrubber_pointer self) {
+    auto& st = self->state;
+    st.heal_scheduled = false;
+    if (st.fetching) return;
+    const auto now = self->clock().now();
+    auto it = std::find_if(st.heals.begin(), st.heals.end(),
+                           [now](const auto& h) { return h.second.next_try <= now; });
+    if (it == st.heals.end()) return plan_heals(self);
+    const auto range = it->first;
+    if (!range.entries && range.level > 0)
+        return not_healed(self, range, "rebuilding tiles above level 0 is not built yet");
+    const std::uint64_t size = st.store->verified_size();
+    const std::uint64_t first = range.index * tiles::tile_width;
+    if (first >= size) return not_healed(self, range, "beyond the verified tree");
+    const auto width = std::min<std::uint64_t>(tiles::tile_width, size - first);
+    // Whole entries rebuild a damaged tile; the heal takes only entries that
+    // make the verified tree.
+    auto own = own_entries(*st.store, range.index, width);
+    if (!own.empty() && st.store->heal_entry_tile(range.index, own)) {
+        // The entries and the level-0 tile of that range are both whole now.
+        st.heals.erase(storage::damaged_range::entries_of(range.index));
+        st.heals.erase(storage::damaged_range::tile(0, range.index));
+        return healed(self, range, "local");
+    }
+    if (!st.config.can_fetch)
+        return not_healed(self, range, "this node leads: there is no copy to fetch from");
+    auto uplink = caf::actor_cast<uplink_actor>(st.config.actors ? st.config.actors->get("uplink")
+                                                                 : caf::actor{});
+    if (!uplink) return not_healed(self, range, "no uplink to the leader");
+    st.fetching = true;
+    self->request(uplink, st.config.fetch_timeout, atoms::fetch_atom_v, first, width)
+        .then(
+            [self, range, first](const replicated_batch& b) {
+                auto& s = self->state;
+                s.fetching = false;
+                if (b.first_index != first)
+                    return not_healed(self, range, "the leader answered other entries");
+                if (auto ok = s.store->heal_entry_tile(range.index, b.entries); !ok)
+                    return not_healed(self, range, ok.message());
+                s.heals.erase(storage::damaged_range::entries_of(range.index));
+                s.heals.erase(storage::damaged_range::tile(0, range.index));
+                healed(self, range, "leader");
+            },
+            [self, range](caf::error& e) {
+                self->state.fetching = false;
+                not_healed(self, range, "fetching from the leader: " + message_of(e));
+            });
 }
 
 /// One step: one entry tile checked, then a pause that keeps the rate.
@@ -52,20 +163,23 @@ void step(scrubber_pointer self) {
     st.counters.entries_checked += width;
     ++st.next_tile;
     if (st.config.on_scrubbed) st.config.on_scrubbed(width);
+    plan_heals(self);
     schedule(self, scrub_pause(width, st.config.entries_per_second));
 }
 
 } // namespace
 
 scrubber_actor::behavior_type scrubber(scrubber_pointer self, scrubber_config config,
-                                       std::shared_ptr<const storage::ledger_store> store) {
+                                       std::shared_ptr<storage::ledger_store> store) {
     auto& st = self->state;
     st.config = std::move(config);
     st.store = std::move(store);
+    st.jitter.seed(static_cast<std::minstd_rand::result_type>(st.config.seed % 2147483647 + 1));
     st.counters.entries_per_second = st.config.entries_per_second;
     if (st.config.entries_per_second > 0) self->send(self, atoms::tick_atom_v);
     return {
         [self](atoms::tick_atom) { step(self); },
+        [self](atoms::heal_atom) { heal_one(self); },
         [self](atoms::status_atom) {
             auto& s = self->state;
             auto out = s.counters;

@@ -181,6 +181,17 @@ uplink_actor::behavior_type uplink(uplink_pointer self, uplink_config config,
             return link_status{s.joined, s.leader_name, s.leader_size,
                                s.joined ? static_cast<std::uint64_t>(ago.count()) : 0};
         },
+        [self](atoms::fetch_atom, std::uint64_t first,
+               std::uint64_t count) -> caf::delegated<replicated_batch> {
+            auto& s = self->state;
+            if (!s.joined) {
+                auto rp = self->make_response_promise<replicated_batch>();
+                rp.deliver(make_error(errc::unavailable, "the leader is not reachable now"));
+                return {};
+            }
+            // Delegated: the leader answers the asker, who keeps the deadline.
+            return self->delegate(s.leader, atoms::fetch_atom_v, first, count);
+        },
         [self](atoms::tick_atom) { connect(self); },
         [self](atoms::poll_atom) { poll(self); },
         [self](atoms::expire_atom) { expire_forwards(self); },

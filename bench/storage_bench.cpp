@@ -1,6 +1,7 @@
 // civic-bench-storage: what durability costs. Raw fsync'd LMDB commits per second
 // on this disk, and durable ledger appends per second by batch size (one write
-// transaction and one fsync per batch), with the commit latency per batch.
+// transaction and one fsync per batch), with the commit latency per batch; and
+// what the background scrub costs: one pass over a store of 1M entries.
 //
 // The store lives under $CIVIC_BENCH_DIR (default: build dir's bench-data), never
 // on tmpfs, so that fsync is real.
@@ -89,8 +90,51 @@ void bench_durable_append(benchmark::State& state) {
     fs::remove_all(dir);
 }
 
+// One scrub pass (ledger_store::scrub_entry_tile over every entry tile) of a
+// store of 1M 160-byte entries, its pages in the page cache. Items are entries.
+void bench_scrub_pass(benchmark::State& state) {
+    constexpr std::uint64_t entries = 1000000;
+    auto dir = bench_dir("scrub");
+    auto store = civic::storage::ledger_store::open({dir.string()});
+    if (!store) die(store.message());
+    civic::storage::tree_state tree;
+    (*store)->trust(tree);
+    std::array<std::uint8_t, 32> seed{};
+    civic::note::ed25519_signer log("bench.example/log",
+                                    std::move(*civic::ed25519::secret_key::from_seed(seed)));
+    civic::bytes entry(160, 0x5a);
+    for (std::uint64_t n = 0; n < entries;) {
+        civic::storage::batch b;
+        b.first_index = tree.size();
+        for (std::size_t i = 0; i < 10000 && n < entries; ++i, ++n) {
+            std::fill(entry.begin(), entry.end(), 0x5a);
+            civic::bytes index;
+            civic::put_u64_be(index, n);
+            std::copy(index.begin(), index.end(), entry.begin());
+            tree.append(civic::merkle::leaf_hash(entry));
+            b.entries.push_back(entry);
+        }
+        b.tiles = tree.take_changed_tiles();
+        b.range = tree.range().hashes();
+        civic::checkpoint cp{"bench.example/log", tree.size(), tree.root(), {}};
+        b.checkpoint = civic::note::serialize(civic::note::note{cp.text(), {log.sign(cp.text())}});
+        if (auto ok = (*store)->commit(b); !ok) die(ok.message());
+    }
+    const std::uint64_t tiles = (entries + 255) / 256;
+    for (auto _ : state)
+        for (std::uint64_t t = 0; t < tiles; ++t)
+            if (auto ok = (*store)->scrub_entry_tile(t); !ok) die(ok.message());
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(entries));
+    store->reset();
+    fs::remove_all(dir);
+}
+
 } // namespace
 
+BENCHMARK(bench_scrub_pass)
+    ->Name("ledger_store/scrub_pass_1M")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(5);
 BENCHMARK(bench_raw_commit)->Name("lmdb/fsync_commit")->UseRealTime()->MinTime(2.0);
 BENCHMARK(bench_durable_append)
     ->Name("ledger_store/durable_append")

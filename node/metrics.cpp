@@ -140,7 +140,7 @@ struct metrics::impl {
         prometheus::BuildGauge()
             .Name("civic_store_damaged_ranges")
             .Help("Tile-sized ranges of the store known damaged now: every read of them is "
-                  "answered 503 (alert on > 0)")
+                  "answered 503 until healed (alert on > 0)")
             .Register(*registry);
     prometheus::Gauge& damaged_ranges = damaged_ranges_family.Add({});
     prometheus::Family<prometheus::Counter>& damage_found_family =
@@ -155,6 +155,13 @@ struct metrics::impl {
             .Help("Entries the background scrub checked against the verified tree")
             .Register(*registry);
     prometheus::Counter& scrubbed = scrubbed_family.Add({});
+    prometheus::Family<prometheus::Counter>& healed_family =
+        prometheus::BuildCounter()
+            .Name("civic_store_healed_total")
+            .Help("Damaged ranges healed: rewritten from entries that make the verified tree "
+                  "(this store's own, or its leader's)")
+            .Register(*registry);
+    prometheus::Counter& healed = healed_family.Add({});
     prometheus::Histogram& time_to_quorum = quorum_family.Add({}, seconds_buckets());
     prometheus::Counter& rounds_with_quorum = rounds_family.Add({{"outcome", "quorum"}});
     prometheus::Counter& rounds_without_quorum = rounds_family.Add({{"outcome", "no_quorum"}});
@@ -237,6 +244,11 @@ void metrics::damaged_range_found(std::size_t known) {
 }
 
 void metrics::set_damaged_ranges(std::size_t known) {
+    impl_->damaged_ranges.Set(static_cast<double>(known));
+}
+
+void metrics::range_healed(std::size_t known) {
+    impl_->healed.Increment();
     impl_->damaged_ranges.Set(static_cast<double>(known));
 }
 

@@ -45,6 +45,8 @@ public:
     /// ranges known damaged now (civic_store_damaged_ranges). Thread-safe.
     void damaged_range_found(std::size_t known);
     void set_damaged_ranges(std::size_t known);
+    /// A damaged range was healed (civic_store_healed_total). Thread-safe.
+    void range_healed(std::size_t known);
     /// The scrub checked `entries` entries (civic_scrub_entries_total). Thread-safe.
     void scrubbed(std::uint64_t entries);
     /// The evidence records held at start.

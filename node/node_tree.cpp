@@ -183,9 +183,19 @@ status add_ledger_children(node_tree& t, const service_options& options,
 /// The scrubber, last of the ledger's children: it depends on none of them.
 void add_scrubber(node_tree& t, const service_options& options, const opened_ledger& ledger,
                   const node_runtime& runtime) {
+    const auto& net = options.network;
     auto config = options.scrub;
     config.on_scrubbed = runtime.on_scrubbed;
-    std::shared_ptr<const storage::ledger_store> store = ledger.store;
+    config.on_healed = runtime.on_healed;
+    config.on_not_healed = runtime.on_not_healed;
+    // A replica heals damaged entries from its leader, as fast as it reconnects.
+    config.can_fetch = !net.leading;
+    config.actors = t.directory;
+    config.fetch_timeout = std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
+    config.heal_backoff_initial = net.reconnect_initial;
+    config.heal_backoff_max = net.reconnect_max;
+    config.seed = net.seed;
+    auto store = ledger.store;
     bool deterministic = runtime.deterministic;
     t.config.children.push_back(
         {"scrubber", [config, store, deterministic](caf::actor_system& sys) {

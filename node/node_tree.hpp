@@ -42,8 +42,11 @@ struct node_runtime {
     /// A replica holds this many entries durably.
     std::function<void(std::uint64_t size)> on_replica_durable;
     std::function<void(const storage::evidence_record&)> on_evidence;
-    /// The scrubber checked this many entries.
+    /// The scrubber checked this many entries; healed a range (from "local" or
+    /// "leader"); cannot heal one now (once per range).
     std::function<void(std::uint64_t entries)> on_scrubbed;
+    std::function<void(const storage::damaged_range&, const std::string& source)> on_healed;
+    std::function<void(const storage::damaged_range&, const std::string& why)> on_not_healed;
     /// When a leader in test-equivocate mode starts showing two histories.
     caf::actor_clock::time_point equivocate_from{};
 };

@@ -435,7 +435,7 @@ void service::impl::watch_damage() {
             // One write: the scrubber's thread logs while others do.
             std::cerr << ("[error] node " + node + ": store damage index=" + index +
                           " range=" + r.name() + " what=\"" + what +
-                          "\" (every read of the range answered 503 from now on; check with "
+                          "\" (every read of the range answered 503 until healed; check with "
                           "'civic-attest fsck')\n");
         });
 }
@@ -451,6 +451,7 @@ void service::impl::respond_with_scrub(json out, http_respond respond) {
                              {"last_pass_seconds", static_cast<double>(s.last_pass_ms) / 1000.0},
                              {"entries_checked", s.entries_checked},
                              {"damage_found", s.damage_found},
+                             {"healed", s.healed},
                              {"damaged_ranges", s.damaged_ranges},
                              {"damaged", s.damaged}};
             respond(json_ok(with));
@@ -1375,6 +1376,18 @@ node_runtime service::impl::runtime() {
                                     const std::string&) { counters->cosign_round(ttq); };
     auto node = options.network.node_name;
     rt.on_scrubbed = [counters](std::uint64_t entries) { counters->scrubbed(entries); };
+    std::weak_ptr<storage::ledger_store> weak = store;
+    rt.on_healed = [counters, node, weak](const storage::damaged_range& r,
+                                          const std::string& source) {
+        auto held = weak.lock();
+        counters->range_healed(held ? held->damaged_ranges().size() : 0);
+        std::cerr << ("[info] node " + node + ": store healed range=" + r.name() + " from=" +
+                      source + " (rewritten from entries that make the verified tree)\n");
+    };
+    rt.on_not_healed = [node](const storage::damaged_range& r, const std::string& why) {
+        std::cerr << ("[error] node " + node + ": store damage range=" + r.name() +
+                      " not healed: " + why + " (answered 503 meanwhile; retried with backoff)\n");
+    };
     rt.on_evidence = [counters, node](const storage::evidence_record& r) {
         counters->split_view_found();
         std::cerr << "[error] node " << node << ": split view of " << r.origin << " (" << r.kind

@@ -382,7 +382,7 @@ std::optional<error> ledger_store::known_damage(const damaged_range& r) const {
     if (damaged_.empty()) return std::nullopt;
     auto it = damaged_.find(r);
     if (it == damaged_.end()) return std::nullopt;
-    return damaged(r.name() + " is damaged, not served (" + it->second + ")");
+    return damaged(r.name() + " is damaged, not served until healed (" + it->second + ")");
 }
 
 std::vector<damaged_range> ledger_store::damaged_ranges() const {
@@ -487,6 +487,47 @@ status ledger_store::scrub_entry_tile(std::uint64_t tile_index) const {
         if (!ok && found) found = ok;
     }
     return found;
+}
+
+status ledger_store::heal_entry_tile(std::uint64_t tile_index, const std::vector<bytes>& entries) {
+    auto a = current_anchor();
+    if (!a) return make_error("heal: the store's tree is not verified");
+    const std::uint64_t first = tile_index * tiles::tile_width;
+    if (first >= a->size) return make_error("heal: no entry tile " + std::to_string(tile_index));
+    const auto width =
+        static_cast<std::uint16_t>(std::min<std::uint64_t>(tiles::tile_width, a->size - first));
+    if (entries.size() < width)
+        return make_error("heal: " + std::to_string(entries.size()) + " entries for " +
+                          std::to_string(width) + " in entry tile " + std::to_string(tile_index));
+    std::vector<hash> leaves;
+    leaves.reserve(width);
+    for (std::uint16_t i = 0; i < width; ++i)
+        leaves.push_back(merkle::leaf_hash(entries[i]));
+    CIVIC_TRY_ASSIGN(matches, matches_tree(*a, 0, tile_index, leaves));
+    if (!matches)
+        return make_error("heal: the entries offered for " +
+                          damaged_range::entries_of(tile_index).name() +
+                          " do not make the verified tree");
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
+    for (std::uint16_t i = 0; i < width; ++i)
+        CIVIC_TRY(txn.put(entries_, u64_key(first + i), entries[i]));
+    // A full tile never changes again. The tree's rightmost one grows with each
+    // commit, which rewrites it whole: written here only while the stored tree
+    // is still the one checked against (writers are serialised).
+    bool write_tile = width == tiles::tile_width;
+    if (!write_tile) {
+        CIVIC_TRY_ASSIGN(raw_tree, txn.get(meta_, byte_view(tree_key)));
+        if (raw_tree) {
+            CIVIC_TRY_ASSIGN(rec, decode_tree(*raw_tree));
+            write_tile = rec.size == a->size;
+        }
+    }
+    if (write_tile) CIVIC_TRY(txn.put(tiles_, tile_key(0, tile_index), hashes_bytes(leaves)));
+    CIVIC_TRY(txn.commit());
+    std::lock_guard lock(damage_mutex_);
+    damaged_.erase(damaged_range::entries_of(tile_index));
+    damaged_.erase(damaged_range::tile(0, tile_index));
+    return {};
 }
 
 status ledger_store::read_tiles(const std::vector<tiles::tile_id>& ids,

@@ -151,6 +151,11 @@ public:
     /// About three hashes per entry. The first damage found, every damaged
     /// range remembered; ok for a tile beyond the trusted tree.
     status scrub_entry_tile(std::uint64_t tile_index) const;
+    /// Rewrites entry tile N from `entries` (at least the tile's width in the
+    /// trusted tree; from this store or a peer): only when their leaf hashes
+    /// make the trusted tree's hashes, in one durable transaction with the
+    /// level-0 tile; then forgets the range's damage (entries and level-0 tile).
+    status heal_entry_tile(std::uint64_t tile_index, const std::vector<bytes>& entries);
     /// The ranges remembered as damaged, in order.
     std::vector<damaged_range> damaged_ranges() const;
     /// Called once for each range newly remembered as damaged, with what was

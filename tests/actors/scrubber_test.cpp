@@ -1,6 +1,7 @@
 // The scrubber on the deterministic scheduler, over a real LMDB store: it keeps
 // its rate, finds what a disk changed under the verified tree (entries, and a
-// tile the cache still holds whole), remembers it for every read, and goes on.
+// tile the cache still holds whole), remembers it for every read, goes on, and
+// heals what it can: a tile from its own entries, entries from a leader's copy.
 #include "actors/scrubber.hpp"
 #include "protocol/checkpoint.hpp"
 #include "support.hpp"
@@ -44,6 +45,8 @@ struct fixture : test::virtual_system {
     std::shared_ptr<storage::ledger_store> store;
     actors::scrubber_actor scrubber;
     std::vector<std::string> reported; // what the store's damage observer heard
+    std::vector<std::string> healed, not_healed;
+    std::shared_ptr<actors::directory> actors = std::make_shared<actors::directory>();
 
     fixture() {
         boot();
@@ -70,17 +73,30 @@ struct fixture : test::virtual_system {
     }
     ~fixture() {
         if (scrubber) caf::anon_send_exit(scrubber, caf::exit_reason::user_shutdown);
+        if (auto uplink = actors->get("uplink"))
+            caf::anon_send_exit(uplink, caf::exit_reason::user_shutdown);
+        actors->clear();
         sched->run();
         scrubber = nullptr;
         shut_down();
     }
     /// 25,600 entries a second: one full entry tile every 10 ms.
-    void start(std::uint64_t per_second = 25600) {
+    void start(std::uint64_t per_second = 25600, bool can_fetch = false) {
         actors::scrubber_config config;
         config.entries_per_second = per_second;
         config.pass_interval = 100ms;
-        scrubber = sys->spawn(actors::scrubber, config,
-                              std::shared_ptr<const storage::ledger_store>(store));
+        config.can_fetch = can_fetch;
+        config.actors = actors;
+        config.fetch_timeout = 50ms;
+        config.heal_backoff_initial = 20ms;
+        config.heal_backoff_max = 40ms;
+        config.on_healed = [this](const storage::damaged_range& r, const std::string& source) {
+            healed.push_back(r.name() + " from " + source);
+        };
+        config.on_not_healed = [this](const storage::damaged_range& r, const std::string& why) {
+            not_healed.push_back(r.name() + ": " + why);
+        };
+        scrubber = sys->spawn(actors::scrubber, config, store);
         sched->run();
     }
     actors::scrub_status status() {
@@ -156,24 +172,37 @@ TEST_CASE("scrubber: finds a changed entry and a changed tile, remembers them fo
         put_u64_be(key, 1);
         overwrite(*f.store, "tiles", key, raw);
     }
+    std::vector<std::vector<hash>> whole_tile;
+    REQUIRE(f.store->verified_tiles().read_tiles({{0, 1, 256}}, whole_tile).ok());
     // Before the scrub reaches them nothing is known: entry 513 (tile 2) is served.
     REQUIRE(f.store->checked_entry(513).ok());
     f.start();
     f.run_for(15ms); // tiles 0 and 1
     auto s = f.status();
-    CHECK(s.damaged_ranges == 1);
-    REQUIRE(s.damaged.size() == 1);
-    CHECK(s.damaged[0] == "tile/0/001");
+    REQUIRE(f.reported.size() == 1);
+    CHECK(f.reported[0].find("tile/0/001: tile/0/001 does not match the tree") == 0);
+    // Its entries are whole: the tile is rebuilt from them, durably, at once.
+    CHECK(s.healed == 1);
+    CHECK(s.damaged_ranges == 0);
+    CHECK(f.healed == std::vector<std::string>{"tile/0/001 from local"});
+    std::vector<std::vector<hash>> stored;
+    REQUIRE(f.store->read_tiles({{0, 1, 256}}, stored).ok());
+    CHECK(stored == whole_tile);
+    CHECK(f.store->checked_entry(511).ok());
+
     f.run_for(50ms); // the whole pass
     s = f.status();
     CHECK(s.passes == 1);
     CHECK(s.entries_checked == stored_entries); // it went on past the damage
     CHECK(s.damage_found == 2);
-    CHECK(s.damaged_ranges == 2);
-    CHECK(s.damaged == std::vector<std::string>{"tile/0/001", "entries/512-768"});
+    CHECK(s.damaged_ranges == 1);
+    CHECK(s.damaged == std::vector<std::string>{"entries/512-768"});
     REQUIRE(f.reported.size() == 2);
-    CHECK(f.reported[0].find("tile/0/001: tile/0/001 does not match the tree") == 0);
     CHECK(f.reported[1].find("entries/512-768: entry at index 600 does not match the tree") == 0);
+    // A leader has no other copy of damaged entries: it says so once, and keeps
+    // refusing them.
+    CHECK(f.not_healed == std::vector<std::string>{
+                              "entries/512-768: this node leads: there is no copy to fetch from"});
 
     // Every read of a damaged range fails at once as damage, intact ones do not.
     for (std::uint64_t i : {512u, 513u, 600u, 767u}) {
@@ -186,12 +215,8 @@ TEST_CASE("scrubber: finds a changed entry and a changed tile, remembers them fo
     REQUIRE_FALSE(bundle.ok());
     CHECK(storage::is_damage(bundle.err()));
     std::vector<std::vector<hash>> tile;
-    auto tile_read = f.store->verified_tiles().read_tiles({{0, 1, 256}}, tile);
-    REQUIRE_FALSE(tile_read.ok());
-    CHECK(storage::is_damage(tile_read.err()));
-    // Tile 1's entries are whole, but are checked through the damaged tile.
-    CHECK(storage::is_damage(f.store->checked_entry(511).err()));
-    CHECK(f.store->checked_entry(255).ok());
+    CHECK(f.store->verified_tiles().read_tiles({{0, 2, 256}}, tile).ok()); // the tile is whole
+    CHECK(f.store->checked_entry(511).ok());
     CHECK(f.store->checked_entry(768).ok());
 
     // The next pass finds them again, and reports nothing new.
@@ -199,6 +224,67 @@ TEST_CASE("scrubber: finds a changed entry and a changed tile, remembers them fo
     s = f.status();
     CHECK(s.passes == 2);
     CHECK(s.entries_checked == 2 * stored_entries);
-    CHECK(s.damage_found == 4);
+    CHECK(s.damage_found == 3);
     CHECK(f.reported.size() == 2);
+    CHECK(f.not_healed.size() == 1);
+    CHECK(s.healed == 1);
+}
+
+namespace {
+
+/// Stands in for a replica's uplink: answers `fetch` with what `copy` holds.
+caf::behavior fake_uplink(caf::event_based_actor*, std::shared_ptr<std::vector<bytes>> copy,
+                          std::shared_ptr<int> asked) {
+    return {
+        [copy, asked](atoms::fetch_atom, std::uint64_t first, std::uint64_t count) {
+            ++*asked;
+            actors::replicated_batch b;
+            b.first_index = first;
+            for (std::uint64_t i = first; i < first + count; ++i)
+                b.entries.push_back((*copy)[i]);
+            return b;
+        },
+    };
+}
+
+} // namespace
+
+TEST_CASE("scrubber: a replica heals damaged entries from its leader's copy, only with entries "
+          "that make its own tree, retrying with backoff",
+          "[actors][scrubber]") {
+    fixture f;
+    overwrite(*f.store, "entries", entry_key(1050), entry_bytes(3)); // the partial tile 4
+    auto copy = std::make_shared<std::vector<bytes>>();
+    for (std::uint64_t i = 0; i < stored_entries; ++i)
+        copy->push_back(entry_bytes(i));
+    (*copy)[1051] = entry_bytes(9); // the leader's copy is wrong too, at first
+    auto asked = std::make_shared<int>(0);
+    f.actors->set("uplink", f.sys->spawn(fake_uplink, copy, asked));
+    f.start(25600, true);
+    f.run_for(45ms); // the pass reaches tile 4 at 40 ms
+    auto s = f.status();
+    CHECK(s.damaged == std::vector<std::string>{"entries/1024-1280"});
+    CHECK(*asked == 1);
+    REQUIRE(f.not_healed.size() == 1);
+    CHECK(f.not_healed[0].find("do not make the verified tree") != std::string::npos);
+    CHECK(storage::is_damage(f.store->checked_entry(1030).err()));
+    CHECK(**f.store->entry(1051) == entry_bytes(1051)); // nothing written from a bad copy
+
+    // The next try, one backoff later, gets a good copy.
+    (*copy)[1051] = entry_bytes(1051);
+    f.run_for(60ms);
+    s = f.status();
+    CHECK(*asked == 2);
+    CHECK(s.damaged_ranges == 0);
+    CHECK(s.healed == 1);
+    CHECK(f.healed == std::vector<std::string>{"entries/1024-1280 from leader"});
+    CHECK(f.not_healed.size() == 1); // reported once
+    for (std::uint64_t i : {1024u, 1050u, 1099u}) {
+        auto e = f.store->checked_entry(i);
+        REQUIRE(e.ok());
+        CHECK(**e == entry_bytes(i));
+    }
+    auto tree = f.store->load_tree();
+    REQUIRE(tree.ok());
+    CHECK(storage::audit_tree(*f.store, *tree).ok());
 }

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -727,4 +728,111 @@ TEST_CASE("cluster: a leader that shows two histories is caught by every node th
         REQUIRE(res);
         CHECK(res->result_int() == 409);
     }
+}
+
+namespace {
+
+/// Flips the lowest bit of the last byte of every copy of `needle` in `path`
+/// (LMDB may keep older copies of a page in free pages); how many it flipped.
+int flip_bit_in_every_copy(const std::string& path, const std::string& needle) {
+    auto content = read_file(path);
+    int flipped = 0;
+    for (auto at = content.find(needle); at != std::string::npos;
+         at = content.find(needle, at + 1)) {
+        content[at + needle.size() - 1] = static_cast<char>(content[at + needle.size() - 1] ^ 1);
+        ++flipped;
+    }
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+    return flipped;
+}
+
+/// SIGTERM, and the node must stop cleanly.
+void stop_node(network& net, const std::string& name) {
+    auto& p = net.nodes.at(name).process;
+    REQUIRE(p.pid > 0);
+    ::kill(p.pid, SIGTERM);
+    int status = 0;
+    REQUIRE(::waitpid(p.pid, &status, 0) == p.pid);
+    p.pid = -1;
+    INFO(read_file(net.log_of(name)));
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+}
+
+/// Polls the node's status until `done(status["scrub"])`, at most `limit`.
+json wait_scrub(network& net, const std::string& name, const std::function<bool(const json&)>& done,
+                std::chrono::seconds limit = 10s) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    json last;
+    while (std::chrono::steady_clock::now() < until) {
+        last = net.status(name);
+        if (last.is_object() && last.contains("scrub") && done(last["scrub"])) return last;
+        std::this_thread::sleep_for(20ms);
+    }
+    INFO(read_file(net.log_of(name)));
+    FAIL("node " << name << ": scrub status not reached in time; last: " << last.dump());
+    return last;
+}
+
+} // namespace
+
+TEST_CASE("cluster: a replica's scrub finds a flipped bit in its store, answers 503 for that "
+          "entry tile until it has healed it from the leader, then the leader's bytes",
+          "[cluster]") {
+    network net({"replica"}, 1, 0);
+    net.start_all();
+    REQUIRE(sign_some(net, "leader", 299, "scrubbed ")); // 300 entries: tile 0 full, tile 1 not
+    REQUIRE(net.converge({"leader", "replica"}, 300));
+    std::map<std::string, std::string> expected;
+    for (const auto& target : {"/api/entries/100", "/api/entries/5", "/api/entries/299",
+                               "/tile/entries/000", "/tile/0/000"})
+        expected[target] = net.get("leader", target);
+    auto entry =
+        base64_decode(json::parse(expected["/api/entries/100"])["entry"].get<std::string>());
+    REQUIRE(entry.ok());
+
+    // Both stopped; the replica's disk flips a bit of entry 100. With the leader
+    // away, the replica has nowhere to heal from.
+    stop_node(net, "replica");
+    stop_node(net, "leader");
+    const auto data = net.dir / "replica-data";
+    std::filesystem::copy_file(net.dir / "log.vkey", data + "/log.vkey",
+                               std::filesystem::copy_options::overwrite_existing);
+    REQUIRE(flip_bit_in_every_copy(data + "/ledger/data.mdb",
+                                   std::string(entry->begin(), entry->end())) > 0);
+    REQUIRE(net.cli({"fsck", "--data", data}) == 1);
+
+    net.start("replica");
+    auto found =
+        wait_scrub(net, "replica", [](const json& s) { return s.value("damaged_ranges", 0) == 1; });
+    CHECK(found["scrub"]["damaged"] == json::array({"entries/0-256"}));
+    for (const char* target : {"/api/entries/100", "/api/entries/5", "/tile/entries/000"}) {
+        connection c;
+        auto res = c.call(net.nodes["replica"].http, bhttp::verb::get, target, "", "", 5s);
+        REQUIRE(res);
+        INFO(target << ": " << res->body());
+        CHECK(res->result_int() == 503);
+        CHECK(json::parse(res->body(), nullptr, false).value("error", "") == "damaged");
+    }
+    CHECK(net.get("replica", "/api/entries/299") == expected["/api/entries/299"]);
+    CHECK(net.get("replica", "/tile/0/000") == expected["/tile/0/000"]);
+
+    // The leader comes back: the replica fetches the range, checks it against its
+    // own tree, rewrites it, and serves the leader's bytes.
+    net.start("leader");
+    auto healed = wait_scrub(net, "replica", [](const json& s) {
+        return s.value("damaged_ranges", 1) == 0 && s.value("healed", 0) == 1;
+    });
+    for (const auto& [target, body] : expected)
+        CHECK(net.get("replica", target) == body);
+    auto log = read_file(net.log_of("replica"));
+    CHECK(log.find("store damage index=100 range=entries/0-256") != std::string::npos);
+    CHECK(log.find("store healed range=entries/0-256 from=leader") != std::string::npos);
+    auto metrics = net.get("replica", "/metrics");
+    CHECK(metrics.find("civic_store_healed_total 1") != std::string::npos);
+    CHECK(metrics.find("civic_store_damaged_ranges 0") != std::string::npos);
+
+    // The store is whole again: fsck says so.
+    stop_node(net, "replica");
+    CHECK(net.cli({"fsck", "--data", data}) == 0);
 }
