@@ -74,7 +74,7 @@ int run_keygen(const po::variables_map& vm, std::ostream& out, std::ostream& err
     int code = exit_ok;
     if (vm.count("out")) {
         auto path = vm["out"].as<std::string>();
-        if (auto ok = write_secret_file(path, secret + "\n"); !ok) {
+        if (auto ok = write_secret_file(path, {secret, "\n"}); !ok) {
             err << "civic-attest keygen: --out " << ok.message() << "\n";
             code = exit_failed;
         } else {
@@ -594,8 +594,7 @@ int run_promote(const po::variables_map& vm, std::ostream& out, std::ostream& er
         ed25519::wipe(secret.data(), secret.size());
         return fail("nodes[" + name + "].log_key is not the key of " + t->log_vkey);
     }
-    auto copied = write_secret_file((fs::path(self->data) / "log.key").string(), secret + "\n");
-    ed25519::wipe(secret.data(), secret.size());
+    auto copied = write_secret_key_file((fs::path(self->data) / "log.key").string(), secret);
     if (!copied && !fs::exists(fs::path(self->data) / "log.key")) return fail(copied.message());
 
     // Identity keys and tokens from the old leader (or its backup).
@@ -673,7 +672,7 @@ status write_key_file(const std::string& path, const std::string& secret) {
     std::error_code ec;
     auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    return write_secret_file(path, secret + "\n");
+    return write_secret_file(path, {secret, "\n"});
 }
 
 /// Makes the log key once and writes it to every node that may lead, and its

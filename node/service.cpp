@@ -224,9 +224,7 @@ result<init_result> init_data_dir(const std::string& dir, const std::string& ori
     }
     auto key = given ? std::move(*given) : ed25519::secret_key::generate();
     auto secret = note::format_signer_key(origin, note::type_ed25519, key);
-    auto written = write_secret_file((fs::path(dir) / "log.key").string(), secret + "\n");
-    ed25519::wipe(secret.data(), secret.size());
-    CIVIC_TRY(written);
+    CIVIC_TRY(write_secret_key_file((fs::path(dir) / "log.key").string(), secret));
     note::ed25519_signer log(origin, std::move(key));
     init_result out;
     out.log_vkey = note::format_vkey(log.verifier_key());
@@ -238,7 +236,7 @@ result<init_result> init_data_dir(const std::string& dir, const std::string& ori
     CIVIC_TRY_ASSIGN(store, storage::ledger_store::open({(fs::path(dir) / "ledger").string()}));
     CIVIC_TRY(store->put_setting(origin_setting, origin));
     out.admin_token = make_token();
-    CIVIC_TRY(write_secret_file((fs::path(dir) / "admin.token").string(), out.admin_token + "\n"));
+    CIVIC_TRY(write_secret_file((fs::path(dir) / "admin.token").string(), {out.admin_token, "\n"}));
     CIVIC_TRY(store->put_token(sha256(byte_view(out.admin_token)),
                                storage::token_record{"admin", true, {}}));
     return out;
@@ -729,9 +727,7 @@ result<std::string> service::impl::write_identity_key(const std::string& name,
     auto path =
         (fs::path(options.data_dir) / "keys" / identity_key_file_name(name, key.public_key_bytes()))
             .string();
-    auto written = write_secret_file(path, secret + "\n");
-    ed25519::wipe(secret.data(), secret.size());
-    CIVIC_TRY(written);
+    CIVIC_TRY(write_secret_key_file(path, secret));
     return path;
 }
 
