@@ -268,6 +268,7 @@ struct service::impl {
     actors::gateway_actor gateway;
     std::uint16_t published_port = 0;
     std::string role_note; // why the role differs from the topology's, if it does
+    json identity_keys_report; // a leader's identity keys at start (null elsewhere)
     mutable std::mutex failure_mutex;
     std::optional<std::string> failure;
     std::vector<actors::bridge_actor> bridges;
@@ -286,6 +287,8 @@ struct service::impl {
 
     /// Spawns the supervision tree and waits until its last child runs.
     civic::status start_tree(actors::supervisor_config tree);
+    /// Logs what disables identities at start and keeps it for /api/status.
+    void report_identity_keys(const opened_ledger& ledger);
     /// Spawns the gateway and publishes it on the CAF port (TLS unless insecure_dev).
     civic::status publish_gateway();
     /// Starts the HTTP server on the routes of this node.
@@ -569,11 +572,33 @@ void service::impl::route(const http_request& req, http_respond respond) {
     respond(json_error(404, "not_found", "no such endpoint: " + t.path));
 }
 
+void service::impl::report_identity_keys(const opened_ledger& ledger) {
+    json disabled = json::array();
+    for (const auto& p : ledger.identity_key_problems) {
+        disabled.push_back({{"identity", p.identity}, {"file", p.file}, {"reason", p.reason}});
+        // One line each (at most identity_keys::max_problems): an operator must
+        // learn at start which identities cannot sign, and why.
+        std::cerr << "[error] node " << options.network.node_name << ": identity="
+                  << (p.identity.empty() ? "-" : p.identity) << " file=" << options.data_dir << "/"
+                  << p.file << " problem=\"" << p.reason << "\""
+                  << (p.identity.empty() ? "" : "; this identity cannot sign until it is fixed")
+                  << "\n";
+    }
+    if (ledger.identity_key_problem_count > ledger.identity_key_problems.size())
+        std::cerr << "[error] node " << options.network.node_name << ": "
+                  << ledger.identity_key_problem_count - ledger.identity_key_problems.size()
+                  << " more identity key problems (see /api/status)\n";
+    identity_keys_report = {{"loaded", ledger.identity_keys_loaded},
+                            {"problems", ledger.identity_key_problem_count},
+                            {"disabled", disabled}};
+}
+
 void service::impl::status(http_respond respond) {
     auto failed = [respond](const caf::error& e) { respond(error_response(e)); };
     json node{{"node", options.network.node_name},
               {"role", options.network.leading ? "leader" : "replica"},
               {"epoch", storage::stored_epoch(*store)}};
+    if (!identity_keys_report.is_null()) node["identity_keys"] = identity_keys_report;
     if (options.network.leading) {
         return ask<actors::ledger_status>(
             current<actors::ledger_actor>("ledger"),
@@ -1421,6 +1446,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     }
     CIVIC_TRY(load_log_keys(*opened, m.options));
     const auto& log_vkey = opened->log_vkey;
+    if (net.leading) m.report_identity_keys(*opened);
 
     m.stats = std::make_unique<metrics>();
     m.stats->set_tree_size(m.store->stored_size());
