@@ -125,6 +125,13 @@ struct metrics::impl {
             .Help("HTTP connections turned away or evicted, by reason (full, per_address, "
                   "evicted_idle)")
             .Register(*registry);
+    prometheus::Family<prometheus::Counter>& peer_refused_family =
+        prometheus::BuildCounter()
+            .Name("civic_peer_connections_refused_total")
+            .Help("Connections to the peer port refused or closed by its TLS front, by reason "
+                  "(full, per_address, handshake_timeout, handshake_failed, unknown_peer, "
+                  "wrong_peer)")
+            .Register(*registry);
     prometheus::Counter& refused_full = refused_family.Add({{"reason", "full"}});
     prometheus::Counter& refused_per_address = refused_family.Add({{"reason", "per_address"}});
     prometheus::Counter& evicted_idle = refused_family.Add({{"reason", "evicted_idle"}});
@@ -206,6 +213,11 @@ void metrics::http_connection_refused(const char* reason) {
                     : r == "evicted_idle" ? impl_->evicted_idle
                                           : impl_->refused_full;
     counter.Increment();
+}
+
+void metrics::peer_connection_refused(const char* reason) {
+    // Reasons are the front's fixed set, never from input.
+    impl_->peer_refused_family.Add({{"reason", reason}}).Increment();
 }
 
 void metrics::split_view_found() { impl_->split_views.Increment(); }

@@ -36,6 +36,9 @@ public:
     /// A connection the HTTP server turned away or evicted ("full", "per_address",
     /// "evicted_idle"). Thread-safe.
     void http_connection_refused(const char* reason);
+    /// A connection the peer port's TLS front refused or closed, by reason
+    /// (peer_tls_options::on_refused). Thread-safe.
+    void peer_connection_refused(const char* reason);
     /// A split view was caught (new verified evidence). Thread-safe.
     void split_view_found();
     /// A read found the store's bytes differ from the verified tree (or missing

@@ -16,6 +16,7 @@
 #include "node/files.hpp"
 #include "node/metrics.hpp"
 #include "node/node_tree.hpp"
+#include "node/peer_tls.hpp"
 #include "node/tiles_api.hpp"
 #include "protocol/bundle.hpp"
 #include "protocol/checkpoint.hpp"
@@ -274,6 +275,7 @@ struct service::impl {
     std::vector<actors::bridge_actor> bridges;
     std::atomic<std::size_t> next_bridge{0};
     std::unique_ptr<http_server> http;
+    std::unique_ptr<peer_tls> peer_front; // the peer port, on a TLS network
     std::unique_ptr<policy_verifier> trust; // this log's key; caches checkpoint verdicts
     /// The network's policy (when it has one): which witnesses cosigned a checkpoint.
     std::unique_ptr<policy_verifier> network_trust;
@@ -289,6 +291,9 @@ struct service::impl {
     civic::status start_tree(actors::supervisor_config tree);
     /// Logs what disables identities at start and keeps it for /api/status.
     void report_identity_keys(const opened_ledger& ledger);
+    /// On a TLS network: binds the peer port behind its TLS front and points every
+    /// peer endpoint at the front's forwarder for it (see peer_tls.hpp).
+    civic::status start_peer_front();
     /// Spawns the gateway and publishes it on the CAF port (TLS unless insecure_dev).
     civic::status publish_gateway();
     /// Starts the HTTP server on the routes of this node.
@@ -1304,6 +1309,49 @@ status service::impl::start_tree(actors::supervisor_config tree) {
     return {};
 }
 
+status service::impl::start_peer_front() {
+    auto& net = options.network;
+    if (net.caf_port == 0 || net.insecure_dev) return {};
+    peer_tls_options o;
+    o.node_name = net.node_name;
+    o.listen_host = net.caf_host;
+    o.listen_port = net.caf_port;
+    o.ca_file = net.system.tls_ca;
+    o.cert_file = net.system.tls_certificate;
+    o.key_file = net.system.tls_key;
+    o.peers = net.peer_names;
+    o.max_connections = net.max_peer_connections;
+    o.max_connections_per_address = net.max_peer_connections_per_address;
+    o.handshake_timeout = net.system.connection_timeout;
+    o.on_warning = [node = net.node_name](const std::string& line) {
+        std::cerr << "[warning] node " << node << ": " << line << "\n";
+    };
+    auto* raw = this;
+    o.on_refused = [raw](const char* reason) {
+        if (raw->stats) raw->stats->peer_connection_refused(reason);
+    };
+    auto front = peer_tls::start(std::move(o));
+    if (!front) return make_error("node '" + net.node_name + "': " + front.message());
+    peer_front = std::move(*front);
+    // Every connection to a peer goes through its forwarder, which checks the
+    // peer's certificate names that node.
+    auto local = [this](std::string& host, std::uint16_t& port) {
+        if (auto forwarder = peer_front->forwarder_port(host, port)) {
+            host = peer_front->loopback();
+            port = forwarder;
+        }
+    };
+    for (auto& [host, port] : net.peers)
+        local(host, port);
+    for (auto& [host, port] : net.leader_candidates)
+        local(host, port);
+    for (auto& w : net.witnesses)
+        local(w.host, w.port);
+    for (auto& g : net.gossip_peers)
+        local(g.host, g.port);
+    return {};
+}
+
 status service::impl::publish_gateway() {
     auto& m = *this;
     const auto& net = options.network;
@@ -1312,7 +1360,16 @@ status service::impl::publish_gateway() {
                              actors::gateway_config{net.node_name, net.leading,
                                                     m.store ? storage::stored_epoch(*m.store) : 0},
                              m.store, std::shared_ptr<const actors::directory>(m.directory));
-    if (net.caf_port != 0) {
+    if (m.peer_front) {
+        // CAF listens on loopback only; the front owns the peer port.
+        const auto& loopback = m.peer_front->loopback();
+        auto published = caf::openssl::publish(m.gateway, 0, loopback.c_str(), true);
+        if (!published)
+            return make_error("node '" + net.node_name + "': cannot listen on " + loopback + ": " +
+                              caf::to_string(published.error()));
+        m.peer_front->relay_to(*published);
+        m.published_port = m.peer_front->port();
+    } else if (net.caf_port != 0) {
         auto published =
             net.insecure_dev
                 ? caf::io::publish(m.gateway, net.caf_port, net.caf_host.c_str(), true)
@@ -1389,6 +1446,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     if (!options.holds_ledger) {
         if (!options.witness.enabled) return make_error("a node needs a role");
         CIVIC_TRY(require_tls(net));
+        CIVIC_TRY(m.start_peer_front());
         m.cfg = std::make_unique<actors::system_config>(net.system);
         m.sys = std::make_unique<caf::actor_system>(*m.cfg);
         m.stats = std::make_unique<metrics>();
@@ -1404,6 +1462,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     m.origin = opened->origin;
 
     CIVIC_TRY(require_tls(net));
+    CIVIC_TRY(m.start_peer_front());
     m.cfg = std::make_unique<actors::system_config>(net.system);
     m.sys = std::make_unique<caf::actor_system>(*m.cfg);
 
@@ -1517,6 +1576,7 @@ void service::stop() {
     impl_->sys.reset(); // waits for every actor
     impl_->cfg.reset();
     impl_->http.reset();
+    impl_->peer_front.reset();
 }
 
 } // namespace civic::node

@@ -231,6 +231,10 @@ status check_environment(const environment_options& options) {
     }
     if (pid == 0) {
         // The child: only LMDB, then _exit (nothing of the parent's runs here).
+        // A signal must end it plainly: a handler the parent installed (a crash
+        // reporter, a test framework's) would run in its place.
+        for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE})
+            ::signal(sig, SIG_DFL);
         ::close(fds[0]);
         assertion_report_fd = fds[1];
         auto problem = walk_environment(options);
