@@ -44,6 +44,12 @@ public:
     /// A read found the store's bytes differ from the verified tree (or missing
     /// below its size): counted in civic_store_damage_total. Thread-safe.
     void store_damage_found();
+    /// The ledger (or replica) refuses writes because its store has no room, or
+    /// takes them again: civic_ledger_read_only. Thread-safe.
+    void set_read_only(bool read_only);
+    /// A ledger or replica commit failed, by reason ("no_space", "quota",
+    /// "map_full", "other"): civic_ledger_commit_failures_total. Thread-safe.
+    void commit_failed(const char* reason);
     /// The evidence records held at start.
     void set_split_views(std::uint64_t count);
     /// The tree size before any batch of this run is committed.

@@ -73,6 +73,8 @@ status add_ledger_children(node_tree& t, const service_options& options,
         ledger_config.origin = ledger.origin;
         ledger_config.epoch = storage::stored_epoch(*ledger.store);
         ledger_config.on_commit = runtime.on_commit;
+        ledger_config.read_only.on_change = runtime.on_read_only;
+        ledger_config.read_only.on_commit_failed = runtime.on_commit_failed;
         auto log = ledger.log;
         t.config.children.push_back(
             {"ledger", [ledger_config, shared_store, log, directory](caf::actor_system& sys) {
@@ -128,6 +130,9 @@ status add_ledger_children(node_tree& t, const service_options& options,
     actors::replica_config replica_config;
     replica_config.origin = ledger.origin;
     replica_config.on_durable = runtime.on_replica_durable;
+    replica_config.read_only = options.ledger.read_only; // the same backoff as a leader's
+    replica_config.read_only.on_change = runtime.on_read_only;
+    replica_config.read_only.on_commit_failed = runtime.on_commit_failed;
     auto vkey = note::parse_vkey(ledger.log_vkey);
     if (!vkey) return make_error("the log's verifier key: " + vkey.message());
     t.config.children.push_back(

@@ -49,6 +49,14 @@ http_response json_ok(const json& body) {
     return r;
 }
 
+/// A write refused because the store has no room: 503, retry later (writes
+/// resume by themselves once it has).
+http_response read_only_response(const std::string& message) {
+    auto r = json_error(503, "read_only", message);
+    r.headers.push_back({"Retry-After", "5"});
+    return r;
+}
+
 /// The HTTP answer for an error from our actors (or CAF's own, e.g. a timeout).
 http_response error_response(const caf::error& e) {
     using actors::errc;
@@ -75,6 +83,8 @@ http_response error_response(const caf::error& e) {
         return json_error(403, "forbidden", message);
     case errc::not_leader:
         return json_error(421, "not_leader", message);
+    case errc::no_space:
+        return read_only_response(message);
     case errc::unavailable:
     case errc::storage_failure:
     case errc::gap:
@@ -283,6 +293,30 @@ struct service::impl {
     std::unique_ptr<metrics> stats; // outlives the actors and the HTTP server
     std::shared_ptr<storage::witness_store> witness_store; // witnesses only
     std::shared_ptr<storage::witness_store> gossip_store;  // split-view evidence
+    /// Why the ledger (or replica) refuses writes, as it last reported; empty
+    /// while it takes them. Guarded: set on an actor's thread, read on HTTP ones.
+    mutable std::mutex read_only_mutex;
+    std::string read_only_reason;
+    std::chrono::steady_clock::time_point read_only_since{};
+
+    /// The ledger or replica reported a change (see node_runtime::on_read_only):
+    /// logged and shown in the metrics once per change, not once per request.
+    void set_read_only(const std::string& reason);
+    /// Why writes are refused now, or nothing.
+    std::optional<std::string> read_only_now() const {
+        std::lock_guard lock(read_only_mutex);
+        if (read_only_reason.empty()) return std::nullopt;
+        return read_only_reason;
+    }
+    /// The 503 for a write while the leader's ledger is read-only (at once: no
+    /// key file written, nothing asked of the ledger), or nothing.
+    std::optional<http_response> refuse_while_read_only() const {
+        if (!options.network.leading) return std::nullopt; // the leader's store takes them
+        auto why = read_only_now();
+        if (!why) return std::nullopt;
+        return read_only_response("the ledger is read-only: " + *why +
+                                  "; writes resume by themselves once the store has room");
+    }
 
     /// GET /api/evidence: every split-view evidence record this node holds.
     http_response evidence_list(const target& t) const;
@@ -418,6 +452,32 @@ struct service::impl {
     http_response read_failed(const error& e) const;
 };
 
+void service::impl::set_read_only(const std::string& reason) {
+    std::chrono::steady_clock::time_point since;
+    {
+        std::lock_guard lock(read_only_mutex);
+        if (reason == read_only_reason) return;
+        since = read_only_since;
+        read_only_reason = reason;
+        read_only_since = std::chrono::steady_clock::now();
+    }
+    stats->set_read_only(!reason.empty());
+    auto role = options.network.leading ? "ledger" : "replica";
+    if (!reason.empty()) {
+        auto kind = storage::shortage_label(storage::shortage_of(make_error(reason)));
+        std::cerr << "[error] node " << options.network.node_name << ": read-only " << role
+                  << " kind=" << kind << " reason=\"" << reason
+                  << "\" (writes answered 503 read_only; reads go on; it probes the store and "
+                     "takes writes again once it has room)\n";
+        return;
+    }
+    auto held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - since)
+                       .count();
+    std::cerr << "[info] node " << options.network.node_name << ": writable " << role
+              << " read_only_ms=" << held_ms << " (the store took a write again)\n";
+}
+
 void service::impl::report_damage(const std::string& what) const {
     auto detail = what;
     if (auto at = detail.find(storage::damage_marker); at != std::string::npos)
@@ -469,7 +529,9 @@ void service::impl::add_checkpoint(const http_request& req, http_respond respond
             auto message = a.body;
             while (!message.empty() && message.back() == '\n')
                 message.pop_back();
-            respond(json_error(a.status, code == codes.end() ? "error" : code->second, message));
+            auto r = json_error(a.status, code == codes.end() ? "error" : code->second, message);
+            if (a.status == 503) r.headers.push_back({"Retry-After", "1"}); // e.g. a full disk
+            respond(std::move(r));
         },
         [respond](const caf::error& e) { respond(error_response(e)); }, atoms::add_atom_v,
         std::move(request));
@@ -618,7 +680,9 @@ void service::impl::status(http_respond respond) {
                             {"last_commit_us", s.last_commit_us},
                             {"replicas", s.replicas},
                             {"replica_lag_p50_us", s.replica_lag_p50_us},
-                            {"replica_lag_p95_us", s.replica_lag_p95_us}});
+                            {"replica_lag_p95_us", s.replica_lag_p95_us},
+                            {"writable", s.read_only_reason.empty()}});
+                if (!s.read_only_reason.empty()) out["read_only_reason"] = s.read_only_reason;
                 if (!collecting) return respond(json_ok(out));
                 ask<actors::collector_status>(
                     current<actors::collector_actor>("collector"),
@@ -653,6 +717,12 @@ void service::impl::status(http_respond respond) {
     }
     // A replica: its own size, and how far behind the leader it is.
     auto size = store->stored_size();
+    if (auto why = read_only_now()) {
+        node["writable"] = false;
+        node["read_only_reason"] = *why;
+    } else {
+        node["writable"] = true;
+    }
     ask<actors::link_status>(
         current<actors::uplink_actor>("uplink"),
         [respond, node, size](const actors::link_status& link) {
@@ -718,6 +788,8 @@ void service::impl::sign(const http_request& req, http_respond respond) {
         return respond(
             json_error(403, "forbidden", "this token may not sign for '" + identity + "'"));
 
+    if (auto refused = refuse_while_read_only()) return respond(std::move(*refused));
+
     actors::sign_request request{identity, bytes(content.begin(), content.end()), {}};
     // Within the HTTP server's deadline for the whole exchange.
     auto wait = std::min(options.actor_timeout,
@@ -782,6 +854,7 @@ void service::impl::register_identity(const http_request& req, http_respond resp
         return respond(
             json_error(422, "identity_exists", "identity '" + name + "' already exists"));
 
+    if (auto refused = refuse_while_read_only()) return respond(std::move(*refused));
     // The key is made and kept here (the signer signs for the identity); the file,
     // written before the registration reaches the ledger, lets the signer find it
     // again after a restart.
@@ -822,6 +895,7 @@ void service::impl::rotate_identity(const std::string& name, const http_request&
     storage::identity_record existing;
     if (auto refused = identity_for_change(req, name, "rotating keys", existing))
         return respond(std::move(*refused));
+    if (auto refused = refuse_while_read_only()) return respond(std::move(*refused));
     auto key = std::make_shared<const ed25519::secret_key>(ed25519::secret_key::generate());
     if (auto written = write_identity_key(name, *key); !written)
         return respond(json_error(503, "storage", written.message()));
@@ -852,6 +926,7 @@ void service::impl::revoke_identity_key(const std::string& name, const http_requ
     storage::identity_record existing;
     if (auto refused = identity_for_change(req, name, "revoking keys", existing))
         return respond(std::move(*refused));
+    if (auto refused = refuse_while_read_only()) return respond(std::move(*refused));
     ed25519::public_key revoked{};
     json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object())
@@ -1416,6 +1491,8 @@ node_runtime service::impl::runtime() {
                                       bool ok) { counters->witness_answered(w, latency, ok); };
     rt.on_cosign_round = [counters](std::optional<std::chrono::microseconds> ttq,
                                     const std::string&) { counters->cosign_round(ttq); };
+    rt.on_read_only = [this](const std::string& reason) { set_read_only(reason); };
+    rt.on_commit_failed = [counters](const char* reason) { counters->commit_failed(reason); };
     auto node = options.network.node_name;
     rt.on_evidence = [counters, node](const storage::evidence_record& r) {
         counters->split_view_found();
