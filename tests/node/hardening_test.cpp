@@ -213,7 +213,8 @@ struct tls_pair {
                    std::to_string(peer) + ", data: " + dir / (name + "-data") + more + "}\n";
         };
         auto common = "origin: hardening.test/log\ntls_dir: " + dir / "certs" +
-                      "\nlog_vkey: " + dir / "log.vkey" + "\nregions:\n  - name: here\n";
+                      "\nlog_vkey: " + dir / "log.vkey" + "\npolicy_file: " + dir / "policy.txt" +
+                      "\nregions:\n  - name: here\n";
         auto replication = std::string("replication:\n  acks: 0\n  heartbeat_ms: 200\n"
                                        "  connection_timeout_ms: 1500\n"
                                        "  reconnect_initial_ms: 50\n  reconnect_max_ms: 500\n");
