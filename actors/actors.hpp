@@ -71,13 +71,15 @@ struct ledger_status {
     /// the latest samples (one per replica per batch).
     std::uint64_t replica_lag_p50_us = 0;
     std::uint64_t replica_lag_p95_us = 0;
+    /// Why it refuses writes (a commit found no room), or empty when it takes them.
+    std::string read_only_reason;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ledger_status& x) {
     return f(caf::meta::type_name("ledger_status"), x.size, x.committed_size, x.pending, x.batches,
              x.last_batch_size, x.last_commit_us, x.replicated_size, x.replicas,
-             x.replica_lag_p50_us, x.replica_lag_p95_us);
+             x.replica_lag_p50_us, x.replica_lag_p95_us, x.read_only_reason);
 }
 
 /// What the signer is asked to sign: an identity's statement about content.
@@ -367,16 +369,21 @@ CAF_ADD_ATOM(civic_attest, civic::atoms, gossip_atom, "gossip")
 CAF_ADD_ATOM(civic_attest, civic::atoms, halt_atom, "halt")
 CAF_ADD_ATOM(civic_attest, civic::atoms, fetch_atom, "fetch")
 CAF_ADD_ATOM(civic_attest, civic::atoms, heal_atom, "heal")
+CAF_ADD_ATOM(civic_attest, civic::atoms, probe_atom, "probe")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
 
 namespace civic::actors {
 
 /// The committer: the one actor that blocks. Writes a batch to LMDB in one
-/// fsync'd transaction and answers when it is durable (or with the error).
+/// fsync'd transaction and answers when it is durable (or with the error:
+/// errc::no_space when the store found no room, see storage::shortage_of).
+/// `probe` (bytes) writes and removes a record that large, to learn whether a
+/// store that had no room takes writes again.
 /// Spawned detached (its own thread) in a node; on the scheduler in simulation.
 using committer_actor =
-    caf::typed_actor<caf::replies_to<atoms::commit_atom, batch_ptr>::with<atoms::commit_atom>>;
+    caf::typed_actor<caf::replies_to<atoms::commit_atom, batch_ptr>::with<atoms::commit_atom>,
+                     caf::replies_to<atoms::probe_atom, std::uint64_t>::with<atoms::probe_atom>>;
 
 /// A replica: holds a verified copy of the ledger. `replicate` offers it the
 /// next batch; it recomputes the tree from its own state, accepts the batch only
@@ -387,9 +394,13 @@ using committer_actor =
 /// whose message carries the size to resend from; a batch from an older
 /// leadership epoch than the replica knows fails with errc::not_leader (a
 /// deposed leader can get no acknowledgement). A refused batch changes nothing.
+/// A commit that finds no room makes it read-only (see the ledger): it refuses
+/// every offer at once with errc::no_space, so its leader gets no ack from it,
+/// and `probe` (its timer) tries the store again until it takes writes.
 using replica_actor =
     caf::typed_actor<caf::replies_to<atoms::replicate_atom, replicated_batch>::with<std::uint64_t>,
-                     caf::replies_to<atoms::status_atom>::with<ledger_status>>;
+                     caf::replies_to<atoms::status_atom>::with<ledger_status>,
+                     caf::reacts_to<atoms::probe_atom>>;
 
 /// The ledger (sequencer): validates entries against the identity registry,
 /// appends them to the Merkle tree in arrival order, batches everything that
@@ -407,13 +418,21 @@ using replica_actor =
 /// memory or from the store when it lags, and drops it when it goes down.
 /// `flush` is its own linger timer: an idle ledger may wait that long for more
 /// entries before it starts a commit; `tick` retries replicas that failed.
+/// A commit that fails because the store has no room (disk full, quota, LMDB
+/// map full) does not stop it: the batch and everything queued behind it are
+/// refused with errc::no_space (none was acknowledged), its tree goes back to
+/// the store's, and it is read-only: appends are refused at once, reads and
+/// replication go on, and `probe` (its timer, with backoff) tries a small write
+/// until the store takes one; then it takes appends again. Any other failed
+/// commit stops it, for its supervisor to restart it from the store.
 using ledger_actor =
     caf::typed_actor<caf::replies_to<atoms::append_atom, bytes>::with<append_receipt>,
                      caf::replies_to<atoms::append_atom, signed_locally>::with<append_receipt>,
                      caf::replies_to<atoms::checkpt_atom>::with<std::string>,
                      caf::replies_to<atoms::status_atom>::with<ledger_status>,
                      caf::replies_to<atoms::join_atom, caf::actor>::with<std::uint64_t>,
-                     caf::reacts_to<atoms::flush_atom>, caf::reacts_to<atoms::tick_atom>>;
+                     caf::reacts_to<atoms::flush_atom>, caf::reacts_to<atoms::tick_atom>,
+                     caf::reacts_to<atoms::probe_atom>>;
 
 /// The uplink: keeps a replica joined to its leader across the network. It
 /// connects through the middleman it is given (the TLS one on a node, the test
@@ -452,10 +471,15 @@ using witness_writer_actor = caf::typed_actor<
 /// record is kept as evidence. `status`: what it holds. `halt` (origin,
 /// reason): the log was caught showing two histories; the witness records it
 /// durably and never cosigns for that origin again.
+/// A round its writer cannot persist (a full disk) is answered 503 for every
+/// request it would have cosigned; the witness stays up, and a halt in that
+/// round goes first in the next one, which `probe` (its timer) starts when no
+/// request does, until the halt is durable.
 using witness_actor =
     caf::typed_actor<caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>,
                      caf::replies_to<atoms::status_atom>::with<witness_status>,
-                     caf::reacts_to<atoms::halt_atom, std::string, std::string>>;
+                     caf::reacts_to<atoms::halt_atom, std::string, std::string>,
+                     caf::reacts_to<atoms::probe_atom>>;
 
 /// Gossip: every `tick` (its period) it exchanges, with `fanout` peers drawn
 /// from a seeded generator, the newest verified checkpoint it knows per origin

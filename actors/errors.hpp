@@ -24,6 +24,7 @@ enum class errc : std::uint8_t {
     forbidden,         // a token that may not do what was asked
     not_leader,        // asked of a node that does not lead
     unavailable,       // the leader cannot be reached now: retry later
+    no_space,          // the store has no room: the node is read-only until it has
 };
 
 /// The error category of errc values.

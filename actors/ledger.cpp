@@ -270,11 +270,72 @@ void finish_batch(ledger_pointer self) {
     start_batch(self);
 }
 
+/// About what a batch writes: its entries, tiles, range and checkpoint.
+std::uint64_t batch_bytes(const storage::batch& b) {
+    std::uint64_t n = b.checkpoint.size() + 32 * b.range.size();
+    for (const auto& e : b.entries)
+        n += e.size();
+    for (const auto& t : b.tiles)
+        n += 32 * t.hashes.size();
+    return n;
+}
+
+/// After a batch found no room in the store: refuses it and everything queued
+/// behind it (none was acknowledged, so nothing is lost: the clients were told
+/// to retry), and puts the tree and the registry back to what the store holds,
+/// which is exactly what was committed (one commit at a time). Batches durable
+/// here and waiting for replicas stay. False when the store cannot be read.
+bool roll_back(ledger_pointer self) {
+    auto& st = self->state;
+    auto refusal = st.read_only.refusal("ledger");
+    for (auto& a : st.in_flight)
+        a.promise.deliver(refusal);
+    for (auto& a : st.pending)
+        a.promise.deliver(refusal);
+    st.in_flight.clear();
+    st.pending.clear();
+    st.in_flight_proofs.reset();
+    st.in_flight_batch.reset();
+    st.in_flight_checkpoint.clear();
+    st.registry.clear(); // it held the effects of refused entries; reloaded from the store
+    auto tree = st.store->load_tree();
+    if (!tree || tree->size() != st.committed_size) return false;
+    st.tree = std::move(*tree);
+    return true;
+}
+
+/// Tries the store again after the read-only backoff (on the actor's clock).
+void schedule_probe(ledger_pointer self) {
+    self->delayed_send(self, self->state.read_only.next_probe_delay(), atoms::probe_atom_v);
+}
+
+/// The probe timer: a write the size of the failed batch; once it goes
+/// through, appends are taken again.
+void probe(ledger_pointer self) {
+    auto& st = self->state;
+    if (!st.read_only.active()) return;
+    auto bytes = st.read_only.probe_bytes();
+    self->request(st.committer, st.config.commit_timeout, atoms::probe_atom_v, bytes)
+        .then(
+            [self](atoms::probe_atom) {
+                self->state.read_only.leave();
+                start_batch(self);
+            },
+            [self, bytes](caf::error& err) {
+                if (self->state.read_only.failed(err, bytes)) return schedule_probe(self);
+                auto failure =
+                    make_error(errc::storage_failure, "store probe failed: " + message_of(err));
+                fail_all(self->state, failure);
+                self->quit(failure);
+            });
+}
+
 // Cuts the next batch from the pending entries (when no commit is in flight),
 // signs its checkpoint and hands it to the committer.
 void start_batch(ledger_pointer self) {
     auto& st = self->state;
     if (!st.in_flight.empty() || st.pending.empty()) return;
+    if (st.read_only.active()) return; // (nothing is pending then: accept refuses)
     if (st.unreplicated.size() >= st.config.max_unreplicated_batches) return; // replicas lag
     // Fencing: without enough replicas no batch could be acknowledged, and a
     // leader cut off from its replicas (perhaps deposed meanwhile) must not sign
@@ -313,11 +374,19 @@ void start_batch(ledger_pointer self) {
                   batch_ptr(std::move(b)))
         .then([self](atoms::commit_atom) { finish_batch(self); },
               [self](caf::error& err) {
+                  auto& s = self->state;
+                  // No room: nothing of the batch is in the store (LMDB aborts the whole
+                  // transaction), so the tree goes back to the store's and the ledger
+                  // waits for room, read-only, instead of restarting into the same wall.
+                  if (s.read_only.failed(err, batch_bytes(*s.in_flight_batch))) {
+                      if (roll_back(self)) return schedule_probe(self);
+                      err = make_error(errc::storage_failure, "cannot read the tree back");
+                  }
                   // The tree in memory is now ahead of a store that failed: stop, and let a
                   // restart rebuild from what LMDB holds.
                   auto failure =
                       make_error(errc::storage_failure, "commit failed: " + message_of(err));
-                  fail_all(self->state, failure);
+                  fail_all(s, failure);
                   self->quit(failure);
               });
     st.in_flight_proofs.emplace(before, leaves);
@@ -327,6 +396,7 @@ void start_batch(ledger_pointer self) {
 // made it), checks it against the registry, and queues it for the next batch.
 caf::result<append_receipt> accept(ledger_pointer self, bytes raw, bool verify_signature) {
     auto& st = self->state;
+    if (st.read_only.active()) return st.read_only.refusal("ledger"); // at once: no commit
     if (st.pending.size() >= st.config.max_pending)
         return make_error(errc::overloaded, "the ledger queue is full; retry later");
     auto decoded = decode_entry(raw);
@@ -363,6 +433,7 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
     init.store = std::move(store);
     init.log_key = std::move(log_key);
     init.committer = std::move(committer);
+    init.read_only.configure(init.config.read_only);
 
     auto tree = init.store->load_tree();
     auto verifier = note::make_verifier(init.log_key->verifier_key());
@@ -432,6 +503,7 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
             self->state.replica_timer_set = false;
             replicate(self);
         },
+        [self](atoms::probe_atom) { probe(self); },
         [self](atoms::status_atom) {
             auto& st = self->state;
             ledger_status s = st.counters;
@@ -442,6 +514,7 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
             s.replicas = st.replicas.size();
             s.replica_lag_p50_us = lag_quantile(st, 0.50);
             s.replica_lag_p95_us = lag_quantile(st, 0.95);
+            s.read_only_reason = st.read_only.reason();
             return s;
         },
     };

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/read_only.hpp"
 #include "protocol/note.hpp"
 #include "storage/ledger_store.hpp"
 
@@ -49,6 +50,8 @@ struct ledger_config {
     /// Called on the ledger's thread after each commit; must be quick and must
     /// not call back into actors (metrics only).
     std::function<void(const batch_report&)> on_commit;
+    /// When a commit finds no room: how often to probe the store, and whom to tell.
+    read_only_config read_only;
 };
 
 struct ledger_state {
@@ -80,6 +83,8 @@ struct ledger_state {
     batch_ptr in_flight_batch; // what the committer writes, kept for the replicas
     caf::actor_clock::time_point commit_started{};
     bool linger_timer_set = false;
+    /// Set when a commit found no room: appends are refused until a probe writes.
+    read_only_mode read_only;
 
     /// A batch durable here whose appends wait for replica acknowledgements.
     struct committed_batch {

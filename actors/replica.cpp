@@ -12,6 +12,7 @@ namespace {
 struct prepared {
     std::shared_ptr<storage::batch> batch;
     storage::tree_state tree;
+    std::uint64_t bytes = 0; // about what the commit writes
 };
 
 caf::error refuse(const std::string& why) { return make_error(errc::inconsistent, why); }
@@ -73,6 +74,11 @@ caf::expected<prepared> prepare(replica_state& st, const replicated_batch& offer
     b.checkpoint = offer.checkpoint;
     for (auto& [name, rec] : changed)
         b.identities.push_back(std::move(rec));
+    out.bytes = b.checkpoint.size() + 32 * b.range.size();
+    for (const auto& e : b.entries)
+        out.bytes += e.size();
+    for (const auto& t : b.tiles)
+        out.bytes += 32 * t.hashes.size();
     return out;
 }
 
@@ -80,6 +86,30 @@ void fail_all(replica_state& st, const caf::error& err) {
     for (auto& o : st.queue)
         o.promise.deliver(err);
     st.queue.clear();
+}
+
+void process(replica_pointer self);
+
+/// Tries the store again after the read-only backoff (on the actor's clock).
+void schedule_probe(replica_pointer self) {
+    self->delayed_send(self, self->state.read_only.next_probe_delay(), atoms::probe_atom_v);
+}
+
+/// The probe timer: a write about the size of the refused batch; once it goes
+/// through, offers are taken again (the leader resends what it lacks).
+void probe(replica_pointer self) {
+    auto& st = self->state;
+    if (!st.read_only.active()) return;
+    auto bytes = st.read_only.probe_bytes();
+    self->request(st.committer, st.config.commit_timeout, atoms::probe_atom_v, bytes)
+        .then([self](atoms::probe_atom) { self->state.read_only.leave(); },
+              [self, bytes](caf::error& err) {
+                  if (self->state.read_only.failed(err, bytes)) return schedule_probe(self);
+                  auto failure =
+                      make_error(errc::storage_failure, "store probe failed: " + message_of(err));
+                  fail_all(self->state, failure);
+                  self->quit(failure);
+              });
 }
 
 /// Answers or commits the offers at the front of the queue, one commit at a time.
@@ -136,12 +166,21 @@ void process(replica_pointer self) {
                     s.queue.pop_front();
                     process(self);
                 },
-                [self](caf::error& err) {
+                [self, bytes = ready->bytes](caf::error& err) {
+                    auto& s = self->state;
+                    if (s.read_only.failed(err, bytes)) {
+                        // No room: LMDB wrote nothing of the batch and the tree here is
+                        // still the store's. Refuse the offers (the leader resends), stay
+                        // read-only and probe the store until it takes writes again.
+                        s.committing = false;
+                        fail_all(s, s.read_only.refusal("replica"));
+                        return schedule_probe(self);
+                    }
                     // The store may be ahead of or behind this state now: stop, and let a
                     // restart rebuild from what LMDB holds.
                     auto failure =
                         make_error(errc::storage_failure, "commit failed: " + message_of(err));
-                    fail_all(self->state, failure);
+                    fail_all(s, failure);
                     self->quit(failure);
                 });
         return;
@@ -157,6 +196,7 @@ replica_actor::behavior_type replica(replica_pointer self, replica_config config
     init.config = std::move(config);
     init.store = std::move(store);
     init.committer = std::move(committer);
+    init.read_only.configure(init.config.read_only);
     auto verifier = note::make_verifier(log_key);
     auto tree = init.store->load_tree();
     status recovered = !verifier ? status(verifier.err())
@@ -179,6 +219,7 @@ replica_actor::behavior_type replica(replica_pointer self, replica_config config
     return {
         [self](atoms::replicate_atom, replicated_batch& offer) -> caf::result<std::uint64_t> {
             auto& st = self->state;
+            if (st.read_only.active()) return st.read_only.refusal("replica"); // at once
             if (offer.epoch < st.epoch)
                 return make_error(errc::not_leader,
                                   "a batch from epoch " + std::to_string(offer.epoch) +
@@ -191,7 +232,11 @@ replica_actor::behavior_type replica(replica_pointer self, replica_config config
                 // promotion): a small synchronous write.
                 if (auto cp = log_signed(st, offer.checkpoint); !cp) return std::move(cp.error());
                 if (auto ok = storage::store_epoch(*st.store, offer.epoch); !ok)
-                    return make_error(errc::storage_failure, ok.message());
+                    return make_error(storage::shortage_of(ok.err()) ==
+                                              storage::space_shortage::none
+                                          ? errc::storage_failure
+                                          : errc::no_space,
+                                      ok.message());
                 st.epoch = offer.epoch;
             }
             if (offer.entries.empty()) return make_error(errc::inconsistent, "an empty batch");
@@ -213,8 +258,10 @@ replica_actor::behavior_type replica(replica_pointer self, replica_config config
             auto s = self->state.counters;
             s.size = s.committed_size = self->state.tree.size();
             s.pending = self->state.queue.size();
+            s.read_only_reason = self->state.read_only.reason();
             return s;
         },
+        [self](atoms::probe_atom) { probe(self); },
     };
 }
 

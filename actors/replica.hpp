@@ -2,6 +2,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/read_only.hpp"
 #include "protocol/note.hpp"
 #include "storage/ledger_store.hpp"
 
@@ -25,6 +26,8 @@ struct replica_config {
     /// Called with the durable size after each batch it commits (the
     /// simulator measures replication lag with it).
     std::function<void(std::uint64_t size)> on_durable;
+    /// When a commit finds no room: how often to probe the store, and whom to tell.
+    read_only_config read_only;
 };
 
 struct replica_state {
@@ -44,6 +47,8 @@ struct replica_state {
     bool committing = false;
     ledger_status counters;
     std::uint64_t epoch = 0; // the newest leadership epoch seen (durable in the store)
+    /// Set when a commit found no room: offers are refused until a probe writes.
+    read_only_mode read_only;
 };
 
 using replica_pointer = replica_actor::stateful_pointer<replica_state>;

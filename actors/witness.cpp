@@ -44,7 +44,8 @@ void run_round(witness_pointer self);
 /// answers only when they are durable.
 void run_round(witness_pointer self) {
     auto& st = self->state;
-    while (!st.committing && (!st.waiting.empty() || !st.pending_halts.empty())) {
+    while (!st.committing &&
+           (!st.waiting.empty() || (!st.pending_halts.empty() && !st.halt_retry_scheduled))) {
         auto count = std::min(st.waiting.size(), st.config.max_round);
         std::vector<witness_state::waiting_request> round(
             std::make_move_iterator(st.waiting.begin()),
@@ -158,18 +159,35 @@ void run_round(witness_pointer self) {
                     deliver(*shared_round, *shared_answers);
                     run_round(self);
                 },
-                [self, shared_round, shared_answers, deliver](caf::error& e) {
+                [self, write, shared_round, shared_answers, deliver](caf::error& e) {
                     if (e == caf::sec::request_timeout) {
                         // Durable or not, nobody can tell: start again from the store.
                         self->quit(make_error(errc::storage_failure,
                                               "the witness store did not commit in time"));
                         return;
                     }
+                    // Nothing of the round is durable (a full disk, say): no cosignature
+                    // leaves, and the witness stays up to try again with the next round.
                     for (auto& a : *shared_answers)
                         if (a.status == 200)
                             a = {status_unavailable, false,
                                  "the witness cannot persist now: " + message_of(e)};
-                    self->state.committing = false;
+                    auto& s = self->state;
+                    s.committing = false;
+                    // A halt must not be lost with the round: it goes first in the next
+                    // one (so no later request is cosigned without it), which a timer
+                    // starts if no request does.
+                    for (const auto& [origin, rec] : write->states) {
+                        auto durable = s.states.find(origin);
+                        bool halted_already =
+                            durable != s.states.end() && !durable->second.halted.empty();
+                        if (!rec.halted.empty() && !halted_already)
+                            s.pending_halts.emplace(origin, rec.halted);
+                    }
+                    if (!s.pending_halts.empty() && !s.halt_retry_scheduled) {
+                        s.halt_retry_scheduled = true;
+                        self->delayed_send(self, s.config.halt_retry, atoms::probe_atom_v);
+                    }
                     deliver(*shared_round, *shared_answers);
                     run_round(self);
                 });
@@ -206,6 +224,10 @@ witness_actor::behavior_type witness(witness_pointer self, witness_config config
             auto it = s.states.find(origin);
             if (it != s.states.end() && !it->second.halted.empty()) return;
             s.pending_halts.emplace(std::move(origin), std::move(why));
+            run_round(self);
+        },
+        [self](atoms::probe_atom) {
+            self->state.halt_retry_scheduled = false;
             run_round(self);
         },
         [self](atoms::status_atom) {

@@ -27,6 +27,9 @@ struct witness_config {
     /// A commit this slow means the disk is gone: the witness stops, and its
     /// restart re-reads what is durable.
     std::chrono::milliseconds commit_timeout{60000};
+    /// After a round that could not persist a halt (a full disk), it is tried
+    /// again this often until it is durable, whether or not requests come.
+    std::chrono::milliseconds halt_retry{1000};
     /// Fault injection for tests: called after a round is durable and before it
     /// is answered (a test kills the process there).
     std::function<void()> after_persist;
@@ -51,6 +54,7 @@ struct witness_state {
     std::deque<waiting_request> waiting;
     std::map<std::string, std::string> pending_halts; // origin -> why, for the next round
     bool committing = false;
+    bool halt_retry_scheduled = false; // a halt waits for room, and its timer is set
     std::uint64_t cosigned = 0, refused = 0, evidence = 0;
 };
 

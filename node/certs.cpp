@@ -121,7 +121,7 @@ status write_key(const std::string& path, EVP_PKEY* key) {
     char* data = nullptr;
     long size = BIO_get_mem_data(mem.get(), &data);
     std::string pem(data, static_cast<std::size_t>(size));
-    auto written = write_secret_file(path, pem); // 0600, never overwriting
+    auto written = write_secret_file(path, {pem}); // 0600, never overwriting
     OPENSSL_cleanse(pem.data(), pem.size());
     return written;
 }

@@ -75,7 +75,7 @@ int run_keygen(const po::variables_map& vm, std::ostream& out, std::ostream& err
     int code = exit_ok;
     if (vm.count("out")) {
         auto path = vm["out"].as<std::string>();
-        if (auto ok = write_secret_file(path, secret + "\n"); !ok) {
+        if (auto ok = write_secret_file(path, {secret, "\n"}); !ok) {
             err << "civic-attest keygen: --out " << ok.message() << "\n";
             code = exit_failed;
         } else {
@@ -375,6 +375,11 @@ void describe_node_flags(po::options_description& o) {
         "how long an idle ledger waits for more entries before it commits")(
         "max-pending", po::value<std::size_t>()->default_value(100000),
         "most entries waiting for a batch")(
+        "no-space-retry-ms", po::value<unsigned>()->default_value(1000),
+        "when a commit finds the disk full, the node is read-only and tries a write again after "
+        "this long, doubling up to --no-space-retry-max-ms")(
+        "no-space-retry-max-ms", po::value<unsigned>()->default_value(30000),
+        "longest wait between two such tries")(
         "max-connections", po::value<std::size_t>()->default_value(0),
         "most open HTTP connections (0: half the descriptor limit left after a reserve, at most "
         "16384)")("max-connections-per-address", po::value<std::size_t>()->default_value(256),
@@ -415,6 +420,15 @@ status read_node_flags(const po::variables_map& vm, service_options& options) {
                           std::to_string(max_entry_size) + ")");
     if (options.ledger.batch_linger > std::chrono::seconds(10))
         return make_error("--batch-linger-ms must be at most 10000");
+    options.ledger.read_only.retry =
+        std::chrono::milliseconds(vm["no-space-retry-ms"].as<unsigned>());
+    options.ledger.read_only.retry_max =
+        std::chrono::milliseconds(vm["no-space-retry-max-ms"].as<unsigned>());
+    if (options.ledger.read_only.retry.count() == 0 ||
+        options.ledger.read_only.retry_max < options.ledger.read_only.retry ||
+        options.ledger.read_only.retry_max > std::chrono::hours(1))
+        return make_error("--no-space-retry-ms must be > 0 and at most --no-space-retry-max-ms, "
+                          "which is at most 3600000");
     if (options.http.threads == 0 || options.http.threads > 64)
         return make_error("--http-threads must be 1 to 64");
     if (options.http.max_connections_per_address == 0)
@@ -616,8 +630,7 @@ int run_promote(const po::variables_map& vm, std::ostream& out, std::ostream& er
         ed25519::wipe(secret.data(), secret.size());
         return fail("nodes[" + name + "].log_key is not the key of " + t->log_vkey);
     }
-    auto copied = write_secret_file((fs::path(self->data) / "log.key").string(), secret + "\n");
-    ed25519::wipe(secret.data(), secret.size());
+    auto copied = write_secret_key_file((fs::path(self->data) / "log.key").string(), secret);
     if (!copied && !fs::exists(fs::path(self->data) / "log.key")) return fail(copied.message());
 
     // Identity keys and tokens from the old leader (or its backup).
@@ -695,7 +708,7 @@ status write_key_file(const std::string& path, const std::string& secret) {
     std::error_code ec;
     auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    return write_secret_file(path, secret + "\n");
+    return write_secret_file(path, {secret, "\n"});
 }
 
 /// Makes the log key once and writes it to every node that may lead, and its

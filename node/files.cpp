@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,19 +50,37 @@ result<std::string> read_file(const std::string& path) {
     return out;
 }
 
-status write_secret_file(const std::string& path, const std::string& content) {
+status sync_directory(const std::string& path) {
+    errno = 0;
+    fd_guard d{::open(path.empty() ? "." : path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (d.fd < 0) return file_error(path, "cannot open the directory");
+    if (::fsync(d.fd) != 0) return file_error(path, "fsync of the directory failed");
+    return {};
+}
+
+status write_secret_file(const std::string& path, std::initializer_list<std::string_view> pieces) {
     errno = 0;
     fd_guard f{::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
     if (f.fd < 0) return file_error(path, "cannot create (it must not exist yet)");
-    std::size_t done = 0;
-    while (done < content.size()) {
-        auto n = ::write(f.fd, content.data() + done, content.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return file_error(path, "write failed");
-        done += static_cast<std::size_t>(n);
+    for (auto piece : pieces) {
+        std::size_t done = 0;
+        while (done < piece.size()) {
+            auto n = ::write(f.fd, piece.data() + done, piece.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return file_error(path, "write failed");
+            done += static_cast<std::size_t>(n);
+        }
     }
     if (::fsync(f.fd) != 0) return file_error(path, "fsync failed");
-    return {};
+    // The file's name lives in its directory: without this a power loss can
+    // leave a key whose registration committed with no file behind it.
+    return sync_directory(std::filesystem::path(path).parent_path().string());
+}
+
+status write_secret_key_file(const std::string& path, std::string& secret) {
+    auto written = write_secret_file(path, {secret, "\n"});
+    ed25519::wipe(secret.data(), secret.size());
+    return written;
 }
 
 result<std::string> read_secret_file(const std::string& path) {

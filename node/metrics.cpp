@@ -125,6 +125,13 @@ struct metrics::impl {
             .Help("HTTP connections turned away or evicted, by reason (full, per_address, "
                   "evicted_idle)")
             .Register(*registry);
+    prometheus::Family<prometheus::Counter>& peer_refused_family =
+        prometheus::BuildCounter()
+            .Name("civic_peer_connections_refused_total")
+            .Help("Connections to the peer port refused or closed by its TLS front, by reason "
+                  "(full, per_address, handshake_timeout, handshake_failed, unknown_peer, "
+                  "wrong_peer)")
+            .Register(*registry);
     prometheus::Counter& refused_full = refused_family.Add({{"reason", "full"}});
     prometheus::Counter& refused_per_address = refused_family.Add({{"reason", "per_address"}});
     prometheus::Counter& evicted_idle = refused_family.Add({{"reason", "evicted_idle"}});
@@ -162,6 +169,25 @@ struct metrics::impl {
                   "(this store's own, or its leader's)")
             .Register(*registry);
     prometheus::Counter& healed = healed_family.Add({});
+    prometheus::Family<prometheus::Gauge>& read_only_family =
+        prometheus::BuildGauge()
+            .Name("civic_ledger_read_only")
+            .Help("1 while the ledger (or replica) refuses writes because its store has no room "
+                  "(disk full, quota, LMDB map full), else 0 (alert on 1)")
+            .Register(*registry);
+    prometheus::Gauge& read_only = read_only_family.Add({});
+    prometheus::Family<prometheus::Counter>& commit_failures_family =
+        prometheus::BuildCounter()
+            .Name("civic_ledger_commit_failures_total")
+            .Help("Ledger or replica commits (and store probes) that failed, by reason "
+                  "(no_space, quota, map_full, other)")
+            .Register(*registry);
+    // Made up front, so that every reason shows as 0 before it happens.
+    std::array<std::pair<const char*, prometheus::Counter*>, 4> commit_failures{
+        {{"no_space", &commit_failures_family.Add({{"reason", "no_space"}})},
+         {"quota", &commit_failures_family.Add({{"reason", "quota"}})},
+         {"map_full", &commit_failures_family.Add({{"reason", "map_full"}})},
+         {"other", &commit_failures_family.Add({{"reason", "other"}})}}};
     prometheus::Histogram& time_to_quorum = quorum_family.Add({}, seconds_buckets());
     prometheus::Counter& rounds_with_quorum = rounds_family.Add({{"outcome", "quorum"}});
     prometheus::Counter& rounds_without_quorum = rounds_family.Add({{"outcome", "no_quorum"}});
@@ -234,6 +260,11 @@ void metrics::http_connection_refused(const char* reason) {
     counter.Increment();
 }
 
+void metrics::peer_connection_refused(const char* reason) {
+    // Reasons are the front's fixed set, never from input.
+    impl_->peer_refused_family.Add({{"reason", reason}}).Increment();
+}
+
 void metrics::split_view_found() { impl_->split_views.Increment(); }
 
 void metrics::store_damage_found() { impl_->store_damage.Increment(); }
@@ -254,6 +285,15 @@ void metrics::range_healed(std::size_t known) {
 
 void metrics::scrubbed(std::uint64_t entries) {
     impl_->scrubbed.Increment(static_cast<double>(entries));
+}
+
+void metrics::set_read_only(bool read_only) { impl_->read_only.Set(read_only ? 1 : 0); }
+
+void metrics::commit_failed(const char* reason) {
+    std::string_view r(reason);
+    for (auto& [label, counter] : impl_->commit_failures)
+        if (r == label) return counter->Increment();
+    impl_->commit_failures.back().second->Increment(); // "other"
 }
 
 void metrics::set_split_views(std::uint64_t count) {

@@ -36,6 +36,9 @@ public:
     /// A connection the HTTP server turned away or evicted ("full", "per_address",
     /// "evicted_idle"). Thread-safe.
     void http_connection_refused(const char* reason);
+    /// A connection the peer port's TLS front refused or closed, by reason
+    /// (peer_tls_options::on_refused). Thread-safe.
+    void peer_connection_refused(const char* reason);
     /// A split view was caught (new verified evidence). Thread-safe.
     void split_view_found();
     /// A read found the store's bytes differ from the verified tree (or missing
@@ -49,6 +52,12 @@ public:
     void range_healed(std::size_t known);
     /// The scrub checked `entries` entries (civic_scrub_entries_total). Thread-safe.
     void scrubbed(std::uint64_t entries);
+    /// The ledger (or replica) refuses writes because its store has no room, or
+    /// takes them again: civic_ledger_read_only. Thread-safe.
+    void set_read_only(bool read_only);
+    /// A ledger or replica commit failed, by reason ("no_space", "quota",
+    /// "map_full", "other"): civic_ledger_commit_failures_total. Thread-safe.
+    void commit_failed(const char* reason);
     /// The evidence records held at start.
     void set_split_views(std::uint64_t count);
     /// The tree size before any batch of this run is committed.

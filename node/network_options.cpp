@@ -68,6 +68,7 @@ result<service_options> node_options(const topology& t, const node_spec& self, b
         if (n.name == self.name) continue;
         if (opens_to(self, n)) net.gossip_peers.push_back({n.name, n.host, n.caf_port});
         net.peers.emplace_back(n.host, n.caf_port);
+        net.peer_names[{n.host, n.caf_port}] = n.name;
         if (n.has(node_role::leader) || n.may_lead)
             net.leader_candidates.emplace_back(n.host, n.caf_port);
     }

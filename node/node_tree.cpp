@@ -25,31 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// The signer's keys: each identity's current key from keys/. A rotation
-/// interrupted by a crash may leave the old and the new key file; the registry
-/// decides which one is current.
-result<actors::key_ring> load_identity_keys(const fs::path& dir,
-                                            const storage::ledger_store& store) {
-    actors::key_ring keys;
-    std::error_code ec;
-    // Sorted: the key ring must not depend on the order the file system lists.
-    std::vector<fs::path> files;
-    for (const auto& file : fs::directory_iterator(dir / "keys", ec))
-        if (file.path().extension() == ".key") files.push_back(file.path());
-    if (ec) return make_error((dir / "keys").string() + ": " + ec.message());
-    std::sort(files.begin(), files.end());
-    for (const auto& file : files) {
-        auto k = read_signer_key_file(file.string());
-        if (!k) return k.err();
-        auto rec = store.identity(k->name);
-        if (!rec) return make_error(dir.string() + ": " + rec.message());
-        auto current = *rec ? (*rec)->current() : nullptr;
-        if (current && current->key == k->key.public_key_bytes())
-            keys[k->name] = std::make_shared<const ed25519::secret_key>(std::move(k->key));
-    }
-    return keys;
-}
-
 /// The middleman a node's actors connect through: the TLS one, or the plain
 /// one on a development machine and in simulation (its test network).
 caf::io::middleman_actor middleman_of(caf::actor_system& sys, bool insecure) {
@@ -99,6 +74,8 @@ status add_ledger_children(node_tree& t, const service_options& options,
         ledger_config.origin = ledger.origin;
         ledger_config.epoch = storage::stored_epoch(*ledger.store);
         ledger_config.on_commit = runtime.on_commit;
+        ledger_config.read_only.on_change = runtime.on_read_only;
+        ledger_config.read_only.on_commit_failed = runtime.on_commit_failed;
         auto log = ledger.log;
         t.config.children.push_back(
             {"ledger", [ledger_config, shared_store, log, directory](caf::actor_system& sys) {
@@ -118,7 +95,7 @@ status add_ledger_children(node_tree& t, const service_options& options,
                  auto ledger_handle =
                      caf::actor_cast<actors::ledger_actor>(directory->get("ledger"));
                  return caf::actor_cast<caf::actor>(
-                     sys.spawn(actors::signer, keys ? std::move(*keys) : actors::key_ring{},
+                     sys.spawn(actors::signer, keys ? std::move(keys->keys) : actors::key_ring{},
                                actors::signer_config{unix_offset, timeout}, ledger_handle));
              }});
         if (!net.witnesses.empty()) {
@@ -154,6 +131,9 @@ status add_ledger_children(node_tree& t, const service_options& options,
     actors::replica_config replica_config;
     replica_config.origin = ledger.origin;
     replica_config.on_durable = runtime.on_replica_durable;
+    replica_config.read_only = options.ledger.read_only; // the same backoff as a leader's
+    replica_config.read_only.on_change = runtime.on_read_only;
+    replica_config.read_only.on_commit_failed = runtime.on_commit_failed;
     auto vkey = note::parse_vkey(ledger.log_vkey);
     if (!vkey) return make_error("the log's verifier key: " + vkey.message());
     t.config.children.push_back(
@@ -329,6 +309,66 @@ std::string identity_key_file_name(const std::string& identity, const ed25519::p
            hex_encode(key).substr(0, 16) + ".key";
 }
 
+/// The signer's keys: each identity's current key from keys/. A rotation
+/// interrupted by a crash may leave the old and the new key file; the registry
+/// decides which one is current. A file that cannot be read, and a registered
+/// identity whose current key has no file, disable that identity only: the
+/// node starts and says which (the rest of the log must stay available).
+result<identity_keys> load_identity_keys(const fs::path& dir, const storage::ledger_store& store) {
+    identity_keys out;
+    std::error_code ec;
+    // Sorted: the key ring must not depend on the order the file system lists.
+    std::vector<fs::path> files;
+    for (const auto& file : fs::directory_iterator(dir / "keys", ec))
+        if (file.path().extension() == ".key") files.push_back(file.path());
+    if (ec) return make_error((dir / "keys").string() + ": " + ec.message());
+    std::sort(files.begin(), files.end());
+    std::map<std::string, std::string> unreadable; // file name -> why
+    for (const auto& file : files) {
+        auto k = read_signer_key_file(file.string());
+        if (!k) {
+            unreadable[file.filename().string()] = k.message();
+            continue;
+        }
+        auto rec = store.identity(k->name);
+        if (!rec) return make_error(dir.string() + ": " + rec.message());
+        auto current = *rec ? (*rec)->current() : nullptr;
+        if (current && current->key == k->key.public_key_bytes())
+            out.keys[k->name] = std::make_shared<const ed25519::secret_key>(std::move(k->key));
+    }
+    auto report = [&out](identity_key_problem problem) {
+        if (out.problems.size() < identity_keys::max_problems)
+            out.problems.push_back(std::move(problem));
+        ++out.problem_count;
+    };
+    // Every identity in force must have its key.
+    constexpr std::size_t page = 1000;
+    std::string after;
+    while (true) {
+        auto names = store.identity_names(after, page);
+        if (!names) return make_error(dir.string() + ": " + names.message());
+        for (const auto& name : *names) {
+            if (out.keys.count(name)) continue;
+            auto rec = store.identity(name);
+            if (!rec) return make_error(dir.string() + ": " + rec.message());
+            auto current = *rec ? (*rec)->current() : nullptr;
+            if (!current) continue; // retired
+            auto file = identity_key_file_name(name, current->key);
+            auto bad = unreadable.find(file);
+            report({name, "keys/" + file,
+                    bad != unreadable.end() ? "its key file is unreadable: " + bad->second
+                                            : "its key file is missing"});
+            if (bad != unreadable.end()) unreadable.erase(bad);
+        }
+        if (names->size() < page) break;
+        after = names->back();
+    }
+    // Unreadable files that hold no identity's current key disable nothing.
+    for (const auto& [file, why] : unreadable)
+        report({"", "keys/" + file, "unreadable, and not the current key of any identity: " + why});
+    return out;
+}
+
 result<opened_ledger> open_ledger(const std::string& data_dir) {
     const fs::path dir = data_dir;
     const auto ledger_dir = (dir / "ledger").string();
@@ -374,7 +414,10 @@ status load_log_keys(opened_ledger& ledger, const service_options& options) {
     ledger.log_vkey = log_vkey;
     if (net.leading) {
         auto keys = load_identity_keys(dir, *ledger.store);
-        if (!keys) return keys.err(); // checked here: a bad key file is an operator's error
+        if (!keys) return keys.err();
+        ledger.identity_keys_loaded = keys->keys.size();
+        ledger.identity_key_problems = std::move(keys->problems);
+        ledger.identity_key_problem_count = keys->problem_count;
     }
     // Refuse to start on a store that is not the tree our last checkpoint signed.
     auto tree = ledger.store->load_tree();

@@ -7,6 +7,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/directory.hpp"
+#include "actors/signer.hpp"
 #include "actors/supervisor.hpp"
 #include "node/service.hpp"
 #include "protocol/note.hpp"
@@ -15,10 +16,12 @@
 #include "storage/witness_store.hpp"
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace civic::node {
 
@@ -47,8 +50,30 @@ struct node_runtime {
     std::function<void(std::uint64_t entries)> on_scrubbed;
     std::function<void(const storage::damaged_range&, const std::string& source)> on_healed;
     std::function<void(const storage::damaged_range&, const std::string& why)> on_not_healed;
+    /// The ledger or replica became read-only (a commit found no room: the
+    /// reason) or takes writes again (empty); also empty at each of its starts.
+    std::function<void(const std::string& reason)> on_read_only;
+    /// A ledger or replica commit failed, with its reason's label (no_space,
+    /// quota, map_full, other).
+    std::function<void(const char* reason)> on_commit_failed;
     /// When a leader in test-equivocate mode starts showing two histories.
     caf::actor_clock::time_point equivocate_from{};
+};
+
+/// An identity the node cannot sign for: its key file is missing or unreadable
+/// (`identity` empty: an unreadable file that holds no identity's current key).
+struct identity_key_problem {
+    std::string identity;
+    std::string file; // under the data directory
+    std::string reason;
+};
+
+/// The identity keys found in a data directory's keys/.
+struct identity_keys {
+    static constexpr std::size_t max_problems = 100; // kept; the rest only counted
+    actors::key_ring keys;
+    std::vector<identity_key_problem> problems;
+    std::size_t problem_count = 0;
 };
 
 /// A node's ledger store, opened, with the log's keys, checked against its
@@ -59,18 +84,27 @@ struct opened_ledger {
     /// The log's signer: only while the node leads.
     std::shared_ptr<const note::ed25519_signer> log;
     std::string log_vkey; // note format
+    /// A leader's identity keys at start: how many, and what disables identities.
+    std::size_t identity_keys_loaded = 0;
+    std::vector<identity_key_problem> identity_key_problems;
+    std::size_t identity_key_problem_count = 0;
 };
 
 /// Opens `data_dir`/ledger and reads its origin.
 result<opened_ledger> open_ledger(const std::string& data_dir);
 
 /// Loads the log key (a leader's, or a node's without the network's verifier
-/// key), checks the identity keys (a leader), and refuses a store that is not
-/// the tree its latest checkpoint signed.
+/// key), checks the identity keys (a leader: what disables an identity is in
+/// `ledger`, not an error), and refuses a store that is not the tree its latest
+/// checkpoint signed.
 status load_log_keys(opened_ledger& ledger, const service_options& options);
 
 /// The file an identity's key is kept in, under the data directory's keys/.
 std::string identity_key_file_name(const std::string& identity, const ed25519::public_key& key);
+
+/// The identity keys in `dir`/keys for the identities in force in `store`.
+result<identity_keys> load_identity_keys(const std::filesystem::path& dir,
+                                         const storage::ledger_store& store);
 
 /// A node's supervision tree (rest-for-one: whatever depends on an actor that
 /// restarted starts again with its new handle) and what its actors share.

@@ -16,6 +16,7 @@
 #include "node/files.hpp"
 #include "node/metrics.hpp"
 #include "node/node_tree.hpp"
+#include "node/peer_tls.hpp"
 #include "node/tiles_api.hpp"
 #include "protocol/bundle.hpp"
 #include "protocol/checkpoint.hpp"
@@ -48,6 +49,14 @@ http_response json_ok(const json& body) {
     return r;
 }
 
+/// A write refused because the store has no room: 503, retry later (writes
+/// resume by themselves once it has).
+http_response read_only_response(const std::string& message) {
+    auto r = json_error(503, "read_only", message);
+    r.headers.push_back({"Retry-After", "5"});
+    return r;
+}
+
 /// The HTTP answer for an error from our actors (or CAF's own, e.g. a timeout).
 http_response error_response(const caf::error& e) {
     using actors::errc;
@@ -74,6 +83,8 @@ http_response error_response(const caf::error& e) {
         return json_error(403, "forbidden", message);
     case errc::not_leader:
         return json_error(421, "not_leader", message);
+    case errc::no_space:
+        return read_only_response(message);
     case errc::unavailable:
     case errc::storage_failure:
     case errc::gap:
@@ -224,9 +235,7 @@ result<init_result> init_data_dir(const std::string& dir, const std::string& ori
     }
     auto key = given ? std::move(*given) : ed25519::secret_key::generate();
     auto secret = note::format_signer_key(origin, note::type_ed25519, key);
-    auto written = write_secret_file((fs::path(dir) / "log.key").string(), secret + "\n");
-    ed25519::wipe(secret.data(), secret.size());
-    CIVIC_TRY(written);
+    CIVIC_TRY(write_secret_key_file((fs::path(dir) / "log.key").string(), secret));
     note::ed25519_signer log(origin, std::move(key));
     init_result out;
     out.log_vkey = note::format_vkey(log.verifier_key());
@@ -238,7 +247,7 @@ result<init_result> init_data_dir(const std::string& dir, const std::string& ori
     CIVIC_TRY_ASSIGN(store, storage::ledger_store::open({(fs::path(dir) / "ledger").string()}));
     CIVIC_TRY(store->put_setting(origin_setting, origin));
     out.admin_token = make_token();
-    CIVIC_TRY(write_secret_file((fs::path(dir) / "admin.token").string(), out.admin_token + "\n"));
+    CIVIC_TRY(write_secret_file((fs::path(dir) / "admin.token").string(), {out.admin_token, "\n"}));
     CIVIC_TRY(store->put_token(sha256(byte_view(out.admin_token)),
                                storage::token_record{"admin", true, {}}));
     return out;
@@ -270,11 +279,13 @@ struct service::impl {
     actors::gateway_actor gateway;
     std::uint16_t published_port = 0;
     std::string role_note; // why the role differs from the topology's, if it does
+    json identity_keys_report; // a leader's identity keys at start (null elsewhere)
     mutable std::mutex failure_mutex;
     std::optional<std::string> failure;
     std::vector<actors::bridge_actor> bridges;
     std::atomic<std::size_t> next_bridge{0};
     std::unique_ptr<http_server> http;
+    std::unique_ptr<peer_tls> peer_front; // the peer port, on a TLS network
     std::unique_ptr<policy_verifier> trust; // this log's key; caches checkpoint verdicts
     /// The network's policy (when it has one): which witnesses cosigned a checkpoint.
     std::unique_ptr<policy_verifier> network_trust;
@@ -282,12 +293,41 @@ struct service::impl {
     std::unique_ptr<metrics> stats; // outlives the actors and the HTTP server
     std::shared_ptr<storage::witness_store> witness_store; // witnesses only
     std::shared_ptr<storage::witness_store> gossip_store;  // split-view evidence
+    /// Why the ledger (or replica) refuses writes, as it last reported; empty
+    /// while it takes them. Guarded: set on an actor's thread, read on HTTP ones.
+    mutable std::mutex read_only_mutex;
+    std::string read_only_reason;
+    std::chrono::steady_clock::time_point read_only_since{};
+
+    /// The ledger or replica reported a change (see node_runtime::on_read_only):
+    /// logged and shown in the metrics once per change, not once per request.
+    void set_read_only(const std::string& reason);
+    /// Why writes are refused now, or nothing.
+    std::optional<std::string> read_only_now() const {
+        std::lock_guard lock(read_only_mutex);
+        if (read_only_reason.empty()) return std::nullopt;
+        return read_only_reason;
+    }
+    /// The 503 for a write while the leader's ledger is read-only (at once: no
+    /// key file written, nothing asked of the ledger), or nothing.
+    std::optional<http_response> refuse_while_read_only() const {
+        if (!options.network.leading) return std::nullopt; // the leader's store takes them
+        auto why = read_only_now();
+        if (!why) return std::nullopt;
+        return read_only_response("the ledger is read-only: " + *why +
+                                  "; writes resume by themselves once the store has room");
+    }
 
     /// GET /api/evidence: every split-view evidence record this node holds.
     http_response evidence_list(const target& t) const;
 
     /// Spawns the supervision tree and waits until its last child runs.
     civic::status start_tree(actors::supervisor_config tree);
+    /// Logs what disables identities at start and keeps it for /api/status.
+    void report_identity_keys(const opened_ledger& ledger);
+    /// On a TLS network: binds the peer port behind its TLS front and points every
+    /// peer endpoint at the front's forwarder for it (see peer_tls.hpp).
+    civic::status start_peer_front();
     /// Spawns the gateway and publishes it on the CAF port (TLS unless insecure_dev).
     civic::status publish_gateway();
     /// Starts the HTTP server on the routes of this node.
@@ -416,6 +456,32 @@ struct service::impl {
     http_response read_failed(const error& e) const;
 };
 
+void service::impl::set_read_only(const std::string& reason) {
+    std::chrono::steady_clock::time_point since;
+    {
+        std::lock_guard lock(read_only_mutex);
+        if (reason == read_only_reason) return;
+        since = read_only_since;
+        read_only_reason = reason;
+        read_only_since = std::chrono::steady_clock::now();
+    }
+    stats->set_read_only(!reason.empty());
+    auto role = options.network.leading ? "ledger" : "replica";
+    if (!reason.empty()) {
+        auto kind = storage::shortage_label(storage::shortage_of(make_error(reason)));
+        std::cerr << "[error] node " << options.network.node_name << ": read-only " << role
+                  << " kind=" << kind << " reason=\"" << reason
+                  << "\" (writes answered 503 read_only; reads go on; it probes the store and "
+                     "takes writes again once it has room)\n";
+        return;
+    }
+    auto held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - since)
+                       .count();
+    std::cerr << "[info] node " << options.network.node_name << ": writable " << role
+              << " read_only_ms=" << held_ms << " (the store took a write again)\n";
+}
+
 void service::impl::report_damage(const std::string&) const { stats->store_damage_found(); }
 
 void service::impl::watch_damage() {
@@ -500,7 +566,9 @@ void service::impl::add_checkpoint(const http_request& req, http_respond respond
             auto message = a.body;
             while (!message.empty() && message.back() == '\n')
                 message.pop_back();
-            respond(json_error(a.status, code == codes.end() ? "error" : code->second, message));
+            auto r = json_error(a.status, code == codes.end() ? "error" : code->second, message);
+            if (a.status == 503) r.headers.push_back({"Retry-After", "1"}); // e.g. a full disk
+            respond(std::move(r));
         },
         [respond](const caf::error& e) { respond(error_response(e)); }, atoms::add_atom_v,
         std::move(request));
@@ -608,11 +676,33 @@ void service::impl::route(const http_request& req, http_respond respond) {
     respond(json_error(404, "not_found", "no such endpoint: " + t.path));
 }
 
+void service::impl::report_identity_keys(const opened_ledger& ledger) {
+    json disabled = json::array();
+    for (const auto& p : ledger.identity_key_problems) {
+        disabled.push_back({{"identity", p.identity}, {"file", p.file}, {"reason", p.reason}});
+        // One line each (at most identity_keys::max_problems): an operator must
+        // learn at start which identities cannot sign, and why.
+        std::cerr << "[error] node " << options.network.node_name << ": identity="
+                  << (p.identity.empty() ? "-" : p.identity) << " file=" << options.data_dir << "/"
+                  << p.file << " problem=\"" << p.reason << "\""
+                  << (p.identity.empty() ? "" : "; this identity cannot sign until it is fixed")
+                  << "\n";
+    }
+    if (ledger.identity_key_problem_count > ledger.identity_key_problems.size())
+        std::cerr << "[error] node " << options.network.node_name << ": "
+                  << ledger.identity_key_problem_count - ledger.identity_key_problems.size()
+                  << " more identity key problems (see /api/status)\n";
+    identity_keys_report = {{"loaded", ledger.identity_keys_loaded},
+                            {"problems", ledger.identity_key_problem_count},
+                            {"disabled", disabled}};
+}
+
 void service::impl::status(http_respond respond) {
     auto failed = [respond](const caf::error& e) { respond(error_response(e)); };
     json node{{"node", options.network.node_name},
               {"role", options.network.leading ? "leader" : "replica"},
               {"epoch", storage::stored_epoch(*store)}};
+    if (!identity_keys_report.is_null()) node["identity_keys"] = identity_keys_report;
     if (options.network.leading) {
         return ask<actors::ledger_status>(
             current<actors::ledger_actor>("ledger"),
@@ -627,7 +717,9 @@ void service::impl::status(http_respond respond) {
                             {"last_commit_us", s.last_commit_us},
                             {"replicas", s.replicas},
                             {"replica_lag_p50_us", s.replica_lag_p50_us},
-                            {"replica_lag_p95_us", s.replica_lag_p95_us}});
+                            {"replica_lag_p95_us", s.replica_lag_p95_us},
+                            {"writable", s.read_only_reason.empty()}});
+                if (!s.read_only_reason.empty()) out["read_only_reason"] = s.read_only_reason;
                 if (!collecting) return respond_with_scrub(out, respond);
                 ask<actors::collector_status>(
                     current<actors::collector_actor>("collector"),
@@ -662,6 +754,12 @@ void service::impl::status(http_respond respond) {
     }
     // A replica: its own size, and how far behind the leader it is.
     auto size = store->stored_size();
+    if (auto why = read_only_now()) {
+        node["writable"] = false;
+        node["read_only_reason"] = *why;
+    } else {
+        node["writable"] = true;
+    }
     ask<actors::link_status>(
         current<actors::uplink_actor>("uplink"),
         [this, respond, node, size](const actors::link_status& link) {
@@ -727,6 +825,8 @@ void service::impl::sign(const http_request& req, http_respond respond) {
         return respond(
             json_error(403, "forbidden", "this token may not sign for '" + identity + "'"));
 
+    if (auto refused = refuse_while_read_only()) return respond(std::move(*refused));
+
     actors::sign_request request{identity, bytes(content.begin(), content.end()), {}};
     // Within the HTTP server's deadline for the whole exchange.
     auto wait = std::min(options.actor_timeout,
@@ -766,9 +866,7 @@ result<std::string> service::impl::write_identity_key(const std::string& name,
     auto path =
         (fs::path(options.data_dir) / "keys" / identity_key_file_name(name, key.public_key_bytes()))
             .string();
-    auto written = write_secret_file(path, secret + "\n");
-    ed25519::wipe(secret.data(), secret.size());
-    CIVIC_TRY(written);
+    CIVIC_TRY(write_secret_key_file(path, secret));
     return path;
 }
 
@@ -793,6 +891,7 @@ void service::impl::register_identity(const http_request& req, http_respond resp
         return respond(
             json_error(422, "identity_exists", "identity '" + name + "' already exists"));
 
+    if (auto refused = refuse_while_read_only()) return respond(std::move(*refused));
     // The key is made and kept here (the signer signs for the identity); the file,
     // written before the registration reaches the ledger, lets the signer find it
     // again after a restart.
@@ -833,6 +932,7 @@ void service::impl::rotate_identity(const std::string& name, const http_request&
     storage::identity_record existing;
     if (auto refused = identity_for_change(req, name, "rotating keys", existing))
         return respond(std::move(*refused));
+    if (auto refused = refuse_while_read_only()) return respond(std::move(*refused));
     auto key = std::make_shared<const ed25519::secret_key>(ed25519::secret_key::generate());
     if (auto written = write_identity_key(name, *key); !written)
         return respond(json_error(503, "storage", written.message()));
@@ -863,6 +963,7 @@ void service::impl::revoke_identity_key(const std::string& name, const http_requ
     storage::identity_record existing;
     if (auto refused = identity_for_change(req, name, "revoking keys", existing))
         return respond(std::move(*refused));
+    if (auto refused = refuse_while_read_only()) return respond(std::move(*refused));
     ed25519::public_key revoked{};
     json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object())
@@ -1319,6 +1420,49 @@ status service::impl::start_tree(actors::supervisor_config tree) {
     return {};
 }
 
+status service::impl::start_peer_front() {
+    auto& net = options.network;
+    if (net.caf_port == 0 || net.insecure_dev) return {};
+    peer_tls_options o;
+    o.node_name = net.node_name;
+    o.listen_host = net.caf_host;
+    o.listen_port = net.caf_port;
+    o.ca_file = net.system.tls_ca;
+    o.cert_file = net.system.tls_certificate;
+    o.key_file = net.system.tls_key;
+    o.peers = net.peer_names;
+    o.max_connections = net.max_peer_connections;
+    o.max_connections_per_address = net.max_peer_connections_per_address;
+    o.handshake_timeout = net.system.connection_timeout;
+    o.on_warning = [node = net.node_name](const std::string& line) {
+        std::cerr << "[warning] node " << node << ": " << line << "\n";
+    };
+    auto* raw = this;
+    o.on_refused = [raw](const char* reason) {
+        if (raw->stats) raw->stats->peer_connection_refused(reason);
+    };
+    auto front = peer_tls::start(std::move(o));
+    if (!front) return make_error("node '" + net.node_name + "': " + front.message());
+    peer_front = std::move(*front);
+    // Every connection to a peer goes through its forwarder, which checks the
+    // peer's certificate names that node.
+    auto local = [this](std::string& host, std::uint16_t& port) {
+        if (auto forwarder = peer_front->forwarder_port(host, port)) {
+            host = peer_front->loopback();
+            port = forwarder;
+        }
+    };
+    for (auto& [host, port] : net.peers)
+        local(host, port);
+    for (auto& [host, port] : net.leader_candidates)
+        local(host, port);
+    for (auto& w : net.witnesses)
+        local(w.host, w.port);
+    for (auto& g : net.gossip_peers)
+        local(g.host, g.port);
+    return {};
+}
+
 status service::impl::publish_gateway() {
     auto& m = *this;
     const auto& net = options.network;
@@ -1327,7 +1471,16 @@ status service::impl::publish_gateway() {
                              actors::gateway_config{net.node_name, net.leading,
                                                     m.store ? storage::stored_epoch(*m.store) : 0},
                              m.store, std::shared_ptr<const actors::directory>(m.directory));
-    if (net.caf_port != 0) {
+    if (m.peer_front) {
+        // CAF listens on loopback only; the front owns the peer port.
+        const auto& loopback = m.peer_front->loopback();
+        auto published = caf::openssl::publish(m.gateway, 0, loopback.c_str(), true);
+        if (!published)
+            return make_error("node '" + net.node_name + "': cannot listen on " + loopback + ": " +
+                              caf::to_string(published.error()));
+        m.peer_front->relay_to(*published);
+        m.published_port = m.peer_front->port();
+    } else if (net.caf_port != 0) {
         auto published =
             net.insecure_dev
                 ? caf::io::publish(m.gateway, net.caf_port, net.caf_host.c_str(), true)
@@ -1374,6 +1527,8 @@ node_runtime service::impl::runtime() {
                                       bool ok) { counters->witness_answered(w, latency, ok); };
     rt.on_cosign_round = [counters](std::optional<std::chrono::microseconds> ttq,
                                     const std::string&) { counters->cosign_round(ttq); };
+    rt.on_read_only = [this](const std::string& reason) { set_read_only(reason); };
+    rt.on_commit_failed = [counters](const char* reason) { counters->commit_failed(reason); };
     auto node = options.network.node_name;
     rt.on_scrubbed = [counters](std::uint64_t entries) { counters->scrubbed(entries); };
     std::weak_ptr<storage::ledger_store> weak = store;
@@ -1417,6 +1572,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     if (!options.holds_ledger) {
         if (!options.witness.enabled) return make_error("a node needs a role");
         CIVIC_TRY(require_tls(net));
+        CIVIC_TRY(m.start_peer_front());
         m.cfg = std::make_unique<actors::system_config>(net.system);
         m.sys = std::make_unique<caf::actor_system>(*m.cfg);
         m.stats = std::make_unique<metrics>();
@@ -1432,6 +1588,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     m.origin = opened->origin;
 
     CIVIC_TRY(require_tls(net));
+    CIVIC_TRY(m.start_peer_front());
     m.cfg = std::make_unique<actors::system_config>(net.system);
     m.sys = std::make_unique<caf::actor_system>(*m.cfg);
 
@@ -1474,6 +1631,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     }
     CIVIC_TRY(load_log_keys(*opened, m.options));
     const auto& log_vkey = opened->log_vkey;
+    if (net.leading) m.report_identity_keys(*opened);
 
     m.stats = std::make_unique<metrics>();
     m.stats->set_tree_size(m.store->stored_size());
@@ -1545,6 +1703,7 @@ void service::stop() {
     impl_->sys.reset(); // waits for every actor
     impl_->cfg.reset();
     impl_->http.reset();
+    impl_->peer_front.reset();
 }
 
 } // namespace civic::node

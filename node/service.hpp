@@ -13,6 +13,7 @@
 #include "node/http_server.hpp"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +69,12 @@ struct network_options {
     std::vector<actors::peer_endpoint> gossip_peers;
     std::chrono::milliseconds gossip_period{1000};
     std::size_t gossip_fanout = 2;
+    /// Every other node of the topology by its peer endpoint (host, port): the
+    /// name its TLS certificate must carry, whichever side opens the connection.
+    std::map<std::pair<std::string, std::uint16_t>, std::string> peer_names;
+    /// The peer port's caps (process only: see peer_tls.hpp).
+    std::size_t max_peer_connections = 0; // 0: from the descriptor limit
+    std::size_t max_peer_connections_per_address = 64;
 };
 
 /// Makes a new replica data directory: the LMDB store with the origin (no

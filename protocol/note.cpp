@@ -203,8 +203,16 @@ std::string format_signer_key(const std::string& name, std::uint8_t type,
     key.copy_seed(material.data() + 1);
     bytes id;
     put_u32_be(id, civic::note::key_id(name, type, byte_view(key.public_key_bytes())));
-    std::string out = "PRIVATE+KEY+" + name + "+" + hex_encode(id) + "+" + base64_encode(material);
+    // Built in one buffer reserved up front: a chain of '+' would leave copies of
+    // the secret in freed buffers that nobody wipes.
+    auto encoded = base64_encode(material);
     ed25519::wipe(material.data(), material.size());
+    constexpr std::string_view prefix = "PRIVATE+KEY+";
+    auto id_text = hex_encode(id);
+    std::string out;
+    out.reserve(prefix.size() + name.size() + 1 + id_text.size() + 1 + encoded.size());
+    out.append(prefix).append(name).append("+").append(id_text).append("+").append(encoded);
+    ed25519::wipe(encoded.data(), encoded.size());
     return out;
 }
 

@@ -24,6 +24,9 @@ bytes tile_key(std::uint8_t level, std::uint64_t index) {
 
 const std::string tree_key = "tree";
 const std::string latest_checkpoint_key = "checkpoint.latest";
+const std::string probe_key = "probe"; // probe_write's record, removed after each probe
+
+bytes bytes_of_size(std::size_t n) { return bytes(std::max<std::size_t>(n, 1), 0); }
 
 bytes hashes_bytes(const std::vector<hash>& hashes) {
     bytes out;
@@ -144,6 +147,7 @@ result<std::optional<std::string>> ledger_store::latest_checkpoint() const {
 
 status ledger_store::commit(const batch& b) {
     if (b.entries.empty()) return make_error("commit: empty batch");
+    if (int code = test_fail_writes.load()) return lmdb_error("commit", code, env_->handle());
     CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
     // The stored size, read inside the write transaction (writers are serialised).
     std::uint64_t size = 0;
@@ -167,6 +171,20 @@ status ledger_store::commit(const batch& b) {
     CIVIC_TRY(txn.put(meta_, byte_view(latest_checkpoint_key), byte_view(b.checkpoint)));
     CIVIC_TRY(txn.commit());
     advance_anchor(b);
+    return {};
+}
+
+status ledger_store::probe_write(std::size_t bytes) {
+    if (int code = test_fail_writes.load()) return lmdb_error("commit", code, env_->handle());
+    {
+        CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
+        CIVIC_TRY(txn.put(meta_, byte_view(probe_key), bytes_of_size(bytes)));
+        CIVIC_TRY(txn.commit());
+    }
+    // The room was there. A removal that fails leaves the record to the next
+    // probe's overwrite: nothing reads it.
+    if (auto txn = transaction::begin(*env_, false); txn && txn->erase(meta_, byte_view(probe_key)))
+        (void)txn->commit();
     return {};
 }
 

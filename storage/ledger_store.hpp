@@ -11,6 +11,7 @@
 #include "storage/records.hpp"
 #include "storage/tree_state.hpp"
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -89,6 +90,15 @@ public:
     /// Writes a batch durably. Fails (writing nothing) if first_index is not the
     /// stored size, or the batch is empty.
     status commit(const batch& b);
+    /// Writes a record of `bytes` bytes, then removes it, each in its own durable
+    /// transaction: whether the store takes writes again after it found no room
+    /// (see shortage_of). The room it took stays in the file for the next batch.
+    status probe_write(std::size_t bytes);
+
+    /// Fault injection, for tests only (no flag or option sets it): while
+    /// nonzero, commit() and probe_write() fail with this LMDB or errno code as
+    /// lmdb_error renders it, writing nothing.
+    std::atomic<int> test_fail_writes{0};
 
     // Reads.
     status read_tiles(const std::vector<tiles::tile_id>& tiles,

@@ -1,12 +1,15 @@
 #include "storage/lmdb.hpp"
 
+#include <cerrno>
 #include <climits>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <string_view>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -88,6 +91,24 @@ std::string shorter_than_its_pages(MDB_env* env, const std::string& file) {
     auto needed = (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize;
     auto size = file_size(fd);
     return size < needed ? truncated(file, size, needed) : std::string();
+}
+
+/// LMDB makes its lock file with ftruncate (sparse) and maps it: the first
+/// write to a reader slot on a page never written needs a block, and on a full
+/// file system that is a SIGBUS. Allocating the file's blocks now (contents
+/// untouched) means a reader never needs one later.
+std::string allocate_lock_file(const std::string& directory) {
+    const auto lock = directory + "/lock.mdb";
+    int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return lock + ": " + std::strerror(errno);
+    struct stat st {};
+    int rc = ::fstat(fd, &st) != 0 ? errno : ::posix_fallocate(fd, 0, st.st_size);
+    ::close(fd);
+    // A file system without fallocate (EOPNOTSUPP) allocates on write, as before.
+    if (rc != 0 && rc != EOPNOTSUPP && rc != ENOSYS && rc != EINVAL)
+        return lock + ": cannot allocate the lock file (" + std::strerror(rc) +
+               "): a reader would crash the process once the disk is full";
+    return {};
 }
 
 /// Whether `v` lies inside the first `size` bytes of the map at `map`.
@@ -187,10 +208,67 @@ std::string walk_environment(const environment_options& options) {
 
 std::string data_file(const std::string& directory) { return directory + "/data.mdb"; }
 
+namespace {
+
+// How each shortage's message begins (shortage_of finds them, after any context).
+constexpr std::string_view device_full_text = "no space left on the device of ";
+constexpr std::string_view quota_text = "disk quota exceeded for ";
+constexpr std::string_view map_full_text = "the LMDB map is full in ";
+
+/// Bytes an unprivileged writer may still use on the file system of `directory`.
+std::optional<std::uint64_t> available_bytes(const std::string& directory) {
+    struct statvfs fs {};
+    if (::statvfs(directory.c_str(), &fs) != 0) return std::nullopt;
+    return static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
+} // namespace
+
 error lmdb_error(const char* what, int rc, MDB_env* env) {
     std::string text = std::string("lmdb ") + what + ": " + mdb_strerror(rc);
     if (means_damage(rc)) return make_error(data_file(directory_of(env)) + " is damaged: " + text);
+    const auto file = data_file(directory_of(env));
+    if (rc == ENOSPC) return make_error(std::string(device_full_text) + file + " (" + text + ")");
+    if (rc == EDQUOT) return make_error(std::string(quota_text) + file + " (" + text + ")");
+    if (rc == MDB_MAP_FULL) {
+        MDB_envinfo info{};
+        std::string ceiling = env != nullptr && mdb_env_info(env, &info) == 0
+                                  ? std::to_string(info.me_mapsize) + " bytes"
+                                  : "its map_size";
+        return make_error(std::string(map_full_text) + file + ": the store holds at most " +
+                          ceiling + " (" + text + ")");
+    }
+    if (rc == EIO && env != nullptr) {
+        // LMDB turns a short write into EIO: with the file system (almost) full
+        // after it, the disk filled while LMDB wrote.
+        auto room = available_bytes(directory_of(env));
+        if (room && *room < short_write_full_below)
+            return make_error(std::string(device_full_text) + file + " (" + text + ", with " +
+                              std::to_string(*room) + " bytes left on its file system)");
+    }
     return make_error(std::move(text));
+}
+
+space_shortage shortage_of(const error& e) {
+    const auto& m = e.message;
+    if (m.find(device_full_text) != std::string::npos) return space_shortage::device_full;
+    if (m.find(quota_text) != std::string::npos) return space_shortage::quota_exceeded;
+    if (m.find(map_full_text) != std::string::npos) return space_shortage::map_full;
+    return space_shortage::none;
+}
+
+const char* shortage_label(space_shortage s) {
+    switch (s) {
+    case space_shortage::device_full:
+        return "no_space";
+    case space_shortage::quota_exceeded:
+        return "quota";
+    case space_shortage::map_full:
+        return "map_full";
+    case space_shortage::none:
+        break;
+    }
+    return "other";
 }
 
 result<std::shared_ptr<environment>> environment::open(const environment_options& options) {
@@ -214,6 +292,8 @@ result<std::shared_ptr<environment>> environment::open(const environment_options
     }
     if (auto problem = shorter_than_its_pages(env, file); !problem.empty())
         return make_error(problem);
+    if (auto problem = allocate_lock_file(options.directory); !problem.empty())
+        return make_error(problem);
     return out;
 }
 
@@ -231,6 +311,10 @@ status check_environment(const environment_options& options) {
     }
     if (pid == 0) {
         // The child: only LMDB, then _exit (nothing of the parent's runs here).
+        // A signal must end it plainly: a handler the parent installed (a crash
+        // reporter, a test framework's) would run in its place.
+        for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE})
+            ::signal(sig, SIG_DFL);
         ::close(fds[0]);
         assertion_report_fd = fds[1];
         auto problem = walk_environment(options);

@@ -10,12 +10,18 @@
 // page contents can make LMDB assert (and abort) or read out of the map:
 // check_environment() walks every page in a child process before a node
 // serves from it, and the assert handler names the file before the process ends.
+//
+// A full disk must not crash it either. Data pages are written with pwrite (no
+// MDB_WRITEMAP), so a write that finds no room is an error, not a SIGBUS; the
+// lock file, which LMDB maps and makes sparse, is allocated in full at open, so
+// that a reader slot touched for the first time on a full disk is no SIGBUS.
 #pragma once
 
 #include "protocol/bytes.hpp"
 
 #include <lmdb.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,8 +75,26 @@ private:
 };
 
 /// "lmdb <what>: <mdb_strerror>"; for the codes that mean a damaged file,
-/// "<dir>/data.mdb is damaged: lmdb <what>: ..." (`env` names the file).
+/// "<dir>/data.mdb is damaged: lmdb <what>: ..." (`env` names the file); for a
+/// write that found no room, a message that says so (see shortage_of).
 error lmdb_error(const char* what, int rc, MDB_env* env = nullptr);
+
+/// Why a write found no room, if that is why it failed.
+enum class space_shortage {
+    none,
+    device_full,    // ENOSPC, or a short write (EIO in LMDB) on a file system left without room
+    quota_exceeded, // EDQUOT
+    map_full,       // MDB_MAP_FULL: the store reached its map_size, however much disk is free
+};
+
+/// What a failed write's error (from lmdb_error, perhaps with context added)
+/// says about room.
+space_shortage shortage_of(const error& e);
+/// The metric label of a shortage: "no_space", "quota", "map_full" ("other": none).
+const char* shortage_label(space_shortage s);
+/// A file system with less room than this after a short write is full: LMDB
+/// reports a short write as EIO, the kernel's way of saying the disk filled mid-write.
+constexpr std::uint64_t short_write_full_below = std::uint64_t{1} << 20;
 
 /// The data file of the environment in `directory` ("<directory>/data.mdb").
 std::string data_file(const std::string& directory);

@@ -59,6 +59,7 @@ result<std::map<std::string, cosigned_record>> witness_store::states() const {
 }
 
 status witness_store::commit(const witness_write& write) {
+    if (int code = test_fail_writes.load()) return lmdb_error("commit", code, env_->handle());
     CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
     for (const auto& [origin, rec] : write.states)
         CIVIC_TRY(txn.put(cosigned_, byte_view(origin), byte_view(encode(rec))));

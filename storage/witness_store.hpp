@@ -7,6 +7,7 @@
 #include "storage/lmdb.hpp"
 #include "storage/records.hpp"
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,6 +37,11 @@ public:
     /// Evidence records from `first` on, at most `limit` of them.
     result<std::vector<evidence_record>> evidence(std::uint64_t first, std::size_t limit) const;
     std::uint64_t evidence_count() const;
+
+    /// Fault injection, for tests only (no flag or option sets it): while
+    /// nonzero, commit() fails with this LMDB or errno code as lmdb_error
+    /// renders it, writing nothing.
+    std::atomic<int> test_fail_writes{0};
 
 private:
     witness_store() = default;

@@ -3,6 +3,7 @@
 
 #include "protocol/merkle.hpp"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -24,7 +25,8 @@ struct temp_dir {
     }
     ~temp_dir() {
         std::error_code ignored;
-        std::filesystem::remove_all(path, ignored);
+        // CIVIC_KEEP_TMP=1 keeps it: the node logs of a failed process test.
+        if (!std::getenv("CIVIC_KEEP_TMP")) std::filesystem::remove_all(path, ignored);
     }
     temp_dir(const temp_dir&) = delete;
     temp_dir& operator=(const temp_dir&) = delete;

@@ -15,7 +15,9 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <catch2/catch.hpp>
 
+#include <cerrno>
 #include <filesystem>
+#include <map>
 #include <unistd.h>
 
 using namespace civic;
@@ -356,6 +358,181 @@ TEST_CASE(
     CHECK_FALSE(after->receipt.has_value()); // the ledger is gone
     f.ledger = old;
     caf::anon_send_exit(failing, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("ledger: a commit that finds the disk full refuses its batch and makes the ledger "
+          "read-only, without a restart: reads go on, and writes resume once a probe writes",
+          "[actors][ledger][no-space]") {
+    fixture f("no-space");
+    std::vector<std::string> changes; // what the ledger reported: a reason, or "" (writable)
+    std::map<std::string, int> failures;
+    actors::ledger_config config;
+    config.read_only.retry = 1000ms;
+    config.read_only.retry_max = 4000ms;
+    config.read_only.on_change = [&](const std::string& why) { changes.push_back(why); };
+    config.read_only.on_commit_failed = [&](const char* why) { ++failures[why]; };
+    f.restart(config);
+    REQUIRE(changes == std::vector<std::string>{""}); // writable at its start
+
+    auto clerk = test::key_for("clerk");
+    std::vector<entry> acknowledged{make_entry(entry_kind::identity_registration, "clerk", clerk)};
+    for (int i = 0; i < 10; ++i)
+        acknowledged.push_back(make_entry(entry_kind::statement, "clerk", clerk, i));
+    std::vector<std::shared_ptr<outcome>> before;
+    for (const auto& e : acknowledged)
+        before.push_back(f.append(e, true));
+    f.run();
+    for (std::size_t i = 0; i < acknowledged.size(); ++i)
+        check_receipt(*before[i], acknowledged[i], *f.log_key);
+    auto published = **f.store->latest_checkpoint();
+
+    // The disk fills. The batch in flight (a registration and a statement by the new
+    // identity among its entries) is refused with no_space, and so is what waits behind it.
+    f.store->test_fail_writes = ENOSPC;
+    auto newcomer = test::key_for("newcomer");
+    std::vector<std::shared_ptr<outcome>> refused{
+        f.append(make_entry(entry_kind::statement, "clerk", clerk, 100)),
+        f.append(make_entry(entry_kind::identity_registration, "newcomer", newcomer)),
+        f.append(make_entry(entry_kind::statement, "newcomer", newcomer, 101))};
+    f.sched->run(); // no timers: only the commit and its failure
+    for (auto& o : refused) {
+        REQUIRE(o->done);
+        CHECK_FALSE(o->receipt.has_value());
+        CHECK(actors::code_of(o->error) == static_cast<std::uint8_t>(actors::errc::no_space));
+        CHECK_THAT(
+            actors::message_of(o->error),
+            Catch::Contains("no space left on the device of " + f.dir.path.string() + "/data.mdb"));
+    }
+    CHECK(failures == std::map<std::string, int>{{"no_space", 1}});
+    REQUIRE(changes.size() == 2);
+    CHECK_THAT(changes[1], Catch::Contains("No space left on device"));
+
+    // Still running (no restart), read-only, its tree the durable one: the refused
+    // entries took no index.
+    auto s = f.status();
+    CHECK(s.read_only_reason == changes[1]);
+    CHECK(s.committed_size == acknowledged.size());
+    CHECK(s.size == acknowledged.size());
+    CHECK(s.pending == 0);
+    // Writes are refused at once, without a commit; reads go on.
+    auto at_once = f.append(make_entry(entry_kind::statement, "clerk", clerk, 102));
+    f.sched->run();
+    REQUIRE(at_once->done);
+    CHECK(actors::code_of(at_once->error) == static_cast<std::uint8_t>(actors::errc::no_space));
+    CHECK(failures["no_space"] == 1);
+    std::string checkpoint_now;
+    f.sys->spawn([&checkpoint_now, target = f.ledger](caf::event_based_actor* self) {
+        self->request(target, 10s, atoms::checkpt_atom_v).then([&](const std::string& text) {
+            checkpoint_now = text;
+        });
+    });
+    f.sched->run();
+    CHECK(checkpoint_now == published);
+    CHECK(f.store->stored_size() == acknowledged.size());
+
+    // It probes the store on its own clock: after 1 s, then 2 s later, then 4 s (the
+    // maximum), each probe that finds no room counted, the change reported once.
+    f.run_for(999ms);
+    CHECK(failures["no_space"] == 1);
+    f.run_for(1ms);
+    CHECK(failures["no_space"] == 2);
+    f.run_for(1999ms);
+    CHECK(failures["no_space"] == 2);
+    f.run_for(1ms);
+    CHECK(failures["no_space"] == 3);
+    CHECK(changes.size() == 2);
+
+    // Room again: the next probe (4 s later) goes through and writes resume by themselves.
+    f.store->test_fail_writes = 0;
+    f.run_for(3999ms);
+    CHECK(changes.size() == 2);
+    f.run_for(1ms);
+    REQUIRE(changes.size() == 3);
+    CHECK(changes[2].empty());
+    CHECK(f.status().read_only_reason.empty());
+    CHECK(failures == std::map<std::string, int>{{"no_space", 3}});
+
+    // The registration never committed, so the newcomer is unknown, until registered again.
+    auto unknown = f.append(make_entry(entry_kind::statement, "newcomer", newcomer, 103));
+    f.run();
+    REQUIRE(unknown->done);
+    CHECK_FALSE(unknown->receipt.has_value());
+    auto after = make_entry(entry_kind::statement, "clerk", clerk, 104);
+    auto resumed = f.append(after, true);
+    auto again = make_entry(entry_kind::identity_registration, "newcomer", newcomer);
+    auto registered = f.append(again, true);
+    f.run();
+    check_receipt(*resumed, after, *f.log_key);
+    CHECK(resumed->receipt->index == acknowledged.size()); // right after the acknowledged ones
+    check_receipt(*registered, again, *f.log_key);
+
+    // Every entry acknowledged before the disk filled is still at its index, provable in
+    // today's tree; the store's tree is the one the ledger signed; a restart agrees.
+    auto cp = parse_signed_checkpoint(registered->receipt->checkpoint);
+    REQUIRE(cp.ok());
+    for (std::size_t i = 0; i < acknowledged.size(); ++i) {
+        CHECK(**f.store->entry(i) == acknowledged[i].encode());
+        auto proof = tiles::inclusion_proof(*f.store, i, cp->body.size);
+        REQUIRE(proof.ok());
+        CHECK(merkle::verify_inclusion(i, cp->body.size,
+                                       merkle::leaf_hash(acknowledged[i].encode()), *proof,
+                                       cp->body.root)
+                  .ok());
+    }
+    auto stored = f.store->load_tree();
+    REQUIRE(stored.ok());
+    CHECK(stored->root() == cp->body.root);
+    f.restart();
+    CHECK(f.status().committed_size == acknowledged.size() + 2);
+}
+
+TEST_CASE("ledger: a quota or a full LMDB map is no room either, and says which, and another "
+          "write error stops the ledger as before",
+          "[actors][ledger][no-space]") {
+    fixture f("no-space-kinds");
+    auto k = test::key_for("k");
+    auto reg = f.append(make_entry(entry_kind::identity_registration, "erin", k));
+    f.run();
+    REQUIRE(reg->receipt.has_value());
+    struct kind {
+        int code;
+        std::string label, says;
+    };
+    for (const auto& [code, label, says] :
+         {kind{EDQUOT, "quota", "disk quota exceeded for"},
+          kind{MDB_MAP_FULL, "map_full", "the LMDB map is full in"}}) {
+        INFO(label);
+        std::map<std::string, int> failures;
+        actors::ledger_config config;
+        config.read_only.on_commit_failed = [&](const char* why) { ++failures[why]; };
+        f.store->test_fail_writes = 0;
+        f.restart(config);
+        f.store->test_fail_writes = code;
+        auto o = f.append(make_entry(entry_kind::statement, "erin", k, code));
+        f.sched->run();
+        REQUIRE(o->done);
+        CHECK(actors::code_of(o->error) == static_cast<std::uint8_t>(actors::errc::no_space));
+        CHECK_THAT(actors::message_of(o->error), Catch::Contains(says));
+        CHECK(failures == std::map<std::string, int>{{label, 1}});
+        CHECK(f.status().read_only_reason.find(says) != std::string::npos);
+    }
+    // EIO on a file system with room is a failing disk, not a full one: the ledger stops.
+    std::map<std::string, int> failures;
+    actors::ledger_config config;
+    config.read_only.on_commit_failed = [&](const char* why) { ++failures[why]; };
+    f.store->test_fail_writes = 0;
+    f.restart(config);
+    f.store->test_fail_writes = EIO;
+    auto lost = f.append(make_entry(entry_kind::statement, "erin", k, 1));
+    f.sched->run();
+    REQUIRE(lost->done);
+    CHECK(actors::code_of(lost->error) == static_cast<std::uint8_t>(actors::errc::storage_failure));
+    CHECK(failures == std::map<std::string, int>{{"other", 1}});
+    auto gone = f.append(make_entry(entry_kind::statement, "erin", k, 2));
+    f.sched->run();
+    REQUIRE(gone->done);
+    CHECK_FALSE(gone->receipt.has_value()); // the ledger stopped, for its supervisor to restart
+    f.store->test_fail_writes = 0;
 }
 
 TEST_CASE("ledger: refuses to start on a store that disagrees with its checkpoint",

@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 
 using namespace civic;
@@ -72,12 +73,11 @@ struct fixture : test::virtual_system {
 
     fixture() { start(); }
     ~fixture() { stop(); }
-    void start() {
+    void start(actors::replica_config config = {}) {
         boot();
         store = std::shared_ptr<storage::ledger_store>(
             std::move(*storage::ledger_store::open({dir.path.string()})));
         committer = sys->spawn(actors::committer, store);
-        actors::replica_config config;
         config.origin = origin;
         replica = sys->spawn(actors::replica, config, store, leader.log.verifier_key(), committer);
         sched->run();
@@ -416,4 +416,39 @@ TEST_CASE("ledger and replicas: a lagging replica catches up in chunks that end 
         previous = size;
     }
     CHECK(chunks >= 5);
+}
+
+TEST_CASE("replica: a full disk refuses batches without a restart, and it takes them again by "
+          "itself once a probe writes",
+          "[actors][replica][no-space]") {
+    fixture f;
+    f.stop();
+    std::vector<std::string> changes;
+    actors::replica_config config;
+    config.read_only.retry = 500ms;
+    config.read_only.retry_max = 500ms;
+    config.read_only.on_change = [&](const std::string& why) { changes.push_back(why); };
+    f.start(config);
+    using answer = decltype(f.offer({}));
+    CHECK(f.offer(f.leader.batch(3)) == answer{std::uint64_t{3}});
+
+    f.store->test_fail_writes = ENOSPC;
+    auto refused = f.leader.batch(4);
+    CHECK(f.offer(refused) == answer{code(actors::errc::no_space)});
+    REQUIRE(changes.size() == 2);
+    CHECK_THAT(changes[1], Catch::Contains("no space left on the device of"));
+    // At once, while read-only (the leader sees no ack from it); nothing changed.
+    CHECK(f.offer(refused) == answer{code(actors::errc::no_space)});
+    CHECK(f.store->stored_size() == 3);
+
+    f.run_for(1000ms); // probes that still find no room
+    CHECK(changes.size() == 2);
+    f.store->test_fail_writes = 0;
+    f.run_for(500ms);
+    REQUIRE(changes.size() == 3);
+    CHECK(changes[2].empty());
+    // The leader's resend is taken, and the replica holds the signed tree.
+    CHECK(f.offer(refused) == answer{std::uint64_t{7}});
+    CHECK(**f.store->latest_checkpoint() == refused.checkpoint);
+    CHECK(f.offer(f.leader.batch(1)) == answer{std::uint64_t{8}});
 }

@@ -13,6 +13,8 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <catch2/catch.hpp>
 
+#include <cerrno>
+
 using namespace civic;
 using namespace std::chrono_literals;
 
@@ -140,4 +142,44 @@ TEST_CASE("witness actor: state survives a restart, a fork is refused, its evide
     auto after = f.send_all({f.request(10, 20)});
     CHECK(after[0].status == 409);
     CHECK(after[0].body.find("stopped cosigning") != std::string::npos);
+}
+
+TEST_CASE("witness actor: a full disk is a 503 for what it would cosign, never a restart, and a "
+          "halt that could not persist is kept and made durable once there is room",
+          "[actors][witness][no-space]") {
+    fixture f;
+    REQUIRE(f.send_all({f.request(0, 10)})[0].status == 200);
+    f.store->test_fail_writes = ENOSPC;
+    auto full = f.send_all({f.request(10, 16), f.request(0, 3)});
+    CHECK(full[0].status == 503);
+    CHECK(full[0].body.find("no space left on the device of") != std::string::npos);
+    CHECK(full[1].status == 409); // a refusal needs no commit
+    CHECK(f.store->states()->at(origin).size == 10);
+
+    // A halt (from gossip) while the disk is full: not durable, but not lost either.
+    caf::anon_send(f.witness, atoms::halt_atom_v, origin, std::string("split view from gossip"));
+    f.sched->run();
+    CHECK(f.store->states()->at(origin).halted.empty());
+    auto halted = f.send_all({f.request(10, 16)});
+    CHECK(halted[0].status == 409); // decided as halted, even before the halt is durable
+    CHECK(halted[0].body.find("split view from gossip") != std::string::npos);
+
+    // Room again: the halt's own timer makes it durable, with no request to carry it.
+    f.store->test_fail_writes = 0;
+    f.run_for(1000ms);
+    CHECK(f.store->states()->at(origin).halted == "split view from gossip");
+    f.stop();
+    f.start();
+    CHECK(f.send_all({f.request(10, 16)})[0].status == 409);
+}
+
+TEST_CASE("witness actor: after a full disk it cosigns again by itself",
+          "[actors][witness][no-space]") {
+    fixture f;
+    REQUIRE(f.send_all({f.request(0, 10)})[0].status == 200);
+    f.store->test_fail_writes = ENOSPC;
+    CHECK(f.send_all({f.request(10, 16)})[0].status == 503);
+    f.store->test_fail_writes = 0;
+    CHECK(f.send_all({f.request(10, 16)})[0].status == 200);
+    CHECK(f.store->states()->at(origin).size == 16);
 }

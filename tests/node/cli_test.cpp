@@ -1,4 +1,5 @@
 #include "node/cli.hpp"
+#include "node/files.hpp"
 #include "node/http_server.hpp"
 #include "node/service.hpp"
 #include "protocol/checkpoint.hpp"
@@ -6,6 +7,8 @@
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
@@ -116,6 +119,26 @@ TEST_CASE("cli: token revoke reads the token from a file, never argv, and fails 
     // Revoked once: a second revocation finds nothing.
     CHECK(run({"token", "revoke", "--data", data, "--token-file", file}).code ==
           node::exit_failed);
+}
+
+TEST_CASE("secret key files: the line is written whole, the caller's copy is wiped, nothing is "
+          "overwritten",
+          "[cli]") {
+    test::temp_dir dir("secret-file");
+    auto key = ed25519::secret_key::generate();
+    auto secret = note::format_signer_key("w1.example", note::type_cosignature_v1, key);
+    const auto expected = secret + "\n";
+    REQUIRE(node::write_secret_key_file(dir / "w1.key", secret).ok());
+    CHECK(std::all_of(secret.begin(), secret.end(), [](char c) { return c == '\0'; }));
+    CHECK(read(dir / "w1.key") == expected);
+    struct stat st {};
+    REQUIRE(::stat((dir / "w1.key").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    auto again = expected;
+    CHECK_FALSE(node::write_secret_key_file(dir / "w1.key", again).ok());
+    CHECK(read(dir / "w1.key") == expected);
+    CHECK(node::sync_directory(dir.path.string()).ok());
+    CHECK_FALSE(node::sync_directory(dir / "no-such-directory").ok());
 }
 
 TEST_CASE("cli: the protocol demo bundle verifies offline and tampering fails", "[cli]") {

@@ -1,6 +1,7 @@
 // A whole node in-process: data directory, actors, HTTP API. Signs through
 // /api/sign, verifies the returned bundle offline, and feeds the API bad input.
 #include "node/metrics.hpp"
+#include "node/node_tree.hpp"
 #include "node/service.hpp"
 #include "node/test_http_client.hpp"
 #include "process.hpp"
@@ -10,6 +11,9 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+
+#include <map>
+#include <sys/stat.h>
 
 #include <thread>
 
@@ -135,6 +139,62 @@ TEST_CASE("service: register, sign, verify the bundle offline, survive a restart
                                  bearer(token));
     REQUIRE(again.result_int() == 200);
     CHECK(json::parse(again.body())["index"] == 3);
+}
+
+TEST_CASE("service: a missing or unreadable identity key disables that identity only, and the "
+          "node says which",
+          "[service]") {
+    node_fixture f;
+    const std::vector<std::string> names{"town/ok", "town/empty", "town/torn", "town/exposed",
+                                         "town/missing"};
+    std::map<std::string, std::string> key_file;
+    for (const auto& name : names) {
+        auto reg = f.client().send(verb::post, "/api/identities",
+                                   json{{"identity", name}}.dump(), bearer(f.init.admin_token));
+        REQUIRE(reg.result_int() == 200);
+        auto pk = hex_decode(json::parse(reg.body())["public_key"].get<std::string>());
+        REQUIRE(pk);
+        ed25519::public_key key{};
+        std::copy(pk->begin(), pk->end(), key.begin());
+        key_file[name] = f.dir / ("data/keys/" + node::identity_key_file_name(name, key));
+        REQUIRE(std::filesystem::exists(key_file[name])); // durable before it was answered
+    }
+    f.node->stop();
+    f.node.reset();
+    std::filesystem::resize_file(key_file["town/empty"], 0);
+    std::filesystem::resize_file(key_file["town/torn"], 30); // "PRIVATE+KEY+town/torn+..." cut
+    ::chmod(key_file["town/exposed"].c_str(), 0644);
+    std::filesystem::remove(key_file["town/missing"]);
+    f.start(); // starts all the same
+
+    auto status = json::parse(f.client().get("/api/status").body());
+    INFO(status.dump());
+    const auto& keys = status["identity_keys"];
+    CHECK(keys["loaded"] == 1);
+    CHECK(keys["problems"] == 4);
+    std::map<std::string, std::string> disabled;
+    for (const auto& d : keys["disabled"])
+        disabled[d["identity"].get<std::string>()] = d["reason"].get<std::string>();
+    CHECK(disabled.size() == 4);
+    CHECK(disabled["town/empty"].find("unreadable") != std::string::npos);
+    CHECK(disabled["town/torn"].find("unreadable") != std::string::npos);
+    CHECK(disabled["town/exposed"].find("group or others") != std::string::npos);
+    CHECK(disabled["town/missing"] == "its key file is missing");
+
+    // The others cannot sign, with a message; the one whose key is fine can.
+    auto sign_as = [&](const std::string& name) {
+        return f.client().send(verb::post, "/api/sign",
+                               json{{"identity", name}, {"content", "aGk="}}.dump(),
+                               bearer(f.init.admin_token));
+    };
+    CHECK(sign_as("town/ok").result_int() == 200);
+    for (const auto& name : {"town/empty", "town/torn", "town/exposed", "town/missing"}) {
+        auto refused = sign_as(name);
+        INFO(name << ": " << refused.body());
+        CHECK(refused.result_int() >= 400);
+        CHECK(refused.body().find("no key") != std::string::npos);
+    }
+    CHECK(f.client().get("/api/entries/1").result_int() == 200);
 }
 
 TEST_CASE("service: bad requests get their 4xx and the node keeps serving", "[service]") {

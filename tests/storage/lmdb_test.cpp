@@ -3,8 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace civic;
@@ -122,4 +124,45 @@ TEST_CASE("LMDB environment: garbled pages fail the check in a child, naming the
         }
     }
     CHECK(failed > 0);
+}
+
+TEST_CASE("LMDB errors: no room says which (device, quota, map), anything else is no shortage",
+          "[storage][no-space]") {
+    test::temp_dir dir("lmdb-no-space");
+    auto env = storage::environment::open({dir.path.string()});
+    REQUIRE(env.ok());
+    auto* handle = (*env)->handle();
+    const auto file = storage::data_file(dir.path.string());
+    auto device = storage::lmdb_error("commit", ENOSPC, handle);
+    CHECK(storage::shortage_of(device) == storage::space_shortage::device_full);
+    CHECK(device.message == "no space left on the device of " + file +
+                                " (lmdb commit: No space left on device)");
+    auto quota = storage::lmdb_error("commit", EDQUOT, handle);
+    CHECK(storage::shortage_of(quota) == storage::space_shortage::quota_exceeded);
+    CHECK(quota.message.find("disk quota exceeded for " + file) == 0);
+    auto map = storage::lmdb_error("put", MDB_MAP_FULL, handle);
+    CHECK(storage::shortage_of(map) == storage::space_shortage::map_full);
+    CHECK(map.message.find("the LMDB map is full in " + file + ": the store holds at most") == 0);
+    // With context added (as the ledger adds it), still recognised.
+    CHECK(storage::shortage_of(with_context("commit failed", device)) ==
+          storage::space_shortage::device_full);
+    // A short write (EIO) on a file system with room is a failing disk, not a full one.
+    CHECK(storage::shortage_of(storage::lmdb_error("commit", EIO, handle)) ==
+          storage::space_shortage::none);
+    CHECK(storage::shortage_of(storage::lmdb_error("commit", MDB_CORRUPTED, handle)) ==
+          storage::space_shortage::none);
+    CHECK(std::string(storage::shortage_label(storage::space_shortage::device_full)) == "no_space");
+    CHECK(std::string(storage::shortage_label(storage::space_shortage::none)) == "other");
+}
+
+TEST_CASE("LMDB environment: the lock file is allocated in full, so no reader faults on a full "
+          "disk",
+          "[storage][no-space]") {
+    test::temp_dir dir("lmdb-lock");
+    auto env = storage::environment::open({dir.path.string()});
+    REQUIRE(env.ok());
+    struct stat st {};
+    REQUIRE(::stat((dir.path / "lock.mdb").c_str(), &st) == 0);
+    // Every byte of the file has a block (LMDB alone leaves it sparse).
+    CHECK(static_cast<std::uint64_t>(st.st_blocks) * 512 >= static_cast<std::uint64_t>(st.st_size));
 }

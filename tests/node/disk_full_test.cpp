@@ -1,0 +1,266 @@
+// A node whose disk fills up, against the real binary on a small tmpfs: it
+// turns read-only instead of restarting (writes 503 read_only at once, reads
+// answered), says so in /api/status, /metrics and one log line, and takes
+// writes again by itself once there is room, with every acknowledged entry
+// still there and provable. Needs root (mount); fails loudly without it unless
+// the kernel refuses the mount itself (then it warns and passes).
+#include "process.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <string>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <thread>
+#include <vector>
+
+using namespace civic;
+using namespace civic::test;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* origin = "disk-full.civic-attest.test/log";
+
+/// A tmpfs of `megabytes` mounted on `dir` for as long as it lives.
+struct small_disk {
+    std::string dir;
+    bool mounted = false;
+    int mount_errno = 0;
+    small_disk(std::string where, int megabytes) : dir(std::move(where)) {
+        std::filesystem::create_directories(dir);
+        auto options = "size=" + std::to_string(megabytes) + "m,mode=0700";
+        if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) == 0)
+            mounted = true;
+        else
+            mount_errno = errno;
+    }
+    ~small_disk() {
+        if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
+    }
+    std::uint64_t available() const {
+        struct statvfs fs {};
+        if (::statvfs(dir.c_str(), &fs) != 0) return 0;
+        return static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    }
+    /// Takes every free block with one file: fallocate, then page-sized writes
+    /// until the file system says ENOSPC.
+    bool fill(const std::string& file) {
+        int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) return false;
+        auto room = available();
+        if (room > 0) ::posix_fallocate(fd, 0, static_cast<off_t>(room));
+        std::vector<char> page(4096, 'x');
+        ::lseek(fd, 0, SEEK_END);
+        int last = 0;
+        for (int i = 0; i < 100000; ++i) {
+            if (::write(fd, page.data(), page.size()) < 0) {
+                last = errno;
+                break;
+            }
+        }
+        ::close(fd);
+        return last == ENOSPC;
+    }
+};
+
+/// One acknowledged signature: its index, entry and bundle.
+struct acknowledged {
+    std::uint64_t index = 0;
+    std::string entry, proof;
+    std::string content_sha256;
+};
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+        ++n;
+    return n;
+}
+
+std::string header(const bhttp::response<bhttp::string_body>& res, bhttp::field f) {
+    auto it = res.find(f);
+    return it == res.end() ? std::string() : std::string(it->value());
+}
+
+} // namespace
+
+TEST_CASE("a full disk makes a node read-only, not a restart loop: it serves reads, says why, "
+          "and takes writes again by itself once there is room",
+          "[disk-full]") {
+    const std::string binary = CIVIC_ATTEST_BINARY;
+    temp_dir dir("disk-full");
+    small_disk disk(dir / "disk", 8);
+    if (!disk.mounted) {
+        if (disk.mount_errno == EPERM) {
+            WARN("cannot mount a tmpfs here (" << std::strerror(disk.mount_errno)
+                                               << "): the disk-full test did not run");
+            return;
+        }
+        FAIL("mount tmpfs on " << disk.dir << ": " << std::strerror(disk.mount_errno));
+    }
+    const std::string data = disk.dir + "/data";
+    REQUIRE(run_to_end({binary, "init", "--data", data, "--origin", origin}, dir / "init.log") ==
+            0);
+    auto token = read_file(data + "/admin.token");
+    const std::string bearer = "Bearer " + token.substr(0, token.find('\n'));
+
+    node_process node;
+    node.log = dir / "serve.log"; // not on the small disk
+    node.pid = spawn({binary, "serve", "--data", data, "--listen", "127.0.0.1:0",
+                      "--no-space-retry-ms", "100", "--no-space-retry-max-ms", "400"},
+                     node.log);
+    REQUIRE(node.pid > 0);
+    connection client;
+    std::uint16_t port = 0;
+    for (auto deadline = std::chrono::steady_clock::now() + 20s;
+         !port && std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(10ms))
+        port = listening_port(node.log);
+    INFO(read_file(node.log));
+    REQUIRE(port != 0);
+    auto get = [&](const std::string& target) {
+        auto res = client.call(port, bhttp::verb::get, target);
+        REQUIRE(res);
+        return *res;
+    };
+    auto post = [&](const std::string& target, const std::string& body) {
+        auto res = client.call(port, bhttp::verb::post, target, body, bearer);
+        REQUIRE(res);
+        return *res;
+    };
+    REQUIRE(post("/api/identities", R"({"identity":"disk/clerk"})").result_int() == 200);
+    int documents = 0;
+    auto sign = [&]() {
+        auto content = hex_encode(sha256(byte_view("document " + std::to_string(documents++))));
+        auto res =
+            post("/api/sign", json{{"identity", "disk/clerk"}, {"content_sha256", content}}.dump());
+        return std::make_pair(res, content);
+    };
+    std::vector<acknowledged> acked;
+    auto keep = [&](const bhttp::response<bhttp::string_body>& res, const std::string& content) {
+        auto body = json::parse(res.body());
+        acked.push_back({body["index"], body["entry"], body["proof"], content});
+    };
+    for (int i = 0; i < 20; ++i) {
+        auto [res, content] = sign();
+        REQUIRE(res.result_int() == 200);
+        keep(res, content);
+    }
+
+    // The disk fills up. Signing goes on from LMDB's free pages until a commit
+    // needs a new one: that one is refused 503 read_only, and so is all after it.
+    const std::string filler = disk.dir + "/filler";
+    REQUIRE(disk.fill(filler));
+    std::optional<bhttp::response<bhttp::string_body>> refused;
+    for (int i = 0; i < 5000 && !refused; ++i) {
+        auto [res, content] = sign();
+        if (res.result_int() == 200) {
+            keep(res, content);
+            continue;
+        }
+        refused = res;
+    }
+    REQUIRE(refused);
+    INFO(refused->body());
+    CHECK(refused->result_int() == 503);
+    auto refusal = json::parse(refused->body());
+    CHECK(refusal["error"] == "read_only");
+    CHECK_THAT(refusal["message"].get<std::string>(),
+               Catch::Contains("no space left on the device of " + data + "/ledger/data.mdb"));
+    CHECK_FALSE(header(*refused, bhttp::field::retry_after).empty());
+    INFO(read_file(node.log));
+    REQUIRE_FALSE(node.exited());
+
+    // Refused at once, writes of every kind; the status, the metrics and one log line say why.
+    auto started = std::chrono::steady_clock::now();
+    auto again = sign().first;
+    CHECK(std::chrono::steady_clock::now() - started < 500ms);
+    CHECK(again.result_int() == 503);
+    CHECK(json::parse(again.body())["error"] == "read_only");
+    // However many: each one a commit that failed would be a restart, and past three
+    // in 10 s the supervision tree gives up and the process exits.
+    for (int i = 0; i < 10; ++i) {
+        auto [res, content] = sign();
+        CHECK(res.result_int() == 503);
+        CHECK(json::parse(res.body())["error"] == "read_only");
+    }
+    std::this_thread::sleep_for(200ms);
+    REQUIRE_FALSE(node.exited());
+    auto registration = post("/api/identities", R"({"identity":"disk/other"})");
+    CHECK(registration.result_int() == 503);
+    CHECK(json::parse(registration.body())["error"] == "read_only");
+    CHECK(post("/api/identities/disk/clerk/rotate", "").result_int() == 503);
+    auto status = json::parse(get("/api/status").body());
+    CHECK(status["writable"] == false);
+    CHECK_THAT(status["read_only_reason"].get<std::string>(),
+               Catch::Contains("no space left on the device of"));
+    auto metrics = get("/metrics").body();
+    CHECK_THAT(metrics, Catch::Contains("civic_ledger_read_only 1"));
+    CHECK_THAT(metrics, Catch::Contains("civic_ledger_commit_failures_total{reason=\"no_space\"}"));
+    CHECK(metrics.find("civic_ledger_commit_failures_total{reason=\"no_space\"} 0") ==
+          std::string::npos);
+
+    // Reads go on: entries, proofs, tiles, the checkpoint, verification.
+    const auto size = acked.back().index + 1;
+    CHECK(get("/checkpoint").result_int() == 200);
+    CHECK(get("/api/entries/0").result_int() == 200);
+    CHECK(get("/tile/0/000.p/" + std::to_string(size)).result_int() == 200);
+    CHECK(get("/api/proof/inclusion?index=1&size=" + std::to_string(size)).result_int() == 200);
+    auto verified = post("/api/verify", json{{"proof", acked.front().proof},
+                                             {"content_sha256", acked.front().content_sha256}}
+                                            .dump());
+    CHECK(verified.result_int() == 200);
+    CHECK(json::parse(verified.body())["valid"] == true);
+
+    // Room again: writes resume by themselves, within a few probes.
+    std::filesystem::remove(filler);
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    bool resumed = false;
+    while (!resumed && std::chrono::steady_clock::now() < deadline) {
+        auto [res, content] = sign();
+        if (res.result_int() == 200) {
+            keep(res, content);
+            resumed = true;
+        } else {
+            CHECK(json::parse(res.body())["error"] == "read_only");
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+    auto log = read_file(node.log);
+    INFO(log);
+    REQUIRE(resumed);
+    CHECK(post("/api/identities", R"({"identity":"disk/other"})").result_int() == 200);
+    status = json::parse(get("/api/status").body());
+    CHECK(status["writable"] == true);
+    CHECK_FALSE(status.contains("read_only_reason"));
+    CHECK_THAT(get("/metrics").body(), Catch::Contains("civic_ledger_read_only 0"));
+    // One line on entering, one on leaving, however many writes were refused.
+    CHECK(count_of(log, "read-only ledger kind=no_space") == 1);
+    CHECK(count_of(log, "writable ledger read_only_ms=") == 1);
+
+    // Every acknowledged entry is still at its index, and its proof verifies.
+    for (const auto& a : acked) {
+        INFO("index " << a.index);
+        auto entry = json::parse(get("/api/entries/" + std::to_string(a.index)).body());
+        CHECK(entry["entry"] == a.entry);
+        auto check = post("/api/verify",
+                          json{{"proof", a.proof}, {"content_sha256", a.content_sha256}}.dump());
+        CHECK(json::parse(check.body())["valid"] == true);
+    }
+    REQUIRE_FALSE(node.exited());
+    ::kill(node.pid, SIGTERM);
+    int wait_status = 0;
+    REQUIRE(::waitpid(node.pid, &wait_status, 0) == node.pid);
+    node.pid = -1;
+    CHECK(WIFEXITED(wait_status));
+    CHECK(WEXITSTATUS(wait_status) == 0);
+    std::string fsck_log = dir / "fsck.log";
+    CHECK(run_to_end({binary, "fsck", "--data", data}, fsck_log) == 0);
+}
