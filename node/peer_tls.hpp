@@ -42,7 +42,11 @@ struct peer_tls_options {
     /// limit: http_connection_budget) and from one address (at most half of it).
     std::size_t max_connections = 0;
     std::size_t max_connections_per_address = 64;
-    std::chrono::milliseconds handshake_timeout{5000}; // TCP connect and TLS, each way
+    /// From accepting a connection to relaying it: TCP connect and the TLS
+    /// handshakes on both sides. Long enough for a node busy with a sanitizer
+    /// build (CAF's own handshake on loopback took over 1.5 s there); a silent
+    /// client holds its slot no longer, and the oldest such gives way when full.
+    std::chrono::milliseconds handshake_timeout{10000};
     /// One line for an operator (refused and evicted connections, a peer with
     /// the wrong certificate), rate-limited to one a second.
     std::function<void(const std::string&)> on_warning;

@@ -1433,7 +1433,6 @@ status service::impl::start_peer_front() {
     o.peers = net.peer_names;
     o.max_connections = net.max_peer_connections;
     o.max_connections_per_address = net.max_peer_connections_per_address;
-    o.handshake_timeout = net.system.connection_timeout;
     o.on_warning = [node = net.node_name](const std::string& line) {
         std::cerr << "[warning] node " << node << ": " << line << "\n";
     };
