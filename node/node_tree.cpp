@@ -25,6 +25,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+/// How long connecting to a peer may take: the network's setting, else the
+/// connection timeout, at least 1 s.
+std::chrono::milliseconds connect_timeout_of(const network_options& net) {
+    if (net.connect_timeout.count() > 0) return net.connect_timeout;
+    return std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
+}
+
 /// The middleman a node's actors connect through: the TLS one, or the plain
 /// one on a development machine and in simulation (its test network).
 caf::io::middleman_actor middleman_of(caf::actor_system& sys, bool insecure) {
@@ -110,8 +117,7 @@ status add_ledger_children(node_tree& t, const service_options& options,
             cc.endpoints = net.witnesses;
             cc.interval = net.cosign_interval;
             cc.witness_timeout = net.witness_timeout;
-            cc.timing = {std::max(net.system.connection_timeout, std::chrono::milliseconds(1000)),
-                         net.reconnect_initial, net.reconnect_max};
+            cc.timing = {connect_timeout_of(net), net.reconnect_initial, net.reconnect_max};
             cc.seed = net.seed;
             cc.on_answer = runtime.on_witness_answer;
             cc.on_round = runtime.on_cosign_round;
@@ -146,7 +152,7 @@ status add_ledger_children(node_tree& t, const service_options& options,
     actors::uplink_config up;
     up.candidates = net.leader_candidates;
     up.epoch = storage::stored_epoch(*ledger.store);
-    up.connect_timeout = std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
+    up.connect_timeout = connect_timeout_of(net);
     up.backoff_initial = net.reconnect_initial;
     up.backoff_max = net.reconnect_max;
     up.seed = net.seed;
@@ -171,7 +177,7 @@ void add_scrubber(node_tree& t, const service_options& options, const opened_led
     // A replica heals damaged entries from its leader, as fast as it reconnects.
     config.can_fetch = !net.leading;
     config.actors = t.directory;
-    config.fetch_timeout = std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
+    config.fetch_timeout = connect_timeout_of(net);
     config.heal_backoff_initial = net.reconnect_initial;
     config.heal_backoff_max = net.reconnect_max;
     config.seed = net.seed;
@@ -245,7 +251,8 @@ status add_gossip_children(node_tree& t, const service_options& options,
     gc.period = net.gossip_period;
     gc.fanout = net.gossip_fanout;
     gc.exchange_timeout = std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
-    gc.timing = {gc.exchange_timeout, net.reconnect_initial, net.reconnect_max};
+    gc.timing = {std::max(gc.exchange_timeout, connect_timeout_of(net)), net.reconnect_initial,
+                 net.reconnect_max};
     gc.seed = net.seed;
     gc.log_key = std::shared_ptr<const note::verifier>(std::move(*log_key));
     if (!net.policy_text.empty())

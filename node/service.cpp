@@ -1443,6 +1443,10 @@ status service::impl::start_peer_front() {
     auto front = peer_tls::start(std::move(o));
     if (!front) return make_error("node '" + net.node_name + "': " + front.message());
     peer_front = std::move(*front);
+    // Three TLS handshakes per connection (forwarder, peer's front, CAF): a
+    // busy node (a sanitizer build, two networks on two cores) took longer than
+    // the connection timeout's 1.5 s in the tests, and every join timed out.
+    net.connect_timeout = std::max(net.system.connection_timeout, std::chrono::milliseconds(5000));
     // Every connection to a peer goes through its forwarder, which checks the
     // peer's certificate names that node.
     auto local = [this](std::string& host, std::uint16_t& port) {

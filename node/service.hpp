@@ -72,6 +72,10 @@ struct network_options {
     /// Every other node of the topology by its peer endpoint (host, port): the
     /// name its TLS certificate must carry, whichever side opens the connection.
     std::map<std::pair<std::string, std::uint16_t>, std::string> peer_names;
+    /// How long connecting to a peer may take (0: the connection timeout, at
+    /// least 1 s). Through the peer port's TLS front a connection takes three TLS
+    /// handshakes, so a node with the front gives it longer (service.cpp).
+    std::chrono::milliseconds connect_timeout{0};
     /// The peer port's caps (process only: see peer_tls.hpp).
     std::size_t max_peer_connections = 0; // 0: from the descriptor limit
     std::size_t max_peer_connections_per_address = 64;

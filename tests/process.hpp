@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <optional>
+#include <random>
 #include <spawn.h>
 #include <string>
 #include <sys/socket.h>
@@ -150,17 +151,25 @@ inline int run_to_end(const std::vector<std::string>& args, const std::string& l
     return WEXITSTATUS(status);
 }
 
-/// A TCP port nothing listens on right now, on 127.0.0.1.
+/// A TCP port nothing listens on right now, on 127.0.0.1, drawn at random below
+/// the kernel's ephemeral range (32768 and up): a node's outgoing connections and
+/// loopback listeners take ephemeral ports, which must never be a port a topology
+/// gave to a node that has not started yet.
 inline std::uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
+    static std::mt19937 draw{std::random_device{}()};
+    std::uniform_int_distribution<int> below_ephemeral(10000, 32000);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        auto port = static_cast<std::uint16_t>(below_ephemeral(draw));
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(port);
+        bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        ::close(fd);
+        if (free) return port;
+    }
+    return 0;
 }
 
 /// The HTTP port of a node once its log says it listens (0 while it does not yet).
