@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sys/wait.h>
 #include <thread>
 
 using namespace civic;
@@ -116,7 +117,7 @@ struct network {
         while (std::chrono::steady_clock::now() < until) {
             INFO(read_file(log_of(name)));
             REQUIRE_FALSE(n.process.exited());
-            auto res = c.call(n.http, bhttp::verb::get, "/api/status", "", "", 2s);
+            auto res = c.call(n.http, verb::get, "/api/status", "", "", 2s);
             if (res && res->result_int() == 200) {
                 last = res->body();
                 auto j = json::parse(res->body());
@@ -145,7 +146,7 @@ struct network {
         auto first_line = [](std::string s) { return s.substr(0, s.find('\n')); };
         admin_bearer = "Bearer " + first_line(read_file(dir / "leader-data/admin.token"));
         connection c;
-        auto res = c.call(nodes["leader"].http, bhttp::verb::post, "/api/identities",
+        auto res = c.call(nodes["leader"].http, verb::post, "/api/identities",
                           json{{"identity", "town/clerk"}}.dump(), admin_bearer);
         REQUIRE(res);
         REQUIRE(res->result_int() == 200);
@@ -157,7 +158,7 @@ struct network {
 
     json status(const std::string& name) {
         connection c;
-        auto res = c.call(nodes.at(name).http, bhttp::verb::get, "/api/status", "", "", 5s);
+        auto res = c.call(nodes.at(name).http, verb::get, "/api/status", "", "", 5s);
         if (!res || res->result_int() != 200) return json{};
         return json::parse(res->body(), nullptr, false);
     }
@@ -183,7 +184,7 @@ struct network {
 
     std::string get(const std::string& name, const std::string& target) {
         connection c;
-        auto res = c.call(nodes.at(name).http, bhttp::verb::get, target, "", "", 5s);
+        auto res = c.call(nodes.at(name).http, verb::get, target, "", "", 5s);
         return res && res->result_int() == 200 ? res->body() : std::string{};
     }
 };
@@ -224,7 +225,7 @@ struct submitter {
             auto content = hex_encode(sha256(byte_view(tag + " " + std::to_string(n))));
             auto began = std::chrono::steady_clock::now();
             auto res = conns[target].call(
-                net.nodes.at(target).http, bhttp::verb::post, "/api/sign",
+                net.nodes.at(target).http, verb::post, "/api/sign",
                 json{{"identity", "town/clerk"}, {"content_sha256", content}}.dump(),
                 net.clerk_bearer, 15s);
             auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -247,7 +248,7 @@ bool sign_some(network& net, const std::string& node, std::size_t count, const s
     connection c;
     for (std::size_t i = 0; i < count; ++i) {
         auto content = hex_encode(sha256(byte_view(tag + std::to_string(i))));
-        auto res = c.call(net.nodes.at(node).http, bhttp::verb::post, "/api/sign",
+        auto res = c.call(net.nodes.at(node).http, verb::post, "/api/sign",
                           json{{"identity", "town/clerk"}, {"content_sha256", content}}.dump(),
                           net.clerk_bearer);
         if (!res || res->result_int() != 200) return false;
@@ -266,7 +267,7 @@ bool sign_some_within(network& net, const std::string& node, std::size_t count,
     for (std::size_t i = 0; i < count; ++i) {
         auto content = hex_encode(sha256(byte_view(tag + std::to_string(i))));
         while (true) {
-            auto res = c.call(net.nodes.at(node).http, bhttp::verb::post, "/api/sign",
+            auto res = c.call(net.nodes.at(node).http, verb::post, "/api/sign",
                               json{{"identity", "town/clerk"}, {"content_sha256", content}}.dump(),
                               net.clerk_bearer);
             if (res && res->result_int() == 200) break;
@@ -355,7 +356,7 @@ TEST_CASE("cluster: entries submitted to every node land once, in one order, and
         connection c;
         auto content = hex_encode(sha256(byte_view("verified elsewhere")));
         auto signed_res = c.call(
-            net.nodes["replica-a"].http, bhttp::verb::post, "/api/sign",
+            net.nodes["replica-a"].http, verb::post, "/api/sign",
             json{{"identity", "town/clerk"}, {"content_sha256", content}}.dump(), net.clerk_bearer);
         REQUIRE(signed_res);
         REQUIRE(signed_res->result_int() == 200);
@@ -363,7 +364,7 @@ TEST_CASE("cluster: entries submitted to every node land once, in one order, and
         size = net.size_of("leader");
         REQUIRE(net.converge({"leader", "replica-a", "replica-b"}, size));
         connection v;
-        auto verdict = v.call(net.nodes["replica-b"].http, bhttp::verb::post, "/api/verify",
+        auto verdict = v.call(net.nodes["replica-b"].http, verb::post, "/api/verify",
                               json{{"proof", proof}, {"content_sha256", content}}.dump());
         REQUIRE(verdict);
         INFO(verdict->body());
@@ -632,7 +633,7 @@ TEST_CASE("cluster: with one witness of three down cosigned checkpoints keep com
     for (const auto* node : {"leader", "replica-a"}) {
         INFO("signed through " << node);
         connection c;
-        auto res = c.call(net.nodes[node].http, bhttp::verb::post, "/api/sign",
+        auto res = c.call(net.nodes[node].http, verb::post, "/api/sign",
                           json{{"identity", "town/clerk"},
                                {"content_sha256", hex_encode(sha256(byte_view(std::string(node))))},
                                {"witnessed", true}}
@@ -779,7 +780,7 @@ TEST_CASE("cluster: a leader that shows two histories is caught by every node th
         checkpoint other{origin, asked, sha256(byte_view(std::to_string(asked))), {}};
         auto forged = note::serialize({other.text(), {log.sign(other.text())}});
         connection c;
-        auto res = c.call(net.nodes[w].http, bhttp::verb::post, "/add-checkpoint",
+        auto res = c.call(net.nodes[w].http, verb::post, "/add-checkpoint",
                           witness::serialize({size, {}, forged}));
         REQUIRE(res);
         CHECK(res->result_int() == 409);
@@ -864,7 +865,7 @@ TEST_CASE("cluster: a replica's scrub finds a flipped bit in its store, answers 
     CHECK(found["scrub"]["damaged"] == json::array({"entries/0-256"}));
     for (const char* target : {"/api/entries/100", "/api/entries/5", "/tile/entries/000"}) {
         connection c;
-        auto res = c.call(net.nodes["replica"].http, bhttp::verb::get, target, "", "", 5s);
+        auto res = c.call(net.nodes["replica"].http, verb::get, target, "", "", 5s);
         REQUIRE(res);
         INFO(target << ": " << res->body());
         CHECK(res->result_int() == 503);

@@ -9,9 +9,6 @@
 #include "protocol/note.hpp"
 #include "support.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -35,10 +32,6 @@
 using namespace civic;
 using namespace civic::test;
 using json = nlohmann::json;
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
 namespace {
@@ -140,7 +133,7 @@ TEST_CASE("acknowledged entries and checkpoints survive repeated SIGKILL", "[cra
             REQUIRE_FALSE(node.exited());
             REQUIRE(std::chrono::steady_clock::now() < deadline);
             if (auto p = listening_port(node.log)) {
-                auto res = control.call(p, bhttp::verb::get, "/healthz");
+                auto res = control.call(p, verb::get, "/healthz");
                 if (res && res->result_int() == 200) {
                     auto body = json::parse(res->body(), nullptr, false);
                     REQUIRE(body.contains("size"));
@@ -154,7 +147,7 @@ TEST_CASE("acknowledged entries and checkpoints survive repeated SIGKILL", "[cra
 
     start_node();
     {
-        auto reg = control.call(port, bhttp::verb::post, "/api/identities",
+        auto reg = control.call(port, verb::post, "/api/identities",
                                 R"({"identity":"crash/submitter"})", bearer);
         REQUIRE(reg);
         INFO(reg->body());
@@ -177,7 +170,7 @@ TEST_CASE("acknowledged entries and checkpoints survive repeated SIGKILL", "[cra
                 auto content = sha256(byte_view("crash " + std::to_string(seed) + " " +
                                                 std::to_string(t) + " " + std::to_string(n)));
                 auto res = conn.call(
-                    p, bhttp::verb::post, "/api/sign",
+                    p, verb::post, "/api/sign",
                     json{{"identity", "crash/submitter"}, {"content_sha256", hex_encode(content)}}
                         .dump(),
                     bearer);
@@ -224,7 +217,7 @@ TEST_CASE("acknowledged entries and checkpoints survive repeated SIGKILL", "[cra
             std::this_thread::sleep_for(5ms);
             auto p = port.load();
             if (p == 0) continue;
-            auto res = conn.call(p, bhttp::verb::get, "/checkpoint");
+            auto res = conn.call(p, verb::get, "/checkpoint");
             if (res && res->result_int() == 200) {
                 std::lock_guard<std::mutex> lock(seen.mutex);
                 seen.add_checkpoint(res->body());
@@ -296,7 +289,7 @@ TEST_CASE("acknowledged entries and checkpoints survive repeated SIGKILL", "[cra
         CHECK((fresh || it->second == cp->root));
     }
 
-    auto final_res = control.call(port, bhttp::verb::get, "/checkpoint");
+    auto final_res = control.call(port, verb::get, "/checkpoint");
     REQUIRE(final_res);
     REQUIRE(final_res->result_int() == 200);
     auto final_cp = open_checkpoint(final_res->body(), **log_key, origin);
@@ -309,7 +302,7 @@ TEST_CASE("acknowledged entries and checkpoints survive repeated SIGKILL", "[cra
     std::vector<bytes> entries;
     merkle::compact_range tree;
     for (std::uint64_t i = 0; i < final_size; ++i) {
-        auto res = control.call(port, bhttp::verb::get, "/api/entries/" + std::to_string(i));
+        auto res = control.call(port, verb::get, "/api/entries/" + std::to_string(i));
         REQUIRE(res);
         INFO("entry " << i << ": " << res->body());
         REQUIRE(res->result_int() == 200);
@@ -332,7 +325,7 @@ TEST_CASE("acknowledged entries and checkpoints survive repeated SIGKILL", "[cra
             CHECK(root == final_cp->root);
             continue;
         }
-        auto res = control.call(port, bhttp::verb::get,
+        auto res = control.call(port, verb::get,
                                 "/api/proof/consistency?old=" + std::to_string(size) +
                                     "&new=" + std::to_string(final_size));
         REQUIRE(res);

@@ -85,11 +85,6 @@ std::size_t count_of(const std::string& text, const std::string& what) {
     return n;
 }
 
-std::string header(const bhttp::response<bhttp::string_body>& res, bhttp::field f) {
-    auto it = res.find(f);
-    return it == res.end() ? std::string() : std::string(it->value());
-}
-
 } // namespace
 
 TEST_CASE("a full disk makes a node read-only, not a restart loop: it serves reads, says why, "
@@ -126,12 +121,12 @@ TEST_CASE("a full disk makes a node read-only, not a restart loop: it serves rea
     INFO(read_file(node.log));
     REQUIRE(port != 0);
     auto get = [&](const std::string& target) {
-        auto res = client.call(port, bhttp::verb::get, target);
+        auto res = client.call(port, verb::get, target);
         REQUIRE(res);
         return *res;
     };
     auto post = [&](const std::string& target, const std::string& body) {
-        auto res = client.call(port, bhttp::verb::post, target, body, bearer);
+        auto res = client.call(port, verb::post, target, body, bearer);
         REQUIRE(res);
         return *res;
     };
@@ -144,7 +139,7 @@ TEST_CASE("a full disk makes a node read-only, not a restart loop: it serves rea
         return std::make_pair(res, content);
     };
     std::vector<acknowledged> acked;
-    auto keep = [&](const bhttp::response<bhttp::string_body>& res, const std::string& content) {
+    auto keep = [&](const http_response& res, const std::string& content) {
         auto body = json::parse(res.body());
         acked.push_back({body["index"], body["entry"], body["proof"], content});
     };
@@ -158,7 +153,7 @@ TEST_CASE("a full disk makes a node read-only, not a restart loop: it serves rea
     // needs a new one: that one is refused 503 read_only, and so is all after it.
     const std::string filler = disk.dir + "/filler";
     REQUIRE(disk.fill(filler));
-    std::optional<bhttp::response<bhttp::string_body>> refused;
+    std::optional<http_response> refused;
     for (int i = 0; i < 5000 && !refused; ++i) {
         auto [res, content] = sign();
         if (res.result_int() == 200) {
@@ -174,7 +169,7 @@ TEST_CASE("a full disk makes a node read-only, not a restart loop: it serves rea
     CHECK(refusal["error"] == "read_only");
     CHECK_THAT(refusal["message"].get<std::string>(),
                Catch::Contains("no space left on the device of " + data + "/ledger/data.mdb"));
-    CHECK_FALSE(header(*refused, bhttp::field::retry_after).empty());
+    CHECK_FALSE(refused->header("Retry-After").empty());
     INFO(read_file(node.log));
     REQUIRE_FALSE(node.exited());
 

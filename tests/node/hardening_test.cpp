@@ -3,6 +3,7 @@
 #include "process.hpp"
 #include "support.hpp"
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <catch2/catch.hpp>
 #include <openssl/ssl.h>

@@ -70,7 +70,7 @@ struct witness_node {
         while (std::chrono::steady_clock::now() < until) {
             INFO(read_file(log_file()));
             REQUIRE_FALSE(process.exited());
-            auto res = c.call(http, bhttp::verb::get, "/healthz", "", "", 2s);
+            auto res = c.call(http, verb::get, "/healthz", "", "", 2s);
             // Up once it answers and has logged its start-up line (written just after
             // its HTTP server starts), which names its role as it is, not "replica".
             if (res && res->result_int() == 200 && listening_port(log_file()) != 0) {
@@ -106,7 +106,7 @@ struct witness_node {
 
     json status() {
         connection c;
-        auto res = c.call(http, bhttp::verb::get, "/api/status", "", "", 5s);
+        auto res = c.call(http, verb::get, "/api/status", "", "", 5s);
         REQUIRE(res);
         return json::parse(res->body());
     }
@@ -129,9 +129,9 @@ struct answer {
 
 answer post(connection& c, std::uint16_t port, const std::string& body,
             const std::string& target = "/add-checkpoint") {
-    auto res = c.call(port, bhttp::verb::post, target, body, "", 10s);
+    auto res = c.call(port, verb::post, target, body, "", 10s);
     if (!res) return {};
-    return {res->result_int(), std::string((*res)[bhttp::field::content_type]), res->body()};
+    return {res->result_int(), res->header("Content-Type"), res->body()};
 }
 
 } // namespace
@@ -200,7 +200,7 @@ TEST_CASE("witness HTTP: every add-checkpoint case of tlog-witness", "[witness]"
     CHECK(halted.status == 409);
     CHECK(halted.body.find("stopped cosigning") != std::string::npos);
     // Only POST.
-    auto res = c.call(w.http, bhttp::verb::get, "/add-checkpoint", "", "", 5s);
+    auto res = c.call(w.http, verb::get, "/add-checkpoint", "", "", 5s);
     REQUIRE(res);
     CHECK(res->result_int() == 405);
 
