@@ -11,7 +11,8 @@
 # (or a regression input still fails), 2 on bad arguments.
 #
 # Environment: FUZZ_SKIP_SETUP=1 skips scripts/setup.sh; FUZZ_BUILD_JOBS (default 2)
-# caps the build's parallelism.
+# caps the build's parallelism; FUZZ_JOBS (default: the number of cores) how many
+# targets fuzz at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,29 +77,34 @@ ninja -C "$build_dir" -j "${FUZZ_BUILD_JOBS:-2}" "${build_targets[@]}"
 
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-failed=()
-for t in "${targets[@]}"; do
-  bin="$build_dir/bin/fuzz_$t"
-  seeds="tests/fuzz/corpus/$t"
-  work="$build_dir/corpus/$t"
-  artifacts="$build_dir/artifacts/$t"
-  log="$build_dir/logs/$t.log"
+# Fuzzes one target; what it has to say goes to $build_dir/logs/<target>.report
+# (printed in target order once all have run). Exits 1 if the target failed.
+fuzz_one() {
+  local t=$1
+  local bin="$build_dir/bin/fuzz_$t"
+  local seeds="tests/fuzz/corpus/$t"
+  local work="$build_dir/corpus/$t"
+  local artifacts="$build_dir/artifacts/$t"
+  local log="$build_dir/logs/$t.log"
+  local report="$build_dir/logs/$t.report"
   mkdir -p "$work" "$artifacts" "$build_dir/logs"
-  corpora=("$work")
+  local corpora=("$work")
   if [ -d "$seeds" ]; then
     cp -R "$seeds/." "$work/"
     corpora+=("$seeds")
   fi
   : >"$log"
-  echo "=== fuzz_$t: ${seconds}s (max_len $(max_len_for "$t")); log $log" >&2
+  exec 3>"$report"
+  echo "=== fuzz_$t: ${seconds}s (max_len $(max_len_for "$t")); log $log" >&3
 
-  status=0
-  regressions="tests/fuzz/regressions/$t"
+  local status=0
+  local regressions="tests/fuzz/regressions/$t"
   if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then
-    echo "--- replaying $regressions" >&2
+    echo "--- replaying $regressions" >&3
+    local inputs
     mapfile -t inputs < <(find "$regressions" -type f | sort)
     if ! "$bin" -detect_leaks=1 "${inputs[@]}" >>"$log" 2>&1; then
-      echo "FAIL fuzz_$t: a regression input in $regressions still fails" >&2
+      echo "FAIL fuzz_$t: a regression input in $regressions still fails" >&3
       status=1
     fi
   fi
@@ -106,19 +112,35 @@ for t in "${targets[@]}"; do
   if ! "$bin" -max_total_time="$seconds" -max_len="$(max_len_for "$t")" -timeout=10 \
     -print_final_stats=1 -detect_leaks=1 -artifact_prefix="$artifacts/" \
     "${corpora[@]}" >>"$log" 2>&1; then
-    echo "FAIL fuzz_$t: the fuzzer found a crash (inputs in $artifacts/)" >&2
+    echo "FAIL fuzz_$t: the fuzzer found a crash (inputs in $artifacts/)" >&3
     status=1
   fi
 
   if [ $status -ne 0 ]; then
-    failed+=("$t")
     # The first report: harness message or sanitizer error, stack, and the unit's file name.
     awk '/^==[0-9]+== ?ERROR|runtime error|^fuzz_[a-z_]+: / { p = 1 } p { print } p && /^SUMMARY:/ { exit }' \
-      "$log" >&2
-    grep -E 'Test unit written to' "$log" >&2 || true
+      "$log" >&3
+    grep -E 'Test unit written to' "$log" >&3 || true
   fi
-  grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 >&2 || true
-  grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log" >&2 || true
+  grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 >&3 || true
+  grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log" >&3 || true
+  exec 3>&-
+  return $status
+}
+
+# Targets run side by side, one per core (FUZZ_JOBS): each still gets its
+# SECONDS of fuzzing, on a core of its own.
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
+declare -A pid_of
+failed=()
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  fuzz_one "$t" &
+  pid_of[$t]=$!
+done
+for t in "${targets[@]}"; do
+  if ! wait "${pid_of[$t]}"; then failed+=("$t"); fi
+  cat "$build_dir/logs/$t.report" >&2
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
