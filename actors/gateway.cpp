@@ -34,6 +34,38 @@ caf::error authorize(const storage::ledger_store& store, const bytes& token_sha2
     return make_error(errc::forbidden, "this token may not sign for '" + identity + "'");
 }
 
+/// Why the current message may not be handled: its sender is a remote node no
+/// authenticated connection named, or one not in `allowed` (when given). A
+/// sender on this node is never refused, nor is any without a directory.
+caf::error sender_refusal(gateway_pointer self, const std::set<std::string>* allowed,
+                          const char* what) {
+    const auto& st = self->state;
+    if (!st.config.peers) return {};
+    const auto& sender = self->current_sender();
+    if (!sender) {
+        if (!allowed) return {};
+        return make_error(errc::forbidden, std::string("an anonymous ") + what + " is refused");
+    }
+    if (sender->node() == self->node()) return {};
+    auto name = st.config.peers->name_of(sender->node());
+    if (!name)
+        return make_error(errc::forbidden, std::string("a ") + what +
+                                               " from a node no authenticated connection named");
+    if (allowed && allowed->count(*name) == 0)
+        return make_error(errc::forbidden, "node '" + *name + "' may not " + what +
+                                               ": its role in the topology does not allow it");
+    return {};
+}
+
+/// sender_refusal, and each refusal told to the directory (for the log and metrics).
+caf::error refuse_sender(gateway_pointer self, const std::set<std::string>* allowed,
+                         const char* what) {
+    auto refusal = sender_refusal(self, allowed, what);
+    if (refusal)
+        self->state.config.peers->refused("gateway: refused: " + message_of(refusal));
+    return refusal;
+}
+
 } // namespace
 
 gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config,
@@ -45,6 +77,18 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
     return {
         [self](atoms::join_atom, caf::actor& replica) -> caf::delegated<std::uint64_t> {
             auto& st = self->state;
+            auto denied = refuse_sender(self, &st.config.replicas, "join as a replica");
+            // The replica that joins lives on the node that asks: no node joins another.
+            if (!denied && st.config.peers && self->current_sender() &&
+                replica.node() != self->current_sender()->node()) {
+                denied = make_error(errc::forbidden, "a join for a replica on another node");
+                st.config.peers->refused("gateway: refused: " + message_of(denied));
+            }
+            if (denied) {
+                auto rp = self->make_response_promise<std::uint64_t>();
+                rp.deliver(std::move(denied));
+                return {};
+            }
             auto ledger = caf::actor_cast<ledger_actor>(st.actors->get("ledger"));
             if (!st.config.leading || !ledger) {
                 auto rp = self->make_response_promise<std::uint64_t>();
@@ -60,6 +104,8 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
                 rp.deliver(std::move(e));
                 return caf::delegated<append_receipt>{};
             };
+            if (auto denied = refuse_sender(self, nullptr, "forwarded request"))
+                return refuse(std::move(denied));
             if (!st.config.leading || !st.store) return refuse(not_leader(st));
             if (auto denied = authorize(*st.store, fs.token_sha256, fs.request.identity))
                 return refuse(std::move(denied));
@@ -68,6 +114,12 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
             return self->delegate(signer, atoms::sign_atom_v, std::move(fs.request));
         },
         [self](atoms::add_atom, cosign_request& r) -> caf::delegated<cosign_answer> {
+            if (auto denied = refuse_sender(self, &self->state.config.log_nodes,
+                                            "ask for a cosignature")) {
+                auto rp = self->make_response_promise<cosign_answer>();
+                rp.deliver(std::move(denied));
+                return {};
+            }
             auto witness = caf::actor_cast<witness_actor>(self->state.actors->get("witness"));
             if (!witness) {
                 auto rp = self->make_response_promise<cosign_answer>();
@@ -78,6 +130,11 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
             return self->delegate(witness, atoms::add_atom_v, std::move(r));
         },
         [self](atoms::gossip_atom, gossip_message& m) -> caf::delegated<gossip_message> {
+            if (auto denied = refuse_sender(self, nullptr, "gossip exchange")) {
+                auto rp = self->make_response_promise<gossip_message>();
+                rp.deliver(std::move(denied));
+                return {};
+            }
             auto gossip = caf::actor_cast<gossip_actor>(self->state.actors->get("gossip"));
             if (!gossip) {
                 auto rp = self->make_response_promise<gossip_message>();
@@ -91,6 +148,7 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
         [self](atoms::fetch_atom, std::uint64_t first,
                std::uint64_t count) -> caf::result<replicated_batch> {
             auto& st = self->state;
+            if (auto denied = refuse_sender(self, nullptr, "fetch")) return denied;
             if (!st.store) return make_error(errc::unavailable, "this node holds no ledger");
             const auto size = st.store->verified_size();
             if (count == 0 || count > max_fetch_entries || first >= size || count > size - first)

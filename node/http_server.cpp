@@ -1,5 +1,7 @@
 #include "node/http_server.hpp"
 
+#include "node/connection_book.hpp"
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -8,8 +10,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
-
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -38,40 +38,16 @@ namespace {
 
 class session;
 
-/// Who a connection is from, for the per-address cap: an IPv4 address, or the
-/// /64 of an IPv6 one (one subscriber's prefix; single IPv6 addresses are free).
-using address_key = std::array<unsigned char, 9>;
-
-address_key address_key_of(const asio::ip::address& address) {
-    address_key key{};
-    if (address.is_v4() || (address.is_v6() && address.to_v6().is_v4_mapped())) {
-        auto v4 = address.is_v4() ? address.to_v4()
-                                  : asio::ip::make_address_v4(asio::ip::v4_mapped,
-                                                              address.to_v6());
-        auto b = v4.to_bytes();
-        key[0] = 4;
-        std::copy(b.begin(), b.end(), key.begin() + 1);
-    } else {
-        auto b = address.to_v6().to_bytes();
-        key[0] = 6;
-        std::copy_n(b.begin(), 8, key.begin() + 1);
-    }
-    return key;
-}
-
 } // namespace
 
 struct http_server::impl {
     http_options options;
     http_handler handler;
 
-    std::mutex mutex; // guards the connection book below
-    std::size_t open = 0;
-    std::map<address_key, std::size_t> per_address;
-    std::list<std::weak_ptr<session>> idle; // waiting for a request, longest first
-    std::mutex warning_mutex;               // guards the two below
-    std::chrono::steady_clock::time_point last_warning{};
-    std::size_t warnings_suppressed = 0;
+    // Idle connections (waiting for a request) stand in its line: when the
+    // server is full, the one that has waited longest gives way.
+    connection_book<session> book;
+    log_limiter warn;
 
     std::atomic<std::uint64_t> accept_errors{0};
     std::chrono::milliseconds accept_backoff{0}; // one accept at a time: no lock
@@ -83,13 +59,12 @@ struct http_server::impl {
     tcp::acceptor acceptor{ioc};
     asio::steady_timer accept_retry{ioc};
 
-    impl(http_options o, http_handler h) : options(std::move(o)), handler(std::move(h)) {}
+    impl(http_options o, http_handler h)
+        : options(std::move(o)), handler(std::move(h)), warn(options.on_warning) {}
     void accept();
     void accept_failed(const beast::error_code& ec);
     void admit(tcp::socket socket);
     void refuse(tcp::socket& socket, const char* reason, const std::string& message);
-    void warn(const std::string& line);
-    void released(const address_key& key);
 };
 
 namespace {
@@ -117,7 +92,7 @@ public:
     session(tcp::socket socket, http_server::impl& server, address_key key)
         : stream_(std::move(socket)), server_(server), key_(key),
           deadline_(stream_.get_executor()) {}
-    ~session() { server_.released(key_); }
+    ~session() { server_.book.release(key_); }
 
     void start() {
         asio::dispatch(stream_.get_executor(),
@@ -134,9 +109,7 @@ public:
 
     asio::any_io_executor executor() { return stream_.get_executor(); }
 
-    // The place in the server's idle list; guarded by the server's mutex.
-    std::list<std::weak_ptr<session>>::iterator idle_position;
-    bool in_idle_list = false;
+    connection_book<session>::place place_in_book;
 
 private:
     /// Arms the deadline; `on_expiry` runs unless it is re-armed or cancelled first.
@@ -159,11 +132,7 @@ private:
     void wait_for_request(bool first) {
         if (buffer_.size() > 0) return read_header(); // pipelined: already here
         waiting_ = true;
-        {
-            std::lock_guard lock(server_.mutex);
-            idle_position = server_.idle.insert(server_.idle.end(), weak_from_this());
-            in_idle_list = true;
-        }
+        server_.book.stand_in_line(shared_from_this());
         // A new connection must start its request soon; a kept-alive one may idle longer.
         arm(first ? std::min(server_.options.header_timeout, server_.options.request_timeout)
                   : server_.options.idle_timeout,
@@ -174,11 +143,7 @@ private:
         stream_.async_read_some(
             buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                 self->waiting_ = false;
-                {
-                    std::lock_guard lock(self->server_.mutex);
-                    if (self->in_idle_list) self->server_.idle.erase(self->idle_position);
-                    self->in_idle_list = false;
-                }
+                self->server_.book.leave_line(*self);
                 self->disarm();
                 if (ec || n == 0) return self->close();
                 self->buffer_.commit(n);
@@ -203,10 +168,15 @@ private:
                                 });
     }
 
+    // Cancels the request's read, again every 10 ms until it has given up (on_read
+    // disarms): a cancel finds nothing to cancel when the read has just completed
+    // a step and its handler waits to run, and the composed read then goes on
+    // reading, trickle by trickle, with no deadline left.
     void time_out() {
         timed_out_ = true;
         beast::error_code ignored;
         stream_.socket().cancel(ignored);
+        arm(std::chrono::milliseconds(10), [](session& self) { self.time_out(); });
     }
 
     void on_header(beast::error_code ec) {
@@ -369,8 +339,7 @@ void http_server::impl::accept() {
 // keeps the connections that arrive meanwhile in the listen backlog.
 void http_server::impl::accept_failed(const beast::error_code& ec) {
     ++accept_errors;
-    accept_backoff = std::clamp(accept_backoff * 2, std::chrono::milliseconds(5),
-                                std::chrono::milliseconds(1000));
+    accept_backoff = next_accept_backoff(accept_backoff);
     warn("http: accept failed: " + ec.message() + "; accepting again in " +
          std::to_string(accept_backoff.count()) + " ms");
     accept_retry.expires_after(accept_backoff);
@@ -384,36 +353,13 @@ void http_server::impl::admit(tcp::socket socket) {
     auto remote = socket.remote_endpoint(ec);
     if (ec) return; // gone already
     auto key = address_key_of(remote.address());
-    std::shared_ptr<session> evicted;
-    const char* refusal = nullptr;
-    {
-        std::lock_guard lock(mutex);
-        auto& from_there = per_address[key];
-        if (from_there >= options.max_connections_per_address) {
-            refusal = "per_address";
-        } else if (open >= options.max_connections) {
-            // Full: the connection that has waited longest for a request gives way.
-            while (!idle.empty() && !evicted) {
-                evicted = idle.front().lock();
-                if (evicted) evicted->in_idle_list = false;
-                idle.pop_front();
-            }
-            if (!evicted) refusal = "full";
-        }
-        if (refusal) {
-            if (from_there == 0) per_address.erase(key);
-        } else {
-            ++open;
-            ++from_there;
-        }
-    }
+    auto [refusal, evicted] = book.admit(key);
     if (refusal) {
         auto why = std::string(refusal) == "per_address"
                        ? "too many connections from " + remote.address().to_string() +
-                             " (at most " + std::to_string(options.max_connections_per_address) +
-                             ")"
-                       : "the server is at its limit of " +
-                             std::to_string(options.max_connections) + " connections";
+                             " (at most " + std::to_string(book.max_per_address()) + ")"
+                       : "the server is at its limit of " + std::to_string(book.max_total()) +
+                             " connections";
         return refuse(socket, refusal, why);
     }
     if (evicted) {
@@ -440,50 +386,17 @@ void http_server::impl::refuse(tcp::socket& socket, const char* reason,
     warn("http: refused a connection: " + message);
 }
 
-// One line a second at most: a flood must not become a flood of log lines.
-void http_server::impl::warn(const std::string& line) {
-    if (!options.on_warning) return;
-    auto now = std::chrono::steady_clock::now();
-    std::string out;
-    {
-        std::lock_guard lock(warning_mutex);
-        if (now - last_warning < std::chrono::seconds(1)) {
-            ++warnings_suppressed;
-            return;
-        }
-        last_warning = now;
-        out = line;
-        if (warnings_suppressed > 0)
-            out += " (" + std::to_string(warnings_suppressed) + " more since the last line)";
-        warnings_suppressed = 0;
-    }
-    options.on_warning(out);
-}
-
-void http_server::impl::released(const address_key& key) {
-    std::lock_guard lock(mutex);
-    --open;
-    if (auto it = per_address.find(key); it != per_address.end() && --it->second == 0)
-        per_address.erase(it);
-}
-
 http_server::http_server(http_options options, http_handler handler)
     : impl_(std::make_unique<impl>(std::move(options), std::move(handler))) {}
 
 http_server::~http_server() { stop(); }
 
 status http_server::start() {
-    if (impl_->options.max_connections == 0) {
-        rlimit limit{};
-        std::uint64_t descriptors = 1024;
-        if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
-            descriptors = limit.rlim_cur;
-        impl_->options.max_connections = http_connection_budget(descriptors);
-    }
-    // One address may never hold every connection: at most half of them.
-    impl_->options.max_connections_per_address =
-        std::clamp<std::size_t>(impl_->options.max_connections_per_address, 1,
-                                std::max<std::size_t>(1, impl_->options.max_connections / 2));
+    auto& o = impl_->options;
+    impl_->book.set_caps(o.max_connections == 0 ? connection_budget_now() : o.max_connections,
+                         o.max_connections_per_address);
+    o.max_connections = impl_->book.max_total(); // what is in force, for whoever asks
+    o.max_connections_per_address = impl_->book.max_per_address();
     beast::error_code ec;
     auto address = asio::ip::make_address(impl_->options.address, ec);
     if (ec)
@@ -509,17 +422,10 @@ std::uint16_t http_server::port() const { return impl_->bound_port; }
 const http_options& http_server::options() const { return impl_->options; }
 
 std::size_t http_server::connections() const {
-    std::lock_guard lock(impl_->mutex);
-    return impl_->open;
+    return impl_->book.open();
 }
 
 std::uint64_t http_server::accept_errors() const { return impl_->accept_errors.load(); }
-
-std::size_t http_connection_budget(std::uint64_t descriptor_limit) {
-    constexpr std::uint64_t reserve = 128; // the store, logs, the peer port's own
-    auto left = descriptor_limit > reserve ? descriptor_limit - reserve : 0;
-    return static_cast<std::size_t>(std::clamp<std::uint64_t>(left / 2, 16, 16384));
-}
 
 void http_server::stop() {
     if (!impl_ || impl_->threads.empty()) return;

@@ -53,7 +53,7 @@ struct http_options {
     /// How long a keep-alive connection may wait for its next request.
     std::chrono::milliseconds idle_timeout{10000};
     /// Open connections in all. 0: sized from the process's descriptor limit at
-    /// start() (http_connection_budget).
+    /// start() (connection_budget in connection_book.hpp).
     std::size_t max_connections = 0;
     /// Open connections from one client address (an IPv6 client: its /64). Over it, a
     /// new connection gets a 503 and is closed. Behind a reverse proxy, raise it.
@@ -97,9 +97,5 @@ public:
 private:
     std::unique_ptr<impl> impl_;
 };
-
-/// The HTTP connection limit for a descriptor limit: half of what is left after a
-/// reserve for the store, logs and the peer port, at least 16, at most 16384.
-std::size_t http_connection_budget(std::uint64_t descriptor_limit);
 
 } // namespace civic::node

@@ -130,8 +130,15 @@ struct metrics::impl {
             .Name("civic_peer_connections_refused_total")
             .Help("Connections to the peer port refused or closed by its TLS front, by reason "
                   "(full, per_address, handshake_timeout, handshake_failed, unknown_peer, "
-                  "wrong_peer)")
+                  "wrong_peer, basp, node_taken)")
             .Register(*registry);
+    prometheus::Counter& peer_messages_refused =
+        prometheus::BuildCounter()
+            .Name("civic_peer_messages_refused_total")
+            .Help("Messages from other nodes the gateway refused: from a node no "
+                  "authenticated connection named, or one whose role may not send them")
+            .Register(*registry)
+            .Add({});
     prometheus::Counter& refused_full = refused_family.Add({{"reason", "full"}});
     prometheus::Counter& refused_per_address = refused_family.Add({{"reason", "per_address"}});
     prometheus::Counter& evicted_idle = refused_family.Add({{"reason", "evicted_idle"}});
@@ -264,6 +271,8 @@ void metrics::peer_connection_refused(const char* reason) {
     // Reasons are the front's fixed set, never from input.
     impl_->peer_refused_family.Add({{"reason", reason}}).Increment();
 }
+
+void metrics::peer_message_refused() { impl_->peer_messages_refused.Increment(); }
 
 void metrics::split_view_found() { impl_->split_views.Increment(); }
 

@@ -39,6 +39,7 @@ public:
     /// A connection the peer port's TLS front refused or closed, by reason
     /// (peer_tls_options::on_refused). Thread-safe.
     void peer_connection_refused(const char* reason);
+    void peer_message_refused();
     /// A split view was caught (new verified evidence). Thread-safe.
     void split_view_found();
     /// A read found the store's bytes differ from the verified tree (or missing

@@ -69,8 +69,13 @@ result<service_options> node_options(const topology& t, const node_spec& self, b
         if (opens_to(self, n)) net.gossip_peers.push_back({n.name, n.host, n.caf_port});
         net.peers.emplace_back(n.host, n.caf_port);
         net.peer_names[{n.host, n.caf_port}] = n.name;
-        if (n.has(node_role::leader) || n.may_lead)
+        // Every node that holds the log may follow a leader: a deposed leader
+        // steps down and joins the new one. A witness-only node never may.
+        if (n.has(node_role::replica) || may_lead(n)) net.replica_names.insert(n.name);
+        if (may_lead(n)) {
             net.leader_candidates.emplace_back(n.host, n.caf_port);
+            net.log_node_names.insert(n.name);
+        }
     }
     {
         auto vkey = read_file(t.log_vkey);

@@ -1,6 +1,6 @@
 #include "node/peer_tls.hpp"
 
-#include "node/http_server.hpp" // http_connection_budget
+#include "node/connection_book.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -13,7 +13,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -73,25 +72,6 @@ std::string peer_name(tls_stream& s) {
     return cn;
 }
 
-using address_key = std::array<unsigned char, 9>;
-
-address_key address_key_of(const asio::ip::address& address) {
-    address_key key{};
-    if (address.is_v4() || address.to_v6().is_v4_mapped()) {
-        auto v4 = address.is_v4()
-                      ? address.to_v4()
-                      : asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-        auto b = v4.to_bytes();
-        key[0] = 4;
-        std::copy(b.begin(), b.end(), key.begin() + 1);
-    } else {
-        auto b = address.to_v6().to_bytes();
-        key[0] = 6;
-        std::copy_n(b.begin(), 8, key.begin() + 1);
-    }
-    return key;
-}
-
 class relay;
 
 } // namespace
@@ -102,13 +82,10 @@ struct peer_tls::impl {
     ssl::context client_ctx{ssl::context::tls_client};
     std::atomic<std::uint16_t> caf_port{0};
 
-    std::mutex mutex; // the connection book of the public port
-    std::size_t open = 0;
-    std::map<address_key, std::size_t> per_address;
-    std::list<std::weak_ptr<relay>> handshaking; // oldest first
-    std::mutex warning_mutex;
-    std::chrono::steady_clock::time_point last_warning{};
-    std::size_t warnings_suppressed = 0;
+    // The public port's connections; those still in their handshake stand in
+    // its line: when the port is full, the oldest gives way.
+    connection_book<relay> book;
+    log_limiter warn;
 
     std::map<std::pair<std::string, std::uint16_t>, std::uint16_t> forwarder_ports;
     std::string loopback = "127.0.0.1"; // where CAF and the forwarders listen
@@ -122,20 +99,14 @@ struct peer_tls::impl {
     asio::steady_timer accept_retry{ioc};
     std::vector<std::unique_ptr<tcp::acceptor>> forwarders;
 
+    explicit impl(peer_tls_options o) : options(std::move(o)), warn(options.on_warning) {}
     void accept();
     void accept_forwarded(std::size_t which, std::string host, std::uint16_t port,
                           std::string name);
     void admit(tcp::socket socket);
-    void warn(const std::string& line);
     void refused(const char* reason, const std::string& line) {
         if (options.on_refused) options.on_refused(reason);
         warn("peer port: " + line);
-    }
-    void released(const address_key& key) {
-        std::lock_guard lock(mutex);
-        --open;
-        if (auto it = per_address.find(key); it != per_address.end() && --it->second == 0)
-            per_address.erase(it);
     }
 };
 
@@ -152,12 +123,11 @@ public:
           inner_(tcp::socket(outer_.get_executor()), front.client_ctx),
           deadline_(outer_.get_executor()), resolver_(outer_.get_executor()) {}
     ~relay() {
-        if (key_) front_.released(*key_);
+        if (key_) front_.book.release(*key_);
+        if (bound_ && front_.options.directory) front_.options.directory->release(*bound_);
     }
 
-    // The place in the front's list of unfinished handshakes; guarded by its mutex.
-    std::list<std::weak_ptr<relay>>::iterator handshaking_position;
-    bool in_handshaking_list = false;
+    connection_book<relay>::place place_in_book;
 
     asio::any_io_executor executor() { return outer_.get_executor(); }
 
@@ -176,6 +146,7 @@ public:
                     return self->fail("unknown_peer", "a certificate for '" + name +
                                                           "', which names no other node of "
                                                           "this topology");
+                self->peer_ = name;
                 self->connect_inner(self->front_.loopback, self->front_.caf_port.load(),
                                     self->front_.options.node_name,
                                     [self] { self->start_relaying(); });
@@ -193,6 +164,8 @@ public:
         asio::dispatch(executor(), [self = shared_from_this(), host = std::move(host), port,
                                     name = std::move(name)] {
             self->arm_deadline();
+            self->peer_ = name;
+            self->from_peer_is_inner_ = true;
             self->connect_inner(host, port, name, [self] {
                 self->outer_.async_handshake(ssl::stream_base::server, [self](error_code ec) {
                     if (ec) return self->close();
@@ -223,11 +196,7 @@ private:
         });
     }
 
-    void left_handshaking_list() {
-        std::lock_guard lock(front_.mutex);
-        if (in_handshaking_list) front_.handshaking.erase(handshaking_position);
-        in_handshaking_list = false;
-    }
+    void left_handshaking_list() { front_.book.leave_line(*this); }
 
     /// Opens TLS to (host, port), which must prove it is `name` (its
     /// certificate's DNS name); then `connected`.
@@ -270,12 +239,59 @@ private:
         from.async_read_some(asio::buffer(buffer), [self = shared_from_this(), &from, &to,
                                                     &buffer](error_code ec, std::size_t n) {
             if (ec) return self->close();
-            asio::async_write(to, asio::buffer(buffer.data(), n),
+            const auto* bytes = reinterpret_cast<const std::uint8_t*>(buffer.data());
+            auto out = asio::buffer(buffer.data(), n);
+            bool from_peer = &from == (self->from_peer_is_inner_ ? &self->inner_ : &self->outer_);
+            if (from_peer) {
+                if (!self->guard(bytes, n)) return;
+                out = asio::buffer(self->passed_);
+            } else {
+                self->watch_.feed(bytes, n); // this node's CAF: who asks the peer what
+            }
+            asio::async_write(to, out,
                               [self, &from, &to, &buffer](error_code write_ec, std::size_t) {
                                   if (write_ec) return self->close();
                                   self->pump(from, to, buffer);
                               });
         });
+    }
+
+    // The front's receiver check, and the answers to what this node's CAF asked
+    // the peer's named actors (CAF's own exchange with a new peer's SpawnServ).
+    basp::receiver_check receiver_check() {
+        if (!front_.options.may_receive) return {};
+        return [this](std::uint64_t dest, bool named) {
+            return front_.options.may_receive(dest, named) || (!named && watch_.asked(dest));
+        };
+    }
+
+    // Holds what the peer sends to protocol/basp_guard.hpp, and binds the CAF
+    // node its handshake names to the name its certificate proved. False (and
+    // the connection closed) when either fails.
+    bool guard(const std::uint8_t* data, std::size_t n) {
+        passed_.clear();
+        const auto dropped_before = guard_.dropped();
+        if (auto checked = guard_.feed(data, n, passed_); !checked) {
+            fail("basp", "node '" + peer_ + "': " + checked.message());
+            return false;
+        }
+        if (guard_.dropped() != dropped_before) {
+            if (front_.options.on_dropped) front_.options.on_dropped();
+            front_.warn("peer port: dropped a message from node '" + peer_ + "' to actor " +
+                        std::to_string(guard_.last_dropped_receiver()) +
+                        ", which this node does not expose to peers");
+        }
+        auto& directory = front_.options.directory;
+        if (!bound_ && guard_.peer_node() && directory) {
+            if (!directory->bind(*guard_.peer_node(), peer_)) {
+                fail("node_taken", "node '" + peer_ +
+                                       "' names a CAF node that a connection with another "
+                                       "node's certificate holds");
+                return false;
+            }
+            bound_ = guard_.peer_node();
+        }
+        return true;
     }
 
     void fail(const char* reason, const std::string& why) {
@@ -307,38 +323,24 @@ private:
     tcp::resolver resolver_;
     bool relaying_ = false;
     bool closed_ = false;
+    std::string peer_;                // the node the peer's certificate names
+    bool from_peer_is_inner_ = false; // outbound: the peer is the side we opened
+    basp::outgoing_watch watch_;       // what this node's CAF sends the peer
+    basp::stream_guard guard_{front_.options.max_frame, receiver_check()};
+    std::string passed_;               // what the guard let through, being written
+    std::optional<std::string> bound_; // the CAF node bound to peer_ in the directory
     std::array<char, 16384> outer_buffer_{};
     std::array<char, 16384> inner_buffer_{};
 };
 
 } // namespace
 
-void peer_tls::impl::warn(const std::string& line) {
-    if (!options.on_warning) return;
-    auto now = std::chrono::steady_clock::now();
-    std::string out;
-    {
-        std::lock_guard lock(warning_mutex);
-        if (now - last_warning < std::chrono::seconds(1)) {
-            ++warnings_suppressed;
-            return;
-        }
-        last_warning = now;
-        out = line;
-        if (warnings_suppressed > 0)
-            out += " (" + std::to_string(warnings_suppressed) + " more since the last line)";
-        warnings_suppressed = 0;
-    }
-    options.on_warning(out);
-}
-
 void peer_tls::impl::accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted) return;
         if (ec) {
             // Out of descriptors: accepting again at once would spin (see http_server).
-            accept_backoff = std::clamp(accept_backoff * 2, std::chrono::milliseconds(5),
-                                        std::chrono::milliseconds(1000));
+            accept_backoff = next_accept_backoff(accept_backoff);
             warn("peer port: accept failed: " + ec.message() + "; accepting again in " +
                  std::to_string(accept_backoff.count()) + " ms");
             accept_retry.expires_after(accept_backoff);
@@ -358,43 +360,19 @@ void peer_tls::impl::admit(tcp::socket socket) {
     auto remote = socket.remote_endpoint(ec);
     if (ec) return;
     auto key = address_key_of(remote.address());
-    std::shared_ptr<relay> evicted;
-    const char* refusal = nullptr;
-    std::shared_ptr<relay> admitted;
-    {
-        std::lock_guard lock(mutex);
-        auto& from_there = per_address[key];
-        if (from_there >= options.max_connections_per_address) {
-            refusal = "per_address";
-        } else if (open >= options.max_connections) {
-            while (!handshaking.empty() && !evicted) {
-                evicted = handshaking.front().lock();
-                if (evicted) evicted->in_handshaking_list = false;
-                handshaking.pop_front();
-            }
-            if (!evicted) refusal = "full";
-        }
-        if (refusal) {
-            if (from_there == 0) per_address.erase(key);
-        } else {
-            ++open;
-            ++from_there;
-            admitted = std::make_shared<relay>(std::move(socket), *this, key);
-            admitted->handshaking_position = handshaking.insert(handshaking.end(), admitted);
-            admitted->in_handshaking_list = true;
-        }
-    }
+    auto [refusal, evicted] = book.admit(key);
     if (refusal) {
         socket.close(ec);
         return refused(refusal, std::string(refusal) == "full"
-                                    ? "at its limit of " + std::to_string(options.max_connections) +
+                                    ? "at its limit of " + std::to_string(book.max_total()) +
                                           " connections, all authenticated"
                                     : "too many connections from " + remote.address().to_string() +
-                                          " (at most " +
-                                          std::to_string(options.max_connections_per_address) +
+                                          " (at most " + std::to_string(book.max_per_address()) +
                                           ")");
     }
     if (evicted) asio::post(evicted->executor(), [evicted] { evicted->evict(); });
+    auto admitted = std::make_shared<relay>(std::move(socket), *this, key);
+    book.stand_in_line(admitted);
     admitted->start_inbound();
 }
 
@@ -420,19 +398,13 @@ void peer_tls::impl::accept_forwarded(std::size_t which, std::string host, std::
 
 result<std::unique_ptr<peer_tls>> peer_tls::start(peer_tls_options options) {
     auto front = std::unique_ptr<peer_tls>(new peer_tls());
-    front->impl_ = std::make_unique<impl>();
+    front->impl_ = std::make_unique<impl>(std::move(options));
     auto& m = *front->impl_;
-    m.options = std::move(options);
     auto& o = m.options;
-    if (o.max_connections == 0) {
-        rlimit limit{};
-        std::uint64_t descriptors = 1024;
-        if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
-            descriptors = limit.rlim_cur;
-        o.max_connections = http_connection_budget(descriptors);
-    }
-    o.max_connections_per_address = std::clamp<std::size_t>(
-        o.max_connections_per_address, 1, std::max<std::size_t>(1, o.max_connections / 2));
+    m.book.set_caps(o.max_connections == 0 ? connection_budget_now() : o.max_connections,
+                    o.max_connections_per_address);
+    o.max_connections = m.book.max_total(); // what is in force, for whoever asks
+    o.max_connections_per_address = m.book.max_per_address();
     CIVIC_TRY(configure(m.server_ctx, o));
     CIVIC_TRY(configure(m.client_ctx, o));
 
@@ -490,10 +462,7 @@ std::uint16_t peer_tls::forwarder_port(const std::string& host, std::uint16_t po
     return it == impl_->forwarder_ports.end() ? 0 : it->second;
 }
 
-std::size_t peer_tls::connections() const {
-    std::lock_guard lock(impl_->mutex);
-    return impl_->open;
-}
+std::size_t peer_tls::connections() const { return impl_->book.open(); }
 
 const peer_tls_options& peer_tls::options() const { return impl_->options; }
 

@@ -18,6 +18,8 @@
 // Process only: the simulator carries BASP over its test network, without TLS.
 #pragma once
 
+#include "actors/peer_directory.hpp"
+#include "protocol/basp_guard.hpp"
 #include "protocol/result.hpp"
 
 #include <chrono>
@@ -39,7 +41,7 @@ struct peer_tls_options {
     /// names an accepted connection may carry, and what each forwarder expects.
     std::map<std::pair<std::string, std::uint16_t>, std::string> peers;
     /// Connections on the public port in all (0: sized from the descriptor
-    /// limit: http_connection_budget) and from one address (at most half of it).
+    /// limit: connection_budget) and from one address (at most half of it).
     std::size_t max_connections = 0;
     std::size_t max_connections_per_address = 64;
     /// From accepting a connection to relaying it: TCP connect and the TLS
@@ -47,11 +49,25 @@ struct peer_tls_options {
     /// build (CAF's own handshake on loopback took over 1.5 s there); a silent
     /// client holds its slot no longer, and the oldest such gives way when full.
     std::chrono::milliseconds handshake_timeout{10000};
+    /// Where each connection's CAF node is bound to its certificate's name, for
+    /// the gateway to check roles (may be null). Whatever a peer sends is held
+    /// to protocol/basp_guard.hpp: it cannot speak for another node.
+    std::shared_ptr<actors::peer_directory> directory;
+    /// The largest BASP frame a peer may send (a replicated batch is the largest).
+    std::size_t max_frame = std::size_t{64} << 20;
+    /// Which of this node's actors a peer may send messages other than
+    /// responses to (the gateway, and a replica's replica actor for its
+    /// leader); none given: any.
+    basp::receiver_check may_receive;
+    /// Each message left out by the receiver check.
+    std::function<void()> on_dropped;
     /// One line for an operator (refused and evicted connections, a peer with
     /// the wrong certificate), rate-limited to one a second.
     std::function<void(const std::string&)> on_warning;
     /// Each refused or evicted connection: "full", "per_address",
-    /// "handshake_timeout", "handshake_failed", "unknown_peer", "wrong_peer".
+    /// "handshake_timeout", "handshake_failed", "unknown_peer", "wrong_peer",
+    /// "basp" (a frame the guard refused), "node_taken" (a CAF node id that a
+    /// connection with another certificate holds).
     std::function<void(const char* reason)> on_refused;
 };
 

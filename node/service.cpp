@@ -13,6 +13,7 @@
 #include "actors/system.hpp"
 #include "actors/uplink.hpp"
 #include "actors/witness.hpp"
+#include "node/connection_book.hpp"
 #include "node/files.hpp"
 #include "node/metrics.hpp"
 #include "node/node_tree.hpp"
@@ -286,6 +287,10 @@ struct service::impl {
     std::atomic<std::size_t> next_bridge{0};
     std::unique_ptr<http_server> http;
     std::unique_ptr<peer_tls> peer_front; // the peer port, on a TLS network
+    /// Remote CAF nodes by the names their certificates carry (filled by the front).
+    std::shared_ptr<actors::peer_directory> peers;
+    /// The gateway's actor id, for the front's receiver check (0 until spawned).
+    std::atomic<std::uint64_t> gateway_id{0};
     std::unique_ptr<policy_verifier> trust; // this log's key; caches checkpoint verdicts
     /// The network's policy (when it has one): which witnesses cosigned a checkpoint.
     std::unique_ptr<policy_verifier> network_trust;
@@ -1431,6 +1436,28 @@ status service::impl::start_peer_front() {
     o.cert_file = net.system.tls_certificate;
     o.key_file = net.system.tls_key;
     o.peers = net.peer_names;
+    auto* owner = this;
+    auto refusal_log = std::make_shared<log_limiter>(
+        [node = net.node_name](const std::string& line) {
+            std::cerr << "[warning] node " << node << ": " << line << "\n";
+        });
+    peers = std::make_shared<actors::peer_directory>([owner, refusal_log](const std::string& line) {
+        if (owner->stats) owner->stats->peer_message_refused();
+        (*refusal_log)(line);
+    });
+    o.directory = peers;
+    // Peers reach this node through its gateway; a replica's leader also
+    // through the replica actor it joined with. Every other actor id is refused
+    // (an authenticated peer could otherwise send the ledger an append).
+    o.may_receive = [owner](std::uint64_t dest, bool named) {
+        if (named) return dest == static_cast<std::uint64_t>(caf::atom("SpawnServ"));
+        if (dest == owner->gateway_id.load()) return true;
+        auto replica = owner->directory->get("replica");
+        return replica && replica.id() == dest;
+    };
+    o.on_dropped = [owner] {
+        if (owner->stats) owner->stats->peer_message_refused();
+    };
     o.max_connections = net.max_peer_connections;
     o.max_connections_per_address = net.max_peer_connections_per_address;
     o.on_warning = [node = net.node_name](const std::string& line) {
@@ -1470,10 +1497,16 @@ status service::impl::publish_gateway() {
     auto& m = *this;
     const auto& net = options.network;
     // The gateway: what peers see of this node.
-    m.gateway = m.sys->spawn(actors::gateway,
-                             actors::gateway_config{net.node_name, net.leading,
-                                                    m.store ? storage::stored_epoch(*m.store) : 0},
-                             m.store, std::shared_ptr<const actors::directory>(m.directory));
+    actors::gateway_config config;
+    config.node_name = net.node_name;
+    config.leading = net.leading;
+    config.epoch = m.store ? storage::stored_epoch(*m.store) : 0;
+    config.peers = m.peers; // only with the front: it authenticates every sender
+    config.replicas = net.replica_names;
+    config.log_nodes = net.log_node_names;
+    m.gateway = m.sys->spawn(actors::gateway, std::move(config), m.store,
+                             std::shared_ptr<const actors::directory>(m.directory));
+    m.gateway_id = m.gateway.id();
     if (m.peer_front) {
         // CAF listens on loopback only; the front owns the peer port.
         const auto& loopback = m.peer_front->loopback();

@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,11 @@ struct network_options {
     /// Every other node of the topology by its peer endpoint (host, port): the
     /// name its TLS certificate must carry, whichever side opens the connection.
     std::map<std::pair<std::string, std::uint16_t>, std::string> peer_names;
+    /// The other nodes that may join as replicas (those that hold the log: a
+    /// deposed leader follows the new one), and those that may lead (and so ask
+    /// witnesses for cosignatures): the gateway holds authenticated senders to
+    /// their roles.
+    std::set<std::string> replica_names, log_node_names;
     /// How long connecting to a peer may take (0: the connection timeout, at
     /// least 1 s). Through the peer port's TLS front a connection takes three TLS
     /// handshakes, so a node with the front gives it longer (service.cpp).

@@ -500,12 +500,15 @@ status simulation::boot(sim_node& n) {
                 dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(handle)));
     };
     n.root = n.sys->spawn(actors::supervisor, n.tree.config);
-    n.gateway =
-        n.sys->spawn(actors::gateway,
-                     actors::gateway_config{n.spec->name, n.options.network.leading,
-                                            n.ledger ? storage::stored_epoch(*n.ledger->store) : 0},
-                     n.ledger ? n.ledger->store : nullptr,
-                     std::shared_ptr<const actors::directory>(n.tree.directory));
+    // No peer directory: the simulator's network has no TLS front, and every
+    // sender is a node of it.
+    actors::gateway_config gateway_config;
+    gateway_config.node_name = n.spec->name;
+    gateway_config.leading = n.options.network.leading;
+    gateway_config.epoch = n.ledger ? storage::stored_epoch(*n.ledger->store) : 0;
+    n.gateway = n.sys->spawn(actors::gateway, std::move(gateway_config),
+                             n.ledger ? n.ledger->store : nullptr,
+                             std::shared_ptr<const actors::directory>(n.tree.directory));
     n.bridge = n.sys->spawn(actors::bridge, std::chrono::milliseconds(10000));
     n.acceptor = accept_handle::from_int(next_handle_++);
     n.mpx->provide_acceptor(n.spec->caf_port, n.acceptor);

@@ -198,15 +198,19 @@ namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 
 /// A leader and a replica on TLS, and a third certificate from the same CA for
-/// a name that is no node of the topology ("impostor").
+/// a name that is no node of the topology ("impostor"). With `with_witness`, a
+/// witness node "w1" too, and a second topology ("w1-as-replica.yaml") in which
+/// w1 calls itself a replica: what a node of the network that lies about its
+/// role would run.
 struct tls_pair {
     temp_dir dir{"hardening-peers"};
     std::string topology = dir / "topology.yaml";
     std::uint16_t leader_http = free_port(), leader_peer = free_port();
     std::uint16_t replica_http = free_port(), replica_peer = free_port();
-    node_process leader, replica;
+    std::uint16_t witness_http = free_port(), witness_peer = free_port();
+    node_process leader, replica, witness;
 
-    tls_pair() {
+    explicit tls_pair(bool with_witness = false) {
         auto node = [&](const std::string& name, const std::string& role, std::uint16_t http,
                         std::uint16_t peer, const std::string& more) {
             return "  - {name: " + name + ", region: here, roles: [" + role +
@@ -219,11 +223,19 @@ struct tls_pair {
         auto replication = std::string("replication:\n  acks: 0\n  heartbeat_ms: 200\n"
                                        "  connection_timeout_ms: 1500\n"
                                        "  reconnect_initial_ms: 50\n  reconnect_max_ms: 500\n");
-        std::ofstream(topology)
-            << common << "nodes:\n"
-            << node("leader", "leader", leader_http, leader_peer,
-                    ", log_key: " + dir / "leader.key")
-            << node("replica-a", "replica", replica_http, replica_peer, "") << replication;
+        auto nodes = node("leader", "leader", leader_http, leader_peer,
+                          ", log_key: " + dir / "leader.key") +
+                     node("replica-a", "replica", replica_http, replica_peer, "");
+        std::ofstream(topology) << common << "nodes:\n"
+                                << nodes
+                                << (with_witness ? node("w1", "witness", witness_http, witness_peer,
+                                                        ", witness_key: " + dir / "w1.key")
+                                                 : "")
+                                << replication;
+        if (with_witness)
+            std::ofstream(dir / "w1-as-replica.yaml")
+                << common << "nodes:\n"
+                << nodes << node("w1", "replica", witness_http, witness_peer, "") << replication;
         REQUIRE(cli({"certs", "--topology", topology}) == 0);
         REQUIRE(cli({"keys", "--topology", topology}) == 0);
         // The same CA signs a certificate for a name the network does not have.
@@ -238,11 +250,12 @@ struct tls_pair {
         INFO(read_file(dir / "cli.log"));
         return run_to_end(args, dir / "cli.log");
     }
-    void start(node_process& n, const std::string& name, const std::string& limit = "") {
+    void start(node_process& n, const std::string& name, const std::string& limit = "",
+               const std::string& topology_file = "") {
         n.log = dir / (name + ".log");
         auto command = "exec \"$0\" node --topology \"$1\" --name \"$2\"";
         n.pid = spawn({"/bin/sh", "-c", (limit.empty() ? "" : "ulimit -n " + limit + " && ") + command,
-                       binary, topology, name},
+                       binary, topology_file.empty() ? topology : topology_file, name},
                       n.log);
         REQUIRE(n.pid > 0);
     }
@@ -465,4 +478,175 @@ TEST_CASE("a replica never talks to an impostor at its leader's address, even on
         CHECK(fake.handshakes > 0);
         CHECK(fake.bytes > 0); // the test above could see an impostor being talked to
     }
+}
+
+// ------------------------------------------------- who may send what ----
+
+namespace {
+
+/// BASP frames as CAF 0.17.6 writes them (see protocol/basp_guard.hpp).
+std::string basp_node_id(std::uint32_t pid) {
+    std::string out;
+    for (int i = 7; i >= 0; --i)
+        out.push_back(static_cast<char>((0x00003e9aab9bac79ULL >> (8 * i)) & 0xff));
+    for (int i = 3; i >= 0; --i)
+        out.push_back(static_cast<char>((pid >> (8 * i)) & 0xff));
+    for (int i = 0; i < 20; ++i)
+        out.push_back(static_cast<char>(0x40 + i));
+    return out;
+}
+std::string basp_frame(std::uint8_t operation, const std::string& payload) {
+    std::string out(32, '\0');
+    out[0] = static_cast<char>(operation);
+    for (int i = 0; i < 4; ++i)
+        out[4 + i] = static_cast<char>((payload.size() >> (8 * (3 - i))) & 0xff);
+    return out + payload;
+}
+
+/// A TLS connection to a peer port with `name`'s certificate, which has read
+/// what CAF sent first (its server handshake).
+struct peer_session {
+    asio::io_context ioc;
+    std::unique_ptr<ssl::context> ctx;
+    std::unique_ptr<ssl::stream<tcp::socket>> s;
+    bool up = false;
+    peer_session(const tls_pair& net, const std::string& name, std::uint16_t port)
+        : ctx(client_context(net, name)),
+          s(std::make_unique<ssl::stream<tcp::socket>>(ioc, *ctx)) {
+        boost::system::error_code ec;
+        s->lowest_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+        if (!ec) s->handshake(ssl::stream_base::client, ec);
+        if (ec) return;
+        pollfd p{s->lowest_layer().native_handle(), POLLIN, 0};
+        std::array<char, 4096> buf{};
+        up = ::poll(&p, 1, 5000) > 0 && s->read_some(asio::buffer(buf), ec) > 0 && !ec;
+    }
+    void send(const std::string& bytes) {
+        boost::system::error_code ec;
+        asio::write(*s, asio::buffer(bytes), ec);
+    }
+    /// Whether the node closes the connection within `within`.
+    bool closed_within(std::chrono::milliseconds within) {
+        auto until = std::chrono::steady_clock::now() + within;
+        std::array<char, 4096> buf{};
+        while (std::chrono::steady_clock::now() < until) {
+            pollfd p{s->lowest_layer().native_handle(), POLLIN, 0};
+            if (SSL_pending(s->native_handle()) == 0 && ::poll(&p, 1, 100) <= 0) continue;
+            boost::system::error_code ec;
+            s->read_some(asio::buffer(buf), ec);
+            if (ec) return true;
+        }
+        return false;
+    }
+};
+
+std::string metrics_of(std::uint16_t http) {
+    std::string metrics;
+    get_from("127.0.0.1", http, "/metrics", 5s, &metrics);
+    return metrics;
+}
+
+} // namespace
+
+TEST_CASE("no node of the network speaks for another on the peer port: a spoofed source "
+          "node, a stream without a handshake and a node id another certificate holds are "
+          "each cut off",
+          "[hardening]") {
+    tls_pair net(true);
+    net.start(net.leader, "leader");
+    REQUIRE(wait_for(net.leader_http, "/healthz", [](const json&) { return true; }));
+    const auto claimed = basp_node_id(4242);
+
+    // A handshake for one node, then a down message in the name of another
+    // (which would tell the leader's actors that node's actor died).
+    peer_session spoofer(net, "replica-a", net.leader_peer);
+    REQUIRE(spoofer.up);
+    spoofer.send(basp_frame(1, claimed) +
+                 basp_frame(5, basp_node_id(777) + basp_node_id(1) + std::string(1, '\0')));
+    CHECK(spoofer.closed_within(3s));
+    // (Each refusal is logged; the log takes one line a second.)
+    std::this_thread::sleep_for(1100ms);
+
+    // Frames before any handshake.
+    peer_session early(net, "replica-a", net.leader_peer);
+    REQUIRE(early.up);
+    early.send(basp_frame(2, "hello"));
+    CHECK(early.closed_within(3s));
+    std::this_thread::sleep_for(1100ms);
+
+    // A message to an actor behind the gateway (the ledger, the signer: actor
+    // ids are small and guessable): left out before CAF reads it.
+    peer_session reacher(net, "replica-a", net.leader_peer);
+    REQUIRE(reacher.up);
+    std::string header_to_actor_3 = basp_frame(2, "xx");
+    header_to_actor_3[31] = 3; // destination actor id 3
+    reacher.send(basp_frame(1, basp_node_id(4243)) + header_to_actor_3);
+    CHECK_FALSE(reacher.closed_within(500ms));
+    reacher.s->lowest_layer().close();
+    std::this_thread::sleep_for(1100ms);
+
+    // A connection with replica-a's certificate holds a node id; another with
+    // w1's certificate claims the same one.
+    peer_session holder(net, "replica-a", net.leader_peer);
+    REQUIRE(holder.up);
+    holder.send(basp_frame(1, claimed));
+    CHECK_FALSE(holder.closed_within(300ms)); // its own traffic passes
+    peer_session squatter(net, "w1", net.leader_peer);
+    REQUIRE(squatter.up);
+    squatter.send(basp_frame(1, claimed));
+    CHECK(squatter.closed_within(3s));
+
+    auto metrics = metrics_of(net.leader_http);
+    INFO(metrics);
+    CHECK(metrics.find("civic_peer_messages_refused_total 1") != std::string::npos);
+    CHECK(metrics.find("civic_peer_connections_refused_total{reason=\"basp\"} 2") !=
+          std::string::npos);
+    CHECK(metrics.find("civic_peer_connections_refused_total{reason=\"node_taken\"} 1") !=
+          std::string::npos);
+    auto log = read_file(net.leader.log);
+    INFO(log);
+    CHECK(log.find("down message speaks for another node") != std::string::npos);
+    CHECK(log.find("dropped a message from node 'replica-a' to actor 3, which this node does "
+                   "not expose to peers") != std::string::npos);
+    CHECK(log.find("node 'w1' names a CAF node that a connection with another node's "
+                   "certificate holds") != std::string::npos);
+    CHECK_FALSE(net.leader.exited());
+}
+
+TEST_CASE("a node of the network sends only what its role allows: a witness that calls itself "
+          "a replica is never taken for one",
+          "[hardening]") {
+    tls_pair net(true);
+    net.start(net.leader, "leader");
+    REQUIRE(wait_for(net.leader_http, "/healthz", [](const json&) { return true; }));
+    // w1 holds a real certificate of the network, for a witness; it runs with a
+    // topology of its own in which it is a replica, and so asks to join. A
+    // replica's acknowledgements make the leader's writes durable: a witness
+    // taken for a replica could acknowledge what it never stored.
+    net.start(net.witness, "w1", "", net.dir / "w1-as-replica.yaml");
+    net.start(net.replica, "replica-a");
+    REQUIRE(wait_for(net.leader_http, "/api/status",
+                     [](const json& j) { return j.value("replicas", 0) >= 1; }));
+    // For 3 s, long enough for w1 to ask again and again (it retries within
+    // 500 ms): the leader never counts more than its one replica (a link may
+    // drop and come back on a busy machine, so fewer is no failure).
+    auto until = std::chrono::steady_clock::now() + 3s;
+    int most = 0, samples = 0;
+    while (std::chrono::steady_clock::now() < until) {
+        std::string status;
+        if (get_from("127.0.0.1", net.leader_http, "/api/status", 2s, &status) == 200) {
+            most = std::max(most, json::parse(status).value("replicas", 0));
+            ++samples;
+        }
+        std::this_thread::sleep_for(100ms);
+    }
+    CHECK(samples > 5);
+    CHECK(most <= 1); // replica-a alone, never w1 too
+    auto log = read_file(net.leader.log);
+    INFO(log);
+    CHECK(log.find("gateway: refused: node 'w1' may not join as a replica: its role in the "
+                   "topology does not allow it") != std::string::npos);
+    CHECK(metrics_of(net.leader_http).find("civic_peer_messages_refused_total 0") ==
+          std::string::npos);
+    CHECK_FALSE(net.leader.exited());
 }

@@ -112,7 +112,10 @@ struct leader_node {
         ledger = sys->spawn(actors::ledger, config, store, log, committer);
         auto directory = std::make_shared<actors::directory>();
         directory->set("ledger", caf::actor_cast<caf::actor>(ledger));
-        gateway = sys->spawn(actors::gateway, actors::gateway_config{"leader", true, 0}, store,
+        actors::gateway_config gateway_config;
+        gateway_config.node_name = "leader";
+        gateway_config.leading = true;
+        gateway = sys->spawn(actors::gateway, std::move(gateway_config), store,
                              std::shared_ptr<const actors::directory>(directory));
         auto published = caf::openssl::publish(gateway, at, "127.0.0.1", true);
         REQUIRE(static_cast<bool>(published));

@@ -1,0 +1,44 @@
+#include "actors/peer_directory.hpp"
+
+#include <caf/binary_serializer.hpp>
+
+#include <vector>
+
+namespace civic::actors {
+
+std::string serialized_node_id(const caf::node_id& node) {
+    std::vector<char> buffer;
+    caf::binary_serializer sink{nullptr, buffer};
+    if (sink(node)) return {}; // an error: no node id we could have bound
+    return std::string(buffer.begin(), buffer.end());
+}
+
+bool peer_directory::bind(const std::string& node_id, const std::string& name) {
+    std::lock_guard lock(mutex_);
+    auto& b = bindings_[node_id];
+    if (b.connections > 0 && b.name != name) return false;
+    b.name = name;
+    ++b.connections;
+    return true;
+}
+
+void peer_directory::release(const std::string& node_id) {
+    std::lock_guard lock(mutex_);
+    auto it = bindings_.find(node_id);
+    if (it != bindings_.end() && --it->second.connections == 0) bindings_.erase(it);
+}
+
+std::optional<std::string> peer_directory::name_of(const caf::node_id& node) const {
+    auto key = serialized_node_id(node);
+    std::lock_guard lock(mutex_);
+    auto it = bindings_.find(key);
+    if (it == bindings_.end()) return std::nullopt;
+    return it->second.name;
+}
+
+std::size_t peer_directory::size() const {
+    std::lock_guard lock(mutex_);
+    return bindings_.size();
+}
+
+} // namespace civic::actors

@@ -1,0 +1,51 @@
+// Which node of the topology each remote CAF node is: the peer port's TLS front
+// binds the node id that a connection's BASP handshake names to the name in the
+// certificate the connection was authenticated with (see protocol/basp_guard.hpp),
+// and the gateway asks it who sent a message, to check that node's role may
+// send it. A node id stays bound while a connection that named it is open.
+#pragma once
+
+#include <caf/node_id.hpp>
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace civic::actors {
+
+/// A node id as BASP carries it (basp::node_id_size bytes).
+std::string serialized_node_id(const caf::node_id& node);
+
+class peer_directory {
+public:
+    /// `on_refusal`: told of each message the gateway refused (a line for the
+    /// log); called from actor threads, so it must not block.
+    explicit peer_directory(std::function<void(const std::string&)> on_refusal = {})
+        : on_refusal_(std::move(on_refusal)) {}
+
+    /// Binds `node_id` (serialized) to `name` for one more connection; false,
+    /// and nothing changes, if it is bound to another name.
+    bool bind(const std::string& node_id, const std::string& name);
+    /// One connection that bound `node_id` has closed.
+    void release(const std::string& node_id);
+    /// The authenticated name of a remote node, if a connection named it.
+    std::optional<std::string> name_of(const caf::node_id& node) const;
+    std::size_t size() const;
+    /// The gateway refused a message: `line` says which and why.
+    void refused(const std::string& line) const {
+        if (on_refusal_) on_refusal_(line);
+    }
+
+private:
+    struct binding {
+        std::string name;
+        std::size_t connections = 0;
+    };
+    std::function<void(const std::string&)> on_refusal_;
+    mutable std::mutex mutex_;
+    std::map<std::string, binding> bindings_;
+};
+
+} // namespace civic::actors
