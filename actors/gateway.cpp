@@ -34,36 +34,15 @@ caf::error authorize(const storage::ledger_store& store, const bytes& token_sha2
     return make_error(errc::forbidden, "this token may not sign for '" + identity + "'");
 }
 
-/// Why the current message may not be handled: its sender is a remote node no
-/// authenticated connection named, or one not in `allowed` (when given). A
-/// sender on this node is never refused, nor is any without a directory.
-caf::error sender_refusal(gateway_pointer self, const std::set<std::string>* allowed,
-                          const char* what) {
-    const auto& st = self->state;
-    if (!st.config.peers) return {};
-    const auto& sender = self->current_sender();
-    if (!sender) {
-        if (!allowed) return {};
-        return make_error(errc::forbidden, std::string("an anonymous ") + what + " is refused");
-    }
-    if (sender->node() == self->node()) return {};
-    auto name = st.config.peers->name_of(sender->node());
-    if (!name)
-        return make_error(errc::forbidden, std::string("a ") + what +
-                                               " from a node no authenticated connection named");
-    if (allowed && allowed->count(*name) == 0)
-        return make_error(errc::forbidden, "node '" + *name + "' may not " + what +
-                                               ": its role in the topology does not allow it");
-    return {};
-}
-
-/// sender_refusal, and each refusal told to the directory (for the log and metrics).
+/// Why the current message may not be handled (see sender_refusal), each
+/// refusal told to the directory (for the log and metrics).
 caf::error refuse_sender(gateway_pointer self, const std::set<std::string>* allowed,
                          const char* what) {
-    auto refusal = sender_refusal(self, allowed, what);
-    if (refusal)
-        self->state.config.peers->refused("gateway: refused: " + message_of(refusal));
-    return refusal;
+    const auto& peers = self->state.config.peers;
+    auto why = sender_refusal(peers.get(), self->current_sender(), self->node(), allowed, what);
+    if (why.empty()) return {};
+    peers->refused("gateway: refused: " + why);
+    return make_error(errc::forbidden, why);
 }
 
 } // namespace

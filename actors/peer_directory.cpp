@@ -41,4 +41,18 @@ std::size_t peer_directory::size() const {
     return bindings_.size();
 }
 
+std::string sender_refusal(const peer_directory* peers, const caf::strong_actor_ptr& sender,
+                           const caf::node_id& here, const std::set<std::string>* allowed,
+                           const std::string& what) {
+    if (!peers) return {};
+    if (!sender) return allowed ? "an anonymous " + what + " is refused" : std::string();
+    if (sender->node() == here) return {};
+    auto name = peers->name_of(sender->node());
+    if (!name) return "a " + what + " from a node no authenticated connection named";
+    if (allowed && allowed->count(*name) == 0)
+        return "node '" + *name + "' may not " + what +
+               ": its role in the topology does not allow it";
+    return {};
+}
+
 } // namespace civic::actors

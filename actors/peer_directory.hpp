@@ -5,12 +5,14 @@
 // send it. A node id stays bound while a connection that named it is open.
 #pragma once
 
+#include <caf/actor_control_block.hpp>
 #include <caf/node_id.hpp>
 
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace civic::actors {
@@ -47,5 +49,14 @@ private:
     mutable std::mutex mutex_;
     std::map<std::string, binding> bindings_;
 };
+
+/// Why a message from `sender` may not be taken by an actor on node `here`:
+/// it comes from another node that no authenticated connection named, or from
+/// one whose name is not in `allowed` (when given); empty when it may. With no
+/// directory (the simulator) every sender may, and so may any on `here`. An
+/// anonymous sender may only where nothing is `allowed` in particular.
+std::string sender_refusal(const peer_directory* peers, const caf::strong_actor_ptr& sender,
+                           const caf::node_id& here, const std::set<std::string>* allowed,
+                           const std::string& what);
 
 } // namespace civic::actors

@@ -219,6 +219,12 @@ replica_actor::behavior_type replica(replica_pointer self, replica_config config
     return {
         [self](atoms::replicate_atom, replicated_batch& offer) -> caf::result<std::uint64_t> {
             auto& st = self->state;
+            auto why = sender_refusal(st.config.peers.get(), self->current_sender(), self->node(),
+                                      &st.config.leaders, "offer a replica batches");
+            if (!why.empty()) {
+                st.config.peers->refused("replica: refused: " + why);
+                return make_error(errc::forbidden, why);
+            }
             if (st.read_only.active()) return st.read_only.refusal("replica"); // at once
             if (offer.epoch < st.epoch)
                 return make_error(errc::not_leader,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/peer_directory.hpp"
 #include "actors/read_only.hpp"
 #include "protocol/note.hpp"
 #include "storage/ledger_store.hpp"
@@ -14,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 namespace civic::actors {
@@ -28,6 +30,10 @@ struct replica_config {
     std::function<void(std::uint64_t size)> on_durable;
     /// When a commit finds no room: how often to probe the store, and whom to tell.
     read_only_config read_only;
+    /// Who sent a batch, as the peer port's TLS front authenticated it, and the
+    /// nodes that may lead: only they may offer batches (none in the simulator).
+    std::shared_ptr<const peer_directory> peers;
+    std::set<std::string> leaders;
 };
 
 struct replica_state {

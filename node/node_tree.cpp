@@ -140,6 +140,8 @@ status add_ledger_children(node_tree& t, const service_options& options,
     replica_config.read_only = options.ledger.read_only; // the same backoff as a leader's
     replica_config.read_only.on_change = runtime.on_read_only;
     replica_config.read_only.on_commit_failed = runtime.on_commit_failed;
+    replica_config.peers = runtime.peers;
+    replica_config.leaders = options.network.log_node_names;
     auto vkey = note::parse_vkey(ledger.log_vkey);
     if (!vkey) return make_error("the log's verifier key: " + vkey.message());
     t.config.children.push_back(

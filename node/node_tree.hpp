@@ -7,6 +7,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/directory.hpp"
+#include "actors/peer_directory.hpp"
 #include "actors/signer.hpp"
 #include "actors/supervisor.hpp"
 #include "node/service.hpp"
@@ -27,6 +28,9 @@ namespace civic::node {
 
 /// How a node's actors run, and what they report to their host.
 struct node_runtime {
+    /// Who sent what, as the peer port's TLS front authenticated it (process
+    /// only; the simulator has none, and every sender there is a node of it).
+    std::shared_ptr<const actors::peer_directory> peers;
     /// Blocking actors (the LMDB writers) on the scheduler instead of on their
     /// own threads: under the simulator nothing may run outside the coordinator.
     bool deterministic = false;

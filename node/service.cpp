@@ -1556,6 +1556,7 @@ status service::impl::start_http() {
 
 node_runtime service::impl::runtime() {
     node_runtime rt;
+    rt.peers = peers;
     rt.unix_offset = actors::unix_offset_now();
     auto* counters = stats.get();
     rt.on_commit = [counters](const actors::batch_report& r) { counters->batch_committed(r); };
