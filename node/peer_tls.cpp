@@ -231,6 +231,12 @@ private:
     void start_relaying() {
         relaying_ = true;
         deadline_.cancel();
+        // Small messages both ways (a forwarded request, its receipt): with
+        // Nagle's algorithm each waited for the other side's delayed ACK, and
+        // forwarded signing fell from about 6,000/s to 450/s at 140 ms.
+        error_code ignored;
+        outer_.lowest_layer().set_option(tcp::no_delay(true), ignored);
+        inner_.lowest_layer().set_option(tcp::no_delay(true), ignored);
         pump(outer_, inner_, outer_buffer_);
         pump(inner_, outer_, inner_buffer_);
     }
