@@ -142,12 +142,13 @@ struct link_status {
     std::string leader;            // its name, once joined
     std::uint64_t leader_size = 0; // its durable size, as last polled
     std::uint64_t polled_ms_ago = 0;
+    std::string last_failure;      // the last failed attempt to join: where and why
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, link_status& x) {
     return f(caf::meta::type_name("link_status"), x.joined, x.leader, x.leader_size,
-             x.polled_ms_ago);
+             x.polled_ms_ago, x.last_failure);
 }
 
 /// A tlog-witness add-checkpoint request, as a message: the old size, the

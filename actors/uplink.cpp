@@ -112,23 +112,38 @@ void joined(uplink_pointer self, gateway_actor leader, const node_status& status
     schedule_poll(self);
 }
 
+void try_candidate(uplink_pointer self);
+
+/// Remembers why the last attempt at `host:port` failed (for /api/status: what
+/// an operator asks first when a replica does not join), and tries the next.
+void failed_at(uplink_pointer self, const std::string& host, std::uint16_t port,
+               const std::string& why) {
+    self->state.last_failure = host + ":" + std::to_string(port) + ": " + why;
+    try_candidate(self);
+}
+
 /// Tries the next candidate; after a whole round without a leader, backs off.
 void try_candidate(uplink_pointer self) {
     auto& st = self->state;
     if (st.round_left == 0 || st.config.candidates.empty()) return retry_later(self);
     --st.round_left;
-    const auto& [host, port] =
+    const auto [host, port] =
         st.config.candidates[st.next_candidate++ % st.config.candidates.size()];
     auto timeout = st.config.connect_timeout;
+    auto failed = [self, host = host, port = port](const std::string& what) {
+        return [self, host, port, what](caf::error& e) {
+            failed_at(self, host, port, what + ": " + message_of(e));
+        };
+    };
     self->request(st.middleman, timeout, caf::connect_atom::value, host, port)
         .then(
-            [self, timeout](const caf::node_id&, caf::strong_actor_ptr& ptr,
-                            const std::set<std::string>&) {
+            [self, timeout, failed](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                                    const std::set<std::string>&) {
                 if (!ptr) return try_candidate(self);
                 auto gateway = caf::actor_cast<gateway_actor>(std::move(ptr));
                 self->request(gateway, timeout, atoms::status_atom_v)
                     .then(
-                        [self, gateway, timeout](const node_status& status) {
+                        [self, gateway, timeout, failed](const node_status& status) {
                             auto& s = self->state;
                             if (!status.leading || status.epoch < s.config.epoch)
                                 return try_candidate(self); // a replica, or a deposed leader
@@ -137,11 +152,11 @@ void try_candidate(uplink_pointer self) {
                                           caf::actor_cast<caf::actor>(s.replica))
                                 .then([self, gateway,
                                        status](std::uint64_t) { joined(self, gateway, status); },
-                                      [self](caf::error&) { try_candidate(self); });
+                                      failed("join"));
                         },
-                        [self](caf::error&) { try_candidate(self); });
+                        failed("status"));
             },
-            [self](caf::error&) { try_candidate(self); });
+            failed("connect"));
 }
 
 void connect(uplink_pointer self) {
@@ -179,7 +194,8 @@ uplink_actor::behavior_type uplink(uplink_pointer self, uplink_config config,
             auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() -
                                                                              s.polled_at);
             return link_status{s.joined, s.leader_name, s.leader_size,
-                               s.joined ? static_cast<std::uint64_t>(ago.count()) : 0};
+                               s.joined ? static_cast<std::uint64_t>(ago.count()) : 0,
+                               s.last_failure};
         },
         [self](atoms::fetch_atom, std::uint64_t first,
                std::uint64_t count) -> caf::delegated<replicated_batch> {

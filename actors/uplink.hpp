@@ -48,6 +48,7 @@ struct uplink_state {
     std::size_t round_left = 0; // candidates still to try before a backoff
     bool poll_scheduled = false;
     std::uint32_t failures = 0; // in a row: the backoff's exponent
+    std::string last_failure;   // the last failed attempt to join: where and why
     std::minstd_rand jitter;
     /// Forwarded requests waiting for the leader, by sequence number; their
     /// deadlines grow with it (one timeout for all). CAF 0.17 never cancels a

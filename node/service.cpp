@@ -775,7 +775,8 @@ void service::impl::status(http_respond respond) {
                          {{"joined", link.joined},
                           {"name", link.leader},
                           {"size", link.leader_size},
-                          {"polled_ms_ago", link.polled_ms_ago}}},
+                          {"polled_ms_ago", link.polled_ms_ago},
+                          {"last_failure", link.last_failure}}},
                         {"behind", link.leader_size > size ? link.leader_size - size : 0}});
             respond_with_scrub(out, respond);
         },

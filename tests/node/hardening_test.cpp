@@ -650,5 +650,13 @@ TEST_CASE("a node of the network sends only what its role allows: a witness that
                    "topology does not allow it") != std::string::npos);
     CHECK(metrics_of(net.leader_http).find("civic_peer_messages_refused_total 0") ==
           std::string::npos);
+    // And w1's own status says why it is not joined (what its operator asks first).
+    std::string w1_status;
+    REQUIRE(get_from("127.0.0.1", net.witness_http, "/api/status", 5s, &w1_status) == 200);
+    INFO(w1_status);
+    auto link = json::parse(w1_status)["leader"];
+    CHECK(link["joined"] == false);
+    CHECK_THAT(link.value("last_failure", ""),
+               Catch::Contains("join: node 'w1' may not join as a replica"));
     CHECK_FALSE(net.leader.exited());
 }
