@@ -271,6 +271,14 @@ private:
         };
     }
 
+    // Responses only to what this node's CAF asked the peer over this connection.
+    basp::response_check response_check() {
+        if (!front_.options.may_receive) return {};
+        return [this](std::uint64_t dest, std::uint64_t request) {
+            return watch_.answer(dest, request);
+        };
+    }
+
     // Holds what the peer sends to protocol/basp_guard.hpp, and binds the CAF
     // node its handshake names to the name its certificate proved. False (and
     // the connection closed) when either fails.
@@ -332,7 +340,7 @@ private:
     std::string peer_;                // the node the peer's certificate names
     bool from_peer_is_inner_ = false; // outbound: the peer is the side we opened
     basp::outgoing_watch watch_;       // what this node's CAF sends the peer
-    basp::stream_guard guard_{front_.options.max_frame, receiver_check()};
+    basp::stream_guard guard_{front_.options.max_frame, receiver_check(), response_check()};
     std::string passed_;               // what the guard let through, being written
     std::optional<std::string> bound_; // the CAF node bound to peer_ in the directory
     std::array<char, 16384> outer_buffer_{};

@@ -100,6 +100,13 @@ status stream_guard::frame_begins() {
                                  op == static_cast<std::uint8_t>(operation::routed_message);
     const auto message_id = big_endian(header_.data() + 8, 8);
     dropping_ = false;
+    const auto dest_actor = big_endian(header_.data() + 24, 8);
+    if (carries_message && answers_ && (message_id & response_flag) != 0 &&
+        !answers_(dest_actor, message_id & request_id_mask)) {
+        dropping_ = true;
+        ++dropped_;
+        last_dropped_receiver_ = dest_actor;
+    }
     if (carries_message && may_receive_ && (message_id & response_flag) == 0) {
         const auto dest = big_endian(header_.data() + 24, 8);
         const bool named = (header_[3] & named_receiver_flag) != 0;
@@ -164,13 +171,28 @@ void outgoing_watch::feed(const std::uint8_t* data, std::size_t size) {
         header_have_ = 0;
         payload_left_ = big_endian(header_.data() + 4, 4);
         const auto op = header_[0];
-        if ((op == static_cast<std::uint8_t>(operation::direct_message) ||
-             op == static_cast<std::uint8_t>(operation::routed_message)) &&
-            (header_[3] & named_receiver_flag) != 0) {
-            askers_[next_asker_] = big_endian(header_.data() + 16, 8);
+        const bool message = op == static_cast<std::uint8_t>(operation::direct_message) ||
+                             op == static_cast<std::uint8_t>(operation::routed_message);
+        if (!message) continue;
+        const auto source = big_endian(header_.data() + 16, 8);
+        if ((header_[3] & named_receiver_flag) != 0) {
+            askers_[next_asker_] = source;
             next_asker_ = (next_asker_ + 1) % askers_.size();
         }
+        const auto id = big_endian(header_.data() + 8, 8);
+        if ((id & response_flag) == 0 && (id & request_id_mask) != 0) {
+            std::pair<std::uint64_t, std::uint64_t> request{source, id & request_id_mask};
+            if (pending_.insert(request).second) order_.push_back(request);
+            while (order_.size() > max_pending) {
+                pending_.erase(order_.front());
+                order_.pop_front();
+            }
+        }
     }
+}
+
+bool outgoing_watch::answer(std::uint64_t actor, std::uint64_t request_id) {
+    return pending_.erase({actor, request_id}) > 0;
 }
 
 bool outgoing_watch::asked(std::uint64_t actor) const {

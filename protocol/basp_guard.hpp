@@ -34,8 +34,10 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace civic::basp {
@@ -50,9 +52,15 @@ inline constexpr std::uint64_t response_flag = 0x8000000000000000ULL;
 /// The header flag that makes dest_actor a name (an atom) rather than an id.
 inline constexpr std::uint8_t named_receiver_flag = 0x01;
 
+/// The bits of a message id that number a request (caf::message_id).
+inline constexpr std::uint64_t request_id_mask = 0x0FFFFFFFFFFFFFFFULL;
+
 /// Whether a peer may send a message that is not a response to `dest_actor`
 /// (an actor id, or with `named` an atom naming a registered actor).
 using receiver_check = std::function<bool(std::uint64_t dest_actor, bool named)>;
+/// Whether a response to `dest_actor` for request `request_id` answers a
+/// request that went to this peer (and is still unanswered).
+using response_check = std::function<bool(std::uint64_t dest_actor, std::uint64_t request_id)>;
 
 /// The frames a BASP stream carries (caf::io::basp::message_type).
 enum class operation : std::uint8_t {
@@ -74,8 +82,12 @@ public:
     /// `max_payload`: the largest payload a frame may announce. `may_receive`:
     /// which actors direct and routed messages other than responses may go to
     /// (none given: any).
-    explicit stream_guard(std::size_t max_payload, receiver_check may_receive = {})
-        : max_payload_(max_payload), may_receive_(std::move(may_receive)) {}
+    /// `answers`: which responses may pass (none given: all); CAF matches a
+    /// response to its request by id alone, not by who sends it.
+    explicit stream_guard(std::size_t max_payload, receiver_check may_receive = {},
+                          response_check answers = {})
+        : max_payload_(max_payload), may_receive_(std::move(may_receive)),
+          answers_(std::move(answers)) {}
 
     /// Takes the next bytes of the stream and appends to `out` what may pass on
     /// (a frame's header waits until it is whole). An error says why the
@@ -98,6 +110,7 @@ private:
 
     std::size_t max_payload_;
     receiver_check may_receive_;
+    response_check answers_;
     std::array<std::uint8_t, header_size> header_{};
     std::size_t header_have_ = 0;
     std::array<std::uint8_t, node_id_size> prefix_{};
@@ -113,15 +126,24 @@ private:
     std::uint64_t frames_ = 0;
 };
 
-/// Reads the frames this node's own CAF sends to a peer, and keeps the actors
-/// that asked the peer's named actors something (CAF's helper that asks a new
-/// peer's "SpawnServ" gets its answer as an ordinary message, not a
-/// response): the receiver check lets the answers to them through.
+/// Reads the frames this node's own CAF sends to a peer, and keeps
+/// - the actors that asked the peer's named actors something (CAF's helper
+///   that asks a new peer's "SpawnServ" gets its answer as an ordinary
+///   message, not a response): the receiver check lets those answers through;
+/// - the requests sent to the peer, until answered (at most `max_pending`, the
+///   oldest forgotten first): only a response to one of them may pass, so a
+///   peer cannot answer for another what this node asked it.
 class outgoing_watch {
 public:
+    static constexpr std::size_t max_pending = 65536;
+
     void feed(const std::uint8_t* data, std::size_t size);
     /// Whether `actor` asked a named actor of the peer (one of the last 64 to).
     bool asked(std::uint64_t actor) const;
+    /// Whether `actor` sent the peer request `request_id` (masked) and has no
+    /// answer yet; an answer counts from now on.
+    bool answer(std::uint64_t actor, std::uint64_t request_id);
+    std::size_t pending() const { return pending_.size(); }
 
 private:
     std::array<std::uint8_t, header_size> header_{};
@@ -129,6 +151,8 @@ private:
     std::uint64_t payload_left_ = 0;
     std::array<std::uint64_t, 64> askers_{};
     std::size_t next_asker_ = 0;
+    std::set<std::pair<std::uint64_t, std::uint64_t>> pending_; // (actor, request id)
+    std::deque<std::pair<std::uint64_t, std::uint64_t>> order_; // oldest first (may hold answered ones)
 };
 
 } // namespace civic::basp

@@ -18,10 +18,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     constexpr std::size_t max_payload = 4096;
     // Actors with an even id are exposed, and the named actor 1.
     auto exposed = [](std::uint64_t dest, bool named) { return named ? dest == 1 : dest % 2 == 0; };
-    civic::basp::stream_guard whole(max_payload, exposed);
+    // The input read as what this node sent, too: its requests may be answered.
+    civic::basp::outgoing_watch whole_watch, cut_watch;
+    whole_watch.feed(data, size);
+    cut_watch.feed(data, size);
+    auto answers = [](civic::basp::outgoing_watch& w) {
+        return [&w](std::uint64_t dest, std::uint64_t request) { return w.answer(dest, request); };
+    };
+    civic::basp::stream_guard whole(max_payload, exposed, answers(whole_watch));
     std::string whole_out;
     bool whole_ok = whole.feed(data, size, whole_out).ok();
-    civic::basp::stream_guard cut(max_payload, exposed);
+    civic::basp::stream_guard cut(max_payload, exposed, answers(cut_watch));
     std::string cut_out;
     bool cut_ok = true;
     for (std::size_t at = 0; at < size && cut_ok; at += piece) {
@@ -32,8 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (whole.peer_node() != cut.peer_node()) fail("the node found depends on the cut");
     if (whole_ok && whole_out != cut_out) fail("what passes depends on how the stream is cut");
     if (whole_out.size() > size) fail("more bytes out than in");
-    civic::basp::outgoing_watch watch;
-    watch.feed(data, size);
+    if (whole_watch.pending() > civic::basp::outgoing_watch::max_pending)
+        fail("the watch keeps more requests than its bound");
     if (whole.peer_node() && whole.peer_node()->size() != civic::basp::node_id_size)
         fail("a node id of the wrong size");
     std::string after;

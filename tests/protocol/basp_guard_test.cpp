@@ -185,3 +185,28 @@ TEST_CASE("basp guard: an answer to what this node asked a peer's named actor ge
     CHECK_FALSE(watch.asked(42));
     CHECK_FALSE(watch.asked(0));
 }
+
+TEST_CASE("basp guard: a response passes only for a request that went to that peer, and once",
+          "[protocol][basp][hardening]") {
+    // This node's actor 31 asked the peer request 5; nothing else.
+    basp::outgoing_watch watch;
+    auto asked = frame(basp::operation::client_handshake, other) +
+                 frame(basp::operation::direct_message, {1}, 0, 9, 5);
+    asked[asked.size() - 1 - 32 + 16 + 7] = 31; // source actor 31
+    watch.feed(asked.data(), asked.size());
+    CHECK(watch.pending() == 1);
+
+    basp::stream_guard guard(1 << 16, {}, [&watch](std::uint64_t dest, std::uint64_t request) {
+        return watch.answer(dest, request);
+    });
+    auto answer = [](std::uint64_t dest, std::uint64_t request) {
+        return frame(basp::operation::direct_message, {7}, 0, dest, basp::response_flag | request);
+    };
+    auto hello = frame(basp::operation::server_handshake, peer + app_ids);
+    auto stream = hello + answer(31, 5) + answer(31, 5) + answer(31, 6) + answer(32, 5);
+    std::string out;
+    REQUIRE(guard.feed(stream.data(), stream.size(), out));
+    CHECK(out == text(hello + answer(31, 5))); // the first answer alone
+    CHECK(guard.dropped() == 3);
+    CHECK(watch.pending() == 0);
+}
