@@ -107,14 +107,11 @@ status stream_guard::frame_begins() {
         ++dropped_;
         last_dropped_receiver_ = dest_actor;
     }
-    if (carries_message && may_receive_ && (message_id & response_flag) == 0) {
-        const auto dest = big_endian(header_.data() + 24, 8);
-        const bool named = (header_[3] & named_receiver_flag) != 0;
-        if (!may_receive_(dest, named)) {
-            dropping_ = true;
-            ++dropped_;
-            last_dropped_receiver_ = dest;
-        }
+    if (carries_message && may_receive_ && (message_id & response_flag) == 0 &&
+        !may_receive_(dest_actor, (header_[3] & named_receiver_flag) != 0)) {
+        dropping_ = true;
+        ++dropped_;
+        last_dropped_receiver_ = dest_actor;
     }
     prefix_have_ = 0;
     if (names_a_node(op)) {
