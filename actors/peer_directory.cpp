@@ -25,7 +25,14 @@ bool peer_directory::bind(const std::string& node_id, const std::string& name) {
 void peer_directory::release(const std::string& node_id) {
     std::lock_guard lock(mutex_);
     auto it = bindings_.find(node_id);
-    if (it != bindings_.end() && --it->second.connections == 0) bindings_.erase(it);
+    if (it == bindings_.end() || it->second.connections == 0 || --it->second.connections > 0)
+        return;
+    let_go_.push_back(node_id);
+    while (let_go_.size() > max_let_go) {
+        auto oldest = bindings_.find(let_go_.front());
+        if (oldest != bindings_.end() && oldest->second.connections == 0) bindings_.erase(oldest);
+        let_go_.pop_front();
+    }
 }
 
 std::optional<std::string> peer_directory::name_of(const caf::node_id& node) const {

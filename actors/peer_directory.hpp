@@ -2,12 +2,16 @@
 // binds the node id that a connection's BASP handshake names to the name in the
 // certificate the connection was authenticated with (see protocol/basp_guard.hpp),
 // and the gateway asks it who sent a message, to check that node's role may
-// send it. A node id stays bound while a connection that named it is open.
+// send it. A node id stays bound to one name while a connection that named it
+// is open; after the last one closed it is still known by that name (messages
+// that came over the connection may still be on their way through CAF) until
+// another certificate binds it or 1,024 newer ones are let go.
 #pragma once
 
 #include <caf/actor_control_block.hpp>
 #include <caf/node_id.hpp>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -32,7 +36,8 @@ public:
     bool bind(const std::string& node_id, const std::string& name);
     /// One connection that bound `node_id` has closed.
     void release(const std::string& node_id);
-    /// The authenticated name of a remote node, if a connection named it.
+    /// The authenticated name of a remote node, if a connection named it (see
+    /// the file comment for how long after it closed).
     std::optional<std::string> name_of(const caf::node_id& node) const;
     std::size_t size() const;
     /// The gateway refused a message: `line` says which and why.
@@ -41,6 +46,7 @@ public:
     }
 
 private:
+    static constexpr std::size_t max_let_go = 1024;
     struct binding {
         std::string name;
         std::size_t connections = 0;
@@ -48,6 +54,7 @@ private:
     std::function<void(const std::string&)> on_refusal_;
     mutable std::mutex mutex_;
     std::map<std::string, binding> bindings_;
+    std::deque<std::string> let_go_; // node ids whose last connection closed, oldest first
 };
 
 /// Why a message from `sender` may not be taken by an actor on node `here`:

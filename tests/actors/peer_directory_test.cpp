@@ -48,6 +48,18 @@ TEST_CASE("peer directory: a node id is bound to one name while a connection hol
     peers.release(a);
     CHECK(peers.bind(a, "w1")); // free once the last one closed
     CHECK(peers.size() == 2);
+    // After its last connection, a node id keeps its name for late messages,
+    // until 1,024 newer ones are let go.
+    peers.release(b);
+    for (int i = 0; i < 1023; ++i) {
+        auto id = std::to_string(i);
+        REQUIRE(peers.bind(id, "n"));
+        peers.release(id);
+    }
+    CHECK(peers.size() == 2 + 1023);
+    REQUIRE(peers.bind("last", "n"));
+    peers.release("last");
+    CHECK(peers.size() == 2 + 1023); // b was the oldest let go: forgotten
 }
 
 TEST_CASE("peer directory: the sender check passes this node's actors and, without a "

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
@@ -258,4 +259,132 @@ TEST_CASE("a full disk makes a node read-only, not a restart loop: it serves rea
     CHECK(WEXITSTATUS(wait_status) == 0);
     std::string fsck_log = dir / "fsck.log";
     CHECK(run_to_end({binary, "fsck", "--data", data}, fsck_log) == 0);
+}
+
+TEST_CASE("a replica whose disk fills up turns read-only, not a restart loop, while its leader "
+          "goes on, and catches up by itself once there is room",
+          "[disk-full]") {
+    const std::string binary = CIVIC_ATTEST_BINARY;
+    temp_dir dir("disk-full-replica");
+    small_disk disk(dir / "disk", 8);
+    if (!disk.mounted) {
+        if (disk.mount_errno == EPERM) {
+            WARN("cannot mount a tmpfs here (" << std::strerror(disk.mount_errno)
+                                               << "): the disk-full test did not run");
+            return;
+        }
+        FAIL("mount tmpfs on " << disk.dir << ": " << std::strerror(disk.mount_errno));
+    }
+    // A leader on the ordinary disk; its replica's store on the small one. No
+    // acknowledgements are waited for (acks: 0): the leader goes on alone.
+    const std::uint16_t leader_http = free_port(), leader_peer = free_port();
+    const std::uint16_t replica_http = free_port(), replica_peer = free_port();
+    const std::string topology = dir / "topology.yaml";
+    auto node = [&](const std::string& name, const std::string& role, std::uint16_t http,
+                    std::uint16_t peer, const std::string& data, const std::string& more) {
+        return "  - {name: " + name + ", region: here, roles: [" + role + "], http_port: " +
+               std::to_string(http) + ", caf_port: " + std::to_string(peer) + ", data: " + data +
+               more + "}\n";
+    };
+    std::ofstream(topology) << "origin: " << origin << "\ntls_dir: " << dir / "certs"
+                            << "\nlog_vkey: " << dir / "log.vkey"
+                            << "\npolicy_file: " << dir / "policy.txt"
+                            << "\nregions:\n  - name: here\nnodes:\n"
+                            << node("leader", "leader", leader_http, leader_peer,
+                                    dir / "leader-data", ", log_key: " + dir / "leader.key")
+                            << node("replica-a", "replica", replica_http, replica_peer,
+                                    disk.dir + "/replica-data", "")
+                            << "replication:\n  acks: 0\n  heartbeat_ms: 200\n"
+                               "  connection_timeout_ms: 1500\n"
+                               "  reconnect_initial_ms: 50\n  reconnect_max_ms: 500\n";
+    REQUIRE(run_to_end({binary, "certs", "--topology", topology}, dir / "cli.log") == 0);
+    REQUIRE(run_to_end({binary, "keys", "--topology", topology}, dir / "cli.log") == 0);
+    node_process leader, replica;
+    auto start = [&](node_process& n, const std::string& name) {
+        n.log = dir / (name + ".log");
+        n.pid = spawn({binary, "node", "--topology", topology, "--name", name,
+                       "--no-space-retry-ms", "100", "--no-space-retry-max-ms", "400"},
+                      n.log);
+        REQUIRE(n.pid > 0);
+    };
+    connection client;
+    auto status_of = [&](std::uint16_t port) {
+        auto res = client.call(port, verb::get, "/api/status", "", "", 5s);
+        if (!res || res->result_int() != 200) return json{};
+        return json::parse(res->body(), nullptr, false);
+    };
+    auto wait_until = [&](auto done, std::chrono::seconds within) {
+        auto until = std::chrono::steady_clock::now() + within;
+        while (std::chrono::steady_clock::now() < until) {
+            if (done()) return true;
+            std::this_thread::sleep_for(50ms);
+        }
+        return false;
+    };
+    start(leader, "leader");
+    REQUIRE(wait_until([&] { return status_of(leader_http).is_object(); }, 30s));
+    start(replica, "replica-a");
+    INFO(read_file(replica.log));
+    REQUIRE(wait_until(
+        [&] {
+            auto s = status_of(replica_http);
+            return s.is_object() && s.value("/leader/joined"_json_pointer, false);
+        },
+        30s));
+
+    auto token = read_file(dir / "leader-data/admin.token");
+    const std::string bearer = "Bearer " + token.substr(0, token.find('\n'));
+    auto post = [&](const std::string& target, const std::string& body) {
+        auto res = client.call(leader_http, verb::post, target, body, bearer);
+        REQUIRE(res);
+        return *res;
+    };
+    REQUIRE(post("/api/identities", R"({"identity":"disk/clerk"})").result_int() == 200);
+    int documents = 0;
+    auto sign = [&] {
+        auto content = hex_encode(sha256(byte_view("document " + std::to_string(documents++))));
+        return post("/api/sign", json{{"identity", "disk/clerk"}, {"content_sha256", content}}.dump())
+            .result_int();
+    };
+    for (int i = 0; i < 20; ++i)
+        REQUIRE(sign() == 200);
+
+    // The replica's disk fills up: the leader keeps signing; the replica turns
+    // read-only and says why, and stays up.
+    const std::string filler = disk.dir + "/filler";
+    REQUIRE(disk.fill(filler));
+    json replica_status;
+    for (int i = 0; i < 200; ++i) {
+        for (int j = 0; j < 25; ++j)
+            REQUIRE(sign() == 200);
+        replica_status = status_of(replica_http);
+        if (replica_status.is_object() && replica_status.value("writable", true) == false) break;
+    }
+    INFO(replica_status.dump());
+    REQUIRE(replica_status.is_object());
+    REQUIRE(replica_status.value("writable", true) == false);
+    CHECK_THAT(replica_status.value("read_only_reason", ""),
+               Catch::Contains("no space left on the device of"));
+    std::this_thread::sleep_for(1s); // offers keep coming: none may cost a restart
+    REQUIRE_FALSE(replica.exited());
+    // One line, not one a commit (a restarted replica would say it again).
+    CHECK(count_of(read_file(replica.log), "read-only replica") == 1);
+
+    // Room again: the replica writes by itself and catches up with the leader.
+    std::filesystem::remove(filler);
+    for (int i = 0; i < 20; ++i)
+        REQUIRE(sign() == 200);
+    auto leader_status = status_of(leader_http);
+    REQUIRE(leader_status.is_object());
+    auto leader_size = leader_status.value("size", std::uint64_t{0});
+    REQUIRE(leader_size > 0);
+    CHECK(wait_until(
+        [&] {
+            auto s = status_of(replica_http);
+            return s.is_object() && s.value("writable", false) &&
+                   s.value("size", std::uint64_t{0}) >= leader_size;
+        },
+        30s));
+    REQUIRE_FALSE(replica.exited());
+    REQUIRE_FALSE(leader.exited());
 }
