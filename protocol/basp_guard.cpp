@@ -37,6 +37,19 @@ bool names_a_node(std::uint8_t op) {
            op == static_cast<std::uint8_t>(operation::down_message);
 }
 
+/// Copies from (data, size) into `into` until it holds `want` bytes; advances
+/// both. Whether it is full.
+template <std::size_t N>
+bool fill(std::array<std::uint8_t, N>& into, std::size_t& have, std::size_t want,
+          const std::uint8_t*& data, std::size_t& size) {
+    auto take = std::min(size, want - have);
+    std::copy_n(data, take, into.begin() + static_cast<std::ptrdiff_t>(have));
+    have += take;
+    data += take;
+    size -= take;
+    return have == want;
+}
+
 } // namespace
 
 status stream_guard::feed(const std::uint8_t* data, std::size_t size, std::string& out) {
@@ -50,12 +63,7 @@ status stream_guard::feed(const std::uint8_t* data, std::size_t size, std::strin
     if (failure_) return make_error(*failure_);
     while (size > 0) {
         if (!in_payload_) {
-            auto take = std::min(size, header_size - header_have_);
-            std::copy_n(data, take, header_.begin() + static_cast<std::ptrdiff_t>(header_have_));
-            header_have_ += take;
-            data += take;
-            size -= take;
-            if (header_have_ < header_size) break;
+            if (!fill(header_, header_have_, header_size, data, size)) break;
             header_have_ = 0;
             ++frames_;
             if (auto begun = frame_begins(); !begun) return fail(std::move(begun));
@@ -63,12 +71,7 @@ status stream_guard::feed(const std::uint8_t* data, std::size_t size, std::strin
             continue;
         }
         if (prefix_have_ < prefix_need_) {
-            auto take = std::min(size, prefix_need_ - prefix_have_);
-            std::copy_n(data, take, prefix_.begin() + static_cast<std::ptrdiff_t>(prefix_have_));
-            prefix_have_ += take;
-            data += take;
-            size -= take;
-            if (prefix_have_ < prefix_need_) break;
+            if (!fill(prefix_, prefix_have_, prefix_need_, data, size)) break;
             if (auto checked = prefix_complete(); !checked) return fail(std::move(checked));
             pass(prefix_.data(), prefix_.size());
             if (payload_left_ == 0) in_payload_ = false;
@@ -159,12 +162,7 @@ void outgoing_watch::feed(const std::uint8_t* data, std::size_t size) {
             payload_left_ -= take;
             continue;
         }
-        auto take = std::min(size, header_size - header_have_);
-        std::copy_n(data, take, header_.begin() + static_cast<std::ptrdiff_t>(header_have_));
-        header_have_ += take;
-        data += take;
-        size -= take;
-        if (header_have_ < header_size) break;
+        if (!fill(header_, header_have_, header_size, data, size)) break;
         header_have_ = 0;
         payload_left_ = big_endian(header_.data() + 4, 4);
         const auto op = header_[0];

@@ -72,6 +72,19 @@ struct small_disk {
     }
 };
 
+/// Whether the small disk is mounted; fails the test when the mount failed for
+/// another reason than the kernel's refusal (then it warns: the test did not run).
+bool usable(const small_disk& disk) {
+    if (disk.mounted) return true;
+    if (disk.mount_errno == EPERM) {
+        WARN("cannot mount a tmpfs here (" << std::strerror(disk.mount_errno)
+                                           << "): the disk-full test did not run");
+        return false;
+    }
+    FAIL("mount tmpfs on " << disk.dir << ": " << std::strerror(disk.mount_errno));
+    return false;
+}
+
 /// One acknowledged signature: its index, entry and bundle.
 struct acknowledged {
     std::uint64_t index = 0;
@@ -94,14 +107,7 @@ TEST_CASE("a full disk makes a node read-only, not a restart loop: it serves rea
     const std::string binary = CIVIC_ATTEST_BINARY;
     temp_dir dir("disk-full");
     small_disk disk(dir / "disk", 8);
-    if (!disk.mounted) {
-        if (disk.mount_errno == EPERM) {
-            WARN("cannot mount a tmpfs here (" << std::strerror(disk.mount_errno)
-                                               << "): the disk-full test did not run");
-            return;
-        }
-        FAIL("mount tmpfs on " << disk.dir << ": " << std::strerror(disk.mount_errno));
-    }
+    if (!usable(disk)) return;
     const std::string data = disk.dir + "/data";
     REQUIRE(run_to_end({binary, "init", "--data", data, "--origin", origin}, dir / "init.log") ==
             0);
@@ -267,14 +273,7 @@ TEST_CASE("a replica whose disk fills up turns read-only, not a restart loop, wh
     const std::string binary = CIVIC_ATTEST_BINARY;
     temp_dir dir("disk-full-replica");
     small_disk disk(dir / "disk", 8);
-    if (!disk.mounted) {
-        if (disk.mount_errno == EPERM) {
-            WARN("cannot mount a tmpfs here (" << std::strerror(disk.mount_errno)
-                                               << "): the disk-full test did not run");
-            return;
-        }
-        FAIL("mount tmpfs on " << disk.dir << ": " << std::strerror(disk.mount_errno));
-    }
+    if (!usable(disk)) return;
     // A leader on the ordinary disk; its replica's store on the small one. No
     // acknowledgements are waited for (acks: 0): the leader goes on alone.
     const std::uint16_t leader_http = free_port(), leader_peer = free_port();
