@@ -22,10 +22,12 @@ std::uint64_t micros(caf::timespan d) {
 
 void finish_round(collector_pointer self);
 
-std::vector<collector_state::link>& links_of(collector_pointer self) { return self->state.links; }
+std::vector<collector_state::link>& collector_links(collector_pointer self) {
+    return self->state.links;
+}
 
 void connect(collector_pointer self, std::size_t i) {
-    connect_link(self, links_of, self->state.config.timing, i,
+    connect_link(self, collector_links, self->state.config.timing, i,
                  [self](std::size_t up) { self->state.links[up].view.connected = true; });
 }
 
@@ -246,7 +248,7 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
     }
     self->set_down_handler([self](caf::down_msg& msg) {
         link_down(
-            self, links_of, self->state.config.timing, msg,
+            self, collector_links, self->state.config.timing, msg,
             [self](std::size_t i) { self->state.links[i].view.connected = false; },
             [self](std::size_t up) { self->state.links[up].view.connected = true; });
     });

@@ -20,13 +20,6 @@ std::string evidence_key(const std::string& a, const std::string& b) {
     return ha < hb ? ha + hb : hb + ha;
 }
 
-std::string proof_lines(const std::vector<hash>& proof) {
-    std::string out;
-    for (const auto& h : proof)
-        out += base64_encode(h) + "\n";
-    return out;
-}
-
 void accept_evidence(gossip_pointer self, const split_view_evidence& e, split_view_kind kind,
                      const std::string& source) {
     auto& st = self->state;
@@ -39,7 +32,7 @@ void accept_evidence(gossip_pointer self, const split_view_evidence& e, split_vi
     r.kind = to_string(kind);
     r.ours = e.ours;
     r.theirs = e.theirs;
-    r.proof = proof_lines(e.proof);
+    r.proof = witness::proof_lines(e.proof);
     if (e.root_at_smaller) r.root_at_smaller = base64_encode(*e.root_at_smaller);
     r.source = source;
     st.evidence.push_back(r);
@@ -210,7 +203,7 @@ gossip_message outgoing(const gossip_state& st, const std::string& peer) {
     return m;
 }
 
-std::vector<peer_link>& links_of(gossip_pointer self) { return self->state.links; }
+std::vector<peer_link>& gossip_links(gossip_pointer self) { return self->state.links; }
 
 void tick(gossip_pointer self) {
     auto& st = self->state;
@@ -236,7 +229,7 @@ void tick(gossip_pointer self) {
         auto& l = st.links[i];
         if (!l.gateway) {
             if (now >= l.retry_at)
-                connect_link(self, links_of, st.config.timing, i, [](std::size_t) {});
+                connect_link(self, gossip_links, st.config.timing, i, [](std::size_t) {});
             continue;
         }
         if (sent++ >= st.config.fanout) break;
@@ -307,10 +300,11 @@ gossip(gossip_pointer self, gossip_config config, caf::io::middleman_actor middl
         st.links.push_back(peer_link{p, {}, false, 0, {}, {}});
     self->set_down_handler([self](caf::down_msg& msg) {
         link_down(
-            self, links_of, self->state.config.timing, msg, [](std::size_t) {}, [](std::size_t) {});
+            self, gossip_links, self->state.config.timing, msg, [](std::size_t) {},
+            [](std::size_t) {});
     });
     for (std::size_t i = 0; i < st.links.size(); ++i)
-        connect_link(self, links_of, st.config.timing, i, [](std::size_t) {});
+        connect_link(self, gossip_links, st.config.timing, i, [](std::size_t) {});
     self->send(self, atoms::tick_atom_v);
     return {
         [self](atoms::gossip_atom, gossip_message& m) {

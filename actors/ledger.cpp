@@ -22,8 +22,8 @@ result<std::optional<storage::identity_record>> lookup(ledger_state& st, const s
 }
 
 /// Checks an entry against the registry as it will be at `index`.
-caf::expected<std::optional<storage::identity_record>> admit(ledger_state& st, const entry& e,
-                                                             std::uint64_t index) {
+caf::expected<std::optional<storage::identity_record>>
+admit_for_identity(ledger_state& st, const entry& e, std::uint64_t index) {
     auto found = lookup(st, e.identity);
     if (!found) return make_error(errc::storage_failure, found.message());
     return actors::admit(*found, e, index);
@@ -404,7 +404,7 @@ caf::result<append_receipt> accept(ledger_pointer self, bytes raw, bool verify_s
     if (verify_signature && !decoded->signature_valid())
         return make_error(errc::invalid_entry, "the entry's signature does not verify");
     std::uint64_t index = st.next_index();
-    auto admitted = admit(st, *decoded, index);
+    auto admitted = admit_for_identity(st, *decoded, index);
     if (!admitted) return std::move(admitted.error());
     if (*admitted) st.registry[decoded->identity] = **admitted;
     auto promise = self->make_response_promise<append_receipt>();

@@ -61,10 +61,16 @@ result<add_checkpoint_request> parse_add_checkpoint(std::string_view body) {
     return req;
 }
 
+std::string proof_lines(const std::vector<hash>& proof) {
+    std::string out;
+    for (const auto& h : proof)
+        out += base64_encode(h) + "\n";
+    return out;
+}
+
 std::string serialize(const add_checkpoint_request& request) {
     std::string out = "old " + std::to_string(request.old_size) + "\n";
-    for (const auto& h : request.proof)
-        out += base64_encode(h) + "\n";
+    out += proof_lines(request.proof);
     out += "\n";
     out += request.checkpoint;
     return out;

@@ -35,6 +35,8 @@ struct add_checkpoint_request {
 result<add_checkpoint_request> parse_add_checkpoint(std::string_view body);
 /// The request's wire form.
 std::string serialize(const add_checkpoint_request& request);
+/// A consistency proof as the body's proof lines: one base64 hash a line.
+std::string proof_lines(const std::vector<hash>& proof);
 
 /// What a witness keeps per origin: the latest checkpoint it cosigned.
 struct cosigned_state {

@@ -55,9 +55,15 @@ run_ctest() {
 # still name file and line; full -g made the CAF- and Beast-heavy units compile
 # 1.6x slower (node/service.cpp: 40 s against 25 s), and compiling is most of
 # this script's time.
+#
+# Unity batches (CMAKE_UNITY_BUILD): each compiles the CAF, Beast and Catch2
+# templates it uses once for up to eight files, not once a file. The six files
+# of civic-tests-node, sanitizer flags, one job: 98 s one by one, 50 s as one
+# batch (2026-12-02). A build directory of your own compiles file by file
+# unless you ask for it.
 echo "== build (RelWithDebInfo, -g1) and test"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIVIC_BENCH=ON \
-      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
+      -DCMAKE_UNITY_BUILD=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
 cmake --build build -j "$jobs"
 run_ctest build
 
@@ -67,7 +73,7 @@ if [ "$sanitize" -eq 1 ]; then
   # (http_server.cpp: 22 s against 80 s), and the tests are short enough that
   # their slower run costs far less than that.
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCIVIC_SANITIZE=ON -DCIVIC_BENCH=OFF \
-        -DCMAKE_CXX_FLAGS="-O0" -DCMAKE_CXX_FLAGS_DEBUG="-g1" >/dev/null
+        -DCMAKE_UNITY_BUILD=ON -DCMAKE_CXX_FLAGS="-O0" -DCMAKE_CXX_FLAGS_DEBUG="-g1" >/dev/null
   cmake --build build-asan -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \

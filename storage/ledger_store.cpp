@@ -10,12 +10,6 @@
 namespace civic::storage {
 namespace {
 
-bytes u64_key(std::uint64_t v) {
-    bytes k;
-    put_u64_be(k, v);
-    return k;
-}
-
 bytes tile_key(std::uint8_t level, std::uint64_t index) {
     bytes k{level};
     put_u64_be(k, index);

@@ -28,6 +28,13 @@
 
 namespace civic::storage {
 
+/// A big-endian u64 key: LMDB's byte order is the numeric order.
+inline bytes u64_key(std::uint64_t v) {
+    bytes k;
+    put_u64_be(k, v);
+    return k;
+}
+
 struct environment_options {
     std::string directory;
     std::size_t map_size = std::size_t{64} << 30; // address space reserved, not disk used

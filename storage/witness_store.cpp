@@ -5,12 +5,6 @@ namespace {
 
 const std::string evidence_count_key = "evidence.count";
 
-bytes u64_key(std::uint64_t v) {
-    bytes k;
-    put_u64_be(k, v);
-    return k;
-}
-
 std::uint64_t read_count(const transaction& txn, MDB_dbi meta) {
     auto v = txn.get(meta, byte_view(evidence_count_key));
     if (!v || !*v || (*v)->size() != 8) return 0;
