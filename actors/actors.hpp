@@ -142,7 +142,7 @@ struct link_status {
     std::string leader;            // its name, once joined
     std::uint64_t leader_size = 0; // its durable size, as last polled
     std::uint64_t polled_ms_ago = 0;
-    std::string last_failure;      // the last failed attempt to join: where and why
+    std::string last_failure; // the last failed attempt to join: where and why
 };
 
 template <class Inspector>
@@ -189,12 +189,13 @@ struct witness_status {
     std::uint64_t cosigned = 0;      // cosignatures given since start
     std::uint64_t refused = 0;       // requests answered with 4xx since start
     std::uint64_t evidence = 0;      // evidence records in its store
+    std::string read_only_reason;    // why its last round could not persist, or empty
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, witness_status& x) {
     return f(caf::meta::type_name("witness_status"), x.name, x.origins, x.sizes, x.halted,
-             x.cosigned, x.refused, x.evidence);
+             x.cosigned, x.refused, x.evidence, x.read_only_reason);
 }
 
 /// What the leader's collector knows of one witness.

@@ -3,27 +3,17 @@
 #include "actors/errors.hpp"
 
 namespace civic::actors {
-namespace {
-
-/// errc::no_space when the store found no room, so that the ledger or replica
-/// turns read-only instead of restarting; otherwise errc::storage_failure.
-caf::error write_failed(const error& e) {
-    bool no_room = storage::shortage_of(e) != storage::space_shortage::none;
-    return make_error(no_room ? errc::no_space : errc::storage_failure, e.message);
-}
-
-} // namespace
 
 committer_actor::behavior_type committer(committer_actor::pointer,
                                          std::shared_ptr<storage::ledger_store> store) {
     return {
         [store](atoms::commit_atom, const batch_ptr& b) -> caf::result<atoms::commit_atom> {
-            if (auto ok = store->commit(*b); !ok) return write_failed(ok.err());
+            if (auto ok = store->commit(*b); !ok) return store_write_failed(ok.err());
             return atoms::commit_atom_v;
         },
         [store](atoms::probe_atom, std::uint64_t bytes) -> caf::result<atoms::probe_atom> {
             if (auto ok = store->probe_write(static_cast<std::size_t>(bytes)); !ok)
-                return write_failed(ok.err());
+                return store_write_failed(ok.err());
             return atoms::probe_atom_v;
         },
     };

@@ -1,5 +1,7 @@
 #include "actors/errors.hpp"
 
+#include "storage/lmdb.hpp"
+
 #include <caf/atom.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
@@ -18,6 +20,11 @@ std::string message_of(const caf::error& e) {
     if (e.category() == error_category && e.context().match_elements<std::string>())
         return e.context().get_as<std::string>(0);
     return caf::to_string(e);
+}
+
+caf::error store_write_failed(const civic::error& e) {
+    bool no_room = storage::shortage_of(e) != storage::space_shortage::none;
+    return make_error(no_room ? errc::no_space : errc::storage_failure, e.message);
 }
 
 } // namespace civic::actors

@@ -2,6 +2,8 @@
 // node) and a message naming what was wrong.
 #pragma once
 
+#include "protocol/result.hpp"
+
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 
@@ -35,5 +37,9 @@ caf::error make_error(errc code, std::string message);
 std::uint8_t code_of(const caf::error& e);
 /// The message of an error from our actors (or CAF's own rendering).
 std::string message_of(const caf::error& e);
+/// A store's failed write: errc::no_space when the store found no room, so
+/// that the ledger, replica or witness turns read-only instead of restarting;
+/// otherwise errc::storage_failure.
+caf::error store_write_failed(const civic::error& e);
 
 } // namespace civic::actors

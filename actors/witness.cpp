@@ -23,13 +23,6 @@ std::variant<witness::add_checkpoint_request, cosign_answer> to_protocol(const c
     return out;
 }
 
-std::string proof_lines(const std::vector<hash>& proof) {
-    std::string out;
-    for (const auto& h : proof)
-        out += base64_encode(h) + "\n";
-    return out;
-}
-
 std::uint64_t unix_seconds(witness_pointer self) {
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
         self->clock().now().time_since_epoch());
@@ -97,15 +90,15 @@ void run_round(witness_pointer self) {
                 e.kind = "fork"; // the only kind a witness can prove (witness::verdict)
                 e.ours = latest->checkpoint;
                 e.theirs = req.checkpoint;
-                e.proof = proof_lines(req.proof);
+                e.proof = witness::proof_lines(req.proof);
                 e.source = "add-checkpoint";
                 // Evidence this witness caught itself halts the log, as evidence that
                 // gossip brings does: it shows two histories, so the witness stops.
                 auto halted = *latest; // a copy: `latest` may be this round's record
                 if (halted.halted.empty())
-                    halted.halted = "split view (" + e.kind + ") caught by this witness: " +
-                                    "a checkpoint of size " + std::to_string(v.body->size) +
-                                    " contradicts the one of size " +
+                    halted.halted = "split view (" + e.kind +
+                                    ") caught by this witness: " + "a checkpoint of size " +
+                                    std::to_string(v.body->size) + " contradicts the one of size " +
                                     std::to_string(latest->size) + " it cosigned";
                 write->evidence.push_back(std::move(e));
                 latest = &(write->states[v.body->origin] = std::move(halted));
@@ -154,6 +147,7 @@ void run_round(witness_pointer self) {
                     for (auto& [origin, rec] : write->states)
                         s.states[origin] = rec;
                     s.evidence += write->evidence.size();
+                    s.read_only.leave();
                     if (s.config.after_persist) s.config.after_persist();
                     s.committing = false;
                     deliver(*shared_round, *shared_answers);
@@ -174,6 +168,10 @@ void run_round(witness_pointer self) {
                                  "the witness cannot persist now: " + message_of(e)};
                     auto& s = self->state;
                     s.committing = false;
+                    std::uint64_t bytes = 0;
+                    for (const auto& [origin, rec] : write->states)
+                        bytes += origin.size() + rec.checkpoint.size();
+                    s.read_only.failed(e, bytes);
                     // A halt must not be lost with the round: it goes first in the next
                     // one (so no later request is cosigned without it), which a timer
                     // starts if no request does.
@@ -209,6 +207,7 @@ witness_actor::behavior_type witness(witness_pointer self, witness_config config
     st.states = std::move(states);
     st.evidence = evidence_count;
     st.writer = std::move(writer);
+    st.read_only.configure(st.config.read_only);
     return {
         [self](atoms::add_atom, cosign_request& r) -> caf::result<cosign_answer> {
             auto& s = self->state;
@@ -240,6 +239,7 @@ witness_actor::behavior_type witness(witness_pointer self, witness_config config
                 out.halted.push_back(rec.halted);
             }
             out.cosigned = s.cosigned;
+            out.read_only_reason = s.read_only.reason();
             out.refused = s.refused;
             out.evidence = s.evidence;
             return out;
@@ -252,8 +252,7 @@ witness_writer_actor::behavior_type witness_writer(witness_writer_actor::pointer
     return {
         [store](atoms::commit_atom,
                 const witness_write_ptr& write) -> caf::result<atoms::commit_atom> {
-            if (auto ok = store->commit(*write); !ok)
-                return make_error(errc::storage_failure, ok.message());
+            if (auto ok = store->commit(*write); !ok) return store_write_failed(ok.err());
             return atoms::commit_atom_v;
         },
     };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/read_only.hpp"
 #include "protocol/witness.hpp"
 #include "storage/witness_store.hpp"
 
@@ -40,6 +41,10 @@ struct witness_config {
     bool test_skip_consistency_check = false;
     /// Called with each checkpoint it cosigned, once durable, as it answers.
     std::function<void(const std::string& checkpoint, std::uint64_t timestamp)> on_cosigned;
+    /// A round that found no room makes the witness read-only (reported here:
+    /// log, metric, status) until a round persists again. Every round tries:
+    /// requests are the probes, and the halt timer when a halt waits.
+    read_only_config read_only;
 };
 
 struct witness_state {
@@ -55,6 +60,7 @@ struct witness_state {
     std::map<std::string, std::string> pending_halts; // origin -> why, for the next round
     bool committing = false;
     bool halt_retry_scheduled = false; // a halt waits for room, and its timer is set
+    read_only_mode read_only;
     std::uint64_t cosigned = 0, refused = 0, evidence = 0;
 };
 

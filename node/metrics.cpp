@@ -183,10 +183,17 @@ struct metrics::impl {
                   "(disk full, quota, LMDB map full), else 0 (alert on 1)")
             .Register(*registry);
     prometheus::Gauge& read_only = read_only_family.Add({});
+    prometheus::Family<prometheus::Gauge>& witness_read_only_family =
+        prometheus::BuildGauge()
+            .Name("civic_witness_read_only")
+            .Help("1 while the witness answers 503 because its store has no room for a round "
+                  "(it cosigns nothing it cannot persist), else 0 (alert on 1)")
+            .Register(*registry);
+    prometheus::Gauge& witness_read_only = witness_read_only_family.Add({});
     prometheus::Family<prometheus::Counter>& commit_failures_family =
         prometheus::BuildCounter()
             .Name("civic_ledger_commit_failures_total")
-            .Help("Ledger or replica commits (and store probes) that failed, by reason "
+            .Help("Ledger, replica or witness commits (and store probes) that failed, by reason "
                   "(no_space, quota, map_full, other)")
             .Register(*registry);
     // Made up front, so that every reason shows as 0 before it happens.
@@ -297,6 +304,10 @@ void metrics::scrubbed(std::uint64_t entries) {
 }
 
 void metrics::set_read_only(bool read_only) { impl_->read_only.Set(read_only ? 1 : 0); }
+
+void metrics::set_witness_read_only(bool read_only) {
+    impl_->witness_read_only.Set(read_only ? 1 : 0);
+}
 
 void metrics::commit_failed(const char* reason) {
     std::string_view r(reason);

@@ -56,7 +56,10 @@ public:
     /// The ledger (or replica) refuses writes because its store has no room, or
     /// takes them again: civic_ledger_read_only. Thread-safe.
     void set_read_only(bool read_only);
-    /// A ledger or replica commit failed, by reason ("no_space", "quota",
+    /// The witness cannot persist a round for want of room, or persists again:
+    /// civic_witness_read_only. Thread-safe.
+    void set_witness_read_only(bool read_only);
+    /// A ledger, replica or witness commit failed, by reason ("no_space", "quota",
     /// "map_full", "other"): civic_ledger_commit_failures_total. Thread-safe.
     void commit_failed(const char* reason);
     /// The evidence records held at start.

@@ -217,6 +217,8 @@ status add_witness_children(node_tree& t, const service_options& options,
     config.unix_offset = runtime.unix_offset;
     config.after_persist = w.after_persist;
     config.on_cosigned = runtime.on_cosigned;
+    config.read_only.on_change = runtime.on_witness_read_only;
+    config.read_only.on_commit_failed = runtime.on_commit_failed;
     config.test_skip_consistency_check = w.test_skip_consistency_check;
     auto wstore = t.witness_store;
     auto dirs = t.directory;

@@ -57,8 +57,11 @@ struct node_runtime {
     /// The ledger or replica became read-only (a commit found no room: the
     /// reason) or takes writes again (empty); also empty at each of its starts.
     std::function<void(const std::string& reason)> on_read_only;
-    /// A ledger or replica commit failed, with its reason's label (no_space,
-    /// quota, map_full, other).
+    /// The witness became read-only (a round found no room: the reason) or
+    /// persists again (empty); also empty at each of its starts.
+    std::function<void(const std::string& reason)> on_witness_read_only;
+    /// A ledger, replica or witness commit failed, with its reason's label
+    /// (no_space, quota, map_full, other).
     std::function<void(const char* reason)> on_commit_failed;
     /// When a leader in test-equivocate mode starts showing two histories.
     caf::actor_clock::time_point equivocate_from{};

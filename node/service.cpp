@@ -279,7 +279,7 @@ struct service::impl {
     actors::supervisor_actor supervision_root;
     actors::gateway_actor gateway;
     std::uint16_t published_port = 0;
-    std::string role_note; // why the role differs from the topology's, if it does
+    std::string role_note;     // why the role differs from the topology's, if it does
     json identity_keys_report; // a leader's identity keys at start (null elsewhere)
     mutable std::mutex failure_mutex;
     std::optional<std::string> failure;
@@ -298,20 +298,25 @@ struct service::impl {
     std::unique_ptr<metrics> stats; // outlives the actors and the HTTP server
     std::shared_ptr<storage::witness_store> witness_store; // witnesses only
     std::shared_ptr<storage::witness_store> gossip_store;  // split-view evidence
-    /// Why the ledger (or replica) refuses writes, as it last reported; empty
-    /// while it takes them. Guarded: set on an actor's thread, read on HTTP ones.
+    /// Why a store refuses writes, as its actor last reported; empty while it
+    /// takes them. Guarded: set on an actor's thread, read on HTTP ones.
+    struct read_only_report {
+        std::string reason;
+        std::chrono::steady_clock::time_point since{};
+    };
     mutable std::mutex read_only_mutex;
-    std::string read_only_reason;
-    std::chrono::steady_clock::time_point read_only_since{};
+    read_only_report read_only_store;   // the ledger's or the replica's
+    read_only_report read_only_witness; // the witness's
 
-    /// The ledger or replica reported a change (see node_runtime::on_read_only):
-    /// logged and shown in the metrics once per change, not once per request.
-    void set_read_only(const std::string& reason);
+    /// The ledger, replica or witness (`role`) reported a change (see
+    /// node_runtime::on_read_only): logged and shown in the metrics once per
+    /// change, not once per request.
+    void set_read_only(read_only_report& report, const char* role, const std::string& reason);
     /// Why writes are refused now, or nothing.
     std::optional<std::string> read_only_now() const {
         std::lock_guard lock(read_only_mutex);
-        if (read_only_reason.empty()) return std::nullopt;
-        return read_only_reason;
+        if (read_only_store.reason.empty()) return std::nullopt;
+        return read_only_store.reason;
     }
     /// The 503 for a write while the leader's ledger is read-only (at once: no
     /// key file written, nothing asked of the ledger), or nothing.
@@ -461,23 +466,29 @@ struct service::impl {
     http_response read_failed(const error& e) const;
 };
 
-void service::impl::set_read_only(const std::string& reason) {
+void service::impl::set_read_only(read_only_report& report, const char* role,
+                                  const std::string& reason) {
     std::chrono::steady_clock::time_point since;
     {
         std::lock_guard lock(read_only_mutex);
-        if (reason == read_only_reason) return;
-        since = read_only_since;
-        read_only_reason = reason;
-        read_only_since = std::chrono::steady_clock::now();
+        if (reason == report.reason) return;
+        since = report.since;
+        report.reason = reason;
+        report.since = std::chrono::steady_clock::now();
     }
-    stats->set_read_only(!reason.empty());
-    auto role = options.network.leading ? "ledger" : "replica";
+    const bool witness = &report == &read_only_witness;
+    if (witness)
+        stats->set_witness_read_only(!reason.empty());
+    else
+        stats->set_read_only(!reason.empty());
     if (!reason.empty()) {
         auto kind = storage::shortage_label(storage::shortage_of(make_error(reason)));
         std::cerr << "[error] node " << options.network.node_name << ": read-only " << role
                   << " kind=" << kind << " reason=\"" << reason
-                  << "\" (writes answered 503 read_only; reads go on; it probes the store and "
-                     "takes writes again once it has room)\n";
+                  << (witness ? "\" (checkpoints answered 503, nothing cosigned that is not "
+                                "durable; each round tries the store again)\n"
+                              : "\" (writes answered 503 read_only; reads go on; it probes the "
+                                "store and takes writes again once it has room)\n");
         return;
     }
     auto held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -590,13 +601,12 @@ void service::impl::witness_status(http_respond respond) {
                 if (!w.halted[i].empty()) log["halted"] = w.halted[i];
                 logs.push_back(std::move(log));
             }
-            respond(json_ok({{"node", node},
-                             {"role", "witness"},
-                             {"witness", w.name},
-                             {"logs", logs},
-                             {"cosigned", w.cosigned},
-                             {"refused", w.refused},
-                             {"evidence", w.evidence}}));
+            json out{{"node", node},           {"role", "witness"},
+                     {"witness", w.name},      {"logs", logs},
+                     {"cosigned", w.cosigned}, {"refused", w.refused},
+                     {"evidence", w.evidence}, {"writable", w.read_only_reason.empty()}};
+            if (!w.read_only_reason.empty()) out["read_only_reason"] = w.read_only_reason;
+            respond(json_ok(std::move(out)));
         },
         [respond](const caf::error& e) { respond(error_response(e)); }, atoms::status_atom_v);
 }
@@ -687,9 +697,10 @@ void service::impl::report_identity_keys(const opened_ledger& ledger) {
         disabled.push_back({{"identity", p.identity}, {"file", p.file}, {"reason", p.reason}});
         // One line each (at most identity_keys::max_problems): an operator must
         // learn at start which identities cannot sign, and why.
-        std::cerr << "[error] node " << options.network.node_name << ": identity="
-                  << (p.identity.empty() ? "-" : p.identity) << " file=" << options.data_dir << "/"
-                  << p.file << " problem=\"" << p.reason << "\""
+        std::cerr << "[error] node " << options.network.node_name
+                  << ": identity=" << (p.identity.empty() ? "-" : p.identity)
+                  << " file=" << options.data_dir << "/" << p.file << " problem=\"" << p.reason
+                  << "\""
                   << (p.identity.empty() ? "" : "; this identity cannot sign until it is fixed")
                   << "\n";
     }
@@ -1438,8 +1449,8 @@ status service::impl::start_peer_front() {
     o.key_file = net.system.tls_key;
     o.peers = net.peer_names;
     auto* owner = this;
-    auto refusal_log = std::make_shared<log_limiter>(
-        [node = net.node_name](const std::string& line) {
+    auto refusal_log =
+        std::make_shared<log_limiter>([node = net.node_name](const std::string& line) {
             std::cerr << "[warning] node " << node << ": " << line << "\n";
         });
     peers = std::make_shared<actors::peer_directory>([owner, refusal_log](const std::string& line) {
@@ -1565,7 +1576,12 @@ node_runtime service::impl::runtime() {
                                       bool ok) { counters->witness_answered(w, latency, ok); };
     rt.on_cosign_round = [counters](std::optional<std::chrono::microseconds> ttq,
                                     const std::string&) { counters->cosign_round(ttq); };
-    rt.on_read_only = [this](const std::string& reason) { set_read_only(reason); };
+    rt.on_read_only = [this](const std::string& reason) {
+        set_read_only(read_only_store, options.network.leading ? "ledger" : "replica", reason);
+    };
+    rt.on_witness_read_only = [this](const std::string& reason) {
+        set_read_only(read_only_witness, "witness", reason);
+    };
     rt.on_commit_failed = [counters](const char* reason) { counters->commit_failed(reason); };
     auto node = options.network.node_name;
     rt.on_scrubbed = [counters](std::uint64_t entries) { counters->scrubbed(entries); };

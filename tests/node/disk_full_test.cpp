@@ -267,86 +267,128 @@ TEST_CASE("a full disk makes a node read-only, not a restart loop: it serves rea
     CHECK(run_to_end({binary, "fsck", "--data", data}, fsck_log) == 0);
 }
 
-TEST_CASE("a replica whose disk fills up turns read-only, not a restart loop, while its leader "
-          "goes on, and catches up by itself once there is room",
-          "[disk-full]") {
+namespace {
+
+/// A leader on the ordinary disk and one more node whose store is on a small
+/// disk: its name, role and extra node fields (`node_more`); `more` is added
+/// to the topology. Nodes retry a full store every 100 to 400 ms.
+struct leader_and_one {
     const std::string binary = CIVIC_ATTEST_BINARY;
-    temp_dir dir("disk-full-replica");
-    small_disk disk(dir / "disk", 8);
-    if (!usable(disk)) return;
-    // A leader on the ordinary disk; its replica's store on the small one. No
-    // acknowledgements are waited for (acks: 0): the leader goes on alone.
-    const std::uint16_t leader_http = free_port(), leader_peer = free_port();
-    const std::uint16_t replica_http = free_port(), replica_peer = free_port();
-    const std::string topology = dir / "topology.yaml";
-    auto node = [&](const std::string& name, const std::string& role, std::uint16_t http,
-                    std::uint16_t peer, const std::string& data, const std::string& more) {
-        return "  - {name: " + name + ", region: here, roles: [" + role + "], http_port: " +
-               std::to_string(http) + ", caf_port: " + std::to_string(peer) + ", data: " + data +
-               more + "}\n";
-    };
-    std::ofstream(topology) << "origin: " << origin << "\ntls_dir: " << dir / "certs"
-                            << "\nlog_vkey: " << dir / "log.vkey"
-                            << "\npolicy_file: " << dir / "policy.txt"
-                            << "\nregions:\n  - name: here\nnodes:\n"
-                            << node("leader", "leader", leader_http, leader_peer,
-                                    dir / "leader-data", ", log_key: " + dir / "leader.key")
-                            << node("replica-a", "replica", replica_http, replica_peer,
-                                    disk.dir + "/replica-data", "")
-                            << "replication:\n  acks: 0\n  heartbeat_ms: 200\n"
-                               "  connection_timeout_ms: 1500\n"
-                               "  reconnect_initial_ms: 50\n  reconnect_max_ms: 500\n";
-    REQUIRE(run_to_end({binary, "certs", "--topology", topology}, dir / "cli.log") == 0);
-    REQUIRE(run_to_end({binary, "keys", "--topology", topology}, dir / "cli.log") == 0);
-    node_process leader, replica;
-    auto start = [&](node_process& n, const std::string& name) {
-        n.log = dir / (name + ".log");
-        n.pid = spawn({binary, "node", "--topology", topology, "--name", name,
+    const temp_dir& dir;
+    const std::string name;
+    std::string topology;
+    std::uint16_t leader_http = free_port(), leader_peer = free_port();
+    std::uint16_t other_http = free_port(), other_peer = free_port();
+    node_process leader, other;
+    connection client;
+    std::string bearer;
+    int documents = 0;
+
+    leader_and_one(const temp_dir& d, const small_disk& disk, std::string other_name,
+                   const std::string& role, const std::string& node_more, const std::string& more)
+        : dir(d), name(std::move(other_name)) {
+        topology = dir / "topology.yaml";
+        auto node = [](const std::string& n, const std::string& r, std::uint16_t http,
+                       std::uint16_t peer, const std::string& data, const std::string& fields) {
+            return "  - {name: " + n + ", region: here, roles: [" + r +
+                   "], http_port: " + std::to_string(http) + ", caf_port: " + std::to_string(peer) +
+                   ", data: " + data + fields + "}\n";
+        };
+        std::ofstream(topology) << "origin: " << origin << "\ntls_dir: " << dir / "certs"
+                                << "\nlog_vkey: " << dir / "log.vkey"
+                                << "\npolicy_file: " << dir / "policy.txt"
+                                << "\nregions:\n  - name: here\nnodes:\n"
+                                << node("leader", "leader", leader_http, leader_peer,
+                                        dir / "leader-data", ", log_key: " + dir / "leader.key")
+                                << node(name, role, other_http, other_peer,
+                                        disk.dir + "/" + name + "-data", node_more)
+                                << more
+                                << "replication:\n  acks: 0\n  heartbeat_ms: 200\n"
+                                   "  connection_timeout_ms: 1500\n"
+                                   "  reconnect_initial_ms: 50\n  reconnect_max_ms: 500\n";
+        REQUIRE(run_to_end({binary, "certs", "--topology", topology}, dir / "cli.log") == 0);
+        REQUIRE(run_to_end({binary, "keys", "--topology", topology}, dir / "cli.log") == 0);
+    }
+
+    void start(node_process& n, const std::string& node_name) {
+        n.log = dir / (node_name + ".log");
+        n.pid = spawn({binary, "node", "--topology", topology, "--name", node_name,
                        "--no-space-retry-ms", "100", "--no-space-retry-max-ms", "400"},
                       n.log);
         REQUIRE(n.pid > 0);
-    };
-    connection client;
-    auto status_of = [&](std::uint16_t port) {
+    }
+    json status_of(std::uint16_t port) {
         auto res = client.call(port, verb::get, "/api/status", "", "", 5s);
         if (!res || res->result_int() != 200) return json{};
         return json::parse(res->body(), nullptr, false);
-    };
-    auto wait_until = [&](auto done, std::chrono::seconds within) {
+    }
+    std::string metrics_of(std::uint16_t port) {
+        auto res = client.call(port, verb::get, "/metrics", "", "", 5s);
+        return res ? res->body() : std::string();
+    }
+    template <class Done>
+    static bool wait_until(Done done, std::chrono::seconds within) {
         auto until = std::chrono::steady_clock::now() + within;
         while (std::chrono::steady_clock::now() < until) {
             if (done()) return true;
             std::this_thread::sleep_for(50ms);
         }
         return false;
-    };
-    start(leader, "leader");
-    REQUIRE(wait_until([&] { return status_of(leader_http).is_object(); }, 30s));
-    start(replica, "replica-a");
-    INFO(read_file(replica.log));
-    REQUIRE(wait_until(
-        [&] {
-            auto s = status_of(replica_http);
-            return s.is_object() && s.value("/leader/joined"_json_pointer, false);
-        },
-        30s));
-
-    auto token = read_file(dir / "leader-data/admin.token");
-    const std::string bearer = "Bearer " + token.substr(0, token.find('\n'));
-    auto post = [&](const std::string& target, const std::string& body) {
+    }
+    void start_leader() {
+        start(leader, "leader");
+        REQUIRE(wait_until([&] { return status_of(leader_http).is_object(); }, 30s));
+    }
+    void start_other() {
+        start(other, name);
+        REQUIRE(wait_until([&] { return status_of(other_http).is_object(); }, 30s));
+    }
+    /// Starts both (the leader first) and registers the clerk.
+    void start_both() {
+        start_leader();
+        start_other();
+        register_clerk();
+    }
+    void register_clerk() {
+        auto token = read_file(dir / "leader-data/admin.token");
+        bearer = "Bearer " + token.substr(0, token.find('\n'));
+        REQUIRE(post("/api/identities", R"({"identity":"disk/clerk"})").result_int() == 200);
+    }
+    http_response post(const std::string& target, const std::string& body) {
         auto res = client.call(leader_http, verb::post, target, body, bearer);
         REQUIRE(res);
         return *res;
-    };
-    REQUIRE(post("/api/identities", R"({"identity":"disk/clerk"})").result_int() == 200);
-    int documents = 0;
-    auto sign = [&] {
+    }
+    /// Signs one more document at the leader: the status code.
+    int sign() {
         auto content = hex_encode(sha256(byte_view("document " + std::to_string(documents++))));
-        return post("/api/sign", json{{"identity", "disk/clerk"}, {"content_sha256", content}}.dump())
+        return post("/api/sign",
+                    json{{"identity", "disk/clerk"}, {"content_sha256", content}}.dump())
             .result_int();
-    };
+    }
+};
+
+} // namespace
+
+TEST_CASE("a replica whose disk fills up turns read-only, not a restart loop, while its leader "
+          "goes on, and catches up by itself once there is room",
+          "[disk-full]") {
+    temp_dir dir("disk-full-replica");
+    small_disk disk(dir / "disk", 8);
+    if (!usable(disk)) return;
+    // No acknowledgements are waited for (acks: 0): the leader goes on alone.
+    leader_and_one net(dir, disk, "replica-a", "replica", "", "");
+    net.start_both();
+    auto& replica = net.other;
+    INFO(read_file(replica.log));
+    REQUIRE(net.wait_until(
+        [&] {
+            auto s = net.status_of(net.other_http);
+            return s.is_object() && s.value("/leader/joined"_json_pointer, false);
+        },
+        30s));
     for (int i = 0; i < 20; ++i)
-        REQUIRE(sign() == 200);
+        REQUIRE(net.sign() == 200);
 
     // The replica's disk fills up: the leader keeps signing; the replica turns
     // read-only and says why, and stays up.
@@ -355,8 +397,8 @@ TEST_CASE("a replica whose disk fills up turns read-only, not a restart loop, wh
     json replica_status;
     for (int i = 0; i < 200; ++i) {
         for (int j = 0; j < 25; ++j)
-            REQUIRE(sign() == 200);
-        replica_status = status_of(replica_http);
+            REQUIRE(net.sign() == 200);
+        replica_status = net.status_of(net.other_http);
         if (replica_status.is_object() && replica_status.value("writable", true) == false) break;
     }
     INFO(replica_status.dump());
@@ -372,18 +414,84 @@ TEST_CASE("a replica whose disk fills up turns read-only, not a restart loop, wh
     // Room again: the replica writes by itself and catches up with the leader.
     std::filesystem::remove(filler);
     for (int i = 0; i < 20; ++i)
-        REQUIRE(sign() == 200);
-    auto leader_status = status_of(leader_http);
+        REQUIRE(net.sign() == 200);
+    auto leader_status = net.status_of(net.leader_http);
     REQUIRE(leader_status.is_object());
     auto leader_size = leader_status.value("size", std::uint64_t{0});
     REQUIRE(leader_size > 0);
-    CHECK(wait_until(
+    CHECK(net.wait_until(
         [&] {
-            auto s = status_of(replica_http);
+            auto s = net.status_of(net.other_http);
             return s.is_object() && s.value("writable", false) &&
                    s.value("size", std::uint64_t{0}) >= leader_size;
         },
         30s));
     REQUIRE_FALSE(replica.exited());
-    REQUIRE_FALSE(leader.exited());
+    REQUIRE_FALSE(net.leader.exited());
+}
+
+TEST_CASE("a witness whose disk fills up cosigns nothing it cannot persist, says why, stays up, "
+          "and cosigns again by itself once there is room",
+          "[disk-full][witness]") {
+    temp_dir dir("disk-full-witness");
+    small_disk disk(dir / "disk", 4);
+    if (!usable(disk)) return;
+    // The policy needs this one witness: the leader's checkpoints meet it only
+    // while the witness persists what it cosigns.
+    leader_and_one net(dir, disk, "w1", "witness", ", witness_key: " + dir / "w1.key",
+                       "witnessing:\n  interval_ms: 100\n  timeout_ms: 2000\n"
+                       "policy: |\n  witness w1\n  group all 1 w1\n  quorum all\n");
+    // The witness's store is created, then its disk fills before its first
+    // round: LMDB reuses the pages it freed, so only a store that still has
+    // to grow meets a full disk at once.
+    net.start_other();
+    auto& witness = net.other;
+    INFO(read_file(witness.log));
+    const std::string filler = disk.dir + "/filler";
+    REQUIRE(disk.fill(filler));
+    net.start_leader();
+    net.register_clerk();
+    // Whether the leader's newest checkpoint is of its whole tree and has (or
+    // misses) the quorum.
+    auto witnessed = [&](bool quorum) {
+        auto s = net.status_of(net.leader_http);
+        return s.is_object() && s.contains("witnessing") &&
+               s["witnessing"].value("published_size", std::uint64_t{0}) ==
+                   s.value("size", std::uint64_t{1}) &&
+               s["witnessing"].value("quorum", !quorum) == quorum;
+    };
+
+    // The leader signs; its checkpoints miss the quorum; the witness answers
+    // 503 and says why in its status, metrics and one log line.
+    json witness_status;
+    REQUIRE(net.wait_until(
+        [&] {
+            if (net.sign() != 200) return false;
+            witness_status = net.status_of(net.other_http);
+            return witness_status.is_object() && witness_status.value("writable", true) == false;
+        },
+        30s));
+    INFO(witness_status.dump());
+    CHECK_THAT(witness_status.value("read_only_reason", ""),
+               Catch::Contains("no space left on the device of"));
+    CHECK(net.wait_until([&] { return witnessed(false); }, 30s));
+    std::this_thread::sleep_for(1s); // rounds keep coming: none may cost a restart
+    REQUIRE_FALSE(witness.exited());
+    witness_status = net.status_of(net.other_http);
+    CHECK(witness_status["logs"].empty()); // it cosigned nothing
+    CHECK(witness_status.value("writable", true) == false);
+    CHECK(count_of(read_file(witness.log), "read-only witness") == 1);
+    CHECK_THAT(net.metrics_of(net.other_http), Catch::Contains("civic_witness_read_only 1"));
+
+    // Room again: the next round persists and the checkpoints meet the policy.
+    std::filesystem::remove(filler);
+    REQUIRE(net.sign() == 200);
+    CHECK(net.wait_until([&] { return witnessed(true); }, 30s));
+    witness_status = net.status_of(net.other_http);
+    CHECK(witness_status.value("writable", false) == true);
+    REQUIRE(witness_status["logs"].size() == 1);
+    CHECK(witness_status["logs"][0].value("cosigned_size", std::uint64_t{0}) > 0);
+    CHECK_THAT(net.metrics_of(net.other_http), Catch::Contains("civic_witness_read_only 0"));
+    REQUIRE_FALSE(witness.exited());
+    REQUIRE_FALSE(net.leader.exited());
 }
