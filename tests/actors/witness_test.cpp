@@ -29,6 +29,7 @@ struct fixture : test::virtual_system {
     std::shared_ptr<storage::witness_store> store;
     actors::witness_writer_actor writer;
     actors::witness_actor witness;
+    std::vector<std::string> read_only_reports; // what it reported, in order
 
     fixture() { start(); }
     ~fixture() { stop(); }
@@ -43,6 +44,9 @@ struct fixture : test::virtual_system {
         REQUIRE(logs->add(note::format_vkey(log.verifier_key())));
         config.logs = logs;
         config.unix_offset = 1795000000000ms;
+        config.read_only.on_change = [this](const std::string& why) {
+            read_only_reports.push_back(why);
+        };
         witness = sys->spawn(actors::witness, config, std::move(*store->states()),
                              store->evidence_count(), writer);
         sched->run();
@@ -155,6 +159,10 @@ TEST_CASE("witness actor: a full disk is a 503 for what it would cosign, never a
     CHECK(full[0].body.find("no space left on the device of") != std::string::npos);
     CHECK(full[1].status == 409); // a refusal needs no commit
     CHECK(f.store->states()->at(origin).size == 10);
+    // Read-only from that round on: reported once (after the empty one of its start).
+    REQUIRE(f.read_only_reports.size() == 2);
+    CHECK(f.read_only_reports[0].empty());
+    CHECK(f.read_only_reports[1].find("no space left on the device of") != std::string::npos);
 
     // A halt (from gossip) while the disk is full: not durable, but not lost either.
     caf::anon_send(f.witness, atoms::halt_atom_v, origin, std::string("split view from gossip"));
@@ -165,9 +173,12 @@ TEST_CASE("witness actor: a full disk is a 503 for what it would cosign, never a
     CHECK(halted[0].body.find("split view from gossip") != std::string::npos);
 
     // Room again: the halt's own timer makes it durable, with no request to carry it.
+    CHECK(f.read_only_reports.size() == 2); // still read-only: not reported again
     f.store->test_fail_writes = 0;
     f.run_for(1000ms);
     CHECK(f.store->states()->at(origin).halted == "split view from gossip");
+    REQUIRE(f.read_only_reports.size() == 3); // writable again, with the halt's commit
+    CHECK(f.read_only_reports[2].empty());
     f.stop();
     f.start();
     CHECK(f.send_all({f.request(10, 16)})[0].status == 409);
