@@ -91,8 +91,12 @@ void heal_one(scrubber_pointer self) {
                            [now](const auto& h) { return h.second.next_try <= now; });
     if (it == st.heals.end()) return plan_heals(self);
     const auto range = it->first;
-    if (!range.entries && range.level > 0)
-        return not_healed(self, range, "rebuilding tiles above level 0 is not built yet");
+    if (!range.entries && range.level > 0) {
+        // Made of the tiles one level down: healed here or not at all.
+        if (auto ok = st.store->heal_hash_tile(range.level, range.index); !ok)
+            return not_healed(self, range, ok.message());
+        return healed(self, range, "local");
+    }
     const std::uint64_t size = st.store->verified_size();
     const std::uint64_t first = range.index * tiles::tile_width;
     if (first >= size) return not_healed(self, range, "beyond the verified tree");

@@ -126,11 +126,34 @@ result<tree_state> ledger_store::load_tree() const {
         std::uint16_t width = static_cast<std::uint16_t>(count % tiles::tile_width);
         tails.emplace_back();
         if (width == 0) continue;
+        const tiles::tile_id id{static_cast<std::uint8_t>(level), count / tiles::tile_width, width};
         std::vector<std::vector<hash>> content;
-        CIVIC_TRY(read_tiles(
-            {tiles::tile_id{static_cast<std::uint8_t>(level), count / tiles::tile_width, width}},
-            content));
+        CIVIC_TRY(read_tiles({id}, content));
         tails.back().assign(content[0].begin(), content[0].begin() + width);
+        if (tree_state::tail_matches(*range, level, tails.back())) continue;
+        // The stored tile is damaged: its hashes again from one level down (the
+        // entries for level 0), checked against the range the same way; the
+        // scrub rewrites the tile itself.
+        std::vector<hash> rebuilt;
+        if (level == 0) {
+            for (std::uint64_t i = count - width; i < count; ++i) {
+                CIVIC_TRY_ASSIGN(entry, txn.get(entries_, u64_key(i)));
+                if (!entry) break;
+                rebuilt.push_back(merkle::leaf_hash(*entry));
+            }
+        } else {
+            std::vector<tiles::tile_id> below;
+            for (std::uint64_t j = 0; j < width; ++j)
+                below.push_back({static_cast<std::uint8_t>(level - 1),
+                                 id.index * tiles::tile_width + j, tiles::tile_width});
+            if (read_tiles(below, content))
+                for (auto& t : content)
+                    rebuilt.push_back(tile_root(std::move(t)));
+        }
+        if (!tree_state::tail_matches(*range, level, rebuilt))
+            return damaged("the stored tree's rightmost " + tiles::tile_path(id) +
+                           ", and what lies below it, do not make the stored tree");
+        tails.back() = std::move(rebuilt);
     }
     return tree_state::restore(std::move(*range), std::move(tails));
 }
@@ -539,6 +562,60 @@ status ledger_store::heal_entry_tile(std::uint64_t tile_index, const std::vector
     std::lock_guard lock(damage_mutex_);
     damaged_.erase(damaged_range::entries_of(tile_index));
     damaged_.erase(damaged_range::tile(0, tile_index));
+    return {};
+}
+
+status ledger_store::heal_hash_tile(std::uint8_t level, std::uint64_t index) {
+    if (level == 0) return make_error("heal: level-0 tiles heal with their entries");
+    auto a = current_anchor();
+    if (!a) return make_error("heal: the store's tree is not verified");
+    const unsigned shift = tiles::tile_height * level;
+    const std::uint64_t count = shift >= 64 ? 0 : a->size >> shift;
+    const tiles::tile_id id{level, index, tiles::tile_width};
+    if (index * tiles::tile_width >= count)
+        return make_error("heal: no " + tiles::tile_path(id) + " in the tree of size " +
+                          std::to_string(a->size));
+    const auto width = static_cast<std::uint16_t>(
+        std::min<std::uint64_t>(tiles::tile_width, count - index * tiles::tile_width));
+    std::vector<hash> hashes;
+    if (width < tiles::tile_width) {
+        // The rightmost tile: the trusted tree holds its hashes.
+        if (a->tails.size() <= level || a->tails[level].size() < width)
+            return make_error("heal: the trusted tree has no " + tiles::tile_path(id));
+        hashes.assign(a->tails[level].begin(), a->tails[level].begin() + width);
+    } else {
+        std::vector<tiles::tile_id> below;
+        for (std::uint64_t j = 0; j < width; ++j)
+            below.push_back({static_cast<std::uint8_t>(level - 1), index * tiles::tile_width + j,
+                             tiles::tile_width});
+        std::vector<std::vector<hash>> content;
+        if (auto ok = read_tiles(below, content); !ok)
+            return make_error("heal: " + tiles::tile_path(id) +
+                              " from the tiles below: " + ok.message());
+        for (auto& t : content)
+            hashes.push_back(tile_root(std::move(t)));
+    }
+    CIVIC_TRY_ASSIGN(matches, matches_tree(*a, level, index, hashes));
+    if (!matches)
+        return make_error("heal: the tiles below " + tiles::tile_path(id) +
+                          " do not make the verified tree (one of them is damaged too)");
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
+    // As for an entry tile: the rightmost tile grows with each commit, so it is
+    // written only while the stored tree is still the one checked against.
+    bool write_tile = width == tiles::tile_width;
+    if (!write_tile) {
+        CIVIC_TRY_ASSIGN(raw_tree, txn.get(meta_, byte_view(tree_key)));
+        if (raw_tree) {
+            CIVIC_TRY_ASSIGN(rec, decode_tree(*raw_tree));
+            write_tile = rec.size == a->size;
+        }
+    }
+    if (write_tile) {
+        CIVIC_TRY(txn.put(tiles_, tile_key(level, index), hashes_bytes(hashes)));
+        CIVIC_TRY(txn.commit());
+    }
+    std::lock_guard lock(damage_mutex_);
+    damaged_.erase(damaged_range::tile(level, index));
     return {};
 }
 

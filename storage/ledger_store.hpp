@@ -166,6 +166,12 @@ public:
     /// make the trusted tree's hashes, in one durable transaction with the
     /// level-0 tile; then forgets the range's damage (entries and level-0 tile).
     status heal_entry_tile(std::uint64_t tile_index, const std::vector<bytes>& entries);
+    /// Rewrites hash tile (level >= 1, index) from this store's tiles one level
+    /// down (each hash the root of one full tile below), or from the trusted
+    /// tree's own hashes for its rightmost tile: only when they make the
+    /// trusted tree, so a damaged tile below refuses the heal. Then forgets
+    /// the tile's damage.
+    status heal_hash_tile(std::uint8_t level, std::uint64_t index);
     /// The ranges remembered as damaged, in order.
     std::vector<damaged_range> damaged_ranges() const;
     /// Called once for each range newly remembered as damaged, with what was

@@ -5,6 +5,30 @@ namespace civic::storage {
 using tiles::tile_height;
 using tiles::tile_width;
 
+bool tree_state::tail_matches(const merkle::compact_range& range, std::size_t level,
+                              const std::vector<hash>& tail) {
+    const auto size = range.size();
+    const unsigned base = static_cast<unsigned>(level * tile_height);
+    if (base >= 64 || tail.size() != ((size >> base) % tile_width)) return false;
+    std::size_t offset = 0;
+    for (int k = static_cast<int>(tile_height) - 1; k >= 0; --k) {
+        const std::size_t width = std::size_t{1} << k;
+        if ((tail.size() & width) == 0) continue;
+        std::vector<hash> nodes(tail.begin() + static_cast<std::ptrdiff_t>(offset),
+                                tail.begin() + static_cast<std::ptrdiff_t>(offset + width));
+        for (std::size_t n = width; n > 1; n /= 2)
+            for (std::size_t i = 0; i < n / 2; ++i)
+                nodes[i] = merkle::node_hash(nodes[2 * i], nodes[2 * i + 1]);
+        offset += width;
+        // The range holds one hash per set bit of the size, highest first.
+        const unsigned height = base + static_cast<unsigned>(k);
+        const auto at = static_cast<std::size_t>(
+            __builtin_popcountll(height + 1 >= 64 ? 0 : size >> (height + 1)));
+        if (at >= range.hashes().size() || range.hashes()[at] != nodes[0]) return false;
+    }
+    return true;
+}
+
 result<tree_state> tree_state::restore(merkle::compact_range range,
                                        std::vector<std::vector<hash>> tails) {
     tree_state s;
@@ -14,6 +38,9 @@ result<tree_state> tree_state::restore(merkle::compact_range range,
             return make_error("tree state: tile level " + std::to_string(level) + " has " +
                               std::to_string(tails[level].size()) + " hashes, expected " +
                               std::to_string(count % tile_width));
+        if (!tail_matches(range, level, tails[level]))
+            return make_error("tree state: the rightmost tile of level " + std::to_string(level) +
+                              " does not make the stored tree");
     }
     s.range_ = std::move(range);
     s.tails_ = std::move(tails);

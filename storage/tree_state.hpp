@@ -19,9 +19,16 @@ class tree_state {
 public:
     tree_state() = default;
     /// Rebuilds from what the store persisted: the compact range and the rightmost
-    /// (possibly partial) tile of each level. Checks they agree on the size.
+    /// (possibly partial) tile of each level. Checks they agree on the size and
+    /// that every tail makes the range (tail_matches).
     static result<tree_state> restore(merkle::compact_range range,
                                       std::vector<std::vector<hash>> tails);
+    /// Whether `tail`, the rightmost tile of tile level `level` in a tree whose
+    /// compact range is `range`, makes that range: its hashes, grouped by the
+    /// binary digits of its width, are the range's subtrees of those heights.
+    /// So a damaged tail cannot pass for part of the tree.
+    static bool tail_matches(const merkle::compact_range& range, std::size_t level,
+                             const std::vector<hash>& tail);
 
     std::uint64_t size() const { return range_.size(); }
     hash root() const { return range_.root(); }

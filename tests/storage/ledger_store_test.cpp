@@ -391,3 +391,120 @@ TEST_CASE("ledger store: checked reads match the trusted tree as it grows, and n
     CHECK(damaged.message().find("tile/0/005") != std::string::npos);
     CHECK((*reopened)->checked_entry(6 * 256).ok());
 }
+
+namespace {
+
+/// Flips one bit of stored tile (level, index), under the store's nose.
+void flip_tile_bit(storage::ledger_store& s, std::uint8_t level, std::uint64_t index) {
+    auto tiles_db = s.env().database("tiles");
+    REQUIRE(tiles_db.ok());
+    auto txn = storage::transaction::begin(s.env(), false);
+    REQUIRE(txn.ok());
+    bytes key{level};
+    put_u64_be(key, index);
+    auto raw = txn->get(*tiles_db, key);
+    REQUIRE(raw.ok());
+    REQUIRE(*raw);
+    auto changed = (*raw)->to_bytes();
+    changed[0] ^= 1; // hash 0
+    REQUIRE(txn->put(*tiles_db, key, changed).ok());
+    REQUIRE(txn->commit().ok());
+}
+
+} // namespace
+
+TEST_CASE("ledger store: a damaged tile above level 0 is rebuilt from the tiles below it, and "
+          "not when one of those is damaged too",
+          "[storage]") {
+    test::temp_dir dir("heal-hash-tile");
+    auto log = test::log_signer(origin);
+    tiles::memory_tiles reference;
+    const std::size_t size = 65536 + 300; // tile/1/000 full, tile/1/001 the rightmost
+    {
+        auto store = storage::ledger_store::open({dir.path.string()});
+        REQUIRE(store.ok());
+        auto tree = (*store)->load_tree();
+        REQUIRE(tree.ok());
+        (*store)->trust(*tree);
+        auto entries = make_entries(0, size);
+        for (const auto& e : entries)
+            reference.append(merkle::leaf_hash(e));
+        REQUIRE(append_batch(**store, *tree, log, entries).ok());
+    }
+    // A fresh store object over the damaged file: nothing of it is cached.
+    auto reopen = [&] {
+        auto store = storage::ledger_store::open({dir.path.string()});
+        REQUIRE(store.ok());
+        auto tree = (*store)->load_tree();
+        REQUIRE(tree.ok());
+        (*store)->trust(*tree);
+        return std::move(*store);
+    };
+    auto proof_is_right = [&](const storage::ledger_store& s, std::uint64_t index = 5) {
+        auto proof = tiles::inclusion_proof(s.verified_tiles(), index, size);
+        return proof.ok() && *proof == *tiles::inclusion_proof(reference, index, size);
+    };
+    {
+        auto s = reopen();
+        flip_tile_bit(*s, 1, 0);
+        flip_tile_bit(*s, 1, 1);
+    }
+    auto s = reopen();
+    CHECK_FALSE(proof_is_right(*s)); // refused, never a wrong proof
+    auto found = s->scrub_entry_tile(0);
+    REQUIRE_FALSE(found.ok());
+    CHECK(storage::is_damage(found.err()));
+    CHECK(found.message().find("tile/1/000") != std::string::npos);
+    // The rightmost level-1 tile starts at entry tile 256. The trusted tree's
+    // own copy of it was rebuilt at the start from the tiles below, so the
+    // damaged one on disk is found, and nothing else.
+    auto found_right = s->scrub_entry_tile(256);
+    REQUIRE_FALSE(found_right.ok());
+    CHECK(found_right.message().find("tile/1/001") != std::string::npos);
+    REQUIRE(s->damaged_ranges().size() == 2);
+
+    REQUIRE(s->heal_hash_tile(1, 0).ok()); // from the 256 tiles below it
+    REQUIRE(s->heal_hash_tile(1, 1).ok()); // from the trusted tree's own hashes
+    CHECK(s->damaged_ranges().empty());
+    CHECK(proof_is_right(*s));
+    // Healed on disk, not only in memory.
+    auto again = reopen();
+    CHECK(again->scrub_entry_tile(0).ok());
+    CHECK(proof_is_right(*again));
+    CHECK_FALSE(s->heal_hash_tile(0, 0).ok());
+    CHECK_FALSE(s->heal_hash_tile(1, 2).ok()); // beyond the tree
+
+    // With a tile below damaged as well, the rebuilt tile cannot make the tree.
+    flip_tile_bit(*again, 1, 0);
+    flip_tile_bit(*again, 0, 3);
+    again.reset();
+    s.reset();
+    auto both = reopen();
+    auto refused = both->heal_hash_tile(1, 0);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.message().find("do not make the verified tree") != std::string::npos);
+    CHECK_FALSE(proof_is_right(*both));
+
+    // The rightmost level-0 tile damaged: its hashes again from the entries.
+    flip_tile_bit(*both, 0, size / 256);
+    both.reset();
+    {
+        auto rightmost = reopen();
+        CHECK(proof_is_right(*rightmost, size - 2));
+        auto last = rightmost->checked_entry(size - 1);
+        CHECK(last.ok());
+        // Its entries damaged as well: nothing can stand for the tree's tail.
+        auto entries_db = rightmost->env().database("entries");
+        REQUIRE(entries_db.ok());
+        auto txn = storage::transaction::begin(rightmost->env(), false);
+        REQUIRE(txn.ok());
+        bytes key;
+        put_u64_be(key, size - 1);
+        REQUIRE(txn->put(*entries_db, key, make_entries(7, 1)[0]).ok());
+        REQUIRE(txn->commit().ok());
+        auto tree = rightmost->load_tree();
+        REQUIRE_FALSE(tree.ok());
+        CHECK(storage::is_damage(tree.err()));
+        CHECK(tree.message().find("rightmost tile/0/257.p/44") != std::string::npos);
+    }
+}
