@@ -13,7 +13,7 @@ packages=(
   libboost-program-options-dev libboost-dev nlohmann-json3-dev libyaml-cpp-dev
   libspdlog-dev prometheus-cpp-dev
   # tests and benchmarks
-  catch2 libbenchmark-dev wrk curl time util-linux
+  catch2 libbenchmark-dev wrk curl time util-linux strace
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }
