@@ -524,6 +524,15 @@ status ledger_store::scrub_entry_tile(std::uint64_t tile_index) const {
     return found;
 }
 
+result<bool> ledger_store::heal_may_write_tile(const transaction& txn, std::uint16_t width,
+                                               std::uint64_t trusted_size) const {
+    if (width == tiles::tile_width) return true;
+    CIVIC_TRY_ASSIGN(raw_tree, txn.get(meta_, byte_view(tree_key)));
+    if (!raw_tree) return false;
+    CIVIC_TRY_ASSIGN(rec, decode_tree(*raw_tree));
+    return rec.size == trusted_size;
+}
+
 status ledger_store::heal_entry_tile(std::uint64_t tile_index, const std::vector<bytes>& entries) {
     auto a = current_anchor();
     if (!a) return make_error("heal: the store's tree is not verified");
@@ -546,17 +555,7 @@ status ledger_store::heal_entry_tile(std::uint64_t tile_index, const std::vector
     CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
     for (std::uint16_t i = 0; i < width; ++i)
         CIVIC_TRY(txn.put(entries_, u64_key(first + i), entries[i]));
-    // A full tile never changes again. The tree's rightmost one grows with each
-    // commit, which rewrites it whole: written here only while the stored tree
-    // is still the one checked against (writers are serialised).
-    bool write_tile = width == tiles::tile_width;
-    if (!write_tile) {
-        CIVIC_TRY_ASSIGN(raw_tree, txn.get(meta_, byte_view(tree_key)));
-        if (raw_tree) {
-            CIVIC_TRY_ASSIGN(rec, decode_tree(*raw_tree));
-            write_tile = rec.size == a->size;
-        }
-    }
+    CIVIC_TRY_ASSIGN(write_tile, heal_may_write_tile(txn, width, a->size));
     if (write_tile) CIVIC_TRY(txn.put(tiles_, tile_key(0, tile_index), hashes_bytes(leaves)));
     CIVIC_TRY(txn.commit());
     std::lock_guard lock(damage_mutex_);
@@ -600,16 +599,7 @@ status ledger_store::heal_hash_tile(std::uint8_t level, std::uint64_t index) {
         return make_error("heal: the tiles below " + tiles::tile_path(id) +
                           " do not make the verified tree (one of them is damaged too)");
     CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
-    // As for an entry tile: the rightmost tile grows with each commit, so it is
-    // written only while the stored tree is still the one checked against.
-    bool write_tile = width == tiles::tile_width;
-    if (!write_tile) {
-        CIVIC_TRY_ASSIGN(raw_tree, txn.get(meta_, byte_view(tree_key)));
-        if (raw_tree) {
-            CIVIC_TRY_ASSIGN(rec, decode_tree(*raw_tree));
-            write_tile = rec.size == a->size;
-        }
-    }
+    CIVIC_TRY_ASSIGN(write_tile, heal_may_write_tile(txn, width, a->size));
     if (write_tile) {
         CIVIC_TRY(txn.put(tiles_, tile_key(level, index), hashes_bytes(hashes)));
         CIVIC_TRY(txn.commit());

@@ -193,6 +193,13 @@ private:
         const ledger_store& store_;
     };
     std::shared_ptr<const anchor> current_anchor() const;
+    /// Whether a heal may write a tile `width` hashes wide: a full tile never
+    /// changes again; the tree's rightmost one grows with each commit, which
+    /// rewrites it whole, so only while the stored tree (read in `txn`, the
+    /// heal's write transaction: writers are serialised) is still the one of
+    /// size `trusted_size` that the tile was checked against.
+    result<bool> heal_may_write_tile(const transaction& txn, std::uint16_t width,
+                                     std::uint64_t trusted_size) const;
     /// The checked hashes of full tile (level, index) in the tree of `a`.
     result<std::shared_ptr<const std::vector<hash>>>
     verified_full_tile(const anchor& a, std::uint8_t level, std::uint64_t index) const;
