@@ -53,9 +53,20 @@ void check_round(collector_pointer self) {
     if (!outstanding) finish_round(self);
 }
 
-void failed(collector_pointer self, std::size_t i, std::chrono::microseconds latency) {
+/// A witness that did not cosign: counted, and logged the first time in a row
+/// and then every power of two of them (a witness that stays down would
+/// otherwise write a line a round).
+void failed(collector_pointer self, std::size_t i, std::chrono::microseconds latency,
+            const std::string& why) {
     auto& l = self->state.links[i];
     ++l.view.failures;
+    auto n = ++l.failed_in_a_row;
+    if ((n & (n - 1)) == 0)
+        self->state.config.log->warn("collector", "a witness did not cosign",
+                                     {{"witness", l.endpoint.name},
+                                      {"why", why},
+                                      {"after_ms", latency.count() / 1000},
+                                      {"failed_in_a_row", n}});
     if (self->state.config.on_answer) self->state.config.on_answer(l.endpoint.name, latency, false);
 }
 
@@ -87,10 +98,15 @@ void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uin
             }
         }
         if (current && !mine) {
-            failed(self, i, latency);
+            failed(self, i, latency, "its answer holds no valid cosignature by its key");
         } else {
             l.view.known_size = std::max(l.view.known_size, size);
             l.failures = 0;
+            if (l.failed_in_a_row > 0)
+                st.config.log->info(
+                    "collector", "a witness cosigns again",
+                    {{"witness", l.endpoint.name}, {"failed_in_a_row", l.failed_in_a_row}});
+            l.failed_in_a_row = 0;
             ++l.view.cosigned;
             if (st.config.on_answer) st.config.on_answer(l.endpoint.name, latency, true);
             if (current) st.round->cosignatures[i] = std::move(mine);
@@ -104,9 +120,14 @@ void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uin
             st.round->retried[i] = true;
             return ask_witness(self, i, reported);
         }
-        failed(self, i, latency);
+        failed(self, i, latency,
+               "it holds size " + std::to_string(reported) + ", beyond this checkpoint's " +
+                   std::to_string(size));
     } else {
-        failed(self, i, latency);
+        auto body = a.body.substr(0, 200); // a witness's words: bounded, escaped in the log
+        while (!body.empty() && body.back() == '\n')
+            body.pop_back();
+        failed(self, i, latency, "refused with " + std::to_string(a.status) + ": " + body);
     }
     if (current) check_round(self);
 }
@@ -117,10 +138,13 @@ void ask_witness(collector_pointer self, std::size_t i, std::uint64_t old_size) 
     auto& l = st.links[i];
     auto size = r.body.size;
     cosign_request request{old_size, {}, r.log_note};
-    if (old_size > size) return failed(self, i, {}); // it cosigned more than this log holds
+    if (old_size > size) // it cosigned more than this log holds
+        return failed(self, i, {},
+                      "it cosigned size " + std::to_string(old_size) + ", more than this log's " +
+                          std::to_string(size));
     if (old_size > 0 && old_size < size) {
         auto proof = tiles::consistency_proof(*st.store, old_size, size);
-        if (!proof) return failed(self, i, {});
+        if (!proof) return failed(self, i, {}, "no consistency proof: " + proof.message());
         for (const auto& h : *proof)
             request.proof.insert(request.proof.end(), h.begin(), h.end());
     }
@@ -130,11 +154,12 @@ void ask_witness(collector_pointer self, std::size_t i, std::uint64_t old_size) 
     self->request(l.gateway, st.config.witness_timeout, atoms::add_atom_v, std::move(request))
         .then(
             [self, id, i, size, sent](cosign_answer& a) { on_answer(self, id, i, size, sent, a); },
-            [self, id, i, sent](caf::error&) {
+            [self, id, i, sent](caf::error& e) {
                 auto& s = self->state;
                 failed(self, i,
                        std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() -
-                                                                             sent));
+                                                                             sent),
+                       e == caf::sec::request_timeout ? std::string("timed out") : message_of(e));
                 if (s.round && s.round->id == id) {
                     s.round->waiting[i] = false;
                     check_round(self);

@@ -38,6 +38,9 @@ struct collector_config {
     std::chrono::milliseconds grace{200};            // for late cosignatures after the quorum
     link_timing timing; // connecting to witnesses, and the backoff after a failure
     std::uint64_t seed = 1;
+    /// Witnesses reached and lost, and those that fail to cosign (the first
+    /// failure in a row, then every power of two, and their recovery).
+    log::logger_ptr log = log::logger::none();
     /// Metrics hooks, called on the collector's thread; must be quick.
     std::function<void(const std::string& witness, std::chrono::microseconds latency, bool ok)>
         on_answer;
@@ -56,6 +59,7 @@ struct collector_state {
         std::size_t policy_index = 0;
         std::shared_ptr<const note::verifier> verifier;
         witness_link view;
+        std::uint32_t failed_in_a_row = 0; // requests: how often it is logged
     };
     struct round_state {
         std::uint64_t id = 0;

@@ -74,6 +74,11 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
                 rp.deliver(st.config.leading ? not_running("ledger") : not_leader(st));
                 return {};
             }
+            std::string who = "-";
+            if (st.config.peers)
+                if (auto name = st.config.peers->name_of(replica.node())) who = *name;
+            st.config.log->info("gateway", "a replica asks to join",
+                                {{"peer", who}, {"replica_node", caf::to_string(replica.node())}});
             return self->delegate(ledger, atoms::join_atom_v, std::move(replica));
         },
         [self](atoms::sign_atom, forwarded_sign& fs) -> caf::delegated<append_receipt> {
@@ -93,8 +98,8 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
             return self->delegate(signer, atoms::sign_atom_v, std::move(fs.request));
         },
         [self](atoms::add_atom, cosign_request& r) -> caf::delegated<cosign_answer> {
-            if (auto denied = refuse_sender(self, &self->state.config.log_nodes,
-                                            "ask for a cosignature")) {
+            if (auto denied =
+                    refuse_sender(self, &self->state.config.log_nodes, "ask for a cosignature")) {
                 auto rp = self->make_response_promise<cosign_answer>();
                 rp.deliver(std::move(denied));
                 return {};

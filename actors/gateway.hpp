@@ -3,6 +3,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/directory.hpp"
+#include "actors/log.hpp"
 #include "actors/peer_directory.hpp"
 #include "storage/ledger_store.hpp"
 
@@ -25,8 +26,9 @@ struct gateway_config {
     /// simulator, in-process tests) every sender is taken for a node of the
     /// network.
     std::shared_ptr<const peer_directory> peers;
-    std::set<std::string> replicas;  ///< may join as replicas
-    std::set<std::string> log_nodes; ///< may lead: may ask for cosignatures
+    std::set<std::string> replicas;            ///< may join as replicas
+    std::set<std::string> log_nodes;           ///< may lead: may ask for cosignatures
+    log::logger_ptr log = log::logger::none(); ///< replicas that join
 };
 
 struct gateway_state {

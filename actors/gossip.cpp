@@ -2,6 +2,7 @@
 
 #include "actors/errors.hpp"
 #include "protocol/checkpoint.hpp"
+#include "protocol/witness.hpp"
 
 #include <algorithm>
 #include <numeric>

@@ -52,6 +52,7 @@ struct gossip_config {
     std::shared_ptr<const note::ed25519_signer> equivocate_with;
     /// From when (actor clock) it equivocates: the simulator starts mid-run.
     caf::actor_clock::time_point equivocate_from{};
+    log::logger_ptr log = log::logger::none(); // peers reached and lost
 };
 
 struct gossip_state {

@@ -465,6 +465,10 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
                                                  return r.handle.address() == msg.source;
                                              }),
                               st.replicas.end());
+            st.config.log->warn("ledger", "a replica left",
+                                {{"replica_node", caf::to_string(msg.source.node())},
+                                 {"reason", message_of(msg.reason)},
+                                 {"replicas", st.replicas.size()}});
             return;
         }
         auto failure =
@@ -498,6 +502,10 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
                     return make_error(errc::overloaded, "too many replicas");
                 self->monitor(replica);
                 st.replicas.push_back({replica, 0, false, false, {}});
+                st.config.log->info("ledger", "a replica joined",
+                                    {{"replica_node", caf::to_string(replica.node())},
+                                     {"replicas", st.replicas.size()},
+                                     {"committed_size", st.committed_size}});
             }
             replicate(self);
             start_batch(self); // entries may have waited for replicas

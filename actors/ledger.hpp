@@ -52,6 +52,7 @@ struct ledger_config {
     std::function<void(const batch_report&)> on_commit;
     /// When a commit finds no room: how often to probe the store, and whom to tell.
     read_only_config read_only;
+    log::logger_ptr log = log::logger::none(); // replicas joining and leaving
 };
 
 struct ledger_state {

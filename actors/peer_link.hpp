@@ -6,6 +6,8 @@
 
 #include "actors/actors.hpp"
 #include "actors/backoff.hpp"
+#include "actors/errors.hpp"
+#include "actors/log.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/io/middleman_actor.hpp>
@@ -41,16 +43,26 @@ struct link_timing {
 
 /// Starts connecting link `i` of `get(self)` (a vector of peer_link in the
 /// actor's state) unless it is connected or connecting; `on_up(i)` once it is.
-/// The actor's state has `middleman` (a caf::io::middleman_actor) and `jitter`.
+/// The actor's state has `middleman` (a caf::io::middleman_actor), `jitter` and
+/// `config.log`: the first failure in a row is logged, then every power of two
+/// of them, and a connection made after failures.
 template <class Self, class GetLinks, class OnUp>
 void connect_link(Self self, GetLinks get, const link_timing& timing, std::size_t i, OnUp on_up) {
     auto& link = get(self)[i];
     if (link.gateway || link.connecting) return;
     link.connecting = true;
-    auto fail = [self, get, timing, i] { // failures reset once a link proves itself (below)
+    auto fail = [self, get, timing, i](const std::string& why) {
+        // failures reset once a link proves itself (below)
         auto& l = get(self)[i];
         l.connecting = false;
-        ++l.failures;
+        auto n = ++l.failures;
+        if ((n & (n - 1)) == 0)
+            self->state.config.log->warn(
+                self->name(), "cannot reach a peer",
+                {{"peer", l.endpoint.name},
+                 {"at", l.endpoint.host + ":" + std::to_string(l.endpoint.port)},
+                 {"why", why},
+                 {"failed_attempts", n}});
         l.retry_at = self->clock().now() + backoff_delay(timing.backoff_initial, timing.backoff_max,
                                                          l.failures, self->state.jitter);
     };
@@ -59,15 +71,19 @@ void connect_link(Self self, GetLinks get, const link_timing& timing, std::size_
         .then(
             [self, get, i, fail, on_up](const caf::node_id&, caf::strong_actor_ptr& ptr,
                                         const std::set<std::string>&) {
-                if (!ptr) return fail();
+                if (!ptr) return fail("no actor published there");
                 auto& l = get(self)[i];
                 l.connecting = false;
+                if (l.failures > 0)
+                    self->state.config.log->info(
+                        self->name(), "reached a peer",
+                        {{"peer", l.endpoint.name}, {"failed_attempts", l.failures}});
                 l.gateway = caf::actor_cast<gateway_actor>(std::move(ptr));
                 l.connected_at = self->clock().now();
                 self->monitor(l.gateway);
                 on_up(i);
             },
-            [fail](caf::error&) { fail(); });
+            [fail](caf::error& e) { fail(message_of(e)); });
 }
 
 /// A down message for one of the links: it is dropped, `on_down(i)` told, and
@@ -83,6 +99,9 @@ void link_down(Self self, GetLinks get, const link_timing& timing, const caf::do
         auto& l = links[i];
         if (!l.gateway || l.gateway.address() != msg.source) continue;
         l.gateway = nullptr;
+        self->state.config.log->warn(
+            self->name(), "lost a peer",
+            {{"peer", l.endpoint.name}, {"reason", message_of(msg.reason)}});
         on_down(i);
         auto now = self->clock().now();
         if (now - l.connected_at >= std::chrono::seconds(1)) {

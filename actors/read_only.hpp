@@ -5,6 +5,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/log.hpp"
 
 #include <caf/error.hpp>
 

@@ -226,10 +226,17 @@ replica_actor::behavior_type replica(replica_pointer self, replica_config config
                 return make_error(errc::forbidden, why);
             }
             if (st.read_only.active()) return st.read_only.refusal("replica"); // at once
-            if (offer.epoch < st.epoch)
+            if (offer.epoch < st.epoch) {
+                // Once per deposed epoch: its leader retries every batch.
+                if (std::exchange(st.last_fenced_epoch, offer.epoch) != offer.epoch)
+                    st.config.log->warn("replica", "fenced off a deposed leader's batch",
+                                        {{"batch_epoch", offer.epoch},
+                                         {"epoch", st.epoch},
+                                         {"first_index", offer.first_index}});
                 return make_error(errc::not_leader,
                                   "a batch from epoch " + std::to_string(offer.epoch) +
                                       "; this replica follows epoch " + std::to_string(st.epoch));
+            }
             if (offer.epoch > st.epoch) {
                 // A new leader: remembered before anything of it is accepted, so
                 // that after a restart the old one is still refused; only from a
@@ -243,6 +250,8 @@ replica_actor::behavior_type replica(replica_pointer self, replica_config config
                                           ? errc::storage_failure
                                           : errc::no_space,
                                       ok.message());
+                st.config.log->info("replica", "follows a new leader's epoch",
+                                    {{"epoch", offer.epoch}, {"was", st.epoch}});
                 st.epoch = offer.epoch;
             }
             if (offer.entries.empty()) return make_error(errc::inconsistent, "an empty batch");

@@ -34,6 +34,7 @@ struct replica_config {
     /// nodes that may lead: only they may offer batches (none in the simulator).
     std::shared_ptr<const peer_directory> peers;
     std::set<std::string> leaders;
+    log::logger_ptr log = log::logger::none(); // fencing: epochs taken and refused
 };
 
 struct replica_state {
@@ -55,6 +56,7 @@ struct replica_state {
     std::uint64_t epoch = 0; // the newest leadership epoch seen (durable in the store)
     /// Set when a commit found no room: offers are refused until a probe writes.
     read_only_mode read_only;
+    std::uint64_t last_fenced_epoch = 0; // logged once per deposed epoch
 };
 
 using replica_pointer = replica_actor::stateful_pointer<replica_state>;

@@ -45,13 +45,27 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self, supervisor_c
             auto now = self->clock().now();
             while (!c.restarts.empty() && now - c.restarts.front() > s.config.window)
                 c.restarts.pop_front();
+            const auto& log = *s.config.log;
             if (c.restarts.size() >= s.config.max_restarts) {
                 // Restarting is not helping: escalate with the child's own reason.
+                log.error("supervisor", "gave up restarting an actor",
+                          {{"child", c.spec.name},
+                           {"reason", message_of(msg.reason)},
+                           {"restarts", c.restarts.size()},
+                           {"window_ms", s.config.window.count()}});
                 stop_children(s);
                 self->quit(msg.reason);
                 return;
             }
             c.restarts.push_back(now);
+            log.warn("supervisor", "restarting an actor",
+                     {{"child", c.spec.name},
+                      {"reason", message_of(msg.reason)},
+                      {"restart", c.restarts.size()},
+                      {"of", s.config.max_restarts},
+                      {"strategy", s.config.strategy == restart_strategy::one_for_one
+                                       ? "one_for_one"
+                                       : "rest_for_one"}});
             if (s.config.strategy == restart_strategy::one_for_one) {
                 start_child(self, c);
                 return;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/log.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -38,6 +39,7 @@ struct supervisor_config {
     std::function<void(const std::string&, const caf::actor&)> on_start;
     std::size_t max_restarts = 3; // per child, within `window`
     std::chrono::milliseconds window{10000};
+    log::logger_ptr log = log::logger::none(); // each restart, and giving up
 };
 
 struct supervisor_state {

@@ -106,6 +106,12 @@ void joined(uplink_pointer self, gateway_actor leader, const node_status& status
     st.leader_name = status.name;
     st.leader_size = status.size;
     st.polled_at = self->clock().now();
+    st.config.log->info("uplink", "joined the leader",
+                        {{"leader", status.name},
+                         {"epoch", status.epoch},
+                         {"leader_size", status.size},
+                         {"failed_attempts", st.attempts_failed}});
+    st.attempts_failed = 0;
     // Across nodes a lost link arrives as a down message (remote_link_unreachable,
     // found by heartbeats).
     self->monitor(st.leader);
@@ -118,7 +124,15 @@ void try_candidate(uplink_pointer self);
 /// an operator asks first when a replica does not join), and tries the next.
 void failed_at(uplink_pointer self, const std::string& host, std::uint16_t port,
                const std::string& why) {
-    self->state.last_failure = host + ":" + std::to_string(port) + ": " + why;
+    auto& st = self->state;
+    st.last_failure = host + ":" + std::to_string(port) + ": " + why;
+    // The first failure in a row, then every power of two of them: a leader
+    // that stays away fills no disk.
+    auto n = ++st.attempts_failed;
+    if ((n & (n - 1)) == 0)
+        st.config.log->warn(
+            "uplink", "cannot join a leader",
+            {{"at", host + ":" + std::to_string(port)}, {"why", why}, {"failed_attempts", n}});
     try_candidate(self);
 }
 
@@ -183,6 +197,10 @@ uplink_actor::behavior_type uplink(uplink_pointer self, uplink_config config,
         if (!s.joined || msg.source != s.leader.address()) return;
         s.joined = false;
         s.leader = nullptr;
+        s.config.log->warn("uplink", "lost the connection to the leader",
+                           {{"leader", s.leader_name},
+                            {"reason", message_of(msg.reason)},
+                            {"forwards_failed", s.forwards.size()}});
         fail_forwards(self, "lost the connection to the leader");
         retry_later(self); // after a first, short backoff: the leader may be restarting
     });

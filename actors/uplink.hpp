@@ -2,6 +2,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/log.hpp"
 
 #include <caf/io/middleman_actor.hpp>
 #include <caf/stateful_actor.hpp>
@@ -31,6 +32,7 @@ struct uplink_config {
     std::chrono::milliseconds forward_timeout{5000}; // a forwarded request, at most
     std::size_t max_forwards = 10000;                // forwarded requests in flight
     std::uint64_t seed = 1;                          // jitter: deterministic under the simulator
+    log::logger_ptr log = log::logger::none();       // joining, losing and failing to join
 };
 
 struct uplink_state {
@@ -47,8 +49,9 @@ struct uplink_state {
     std::size_t next_candidate = 0;
     std::size_t round_left = 0; // candidates still to try before a backoff
     bool poll_scheduled = false;
-    std::uint32_t failures = 0; // in a row: the backoff's exponent
-    std::string last_failure;   // the last failed attempt to join: where and why
+    std::uint32_t failures = 0;        // in a row: the backoff's exponent
+    std::string last_failure;          // the last failed attempt to join: where and why
+    std::uint64_t attempts_failed = 0; // since the last join: how often it is logged
     std::minstd_rand jitter;
     /// Forwarded requests waiting for the leader, by sequence number; their
     /// deadlines grow with it (one timeout for all). CAF 0.17 never cancels a

@@ -92,6 +92,11 @@ void run_round(witness_pointer self) {
                 e.theirs = req.checkpoint;
                 e.proof = witness::proof_lines(req.proof);
                 e.source = "add-checkpoint";
+                st.config.log->error("witness", "caught a log showing two histories",
+                                     {{"origin", e.origin},
+                                      {"size", v.body->size},
+                                      {"cosigned_size", latest->size},
+                                      {"action", "stops cosigning for this log"}});
                 // Evidence this witness caught itself halts the log, as evidence that
                 // gossip brings does: it shows two histories, so the witness stops.
                 auto halted = *latest; // a copy: `latest` may be this round's record
@@ -109,6 +114,15 @@ void run_round(witness_pointer self) {
                             "': " + latest->halted;
             }
             if (v.result != witness::outcome::cosign) {
+                // A size the log did not know is how a log learns this
+                // witness's size (every start): routine. Anything else is not.
+                auto l = v.size_mismatch ? log::level::debug : log::level::warning;
+                st.config.log->write(
+                    l, "witness", "refused a checkpoint",
+                    {{"origin", v.body ? v.body->origin : std::string("-")},
+                     {"status", static_cast<int>(v.result)},
+                     {"why", v.size_mismatch ? "it holds another size" : v.message},
+                     {"size", v.body ? v.body->size : 0}});
                 answers.push_back(refusal(v));
                 continue;
             }

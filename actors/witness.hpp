@@ -45,6 +45,7 @@ struct witness_config {
     /// log, metric, status) until a round persists again. Every round tries:
     /// requests are the probes, and the halt timer when a halt waits.
     read_only_config read_only;
+    log::logger_ptr log = log::logger::none(); // refusals, and logs it stops cosigning for
 };
 
 struct witness_state {

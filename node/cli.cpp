@@ -390,10 +390,24 @@ void describe_node_flags(po::options_description& o) {
         "`node`: the topology's scrub.entries_per_second unless given)")(
         "scrub-pass-interval-ms", po::value<std::uint64_t>()->default_value(60000),
         "a scrub pass over the whole store starts at most this often (`node`: the "
-        "topology's scrub.pass_interval_ms unless given)");
+        "topology's scrub.pass_interval_ms unless given)")(
+        "log-level", po::value<std::string>()->default_value("info"),
+        "the node's log on stderr: debug | info | warning | error | off")(
+        "log-format", po::value<std::string>()->default_value("text"),
+        "text (key=value fields) | json (one object per line)");
 }
 
 status read_node_flags(const po::variables_map& vm, service_options& options) {
+    auto level = log::parse_level(vm["log-level"].as<std::string>());
+    if (!level)
+        return make_error("--log-level '" + vm["log-level"].as<std::string>() +
+                          "': expected debug, info, warning, error or off");
+    auto style = log::parse_format(vm["log-format"].as<std::string>());
+    if (!style)
+        return make_error("--log-format '" + vm["log-format"].as<std::string>() +
+                          "': expected text or json");
+    options.log.min_level = *level;
+    options.log.style = *style;
     options.http.threads = vm["http-threads"].as<unsigned>();
     options.http.max_connections = vm["max-connections"].as<std::size_t>();
     options.http.max_connections_per_address = vm["max-connections-per-address"].as<std::size_t>();

@@ -83,6 +83,7 @@ status add_ledger_children(node_tree& t, const service_options& options,
         ledger_config.on_commit = runtime.on_commit;
         ledger_config.read_only.on_change = runtime.on_read_only;
         ledger_config.read_only.on_commit_failed = runtime.on_commit_failed;
+        ledger_config.log = runtime.logger;
         auto log = ledger.log;
         t.config.children.push_back(
             {"ledger", [ledger_config, shared_store, log, directory](caf::actor_system& sys) {
@@ -121,6 +122,7 @@ status add_ledger_children(node_tree& t, const service_options& options,
             cc.seed = net.seed;
             cc.on_answer = runtime.on_witness_answer;
             cc.on_round = runtime.on_cosign_round;
+            cc.log = runtime.logger;
             auto insecure = net.insecure_dev;
             t.config.children.push_back(
                 {"collector", [cc, shared_store, directory, insecure](caf::actor_system& sys) {
@@ -142,6 +144,7 @@ status add_ledger_children(node_tree& t, const service_options& options,
     replica_config.read_only.on_commit_failed = runtime.on_commit_failed;
     replica_config.peers = runtime.peers;
     replica_config.leaders = options.network.log_node_names;
+    replica_config.log = runtime.logger;
     auto vkey = note::parse_vkey(ledger.log_vkey);
     if (!vkey) return make_error("the log's verifier key: " + vkey.message());
     t.config.children.push_back(
@@ -158,6 +161,7 @@ status add_ledger_children(node_tree& t, const service_options& options,
     up.backoff_initial = net.reconnect_initial;
     up.backoff_max = net.reconnect_max;
     up.seed = net.seed;
+    up.log = runtime.logger;
     auto insecure = net.insecure_dev;
     t.config.children.push_back(
         {"uplink", [up, directory, insecure](caf::actor_system& sys) {
@@ -220,6 +224,7 @@ status add_witness_children(node_tree& t, const service_options& options,
     config.read_only.on_change = runtime.on_witness_read_only;
     config.read_only.on_commit_failed = runtime.on_commit_failed;
     config.test_skip_consistency_check = w.test_skip_consistency_check;
+    config.log = runtime.logger;
     auto wstore = t.witness_store;
     auto dirs = t.directory;
     add_writer(t, "witness-writer", wstore, runtime);
@@ -286,6 +291,7 @@ status add_gossip_children(node_tree& t, const service_options& options,
         };
     }
     gc.on_evidence = runtime.on_evidence;
+    gc.log = runtime.logger;
     if (options.test_equivocate && net.leading && ledger) {
         gc.equivocate_with = ledger->log;
         gc.equivocate_from = runtime.equivocate_from;
@@ -446,6 +452,7 @@ result<node_tree> build_node_tree(const service_options& options, const opened_l
                                   const node_runtime& runtime) {
     node_tree t;
     t.config.strategy = actors::restart_strategy::rest_for_one;
+    t.config.log = runtime.logger;
     auto directory = t.directory;
     t.config.on_start = [directory](const std::string& name, const caf::actor& handle) {
         directory->set(name, handle);

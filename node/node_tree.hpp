@@ -7,6 +7,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/directory.hpp"
+#include "actors/log.hpp"
 #include "actors/peer_directory.hpp"
 #include "actors/signer.hpp"
 #include "actors/supervisor.hpp"
@@ -65,6 +66,8 @@ struct node_runtime {
     std::function<void(const char* reason)> on_commit_failed;
     /// When a leader in test-equivocate mode starts showing two histories.
     caf::actor_clock::time_point equivocate_from{};
+    /// The node's log, handed to each actor that writes to it.
+    log::logger_ptr logger = log::logger::none();
 };
 
 /// An identity the node cannot sign for: its key file is missing or unreadable

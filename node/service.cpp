@@ -269,6 +269,7 @@ status init_replica_dir(const std::string& dir, const std::string& origin) {
 
 struct service::impl {
     service_options options;
+    log::logger_ptr logger = log::logger::none(); // the node's one log
     std::string origin;
     std::shared_ptr<storage::ledger_store> store;
     std::unique_ptr<actors::system_config> cfg;
@@ -294,8 +295,9 @@ struct service::impl {
     std::unique_ptr<policy_verifier> trust; // this log's key; caches checkpoint verdicts
     /// The network's policy (when it has one): which witnesses cosigned a checkpoint.
     std::unique_ptr<policy_verifier> network_trust;
-    bool collecting = false;        // a leader with witnesses to ask
-    std::unique_ptr<metrics> stats; // outlives the actors and the HTTP server
+    bool collecting = false;           // a leader with witnesses to ask
+    std::size_t evidence_at_start = 0; // split-view evidence held, for the start-up line
+    std::unique_ptr<metrics> stats;    // outlives the actors and the HTTP server
     std::shared_ptr<storage::witness_store> witness_store; // witnesses only
     std::shared_ptr<storage::witness_store> gossip_store;  // split-view evidence
     /// Why a store refuses writes, as its actor last reported; empty while it
@@ -437,6 +439,9 @@ struct service::impl {
     /// tlog-witness: POST /add-checkpoint, answered exactly as the spec says.
     void add_checkpoint(const http_request& req, http_respond respond);
     void witness_status(http_respond respond);
+    /// One line of what the node found at start: its role, tree, epoch and
+    /// what is wrong with its store or keys.
+    void log_start_summary() const;
     /// The routes of a node that is only a witness.
     void route_witness_only(const http_request& req, http_respond respond);
     void sign(const http_request& req, http_respond respond);
@@ -483,29 +488,31 @@ void service::impl::set_read_only(read_only_report& report, const char* role,
         stats->set_read_only(!reason.empty());
     if (!reason.empty()) {
         auto kind = storage::shortage_label(storage::shortage_of(make_error(reason)));
-        std::cerr << "[error] node " << options.network.node_name << ": read-only " << role
-                  << " kind=" << kind << " reason=\"" << reason
-                  << (witness ? "\" (checkpoints answered 503, nothing cosigned that is not "
-                                "durable; each round tries the store again)\n"
-                              : "\" (writes answered 503 read_only; reads go on; it probes the "
-                                "store and takes writes again once it has room)\n");
+        logger->error(role, std::string("read-only ") + role,
+                      {{"kind", kind},
+                       {"reason", reason},
+                       {"meanwhile", witness ? "checkpoints answered 503, nothing cosigned that "
+                                               "is not durable; each round tries the store again"
+                                             : "writes answered 503 read_only; reads go on; it "
+                                               "probes the store and takes writes again once it "
+                                               "has room"}});
         return;
     }
     auto held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now() - since)
                        .count();
-    std::cerr << "[info] node " << options.network.node_name << ": writable " << role
-              << " read_only_ms=" << held_ms << " (the store took a write again)\n";
+    logger->info(role, std::string("writable ") + role + " again",
+                 {{"read_only_ms", held_ms}, {"why", "the store took a write again"}});
 }
 
 void service::impl::report_damage(const std::string&) const { stats->store_damage_found(); }
 
 void service::impl::watch_damage() {
     auto* counters = stats.get();
-    auto node = options.network.node_name;
+    auto out = logger;
     std::weak_ptr<storage::ledger_store> weak = store;
     store->on_damage(
-        [counters, node, weak](const storage::damaged_range& r, const std::string& what) {
+        [counters, out, weak](const storage::damaged_range& r, const std::string& what) {
             // The first index the damage names ("index N"), else the range's first.
             std::string index = std::to_string(r.entries ? r.index * tiles::tile_width : 0);
             if (auto at = what.find("index "); at != std::string::npos) {
@@ -514,11 +521,12 @@ void service::impl::watch_damage() {
             }
             auto held = weak.lock();
             counters->damaged_range_found(held ? held->damaged_ranges().size() : 0);
-            // One write: the scrubber's thread logs while others do.
-            std::cerr << ("[error] node " + node + ": store damage index=" + index +
-                          " range=" + r.name() + " what=\"" + what +
-                          "\" (every read of the range answered 503 until healed; check with "
-                          "'civic-attest fsck')\n");
+            out->error("store", "store damage",
+                       {{"index", index},
+                        {"range", r.name()},
+                        {"what", what},
+                        {"meanwhile", "every read of the range answered 503 until healed; check "
+                                      "with 'civic-attest fsck'"}});
         });
 }
 
@@ -697,17 +705,17 @@ void service::impl::report_identity_keys(const opened_ledger& ledger) {
         disabled.push_back({{"identity", p.identity}, {"file", p.file}, {"reason", p.reason}});
         // One line each (at most identity_keys::max_problems): an operator must
         // learn at start which identities cannot sign, and why.
-        std::cerr << "[error] node " << options.network.node_name
-                  << ": identity=" << (p.identity.empty() ? "-" : p.identity)
-                  << " file=" << options.data_dir << "/" << p.file << " problem=\"" << p.reason
-                  << "\""
-                  << (p.identity.empty() ? "" : "; this identity cannot sign until it is fixed")
-                  << "\n";
+        logger->error("keys",
+                      p.identity.empty() ? "an unreadable identity key file"
+                                         : "an identity cannot sign until its key file is fixed",
+                      {{"identity", p.identity.empty() ? "-" : p.identity},
+                       {"file", options.data_dir + "/" + p.file},
+                       {"problem", p.reason}});
     }
     if (ledger.identity_key_problem_count > ledger.identity_key_problems.size())
-        std::cerr << "[error] node " << options.network.node_name << ": "
-                  << ledger.identity_key_problem_count - ledger.identity_key_problems.size()
-                  << " more identity key problems (see /api/status)\n";
+        logger->error(
+            "keys", "more identity key problems (see /api/status)",
+            {{"more", ledger.identity_key_problem_count - ledger.identity_key_problems.size()}});
     identity_keys_report = {{"loaded", ledger.identity_keys_loaded},
                             {"problems", ledger.identity_key_problem_count},
                             {"disabled", disabled}};
@@ -1449,10 +1457,8 @@ status service::impl::start_peer_front() {
     o.key_file = net.system.tls_key;
     o.peers = net.peer_names;
     auto* owner = this;
-    auto refusal_log =
-        std::make_shared<log_limiter>([node = net.node_name](const std::string& line) {
-            std::cerr << "[warning] node " << node << ": " << line << "\n";
-        });
+    auto refusal_log = std::make_shared<log_limiter>(
+        [out = logger](const std::string& line) { out->warn("peer_port", line); });
     peers = std::make_shared<actors::peer_directory>([owner, refusal_log](const std::string& line) {
         if (owner->stats) owner->stats->peer_message_refused();
         (*refusal_log)(line);
@@ -1472,9 +1478,7 @@ status service::impl::start_peer_front() {
     };
     o.max_connections = net.max_peer_connections;
     o.max_connections_per_address = net.max_peer_connections_per_address;
-    o.on_warning = [node = net.node_name](const std::string& line) {
-        std::cerr << "[warning] node " << node << ": " << line << "\n";
-    };
+    o.on_warning = [out = logger](const std::string& line) { out->warn("peer_port", line); };
     auto* raw = this;
     o.on_refused = [raw](const char* reason) {
         if (raw->stats) raw->stats->peer_connection_refused(reason);
@@ -1516,6 +1520,7 @@ status service::impl::publish_gateway() {
     config.peers = m.peers; // only with the front: it authenticates every sender
     config.replicas = net.replica_names;
     config.log_nodes = net.log_node_names;
+    config.log = m.logger;
     m.gateway = m.sys->spawn(actors::gateway, std::move(config), m.store,
                              std::shared_ptr<const actors::directory>(m.directory));
     m.gateway_id = m.gateway.id();
@@ -1556,9 +1561,7 @@ status service::impl::start_http() {
     http_options.on_connection_refused = [counters](const char* reason) {
         counters->http_connection_refused(reason);
     };
-    http_options.on_warning = [node = options.network.node_name](const std::string& line) {
-        std::cerr << "[warning] node " << node << ": " << line << "\n";
-    };
+    http_options.on_warning = [out = logger](const std::string& line) { out->warn("http", line); };
     m.http = std::make_unique<http_server>(http_options,
                                            [raw](const http_request& req, http_respond respond) {
                                                raw->route(req, std::move(respond));
@@ -1582,25 +1585,36 @@ node_runtime service::impl::runtime() {
     rt.on_witness_read_only = [this](const std::string& reason) {
         set_read_only(read_only_witness, "witness", reason);
     };
-    rt.on_commit_failed = [counters](const char* reason) { counters->commit_failed(reason); };
-    auto node = options.network.node_name;
+    rt.on_commit_failed = [counters, out = logger](const char* reason) {
+        counters->commit_failed(reason);
+        out->error("store", "a commit failed", {{"reason", reason}});
+    };
     rt.on_scrubbed = [counters](std::uint64_t entries) { counters->scrubbed(entries); };
     std::weak_ptr<storage::ledger_store> weak = store;
-    rt.on_healed = [counters, node, weak](const storage::damaged_range& r,
-                                          const std::string& source) {
+    auto out = logger;
+    rt.logger = logger;
+    rt.on_healed = [counters, out, weak](const storage::damaged_range& r,
+                                         const std::string& source) {
         auto held = weak.lock();
         counters->range_healed(held ? held->damaged_ranges().size() : 0);
-        std::cerr << ("[info] node " + node + ": store healed range=" + r.name() + " from=" +
-                      source + " (rewritten from entries that make the verified tree)\n");
+        out->info("scrubber", "store healed",
+                  {{"range", r.name()},
+                   {"from", source},
+                   {"how", "rewritten from entries that make the verified tree"}});
     };
-    rt.on_not_healed = [node](const storage::damaged_range& r, const std::string& why) {
-        std::cerr << ("[error] node " + node + ": store damage range=" + r.name() +
-                      " not healed: " + why + " (answered 503 meanwhile; retried with backoff)\n");
+    rt.on_not_healed = [out](const storage::damaged_range& r, const std::string& why) {
+        out->error("scrubber", "store damage not healed",
+                   {{"range", r.name()},
+                    {"why", why},
+                    {"meanwhile", "answered 503; retried with backoff"}});
     };
-    rt.on_evidence = [counters, node](const storage::evidence_record& r) {
+    rt.on_evidence = [counters, out](const storage::evidence_record& r) {
         counters->split_view_found();
-        std::cerr << "[error] node " << node << ": split view of " << r.origin << " (" << r.kind
-                  << "), shown by " << r.source << "; evidence at /api/evidence\n";
+        out->error("gossip", "split view: a log shows two histories",
+                   {{"origin", r.origin},
+                    {"kind", r.kind},
+                    {"shown_by", r.source},
+                    {"evidence", "/api/evidence"}});
     };
     return rt;
 }
@@ -1613,6 +1627,7 @@ status service::impl::start_actors(const opened_ledger* ledger) {
     gossip_store = tree->gossip_store;
     collecting = tree->collecting;
     stats->set_split_views(tree->evidence_held);
+    evidence_at_start = tree->evidence_held;
     CIVIC_TRY(start_tree(std::move(tree->config)));
     return publish_gateway();
 }
@@ -1623,6 +1638,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     auto& m = *s->impl_;
     m.options = options;
     auto& net = m.options.network; // `leading` may change below: promoted, or deposed
+    m.logger = log::logger::make(net.node_name, options.log);
     if (!options.holds_ledger) {
         if (!options.witness.enabled) return make_error("a node needs a role");
         CIVIC_TRY(require_tls(net));
@@ -1633,6 +1649,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
         net.leading = false;
         CIVIC_TRY(m.start_actors(nullptr));
         CIVIC_TRY(m.start_http());
+        m.log_start_summary();
         return s;
     }
     const fs::path dir = options.data_dir;
@@ -1681,6 +1698,12 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
                           std::to_string(newest.epoch) + ", this node's is " + std::to_string(own) +
                           "; its ledger is set aside in " + aside.string() +
                           " and it follows the newest leader from scratch";
+            m.logger->warn("node", "stepped down: deposed while away",
+                           {{"peer", newest.name},
+                            {"peer_epoch", newest.epoch},
+                            {"epoch", own},
+                            {"set_aside", aside.string()},
+                            {"now", "an empty replica of the newest leader"}});
         }
     }
     CIVIC_TRY(load_log_keys(*opened, m.options));
@@ -1706,7 +1729,40 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     }
 
     CIVIC_TRY(m.start_http());
+    m.log_start_summary();
     return s;
+}
+
+void service::impl::log_start_summary() const {
+    const auto& net = options.network;
+    if (!store) {
+        logger->info("node", "started",
+                     {{"role", "witness"},
+                      {"evidence_held", evidence_at_start},
+                      {"http_port", http->port()},
+                      {"peer_port", published_port}});
+        return;
+    }
+    auto latest = store->latest_checkpoint();
+    std::uint64_t checkpoint_size = 0;
+    if (latest && *latest)
+        if (auto cp = parse_signed_checkpoint(**latest)) checkpoint_size = cp->body.size;
+    logger->info(
+        "node", "started",
+        {{"role", net.leading ? "leader" : "replica"},
+         {"origin", origin},
+         {"epoch", storage::stored_epoch(*store)},
+         {"entries", store->stored_size()},
+         {"checkpoint_size", checkpoint_size},
+         {"damaged_ranges", store->damaged_ranges().size()},
+         {"identity_key_problems", identity_keys_report.is_null()
+                                       ? std::uint64_t{0}
+                                       : identity_keys_report["problems"].get<std::uint64_t>()},
+         {"witness", options.witness.enabled},
+         {"evidence_held", evidence_at_start},
+         {"http_port", http->port()},
+         {"peer_port", published_port}});
+    if (!role_note.empty()) logger->warn("node", role_note);
 }
 
 service::~service() { stop(); }

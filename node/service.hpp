@@ -7,6 +7,7 @@
 
 #include "actors/collector.hpp"
 #include "actors/ledger.hpp"
+#include "actors/log.hpp"
 #include "actors/peer_link.hpp"
 #include "actors/scrubber.hpp"
 #include "actors/system.hpp"
@@ -14,9 +15,9 @@
 
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -121,6 +122,7 @@ struct service_options {
     actors::scrubber_config scrub;                  // the background check of the store
     std::chrono::milliseconds actor_timeout{10000}; // every request from the HTTP side
     network_options network;
+    log::options log; // --log-level, --log-format; stderr
 };
 
 class service {

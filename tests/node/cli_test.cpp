@@ -59,6 +59,17 @@ TEST_CASE("cli: usage, help and unknown commands", "[cli]") {
     CHECK(run({"version"}).out.rfind("civic-attest ", 0) == 0);
 }
 
+TEST_CASE("cli: a log level or format it does not know is refused, naming the flag", "[cli]") {
+    auto level = run({"serve", "--data", "/nonexistent", "--log-level", "loud"});
+    CHECK(level.code == node::exit_usage);
+    CHECK(level.err.find("--log-level 'loud': expected debug, info, warning, error or off") !=
+          std::string::npos);
+    auto format = run({"serve", "--data", "/nonexistent", "--log-format", "xml"});
+    CHECK(format.code == node::exit_usage);
+    CHECK(format.err.find("--log-format 'xml': expected text or json") != std::string::npos);
+    CHECK(run({"serve", "--help"}).out.find("--log-format") != std::string::npos);
+}
+
 TEST_CASE("cli: keygen writes a 0600 key file and prints only the vkey", "[cli]") {
     test::temp_dir dir("keygen");
     fs::create_directories(dir.path);

@@ -244,8 +244,8 @@ TEST_CASE("a full disk makes a node read-only, not a restart loop: it serves rea
     CHECK_FALSE(status.contains("read_only_reason"));
     CHECK_THAT(get("/metrics").body(), Catch::Contains("civic_ledger_read_only 0"));
     // One line on entering, one on leaving, however many writes were refused.
-    CHECK(count_of(log, "read-only ledger kind=no_space") == 1);
-    CHECK(count_of(log, "writable ledger read_only_ms=") == 1);
+    CHECK(count_of(log, R"(msg="read-only ledger" kind=no_space)") == 1);
+    CHECK(count_of(log, R"(msg="writable ledger again" read_only_ms=)") == 1);
 
     // Every acknowledged entry is still at its index, and its proof verifies.
     for (const auto& a : acked) {

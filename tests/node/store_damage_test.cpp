@@ -365,7 +365,7 @@ TEST_CASE("one flipped bit in a stored entry: the scrub finds it, 503 for its en
     CHECK(res->body().find("civic_scrub_entries_total") != std::string::npos);
     // Logged once for the range, however many reads it refused.
     auto log = test::read_file(f.node.log);
-    constexpr std::string_view line = "store damage index=100 range=entries/0-256 what=";
+    constexpr std::string_view line = R"(msg="store damage" index=100 range=entries/0-256 what=)";
     auto first = log.find(line);
     CHECK(first != std::string::npos);
     CHECK(log.find(line, first + 1) == std::string::npos);
