@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/directory.hpp"
 #include "actors/errors.hpp"
 
 #include <caf/sec.hpp>
@@ -12,6 +13,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <string>
 
 namespace civic::actors {
 
@@ -57,6 +60,25 @@ void bridge_request(bridge_pointer self, const Handle& dest, Done done, Failed f
         caf::error timeout = caf::make_error(caf::sec::request_timeout);
         failed(timeout);
     });
+}
+
+/// The one way to ask a node's actor from outside the actor system (an HTTP
+/// thread, the simulator's driver): the bridge looks up the current handle of
+/// `slot` in `actors` and asks it, and `done(Result&)` or `failed(caf::error&)`
+/// runs exactly once, on the bridge; an actor that is restarting fails at once
+/// (errc::unavailable), a late answer with the bridge's timeout.
+template <class Result, class Handle, class Done, class Failed, class... Ts>
+void ask_actor(const bridge_actor& bridge, std::shared_ptr<const directory> actors,
+               actor_slot<Handle> slot, Done done, Failed failed, Ts... xs) {
+    caf::anon_send(bridge, bridge_job{[actors, slot, done, failed, xs...](bridge_pointer self) {
+                       auto dest = actors->get(slot);
+                       if (!dest) {
+                           auto e = make_error(errc::unavailable,
+                                               std::string(slot.name) + " is restarting, retry");
+                           return failed(e);
+                       }
+                       bridge_request<Result>(self, dest, done, failed, xs...);
+                   }});
 }
 
 } // namespace civic::actors

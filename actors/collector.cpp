@@ -283,13 +283,13 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
     return {
         [self](atoms::checkpt_atom) -> caf::result<std::string> {
             if (self->state.published.empty())
-                return make_error(errc::unknown_identity, "no witnessed checkpoint yet");
+                return make_error(errc::no_checkpoint, "no witnessed checkpoint yet");
             return self->state.published;
         },
         [self](atoms::checkpt_atom, bool quorum_only) -> caf::result<std::string> {
             const auto& text = quorum_only ? self->state.witnessed : self->state.published;
             if (text.empty())
-                return make_error(errc::unknown_identity, "no witnessed checkpoint yet");
+                return make_error(errc::no_checkpoint, "no witnessed checkpoint yet");
             return text;
         },
         [self](atoms::status_atom) {

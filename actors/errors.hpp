@@ -27,6 +27,8 @@ enum class errc : std::uint8_t {
     not_leader,        // asked of a node that does not lead
     unavailable,       // the leader cannot be reached now: retry later
     no_space,          // the store has no room: the node is read-only until it has
+    no_checkpoint,     // nothing signed (or witnessed) to answer with yet
+    // New codes go last: the values cross the network between nodes.
 };
 
 /// The error category of errc values.

@@ -68,10 +68,10 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
                 rp.deliver(std::move(denied));
                 return {};
             }
-            auto ledger = caf::actor_cast<ledger_actor>(st.actors->get("ledger"));
+            auto ledger = st.actors->get(slots::ledger);
             if (!st.config.leading || !ledger) {
                 auto rp = self->make_response_promise<std::uint64_t>();
-                rp.deliver(st.config.leading ? not_running("ledger") : not_leader(st));
+                rp.deliver(st.config.leading ? not_running(slots::ledger.name) : not_leader(st));
                 return {};
             }
             std::string who = "-";
@@ -93,8 +93,8 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
             if (!st.config.leading || !st.store) return refuse(not_leader(st));
             if (auto denied = authorize(*st.store, fs.token_sha256, fs.request.identity))
                 return refuse(std::move(denied));
-            auto signer = caf::actor_cast<signer_actor>(st.actors->get("signer"));
-            if (!signer) return refuse(not_running("signer"));
+            auto signer = st.actors->get(slots::signer);
+            if (!signer) return refuse(not_running(slots::signer.name));
             return self->delegate(signer, atoms::sign_atom_v, std::move(fs.request));
         },
         [self](atoms::add_atom, cosign_request& r) -> caf::delegated<cosign_answer> {
@@ -104,7 +104,7 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
                 rp.deliver(std::move(denied));
                 return {};
             }
-            auto witness = caf::actor_cast<witness_actor>(self->state.actors->get("witness"));
+            auto witness = self->state.actors->get(slots::witness);
             if (!witness) {
                 auto rp = self->make_response_promise<cosign_answer>();
                 rp.deliver(make_error(errc::unavailable, "node '" + self->state.config.node_name +
@@ -119,7 +119,7 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
                 rp.deliver(std::move(denied));
                 return {};
             }
-            auto gossip = caf::actor_cast<gossip_actor>(self->state.actors->get("gossip"));
+            auto gossip = self->state.actors->get(slots::gossip);
             if (!gossip) {
                 auto rp = self->make_response_promise<gossip_message>();
                 rp.deliver(

@@ -46,7 +46,7 @@ void accept_evidence(gossip_pointer self, const split_view_evidence& e, split_vi
                       witness_write_ptr(write))
             .then([](atoms::commit_atom) {}, [](caf::error&) {});
     // This node's witness never cosigns for the origin again.
-    if (auto witness = caf::actor_cast<witness_actor>(st.actors->get("witness")))
+    if (auto witness = st.actors->get(slots::witness))
         self->send(witness, atoms::halt_atom_v, r.origin,
                    "split view (" + r.kind + ") reported by " + source);
     if (st.config.on_evidence) st.config.on_evidence(r);
@@ -217,7 +217,7 @@ void tick(gossip_pointer self) {
             consider(self, *own, st.config.node_name);
         }
     // On the leader: the published checkpoint, with the witnesses' cosignatures.
-    if (auto collector = caf::actor_cast<collector_actor>(st.actors->get("collector")))
+    if (auto collector = st.actors->get(slots::collector))
         self->request(collector, st.config.exchange_timeout, atoms::checkpt_atom_v)
             .then([self](std::string& text) { consider(self, text, self->state.config.node_name); },
                   [](caf::error&) {});
@@ -327,7 +327,7 @@ gossip(gossip_pointer self, gossip_config config, caf::io::middleman_actor middl
         [self](atoms::checkpt_atom) -> caf::result<std::string> {
             auto it = self->state.view.find(self->state.config.log_key->name());
             if (it == self->state.view.end())
-                return make_error(errc::unknown_identity, "no checkpoint known yet");
+                return make_error(errc::no_checkpoint, "no checkpoint known yet");
             return it->second;
         },
         [self](atoms::tick_atom) { tick(self); },

@@ -486,7 +486,7 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
         },
         [self](atoms::checkpt_atom) -> caf::result<std::string> {
             if (self->state.published_checkpoint.empty())
-                return make_error(errc::unknown_identity, "the log has no checkpoint yet");
+                return make_error(errc::no_checkpoint, "the log has no checkpoint yet");
             return self->state.published_checkpoint;
         },
         [self](atoms::flush_atom) {

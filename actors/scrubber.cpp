@@ -112,8 +112,7 @@ void heal_one(scrubber_pointer self) {
     }
     if (!st.config.can_fetch)
         return not_healed(self, range, "this node leads: there is no copy to fetch from");
-    auto uplink = caf::actor_cast<uplink_actor>(st.config.actors ? st.config.actors->get("uplink")
-                                                                 : caf::actor{});
+    auto uplink = st.config.actors ? st.config.actors->get(slots::uplink) : uplink_actor{};
     if (!uplink) return not_healed(self, range, "no uplink to the leader");
     st.fetching = true;
     self->request(uplink, st.config.fetch_timeout, atoms::fetch_atom_v, first, width)

@@ -57,10 +57,10 @@ result<std::shared_ptr<storage::witness_store>> open_store(const fs::path& dir) 
 }
 
 /// The writer of a witness store: the one actor that blocks on it.
-void add_writer(node_tree& t, const char* name, std::shared_ptr<storage::witness_store> store,
-                const node_runtime& runtime) {
+void add_writer(node_tree& t, actors::actor_slot<actors::witness_writer_actor> slot,
+                std::shared_ptr<storage::witness_store> store, const node_runtime& runtime) {
     bool deterministic = runtime.deterministic;
-    t.config.children.push_back({name, [store, deterministic](caf::actor_system& system) {
+    t.config.children.push_back({slot.name, [store, deterministic](caf::actor_system& system) {
                                      return spawn_blocking(system, deterministic,
                                                            actors::witness_writer, store);
                                  }});
@@ -73,7 +73,7 @@ status add_ledger_children(node_tree& t, const service_options& options,
     auto shared_store = ledger.store;
     bool deterministic = runtime.deterministic;
     t.config.children.push_back(
-        {"committer", [shared_store, deterministic](caf::actor_system& sys) {
+        {actors::slots::committer.name, [shared_store, deterministic](caf::actor_system& sys) {
              return spawn_blocking(sys, deterministic, actors::committer, shared_store);
          }});
     if (net.leading) {
@@ -86,9 +86,9 @@ status add_ledger_children(node_tree& t, const service_options& options,
         ledger_config.log = runtime.logger;
         auto log = ledger.log;
         t.config.children.push_back(
-            {"ledger", [ledger_config, shared_store, log, directory](caf::actor_system& sys) {
-                 auto committer =
-                     caf::actor_cast<actors::committer_actor>(directory->get("committer"));
+            {actors::slots::ledger.name,
+             [ledger_config, shared_store, log, directory](caf::actor_system& sys) {
+                 auto committer = directory->get(actors::slots::committer);
                  return caf::actor_cast<caf::actor>(
                      sys.spawn(actors::ledger, ledger_config, shared_store, log, committer));
              }});
@@ -96,12 +96,11 @@ status add_ledger_children(node_tree& t, const service_options& options,
         auto dir = fs::path(options.data_dir);
         auto unix_offset = runtime.unix_offset;
         t.config.children.push_back(
-            {"signer",
+            {actors::slots::signer.name,
              [dir, shared_store, timeout, directory, unix_offset](caf::actor_system& sys) {
                  // Reloaded from disk at every start: keys are durable before use.
                  auto keys = load_identity_keys(dir, *shared_store);
-                 auto ledger_handle =
-                     caf::actor_cast<actors::ledger_actor>(directory->get("ledger"));
+                 auto ledger_handle = directory->get(actors::slots::ledger);
                  return caf::actor_cast<caf::actor>(
                      sys.spawn(actors::signer, keys ? std::move(keys->keys) : actors::key_ring{},
                                actors::signer_config{unix_offset, timeout}, ledger_handle));
@@ -125,9 +124,9 @@ status add_ledger_children(node_tree& t, const service_options& options,
             cc.log = runtime.logger;
             auto insecure = net.insecure_dev;
             t.config.children.push_back(
-                {"collector", [cc, shared_store, directory, insecure](caf::actor_system& sys) {
-                     auto ledger_handle =
-                         caf::actor_cast<actors::ledger_actor>(directory->get("ledger"));
+                {actors::slots::collector.name,
+                 [cc, shared_store, directory, insecure](caf::actor_system& sys) {
+                     auto ledger_handle = directory->get(actors::slots::ledger);
                      return caf::actor_cast<caf::actor>(
                          sys.spawn(actors::collector, cc, shared_store, middleman_of(sys, insecure),
                                    ledger_handle));
@@ -148,9 +147,9 @@ status add_ledger_children(node_tree& t, const service_options& options,
     auto vkey = note::parse_vkey(ledger.log_vkey);
     if (!vkey) return make_error("the log's verifier key: " + vkey.message());
     t.config.children.push_back(
-        {"replica",
+        {actors::slots::replica.name,
          [replica_config, shared_store, vkey = *vkey, directory](caf::actor_system& sys) {
-             auto committer = caf::actor_cast<actors::committer_actor>(directory->get("committer"));
+             auto committer = directory->get(actors::slots::committer);
              return caf::actor_cast<caf::actor>(
                  sys.spawn(actors::replica, replica_config, shared_store, vkey, committer));
          }});
@@ -164,8 +163,8 @@ status add_ledger_children(node_tree& t, const service_options& options,
     up.log = runtime.logger;
     auto insecure = net.insecure_dev;
     t.config.children.push_back(
-        {"uplink", [up, directory, insecure](caf::actor_system& sys) {
-             auto replica = caf::actor_cast<actors::replica_actor>(directory->get("replica"));
+        {actors::slots::uplink.name, [up, directory, insecure](caf::actor_system& sys) {
+             auto replica = directory->get(actors::slots::replica);
              return caf::actor_cast<caf::actor>(
                  sys.spawn(actors::uplink, up, middleman_of(sys, insecure), replica));
          }});
@@ -190,7 +189,7 @@ void add_scrubber(node_tree& t, const service_options& options, const opened_led
     auto store = ledger.store;
     bool deterministic = runtime.deterministic;
     t.config.children.push_back(
-        {"scrubber", [config, store, deterministic](caf::actor_system& sys) {
+        {actors::slots::scrubber.name, [config, store, deterministic](caf::actor_system& sys) {
              return spawn_blocking(sys, deterministic, actors::scrubber, config, store);
          }});
 }
@@ -227,14 +226,13 @@ status add_witness_children(node_tree& t, const service_options& options,
     config.log = runtime.logger;
     auto wstore = t.witness_store;
     auto dirs = t.directory;
-    add_writer(t, "witness-writer", wstore, runtime);
+    add_writer(t, actors::slots::witness_writer, wstore, runtime);
     t.config.children.push_back(
-        {"witness", [config, wstore, dirs](caf::actor_system& system) {
+        {actors::slots::witness.name, [config, wstore, dirs](caf::actor_system& system) {
              // Re-read at every start: what is durable is all it may trust.
              auto states = wstore->states();
              if (!states) return actors::failed_start(system, states.message());
-             auto writer =
-                 caf::actor_cast<actors::witness_writer_actor>(dirs->get("witness-writer"));
+             auto writer = dirs->get(actors::slots::witness_writer);
              return caf::actor_cast<caf::actor>(system.spawn(
                  actors::witness, config, std::move(*states), wstore->evidence_count(), writer));
          }});
@@ -302,13 +300,12 @@ status add_gossip_children(node_tree& t, const service_options& options,
     auto wstore = t.gossip_store;
     auto dirs = t.directory;
     auto insecure = net.insecure_dev;
-    add_writer(t, "gossip-writer", wstore, runtime);
+    add_writer(t, actors::slots::gossip_writer, wstore, runtime);
     t.config.children.push_back(
-        {"gossip", [gc, wstore, dirs, insecure](caf::actor_system& system) {
+        {actors::slots::gossip.name, [gc, wstore, dirs, insecure](caf::actor_system& system) {
              auto evidence = wstore->evidence(0, storage::max_evidence_records);
              if (!evidence) return actors::failed_start(system, evidence.message());
-             auto writer =
-                 caf::actor_cast<actors::witness_writer_actor>(dirs->get("gossip-writer"));
+             auto writer = dirs->get(actors::slots::gossip_writer);
              return caf::actor_cast<caf::actor>(
                  system.spawn(actors::gossip, gc, middleman_of(system, insecure),
                               std::shared_ptr<const actors::directory>(dirs), wstore, writer,

@@ -67,6 +67,8 @@ http_response error_response(const caf::error& e) {
         return json_error(422, "invalid_entry", message);
     case errc::unknown_identity:
         return json_error(404, "unknown_identity", message);
+    case errc::no_checkpoint:
+        return json_error(404, "not_found", message);
     case errc::identity_exists:
         return json_error(422, "identity_exists", message);
     case errc::key_mismatch:
@@ -368,30 +370,21 @@ struct service::impl {
         caf::anon_send(bridges[n], actors::bridge_job{std::move(job)});
     }
 
-    /// The current handle of a supervised actor (invalid while it restarts).
-    template <class Handle>
-    Handle current(const char* name) const {
-        return caf::actor_cast<Handle>(directory->get(name));
-    }
-
-    /// Sends `xs...` to `dest` through a bridge and calls `done(result)` or
-    /// `failed(error)`; an actor that is restarting fails at once.
+    /// Asks the actor in `slot` through one of the bridges (actors::ask_actor):
+    /// `done(result)` or `failed(error)`, once.
     template <class Result, class Handle, class Done, class Failed, class... Ts>
-    void ask(const Handle& dest, Done done, Failed failed, Ts... xs) {
-        if (!dest)
-            return failed(actors::make_error(actors::errc::unavailable, "restarting, retry"));
-        on_bridge([dest, done, failed, xs...](actors::bridge_pointer self) {
-            actors::bridge_request<Result>(
-                self, dest, [done](const Result& r) { done(r); },
-                [failed](caf::error& e) { failed(e); }, xs...);
-        });
+    void ask(actors::actor_slot<Handle> slot, Done done, Failed failed, Ts... xs) {
+        auto n = next_bridge.fetch_add(1, std::memory_order_relaxed) % bridges.size();
+        actors::ask_actor<Result>(
+            bridges[n], directory, slot, [done](const Result& r) { done(r); },
+            [failed](const caf::error& e) { failed(e); }, xs...);
     }
 
     /// Sends `xs...` to the signer through a bridge and calls `done(receipt)` or
     /// `failed(error)`.
     template <class Done, class Failed, class... Ts>
     void ask_signer(Done done, Failed failed, Ts... xs) {
-        ask<actors::append_receipt>(current<actors::signer_actor>("signer"), done, failed, xs...);
+        ask<actors::append_receipt>(actors::slots::signer, done, failed, xs...);
     }
 
     /// The answer for what only the leader does, on a node that does not lead.
@@ -532,7 +525,7 @@ void service::impl::watch_damage() {
 
 void service::impl::respond_with_scrub(json out, http_respond respond) {
     ask<actors::scrub_status>(
-        current<actors::scrubber_actor>("scrubber"),
+        actors::slots::scrubber,
         [respond, out](const actors::scrub_status& s) {
             auto with = out;
             with["scrub"] = {{"entries_per_second", s.entries_per_second},
@@ -568,7 +561,7 @@ void service::impl::add_checkpoint(const http_request& req, http_respond respond
     for (const auto& h : parsed->proof)
         request.proof.insert(request.proof.end(), h.begin(), h.end());
     ask<actors::cosign_answer>(
-        current<actors::witness_actor>("witness"),
+        actors::slots::witness,
         [respond](const actors::cosign_answer& a) {
             if (a.status == 200) {
                 http_response r;
@@ -601,7 +594,7 @@ void service::impl::add_checkpoint(const http_request& req, http_respond respond
 void service::impl::witness_status(http_respond respond) {
     auto node = options.network.node_name;
     ask<actors::witness_status>(
-        current<actors::witness_actor>("witness"),
+        actors::slots::witness,
         [respond, node](const actors::witness_status& w) {
             json logs = json::array();
             for (std::size_t i = 0; i < w.origins.size(); ++i) {
@@ -729,7 +722,7 @@ void service::impl::status(http_respond respond) {
     if (!identity_keys_report.is_null()) node["identity_keys"] = identity_keys_report;
     if (options.network.leading) {
         return ask<actors::ledger_status>(
-            current<actors::ledger_actor>("ledger"),
+            actors::slots::ledger,
             [this, respond, node](const actors::ledger_status& s) {
                 auto out = node;
                 out.update({{"size", s.size},
@@ -746,7 +739,7 @@ void service::impl::status(http_respond respond) {
                 if (!s.read_only_reason.empty()) out["read_only_reason"] = s.read_only_reason;
                 if (!collecting) return respond_with_scrub(out, respond);
                 ask<actors::collector_status>(
-                    current<actors::collector_actor>("collector"),
+                    actors::slots::collector,
                     [this, respond, out](const actors::collector_status& c) {
                         auto with = out;
                         json witnesses = json::array();
@@ -785,7 +778,7 @@ void service::impl::status(http_respond respond) {
         node["writable"] = true;
     }
     ask<actors::link_status>(
-        current<actors::uplink_actor>("uplink"),
+        actors::slots::uplink,
         [this, respond, node, size](const actors::link_status& link) {
             auto out = node;
             out.update({{"size", size},
@@ -805,21 +798,16 @@ void service::impl::status(http_respond respond) {
 void service::impl::published_checkpoint(http_respond respond) {
     if (!collecting) return ledger_checkpoint(std::move(respond));
     ask<std::string>(
-        current<actors::collector_actor>("collector"),
+        actors::slots::collector,
         [respond](const std::string& text) { respond(checkpoint_response(text)); },
         [this, respond](const caf::error&) { ledger_checkpoint(respond); }, atoms::checkpt_atom_v);
 }
 
 void service::impl::ledger_checkpoint(http_respond respond) {
     ask<std::string>(
-        current<actors::ledger_actor>("ledger"),
+        actors::slots::ledger,
         [respond](const std::string& text) { respond(checkpoint_response(text)); },
-        [respond](const caf::error& e) {
-            if (actors::code_of(e) == static_cast<std::uint8_t>(actors::errc::unknown_identity))
-                return respond(json_error(404, "not_found", "the log has no checkpoint yet"));
-            respond(error_response(e));
-        },
-        atoms::checkpt_atom_v);
+        [respond](const caf::error& e) { respond(error_response(e)); }, atoms::checkpt_atom_v);
 }
 
 void service::impl::sign(const http_request& req, http_respond respond) {
@@ -870,7 +858,7 @@ void service::impl::sign(const http_request& req, http_respond respond) {
     // Not the leader: the uplink forwards it, and the leader checks the token.
     auto token_hash = sha256(byte_view(std::string_view(req.authorization).substr(bearer.size())));
     ask<actors::append_receipt>(
-        current<actors::uplink_actor>("uplink"), done, failed, atoms::sign_atom_v,
+        actors::slots::uplink, done, failed, atoms::sign_atom_v,
         actors::forwarded_sign{bytes(token_hash.begin(), token_hash.end()), std::move(request)});
 }
 
@@ -1113,10 +1101,9 @@ void service::impl::wait_witnessed(std::uint64_t index, std::shared_ptr<http_res
     };
     auto failed = [retry](const caf::error&) { retry(); };
     if (collecting)
-        return ask<std::string>(current<actors::collector_actor>("collector"), covered, failed,
-                                atoms::checkpt_atom_v, true);
-    ask<std::string>(current<actors::gossip_actor>("gossip"), covered, failed,
-                     atoms::checkpt_atom_v);
+        return ask<std::string>(actors::slots::collector, covered, failed, atoms::checkpt_atom_v,
+                                true);
+    ask<std::string>(actors::slots::gossip, covered, failed, atoms::checkpt_atom_v);
 }
 
 void service::impl::bundle(const std::string& index_text, http_respond respond) {
@@ -1135,7 +1122,7 @@ void service::impl::bundle(const std::string& index_text, http_respond respond) 
         };
         if (options.network.leading && options.ledger.replica_acks > 0)
             return ask<std::string>(
-                current<actors::ledger_actor>("ledger"), answer,
+                actors::slots::ledger, answer,
                 [respond](const caf::error& e) { respond(error_response(e)); },
                 atoms::checkpt_atom_v);
         auto latest = store->latest_checkpoint();
@@ -1146,7 +1133,7 @@ void service::impl::bundle(const std::string& index_text, http_respond respond) 
     if (!collecting) {
         // A replica: the newest checkpoint gossip brought, with its cosignatures.
         return ask<std::string>(
-            current<actors::gossip_actor>("gossip"),
+            actors::slots::gossip,
             [this, i, respond, log_signed](const std::string& text) {
                 if (auto r = bundle_against(i, text)) return respond(std::move(*r));
                 log_signed();
@@ -1155,10 +1142,9 @@ void service::impl::bundle(const std::string& index_text, http_respond respond) 
     }
     // The newest checkpoint that met the quorum, if it covers the entry; else
     // the newest published one, with whatever cosignatures it has; else the log's.
-    auto collector = current<actors::collector_actor>("collector");
-    auto published = [this, i, respond, log_signed, collector]() {
+    auto published = [this, i, respond, log_signed]() {
         ask<std::string>(
-            collector,
+            actors::slots::collector,
             [this, i, respond, log_signed](const std::string& text) {
                 if (auto r = bundle_against(i, text)) return respond(std::move(*r));
                 log_signed();
@@ -1166,7 +1152,7 @@ void service::impl::bundle(const std::string& index_text, http_respond respond) 
             [log_signed](const caf::error&) { log_signed(); }, atoms::checkpt_atom_v);
     };
     ask<std::string>(
-        collector,
+        actors::slots::collector,
         [this, i, respond, published](const std::string& text) {
             if (auto r = bundle_against(i, text)) return respond(std::move(*r));
             published();
@@ -1470,7 +1456,7 @@ status service::impl::start_peer_front() {
     o.may_receive = [owner](std::uint64_t dest, bool named) {
         if (named) return dest == static_cast<std::uint64_t>(caf::atom("SpawnServ"));
         if (dest == owner->gateway_id.load()) return true;
-        auto replica = owner->directory->get("replica");
+        auto replica = owner->directory->get(actors::slots::replica);
         return replica && replica.id() == dest;
     };
     o.on_dropped = [owner] {
@@ -1790,7 +1776,7 @@ std::optional<std::string> service::failure() const {
 }
 
 bool service::kill_actor(const std::string& name) {
-    auto handle = impl_->directory->get(name);
+    auto handle = impl_->directory->find(name);
     if (!handle) return false;
     caf::anon_send_exit(handle, caf::exit_reason::kill);
     return true;

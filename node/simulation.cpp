@@ -189,22 +189,6 @@ struct submission {
     hash entry_hash{};
 };
 
-/// Asks one of a node's actors, found by name in its directory when the job
-/// runs, through the node's bridge: the path the HTTP server's requests take.
-/// `failed` gets an error when no such actor runs (it is restarting).
-template <class Handle, class Result, class Done, class Failed, class... Ts>
-void ask_through_bridge(const sim_node& n, const char* name, Done done, Failed failed, Ts... xs) {
-    auto dirs = n.tree.directory;
-    caf::anon_send(n.bridge,
-                   actors::bridge_job{[dirs, name, done, failed, xs...](actors::bridge_pointer b) {
-                       auto dest = caf::actor_cast<Handle>(dirs->get(name));
-                       if (!dest)
-                           return failed(actors::make_error(actors::errc::unavailable,
-                                                            std::string(name) + " restarting"));
-                       actors::bridge_request<Result>(b, dest, done, failed, xs...);
-                   }});
-}
-
 class simulation {
 public:
     explicit simulation(const simulation_options& options) : opt_(options), rng_(options.seed) {}
@@ -495,7 +479,8 @@ status simulation::boot(sim_node& n) {
     auto* node = &n;
     n.tree.config.on_start = [record, node](const std::string& name, const caf::actor& handle) {
         record(name, handle);
-        if (name == "committer" || name == "witness-writer" || name == "gossip-writer")
+        if (name == actors::slots::committer.name || name == actors::slots::witness_writer.name ||
+            name == actors::slots::gossip_writer.name)
             node->writers.insert(
                 dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(handle)));
     };
@@ -548,7 +533,7 @@ void simulation::tear_down(sim_node& n) {
     n.gateway = nullptr;
     n.bridge = nullptr;
     for (const auto& child : n.tree.config.children)
-        if (auto handle = n.tree.directory->get(child.name))
+        if (auto handle = n.tree.directory->find(child.name))
             caf::anon_send_exit(handle, caf::exit_reason::kill);
     n.tree.directory->clear();
     for (int rounds = 0; rounds < 1000; ++rounds) {
@@ -588,7 +573,7 @@ bool simulation::step(sim_node& n) {
     auto& jobs = n.sched->jobs;
     if (n.silenced)
         n.silenced_job = dynamic_cast<caf::resumable*>(
-            caf::actor_cast<caf::abstract_actor*>(n.tree.directory->get("witness")));
+            caf::actor_cast<caf::abstract_actor*>(n.tree.directory->get(actors::slots::witness)));
     std::size_t runnable = 0;
     for (auto* job : jobs)
         if (!is_stalled(n, job)) ++runnable;
@@ -866,13 +851,14 @@ void simulation::submit(sim_node& n) {
         if (node->up && node->generation == generation) ++self->report_.refused;
     };
     if (n.options.network.leading)
-        return ask_through_bridge<actors::signer_actor, actors::append_receipt>(
-            n, "signer", done, failed, atoms::sign_atom_v, request);
+        return actors::ask_actor<actors::append_receipt>(n.bridge, n.tree.directory,
+                                                         actors::slots::signer, done, failed,
+                                                         atoms::sign_atom_v, request);
     // Elsewhere the uplink forwards it, and the leader checks the token.
     auto token = sha256(byte_view(admin_token_));
     actors::forwarded_sign forwarded{bytes(token.begin(), token.end()), request};
-    ask_through_bridge<actors::uplink_actor, actors::append_receipt>(n, "uplink", done, failed,
-                                                                     atoms::sign_atom_v, forwarded);
+    actors::ask_actor<actors::append_receipt>(n.bridge, n.tree.directory, actors::slots::uplink,
+                                              done, failed, atoms::sign_atom_v, forwarded);
 }
 
 void simulation::crash(sim_node& n) {
@@ -913,9 +899,9 @@ void simulation::equivocate() {
         body.root = sha256(byte_view(body.root));
         note::note forged{body.text(), {log_signer.sign(body.text())}};
         actors::cosign_request request{body.size, {}, note::serialize(forged)};
-        ask_through_bridge<actors::witness_actor, actors::cosign_answer>(
-            w, "witness", [](const actors::cosign_answer&) {}, [](const caf::error&) {},
-            atoms::add_atom_v, request);
+        actors::ask_actor<actors::cosign_answer>(
+            w.bridge, w.tree.directory, actors::slots::witness, [](const actors::cosign_answer&) {},
+            [](const caf::error&) {}, atoms::add_atom_v, request);
     }
 }
 
@@ -932,8 +918,9 @@ void simulation::register_identity(actors::new_identity_key request, int attempt
         };
         if (!lead->up) return retry("the leader is down");
         auto* self = this;
-        ask_through_bridge<actors::signer_actor, actors::append_receipt>(
-            *lead, "signer", [self](const actors::append_receipt&) { self->registered_ = true; },
+        actors::ask_actor<actors::append_receipt>(
+            lead->bridge, lead->tree.directory, actors::slots::signer,
+            [self](const actors::append_receipt&) { self->registered_ = true; },
             [self, retry](const caf::error& e) {
                 if (actors::code_of(e) == static_cast<std::uint8_t>(actors::errc::identity_exists))
                     self->registered_ = true;

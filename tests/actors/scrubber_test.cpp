@@ -73,7 +73,7 @@ struct fixture : test::virtual_system {
     }
     ~fixture() {
         if (scrubber) caf::anon_send_exit(scrubber, caf::exit_reason::user_shutdown);
-        if (auto uplink = actors->get("uplink"))
+        if (auto uplink = actors->get(actors::slots::uplink))
             caf::anon_send_exit(uplink, caf::exit_reason::user_shutdown);
         actors->clear();
         sched->run();
