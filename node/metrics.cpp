@@ -139,6 +139,19 @@ struct metrics::impl {
                   "authenticated connection named, or one whose role may not send them")
             .Register(*registry)
             .Add({});
+    prometheus::Counter& witnessed_polls =
+        prometheus::BuildCounter()
+            .Name("civic_witnessed_polls_total")
+            .Help("Asks for the witnessed checkpoint on behalf of /api/sign requests with "
+                  "\"witnessed\": true: one for all that wait, every 100 ms while any wait")
+            .Register(*registry)
+            .Add({});
+    prometheus::Gauge& witnessed_waiting =
+        prometheus::BuildGauge()
+            .Name("civic_witnessed_waiting")
+            .Help("/api/sign requests waiting for a witnessed checkpoint")
+            .Register(*registry)
+            .Add({});
     prometheus::Counter& refused_full = refused_family.Add({{"reason", "full"}});
     prometheus::Counter& refused_per_address = refused_family.Add({{"reason", "per_address"}});
     prometheus::Counter& evicted_idle = refused_family.Add({{"reason", "evicted_idle"}});
@@ -282,6 +295,11 @@ void metrics::peer_connection_refused(const char* reason) {
 void metrics::peer_message_refused() { impl_->peer_messages_refused.Increment(); }
 
 void metrics::split_view_found() { impl_->split_views.Increment(); }
+
+void metrics::witnessed_poll(std::size_t waiting) {
+    impl_->witnessed_polls.Increment();
+    impl_->witnessed_waiting.Set(static_cast<double>(waiting));
+}
 
 void metrics::store_damage_found() { impl_->store_damage.Increment(); }
 

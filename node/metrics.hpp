@@ -42,6 +42,8 @@ public:
     void peer_message_refused();
     /// A split view was caught (new verified evidence). Thread-safe.
     void split_view_found();
+    /// A poll for the witnessed checkpoint, and the requests still waiting after it.
+    void witnessed_poll(std::size_t waiting);
     /// A read found the store's bytes differ from the verified tree (or missing
     /// below its size): counted in civic_store_damage_total. Thread-safe.
     void store_damage_found();

@@ -175,8 +175,10 @@ void append_json_string(std::string& out, std::string_view text) {
 
 /// The /api/sign answer, written directly: it is the hottest response, and a
 /// generic JSON document costs more than the signature behind it.
+/// With `quorum` (a "witnessed": true request answered at its deadline): says
+/// whether the bundle's checkpoint met the witness quorum.
 http_response sign_reply(const actors::append_receipt& r, const std::vector<hash>& inclusion,
-                         const std::string& bundle) {
+                         const std::string& bundle, std::optional<bool> quorum = std::nullopt) {
     http_response res;
     auto& out = res.body;
     out.reserve(256 + 2 * r.checkpoint.size() + bundle.size() + 2 * r.entry.size() +
@@ -192,6 +194,7 @@ http_response sign_reply(const actors::append_receipt& r, const std::vector<hash
     }
     out += "],\"proof\":";
     append_json_string(out, bundle);
+    if (quorum) out += *quorum ? ",\"quorum\":true" : ",\"quorum\":false";
     out.push_back('}');
     return res;
 }
@@ -408,11 +411,25 @@ struct service::impl {
     /// when the checkpoint does not cover the index.
     std::optional<json> bundle_json(std::uint64_t index,
                                     const std::string& signed_checkpoint) const;
-    /// /api/sign with "witnessed": true: answers with the entry's bundle once a
-    /// checkpoint that covers it meets the witness quorum, or at `deadline`
-    /// with the log-signed `fallback` (marked "quorum": false).
-    void wait_witnessed(std::uint64_t index, std::shared_ptr<http_response> fallback,
-                        caf::actor_clock::time_point deadline, http_respond respond);
+    /// A request of /api/sign with "witnessed": true, waiting.
+    struct witnessed_wait {
+        std::uint64_t index = 0;
+        std::chrono::steady_clock::time_point deadline;
+        http_response fallback; // the log-signed answer, "quorum": false
+        http_respond respond;
+    };
+    /// Answers `w` with the entry's bundle once a checkpoint that covers it
+    /// meets the witness quorum, or at its deadline with its fallback. All
+    /// waiting requests share one poll (every 100 ms while any wait, one ask of
+    /// the collector or gossip for all), not one each.
+    void wait_witnessed(witnessed_wait w);
+    /// One round of that poll: asks for the witnessed checkpoint, answers what
+    /// it covers and what has expired, and runs again while any still wait.
+    void poll_witnessed();
+    static constexpr std::size_t max_witnessed_waits = 65536;
+    std::mutex witnessed_mutex;
+    std::vector<witnessed_wait> witnessed_waits; // guarded by witnessed_mutex
+    bool witnessed_polling = false;              // guarded by witnessed_mutex
     std::optional<http_response> bundle_against(std::uint64_t index,
                                                 const std::string& signed_checkpoint) const;
 
@@ -850,8 +867,8 @@ void service::impl::sign(const http_request& req, http_respond respond) {
         if (!logged) return respond(json_error(503, "internal", logged.message()));
         auto bundle = make_bundle(*logged, r.index, inclusion, r.checkpoint).serialize();
         if (!witnessed) return respond(sign_reply(r, inclusion, bundle));
-        wait_witnessed(r.index, std::make_shared<http_response>(sign_reply(r, inclusion, bundle)),
-                       caf::actor_clock::clock_type::now() + wait, respond);
+        wait_witnessed({r.index, std::chrono::steady_clock::now() + wait,
+                        sign_reply(r, inclusion, bundle, false), respond});
     };
     auto failed = [respond](const caf::error& e) { respond(error_response(e)); };
     if (leading) return ask_signer(done, failed, atoms::sign_atom_v, std::move(request));
@@ -1074,32 +1091,63 @@ std::optional<json> service::impl::bundle_json(std::uint64_t index,
     return out;
 }
 
-void service::impl::wait_witnessed(std::uint64_t index, std::shared_ptr<http_response> fallback,
-                                   caf::actor_clock::time_point deadline, http_respond respond) {
-    auto retry = [this, index, fallback, deadline, respond]() {
-        if (caf::actor_clock::clock_type::now() >= deadline) {
-            // Not witnessed in time: the log-signed answer, saying so.
-            auto r = *fallback;
-            if (!r.body.empty() && r.body.back() == '}') {
-                r.body.pop_back();
-                r.body += ",\"quorum\":false}";
-            }
-            return respond(std::move(r));
+void service::impl::wait_witnessed(witnessed_wait w) {
+    bool full = false, start_poll = false;
+    {
+        std::lock_guard lock(witnessed_mutex);
+        full = witnessed_waits.size() >= max_witnessed_waits;
+        if (!full) {
+            witnessed_waits.push_back(std::move(w));
+            start_poll = !std::exchange(witnessed_polling, true);
         }
-        on_bridge([this, index, fallback, deadline, respond](actors::bridge_pointer self) {
-            self->delayed_send(self, std::chrono::milliseconds(100),
-                               actors::bridge_job{[this, index, fallback, deadline,
-                                                   respond](actors::bridge_pointer) {
-                                   wait_witnessed(index, fallback, deadline, respond);
-                               }});
+    }
+    // Too many waiting: the log-signed answer at once, as at a deadline.
+    if (full) return w.respond(std::move(w.fallback));
+    if (start_poll) poll_witnessed();
+}
+
+void service::impl::poll_witnessed() {
+    auto answer = [this](const std::optional<std::string>& checkpoint) {
+        std::vector<witnessed_wait> waits;
+        {
+            std::lock_guard lock(witnessed_mutex);
+            waits.swap(witnessed_waits);
+        }
+        auto now = std::chrono::steady_clock::now();
+        std::vector<witnessed_wait> still;
+        for (auto& w : waits) {
+            if (checkpoint) {
+                auto j = bundle_json(w.index, *checkpoint);
+                if (j && !j->contains("error") && (*j)["quorum"] == true) {
+                    w.respond(json_ok(*j));
+                    continue;
+                }
+            }
+            if (now >= w.deadline) {
+                w.respond(std::move(w.fallback));
+                continue;
+            }
+            still.push_back(std::move(w));
+        }
+        {
+            std::lock_guard lock(witnessed_mutex);
+            // Requests that came meanwhile are already in witnessed_waits.
+            for (auto& w : still)
+                witnessed_waits.push_back(std::move(w));
+            stats->witnessed_poll(witnessed_waits.size());
+            if (witnessed_waits.empty()) {
+                witnessed_polling = false;
+                return;
+            }
+        }
+        on_bridge([this](actors::bridge_pointer self) {
+            self->delayed_send(
+                self, std::chrono::milliseconds(100),
+                actors::bridge_job{[this](actors::bridge_pointer) { poll_witnessed(); }});
         });
     };
-    auto covered = [this, index, respond, retry](const std::string& text) {
-        auto j = bundle_json(index, text);
-        if (j && !j->contains("error") && (*j)["quorum"] == true) return respond(json_ok(*j));
-        retry();
-    };
-    auto failed = [retry](const caf::error&) { retry(); };
+    auto covered = [answer](const std::string& text) { answer(text); };
+    auto failed = [answer](const caf::error&) { answer(std::nullopt); };
     if (collecting)
         return ask<std::string>(actors::slots::collector, covered, failed, atoms::checkpt_atom_v,
                                 true);

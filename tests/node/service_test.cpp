@@ -633,3 +633,69 @@ TEST_CASE("service: a replica's actors killed one by one come back, rejoin the l
     (*replica)->stop();
     (*leader)->stop();
 }
+
+TEST_CASE("service: requests that wait for a witnessed checkpoint share one poll, and at their "
+          "deadline get the log-signed answer marked \"quorum\": false",
+          "[service][witnessed]") {
+    test::temp_dir dir("service-witnessed");
+    auto made = node::init_data_dir(dir / "data", "service.test/log");
+    REQUIRE(made.ok());
+    node::service_options options;
+    options.data_dir = dir / "data";
+    // A network whose one witness never answers (nothing listens there).
+    auto witness_key = test::witness("absent-witness");
+    options.network.policy_text = "log " + made->log_vkey + "\nwitness absent-witness " +
+                                  note::format_vkey(witness_key.verifier_key()) +
+                                  "\nquorum absent-witness\n";
+    options.network.witnesses = {{"absent-witness", "127.0.0.1", test::free_port()}};
+    options.network.insecure_dev = true;
+    // The wait: the HTTP deadline less 2 s.
+    options.http.request_timeout = std::chrono::milliseconds(3500);
+    auto started = node::service::start(options);
+    INFO((started ? "" : started.message()));
+    REQUIRE(started.ok());
+    auto& node = **started;
+    auto admin = bearer(made->admin_token);
+    REQUIRE(test::client(node.http_port())
+                .send(verb::post, "/api/identities", R"({"identity":"town/clerk"})", admin)
+                .result_int() == 200);
+
+    constexpr int waiting = 16;
+    std::vector<std::pair<unsigned, std::string>> answers(waiting);
+    std::vector<std::thread> clients;
+    auto began = std::chrono::steady_clock::now();
+    for (int i = 0; i < waiting; ++i)
+        clients.emplace_back([&, i] {
+            auto res = test::client(node.http_port())
+                           .send(verb::post, "/api/sign",
+                                 json{{"identity", "town/clerk"},
+                                      {"content_sha256",
+                                       hex_encode(sha256(byte_view("doc " + std::to_string(i))))},
+                                      {"witnessed", true}}
+                                     .dump(),
+                                 admin);
+            answers[static_cast<std::size_t>(i)] = {res.result_int(), res.body()};
+        });
+    for (auto& t : clients)
+        t.join();
+    auto took = std::chrono::steady_clock::now() - began;
+
+    for (const auto& [code, body] : answers) {
+        INFO(body);
+        REQUIRE(code == 200);
+        auto j = json::parse(body); // a whole document, not text patched
+        CHECK(j["quorum"] == false);
+        CHECK(j["proof"].is_string());
+    }
+    CHECK(took >= std::chrono::milliseconds(1400)); // each waited to its deadline
+    // One poll for all: about ten a second while they waited, not ten per request.
+    auto metrics = test::client(node.http_port()).get("/metrics").body();
+    auto at = metrics.find("\ncivic_witnessed_polls_total ");
+    REQUIRE(at != std::string::npos);
+    auto polls = std::stod(metrics.substr(at + 29));
+    INFO(metrics.substr(at, 80));
+    auto seconds = std::chrono::duration<double>(took).count();
+    CHECK(polls >= 5);
+    CHECK(polls <= 12 * seconds + 2);
+    CHECK(metrics.find("\ncivic_witnessed_waiting 0") != std::string::npos);
+}
