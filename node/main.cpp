@@ -1,4 +1,4 @@
-#include "node/cli.hpp"
+#include "node/cli/cli.hpp"
 
 #include <iostream>
 

@@ -53,7 +53,7 @@ run_ctest() {
 
 # Debug information: line tables only (-g1). Stack traces and sanitizer reports
 # still name file and line; full -g made the CAF- and Beast-heavy units compile
-# 1.6x slower (node/service.cpp: 40 s against 25 s), and compiling is most of
+# 1.6x slower (node/service/service.cpp: 40 s against 25 s), and compiling is most of
 # this script's time.
 #
 # Unity batches (CMAKE_UNITY_BUILD): each compiles the CAF, Beast and Catch2

@@ -1,16 +1,15 @@
-#include "node/cli.hpp"
-#include "node/files.hpp"
-#include "node/http_server.hpp"
-#include "node/service.hpp"
+#include "node/cli/cli.hpp"
+#include "node/http/server.hpp"
+#include "node/service/service.hpp"
+#include "node/system/files.hpp"
 #include "protocol/checkpoint.hpp"
 #include "protocol/note.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
-
-#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -128,8 +127,7 @@ TEST_CASE("cli: token revoke reads the token from a file, never argv, and fails 
     INFO(revoked.err);
     CHECK(revoked.code == node::exit_ok);
     // Revoked once: a second revocation finds nothing.
-    CHECK(run({"token", "revoke", "--data", data, "--token-file", file}).code ==
-          node::exit_failed);
+    CHECK(run({"token", "revoke", "--data", data, "--token-file", file}).code == node::exit_failed);
 }
 
 TEST_CASE("secret key files: the line is written whole, the caller's copy is wiped, nothing is "

@@ -1,25 +1,24 @@
 // The HTTP server against what a hostile client does with connections: request
 // smuggling by framing, one address holding every connection, a full server, and
 // an exhausted descriptor table.
-#include "node/connection_book.hpp"
-#include "node/http_server.hpp"
+#include "node/http/connection_book.hpp"
+#include "node/http/server.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <array>
 #include <chrono>
+#include <fcntl.h>
 #include <mutex>
+#include <poll.h>
 #include <string>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace civic;
@@ -95,7 +94,8 @@ struct echo_server {
                   std::lock_guard lock(mutex);
                   targets.push_back(req.target);
               }
-              r({200, "text/plain",
+              r({200,
+                 "text/plain",
                  req.method + " " + req.target + " " + std::to_string(req.body.size()),
                  {}});
           }) {}
@@ -130,7 +130,7 @@ TEST_CASE("http server: an unknown Transfer-Encoding, or both it and Content-Len
         asio::io_context ioc;
         auto s = connect_from(ioc, "127.0.0.1", echo.server.port());
         auto res = send_and_read(s, "POST /framed HTTP/1.1\r\nHost: x\r\n" + c.headers + "\r\n" +
-                                   c.body + smuggled);
+                                        c.body + smuggled);
         CHECK(res.result_int() == 400);
         CHECK(res.body().find("\"error\":\"bad_framing\"") != std::string::npos);
         CHECK_FALSE(res.keep_alive());
@@ -142,8 +142,9 @@ TEST_CASE("http server: an unknown Transfer-Encoding, or both it and Content-Len
     // A well-framed chunked body is read as one request.
     asio::io_context ioc;
     auto s = connect_from(ioc, "127.0.0.1", echo.server.port());
-    auto res = send_and_read(s, "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                           "5\r\nhello\r\n0\r\n\r\n");
+    auto res =
+        send_and_read(s, "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "5\r\nhello\r\n0\r\n\r\n");
     CHECK(res.result_int() == 200);
     CHECK(res.body() == "POST /chunked 5");
     echo.server.stop();
@@ -215,7 +216,7 @@ TEST_CASE("http server: when full, the connection idle longest gives way, and wi
     CHECK(send_and_read(newcomer, get_request("/new")).result_int() == 200);
     CHECK(evicted == 1);
     CHECK(closed_by_server(idle[0], 3000ms)); // the oldest gave way
-    CHECK_FALSE(closed_by_server(idle[1])); // the others keep their places
+    CHECK_FALSE(closed_by_server(idle[1]));   // the others keep their places
     CHECK_FALSE(closed_by_server(idle[2]));
 
     idle.clear();

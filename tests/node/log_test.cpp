@@ -2,7 +2,7 @@
 // can forge one, in text or JSON; and a node that tells its story in it (start,
 // a restart, a replica joining and leaving) without ever writing a secret.
 #include "actors/log.hpp"
-#include "node/service.hpp"
+#include "node/service/service.hpp"
 #include "node/test_http_client.hpp"
 #include "process.hpp"
 #include "storage/ledger_store.hpp"

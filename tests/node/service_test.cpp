@@ -1,8 +1,8 @@
 // A whole node in-process: data directory, actors, HTTP API. Signs through
 // /api/sign, verifies the returned bundle offline, and feeds the API bad input.
-#include "node/metrics.hpp"
-#include "node/node_tree.hpp"
-#include "node/service.hpp"
+#include "node/service/metrics.hpp"
+#include "node/service/node_tree.hpp"
+#include "node/service/service.hpp"
 #include "node/test_http_client.hpp"
 #include "process.hpp"
 #include "protocol/bundle.hpp"
@@ -14,7 +14,6 @@
 
 #include <map>
 #include <sys/stat.h>
-
 #include <thread>
 
 using namespace civic;
@@ -149,8 +148,8 @@ TEST_CASE("service: a missing or unreadable identity key disables that identity 
                                          "town/missing"};
     std::map<std::string, std::string> key_file;
     for (const auto& name : names) {
-        auto reg = f.client().send(verb::post, "/api/identities",
-                                   json{{"identity", name}}.dump(), bearer(f.init.admin_token));
+        auto reg = f.client().send(verb::post, "/api/identities", json{{"identity", name}}.dump(),
+                                   bearer(f.init.admin_token));
         REQUIRE(reg.result_int() == 200);
         auto pk = hex_decode(json::parse(reg.body())["public_key"].get<std::string>());
         REQUIRE(pk);

@@ -4,9 +4,9 @@
 // network (local-3region: a leader, two replicas, three witnesses in three
 // regions) on virtual time; a run of 20-40 virtual seconds takes well under a
 // second here.
-#include "node/cli.hpp"
-#include "node/sim_sweep.hpp"
-#include "node/simulation.hpp"
+#include "node/cli/cli.hpp"
+#include "node/sim/simulation.hpp"
+#include "node/sim/sweep.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
 // Topology files: the shipped ones load, and every kind of mistake is refused
 // with a message naming the file, the line and the field.
-#include "node/certs.hpp"
-#include "node/files.hpp"
-#include "node/topology.hpp"
+#include "node/config/certs.hpp"
+#include "node/config/topology.hpp"
+#include "node/system/files.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
