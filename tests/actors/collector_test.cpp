@@ -9,6 +9,7 @@
 #include "actors/system.hpp"
 #include "actors/witness.hpp"
 #include "protocol/entry.hpp"
+#include "store_fixture.hpp"
 #include "support.hpp"
 #include "virtual_system.hpp"
 
@@ -85,13 +86,10 @@ struct witness_node {
     caf::actor link;
 };
 
-struct fixture : test::virtual_system {
-    test::temp_dir dir{"collector"};
+struct fixture : test::store_system {
     std::shared_ptr<const note::ed25519_signer> log =
         std::make_shared<const note::ed25519_signer>(test::log_signer(origin));
     ed25519::secret_key clerk = test::key_for("collector-clerk");
-    std::shared_ptr<storage::ledger_store> store;
-    actors::committer_actor committer;
     actors::ledger_actor ledger;
     std::vector<witness_node> witnesses;
     caf::actor middleman;
@@ -101,11 +99,9 @@ struct fixture : test::virtual_system {
 
     /// Witnesses w0..w(n-1) with the given one-way latencies; the policy asks
     /// `quorum` of them.
-    fixture(const std::vector<caf::timespan>& latencies, std::size_t quorum) {
-        boot();
-        store = std::shared_ptr<storage::ledger_store>(
-            std::move(*storage::ledger_store::open({dir.path.string()})));
-        committer = sys->spawn(actors::committer, store);
+    fixture(const std::vector<caf::timespan>& latencies, std::size_t quorum)
+        : store_system("collector") {
+        open_store();
         actors::ledger_config lc;
         lc.origin = origin;
         ledger = sys->spawn(actors::ledger, lc, store, log, committer);
@@ -149,11 +145,9 @@ struct fixture : test::virtual_system {
                  {caf::actor_cast<caf::actor>(w.link), caf::actor_cast<caf::actor>(w.witness),
                   caf::actor_cast<caf::actor>(w.writer)})
                 caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-        for (const auto& a :
-             {caf::actor_cast<caf::actor>(collector), caf::actor_cast<caf::actor>(ledger),
-              caf::actor_cast<caf::actor>(committer), middleman})
-            caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
         sched->run();
+        witnesses.clear(); // their handles, before close_store drops the system
+        close_store(collector, ledger, middleman);
     }
 
     void start_collector() {

@@ -8,6 +8,7 @@
 #include "actors/system.hpp"
 #include "protocol/checkpoint.hpp"
 #include "protocol/entry.hpp"
+#include "store_fixture.hpp"
 #include "support.hpp"
 #include "virtual_system.hpp"
 
@@ -54,35 +55,20 @@ std::shared_ptr<outcome> ask(caf::actor_system& sys, const Handle& target, Ts...
     return out;
 }
 
-struct fixture : test::virtual_system {
-    test::temp_dir dir;
+struct fixture : test::store_system {
     std::shared_ptr<const note::ed25519_signer> log_key =
         std::make_shared<const note::ed25519_signer>(origin, test::key_for("ledger-log"));
-    std::shared_ptr<storage::ledger_store> store;
-    actors::committer_actor committer;
     actors::ledger_actor ledger;
 
-    explicit fixture(const std::string& tag) : dir("ledger-" + tag) { start(); }
+    explicit fixture(const std::string& tag) : store_system("ledger-" + tag) { start(); }
     ~fixture() { stop(); }
     void start(actors::ledger_config config = {}) {
-        boot();
-        store = std::shared_ptr<storage::ledger_store>(
-            std::move(*storage::ledger_store::open({dir.path.string()})));
-        committer = sys->spawn(actors::committer, store);
+        open_store();
         config.origin = origin;
         ledger = sys->spawn(actors::ledger, config, store, log_key, committer);
         sched->run();
     }
-    void stop() {
-        if (!sys) return;
-        caf::anon_send_exit(ledger, caf::exit_reason::user_shutdown);
-        caf::anon_send_exit(committer, caf::exit_reason::user_shutdown);
-        sched->run();
-        ledger = nullptr;
-        committer = nullptr;
-        shut_down();
-        store.reset();
-    }
+    void stop() { close_store(ledger); }
     void restart(actors::ledger_config config = {}) {
         stop();
         start(config);

@@ -8,8 +8,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
-#include <unistd.h>
 #include <string>
+#include <unistd.h>
 
 using namespace civic;
 
@@ -40,8 +40,8 @@ TEST_CASE("peer directory: a node id is bound to one name while a connection hol
     actors::peer_directory peers;
     const std::string a(32, 'a'), b(32, 'b');
     CHECK(peers.bind(a, "replica-a"));
-    CHECK_FALSE(peers.bind(a, "w1")); // another certificate cannot take it
-    CHECK(peers.bind(a, "replica-a"));  // a second connection of the same node
+    CHECK_FALSE(peers.bind(a, "w1"));  // another certificate cannot take it
+    CHECK(peers.bind(a, "replica-a")); // a second connection of the same node
     CHECK(peers.bind(b, "w1"));
     peers.release(a);
     CHECK_FALSE(peers.bind(a, "w1")); // one connection still holds it

@@ -7,6 +7,7 @@
 #include "actors/system.hpp"
 #include "protocol/checkpoint.hpp"
 #include "protocol/entry.hpp"
+#include "store_fixture.hpp"
 #include "support.hpp"
 #include "virtual_system.hpp"
 
@@ -64,34 +65,19 @@ struct leader_view {
     }
 };
 
-struct fixture : test::virtual_system {
-    test::temp_dir dir{"replica"};
+struct fixture : test::store_system {
     leader_view leader;
-    std::shared_ptr<storage::ledger_store> store;
-    actors::committer_actor committer;
     actors::replica_actor replica;
 
-    fixture() { start(); }
+    fixture() : store_system("replica") { start(); }
     ~fixture() { stop(); }
     void start(actors::replica_config config = {}) {
-        boot();
-        store = std::shared_ptr<storage::ledger_store>(
-            std::move(*storage::ledger_store::open({dir.path.string()})));
-        committer = sys->spawn(actors::committer, store);
+        open_store();
         config.origin = origin;
         replica = sys->spawn(actors::replica, config, store, leader.log.verifier_key(), committer);
         sched->run();
     }
-    void stop() {
-        if (!sys) return;
-        caf::anon_send_exit(replica, caf::exit_reason::user_shutdown);
-        caf::anon_send_exit(committer, caf::exit_reason::user_shutdown);
-        sched->run();
-        replica = nullptr;
-        committer = nullptr;
-        shut_down();
-        store.reset();
-    }
+    void stop() { close_store(replica); }
     /// Offers a batch; returns the replica's answer: its size, or the error code.
     std::variant<std::uint64_t, std::uint8_t> offer(actors::replicated_batch b) {
         std::variant<std::uint64_t, std::uint8_t> out = std::uint8_t{255};
@@ -229,8 +215,7 @@ struct network {
 
     std::shared_ptr<storage::ledger_store> open_store(const std::string& name) {
         std::filesystem::create_directories(dir / name);
-        auto s = std::shared_ptr<storage::ledger_store>(
-            std::move(*storage::ledger_store::open({(dir / name)})));
+        auto s = test::open_ledger_store(dir / name);
         stores.push_back(s);
         return s;
     }
