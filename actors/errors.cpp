@@ -13,7 +13,11 @@ caf::error make_error(errc code, std::string message) {
                       caf::make_message(std::move(message)));
 }
 
-std::uint8_t code_of(const caf::error& e) { return e.category() == error_category ? e.code() : 0; }
+std::uint8_t code_of(const caf::error& e) {
+    // CAF 0.17 cannot give the category of an empty error.
+    if (!e) return 0;
+    return e.category() == error_category ? e.code() : 0;
+}
 
 std::string message_of(const caf::error& e) {
     if (!e) return "no error";

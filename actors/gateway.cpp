@@ -153,8 +153,12 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
             }
             return out;
         },
-        [self](atoms::status_atom) {
+        [self](atoms::status_atom) -> caf::result<node_status> {
             auto& st = self->state;
+            // Any node of the network may ask (a replica looking for its
+            // leader, a leader for the newest epoch); nobody else.
+            if (auto denied = refuse_sender(self, nullptr, "ask for this node's status"))
+                return denied;
             if (!st.store) return node_status{st.config.node_name, false, st.config.epoch, 0};
             // A replica's epoch grows as it follows new leaders: from its store.
             auto epoch = st.config.leading ? st.config.epoch : storage::stored_epoch(*st.store);

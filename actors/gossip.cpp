@@ -15,9 +15,16 @@ constexpr std::size_t max_items_per_message = 16;
 /// Checkpoint texts remembered as checked (see gossip_state::recently_checked).
 constexpr std::size_t max_recently_checked = 64;
 
+/// One fork, one key: by the two checkpoints' bodies, not their signatures
+/// (else each copy with other cosignatures would be kept, reported and halted
+/// again), in either order.
 std::string evidence_key(const std::string& a, const std::string& b) {
-    auto ha = hex_encode(sha256(byte_view(a)));
-    auto hb = hex_encode(sha256(byte_view(b)));
+    auto body_hash = [](const std::string& signed_text) {
+        auto cp = parse_signed_checkpoint(signed_text);
+        return hex_encode(sha256(byte_view(cp ? cp->body.text() : signed_text)));
+    };
+    auto ha = body_hash(a);
+    auto hb = body_hash(b);
     return ha < hb ? ha + hb : hb + ha;
 }
 
@@ -36,6 +43,10 @@ void accept_evidence(gossip_pointer self, const split_view_evidence& e, split_vi
     r.proof = witness::proof_lines(e.proof);
     if (e.root_at_smaller) r.root_at_smaller = base64_encode(*e.root_at_smaller);
     r.source = source;
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        self->clock().now().time_since_epoch());
+    auto ms = (st.config.unix_offset + now).count();
+    r.observed_unix = ms > 0 ? static_cast<std::uint64_t>(ms) / 1000 : 0;
     st.evidence.push_back(r);
     // Durable, though nothing waits for it: the evidence also lives on in
     // every peer it reaches.

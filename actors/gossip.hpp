@@ -53,6 +53,8 @@ struct gossip_config {
     /// From when (actor clock) it equivocates: the simulator starts mid-run.
     caf::actor_clock::time_point equivocate_from{};
     log::logger_ptr log = log::logger::none(); // peers reached and lost
+    /// Unix time = this offset + the actor clock: when evidence was caught.
+    std::chrono::milliseconds unix_offset{0};
 };
 
 struct gossip_state {

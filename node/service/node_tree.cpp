@@ -290,6 +290,7 @@ status add_gossip_children(node_tree& t, const service_options& options,
     }
     gc.on_evidence = runtime.on_evidence;
     gc.log = runtime.logger;
+    gc.unix_offset = runtime.unix_offset;
     if (options.test_equivocate && net.leading && ledger) {
         gc.equivocate_with = ledger->log;
         gc.equivocate_from = runtime.equivocate_from;

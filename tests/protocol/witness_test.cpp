@@ -5,6 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <vector>
+
 using namespace civic;
 
 TEST_CASE("add-checkpoint bodies parse by the spec's line rules", "[witness]") {
@@ -21,18 +24,24 @@ TEST_CASE("add-checkpoint bodies parse by the spec's line rules", "[witness]") {
 
     CHECK(witness::parse_add_checkpoint("old 0\n\n" + cp));
     CHECK(witness::parse_add_checkpoint("old 18446744073709551615\n\n" + cp));
-    for (const std::string& bad : {
-             "old 01\n\n" + cp,                   // a leading zero
-             "old\n\n" + cp,                      // no size
-             "old -1\n\n" + cp,                   // not a number
-             "old 18446744073709551616\n\n" + cp, // above 2^64 - 1
-             "Old 1\n\n" + cp,                    // the keyword is "old"
-             "old 1\n" + cp,                      // no empty line
-             "old 1\nAAAA\n\n" + cp,              // a proof line that is no 32-byte hash
-             std::string("old 1\n\n"),            // no checkpoint
-             std::string("old 1"),                // no newline at all
-         })
-        CHECK_FALSE(witness::parse_add_checkpoint(bad));
+    struct bad_body {
+        const char* what;
+        std::string body;
+    };
+    for (const auto& bad : std::vector<bad_body>{
+             {"a leading zero", "old 01\n\n" + cp},
+             {"no size", "old\n\n" + cp},
+             {"not a number", "old -1\n\n" + cp},
+             {"above 2^64 - 1", "old 18446744073709551616\n\n" + cp},
+             {"the keyword is \"old\"", "Old 1\n\n" + cp},
+             {"no empty line", "old 1\n" + cp},
+             {"a proof line that is no 32-byte hash", "old 1\nAAAA\n\n" + cp},
+             {"no checkpoint", "old 1\n\n"},
+             {"no newline at all", "old 1"},
+         }) {
+        INFO(bad.what);
+        CHECK_FALSE(witness::parse_add_checkpoint(bad.body));
+    }
     // At most 63 proof lines.
     CHECK(witness::parse_add_checkpoint(witness::serialize({9, std::vector<hash>(63), cp})));
     CHECK_FALSE(witness::parse_add_checkpoint(witness::serialize({9, std::vector<hash>(64), cp})));
@@ -56,8 +65,8 @@ TEST_CASE("only a fork is evidence: a failing proof is the requester's, not the 
     REQUIRE(logs.add(note::format_vkey(log.verifier_key())));
     auto leaves = test::make_leaves(16);
     auto signed_at = [&](std::uint64_t size, std::optional<hash> root = std::nullopt) {
-        checkpoint cp{"example.com/log", size, root ? *root : test::reference_root(leaves, 0, size),
-                      {}};
+        checkpoint cp{
+            "example.com/log", size, root ? *root : test::reference_root(leaves, 0, size), {}};
         return note::serialize({cp.text(), {log.sign(cp.text())}});
     };
     witness::cosigned_state latest{8, test::reference_root(leaves, 0, 8), {}};
