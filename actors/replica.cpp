@@ -2,6 +2,7 @@
 
 #include "actors/errors.hpp"
 #include "actors/registry.hpp"
+#include "protocol/assert.hpp"
 #include "protocol/checkpoint.hpp"
 #include "protocol/entry.hpp"
 
@@ -254,6 +255,7 @@ replica_actor::behavior_type replica(replica_pointer self, replica_config config
                                     {{"epoch", offer.epoch}, {"was", st.epoch}});
                 st.epoch = offer.epoch;
             }
+            CIVIC_ASSERT_EQ(offer.epoch, st.epoch); // older refused, newer adopted above
             if (offer.entries.empty()) return make_error(errc::inconsistent, "an empty batch");
             if (offer.entries.size() > st.config.max_batch_entries)
                 return make_error(errc::overloaded,

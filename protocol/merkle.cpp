@@ -69,6 +69,7 @@ status batch_inclusion::proof(std::uint64_t index, bytes& out) const {
     if (index < begin_ || index >= end_)
         return make_error("leaf " + std::to_string(index) + " is not in the batch [" +
                           std::to_string(begin_) + ", " + std::to_string(end_) + ")");
+    const auto had = out.size();
     for (std::size_t l = 0; l + 1 < levels_.size(); ++l) {
         std::uint64_t sibling = (index >> l) ^ 1;
         std::uint64_t last = (end_ - 1) >> l;
@@ -76,6 +77,8 @@ status batch_inclusion::proof(std::uint64_t index, bytes& out) const {
         const hash& h = sibling == last ? last_[l] : perfect(l, sibling);
         out.insert(out.end(), h.begin(), h.end());
     }
+    // A path has at most one hash per level of a 2^64 tree.
+    CIVIC_ASSERT_LE(out.size() - had, std::size_t{64 * 32});
     return {};
 }
 

@@ -2,6 +2,7 @@
 // range, and inclusion / consistency proof verification.
 #pragma once
 
+#include "protocol/assert.hpp"
 #include "protocol/sha256.hpp"
 
 #include <cstdint>
@@ -60,6 +61,8 @@ public:
         }
         hashes_.push_back(h);
         ++size_;
+        // One node per set bit of the size: what from_hashes checks of input.
+        CIVIC_ASSERT_EQ(hashes_.size(), static_cast<std::size_t>(__builtin_popcountll(size_)));
     }
     void append(const hash& leaf) {
         append(leaf, [](std::uint8_t, std::uint64_t, const hash&) {});

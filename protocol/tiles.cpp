@@ -1,5 +1,7 @@
 #include "protocol/tiles.hpp"
 
+#include "protocol/assert.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -131,16 +133,19 @@ struct placement {
 
 result<placement> place(const node_id& node, std::uint64_t tree_size) {
     if (node.level >= 64 || (node.index + 1) > (tree_size >> node.level))
-        return make_error("subtree " + std::to_string(node.level) + "/" + std::to_string(node.index) +
-                          " is not within tree size " + std::to_string(tree_size));
+        return make_error("subtree " + std::to_string(node.level) + "/" +
+                          std::to_string(node.index) + " is not within tree size " +
+                          std::to_string(tree_size));
     auto tile_level = static_cast<std::uint8_t>(node.level / tile_height);
     unsigned height = node.level % tile_height;
     std::uint64_t first = node.index << height; // index at the tile's level
     return placement{tile_for(tile_level, first, tree_size), first % tile_width, height};
 }
 
-status check_contents(const std::vector<tile_id>& tiles, const std::vector<std::vector<hash>>& contents) {
-    if (contents.size() != tiles.size()) return make_error("tile reader returned the wrong number of tiles");
+status check_contents(const std::vector<tile_id>& tiles,
+                      const std::vector<std::vector<hash>>& contents) {
+    if (contents.size() != tiles.size())
+        return make_error("tile reader returned the wrong number of tiles");
     for (std::size_t i = 0; i < tiles.size(); ++i)
         if (contents[i].size() < tiles[i].width)
             return make_error("tile " + tile_path(tiles[i]) + " is shorter than its width");
@@ -149,7 +154,8 @@ status check_contents(const std::vector<tile_id>& tiles, const std::vector<std::
 
 } // namespace
 
-result<std::vector<hash>> tile_subtrees::read(const std::vector<node_id>& nodes, std::uint64_t tree_size) {
+result<std::vector<hash>> tile_subtrees::read(const std::vector<node_id>& nodes,
+                                              std::uint64_t tree_size) {
     // Which tile (and which run of hashes in it) each node needs; each tile read once.
     std::vector<tile_id> tiles;
     std::vector<std::pair<std::size_t, placement>> places;
@@ -218,6 +224,8 @@ result<std::vector<hash>> hashes_of_ranges(subtree_source& source, std::uint64_t
         nodes.insert(nodes.end(), parts.begin(), parts.end());
     }
     CIVIC_TRY_ASSIGN(subtrees, source.read(nodes, tree_size));
+    // A source answers each node asked, or fails: anything else is its bug.
+    CIVIC_ASSERT_EQ(subtrees.size(), nodes.size());
     std::vector<hash> out;
     out.reserve(ranges.size());
     std::size_t at = 0;
@@ -233,6 +241,7 @@ result<std::vector<hash>> hashes_of_ranges(subtree_source& source, std::uint64_t
 std::vector<range> inclusion_ranges(std::uint64_t index, std::uint64_t size) {
     std::vector<range> out;
     if (index < size) inclusion_path(index, 0, size, out);
+    CIVIC_ASSERT_LE(out.size(), std::size_t{64}); // one sibling per level
     return out;
 }
 
@@ -257,21 +266,24 @@ std::vector<range> consistency_ranges(std::uint64_t old_size, std::uint64_t new_
             complete = false;
         }
     }
+    CIVIC_ASSERT_LE(top_down.size(), std::size_t{128}); // RFC 9162: at most 2 per level
     return std::vector<range>(top_down.rbegin(), top_down.rend());
 }
 
 result<hash> root_at(subtree_source& source, std::uint64_t tree_size, std::uint64_t size) {
     if (size > tree_size)
-        return make_error("size " + std::to_string(size) + " is beyond tree size " + std::to_string(tree_size));
+        return make_error("size " + std::to_string(size) + " is beyond tree size " +
+                          std::to_string(tree_size));
     if (size == 0) return merkle::empty_root();
     CIVIC_TRY_ASSIGN(hashes, hashes_of_ranges(source, tree_size, {{0, size}}));
     return hashes[0];
 }
 
-result<std::vector<hash>> inclusion_proof(subtree_source& source, std::uint64_t index, std::uint64_t size) {
+result<std::vector<hash>> inclusion_proof(subtree_source& source, std::uint64_t index,
+                                          std::uint64_t size) {
     if (index >= size)
-        return make_error("inclusion proof: index " + std::to_string(index) + " is not below size " +
-                          std::to_string(size));
+        return make_error("inclusion proof: index " + std::to_string(index) +
+                          " is not below size " + std::to_string(size));
     return hashes_of_ranges(source, size, inclusion_ranges(index, size));
 }
 
@@ -288,7 +300,8 @@ result<hash> root_at(const tile_reader& reader, std::uint64_t tree_size, std::ui
     return root_at(source, tree_size, size);
 }
 
-result<std::vector<hash>> inclusion_proof(const tile_reader& reader, std::uint64_t index, std::uint64_t size) {
+result<std::vector<hash>> inclusion_proof(const tile_reader& reader, std::uint64_t index,
+                                          std::uint64_t size) {
     tile_subtrees source(reader);
     return inclusion_proof(source, index, size);
 }
@@ -302,7 +315,8 @@ result<std::vector<hash>> consistency_proof(const tile_reader& reader, std::uint
 tile_cache::tile_cache(const tile_reader& reader, std::size_t capacity)
     : reader_(reader), capacity_(std::max<std::size_t>(capacity, 1)) {}
 
-result<std::vector<hash>> tile_cache::read(const std::vector<node_id>& nodes, std::uint64_t tree_size) {
+result<std::vector<hash>> tile_cache::read(const std::vector<node_id>& nodes,
+                                           std::uint64_t tree_size) {
     // First pass: place every node and read the tiles that are not cached, in one call.
     std::vector<placement> places;
     places.reserve(nodes.size());
@@ -310,7 +324,8 @@ result<std::vector<hash>> tile_cache::read(const std::vector<node_id>& nodes, st
     for (const auto& node : nodes) {
         CIVIC_TRY_ASSIGN(p, place(node, tree_size));
         if (tiles_.count(key{p.tile.level, p.tile.index, p.tile.width}) == 0) {
-            if (std::find(missing.begin(), missing.end(), p.tile) == missing.end()) missing.push_back(p.tile);
+            if (std::find(missing.begin(), missing.end(), p.tile) == missing.end())
+                missing.push_back(p.tile);
         } else {
             ++hits_;
         }

@@ -8,8 +8,6 @@
 #include <string>
 #include <string_view>
 
-using civic::fuzz::fail;
-
 namespace {
 
 std::string lowercase(std::string_view s) {
@@ -27,37 +25,41 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     // Strict base64: every accepted encoding is the canonical one.
     if (auto decoded = civic::base64_decode(text)) {
-        if (civic::base64_encode(*decoded) != text) fail("base64_encode(base64_decode(x)) != x");
+        if (civic::base64_encode(*decoded) != text)
+            CIVIC_FUZZ_FAIL("base64_encode(base64_decode(x)) != x");
     }
     // And every encoding decodes back.
     {
         std::string encoded = civic::base64_encode(raw);
         auto decoded = civic::base64_decode(encoded);
-        if (!decoded || !civic::equal(*decoded, raw)) fail("base64_decode(base64_encode(x)) != x");
+        if (!decoded || !civic::equal(*decoded, raw))
+            CIVIC_FUZZ_FAIL("base64_decode(base64_encode(x)) != x");
     }
     if (auto fixed = civic::base64_decode_fixed<32>(text)) {
         if (civic::base64_encode(*fixed) != text)
-            fail("base64_decode_fixed<32> accepted a non-canonical input");
+            CIVIC_FUZZ_FAIL("base64_decode_fixed<32> accepted a non-canonical input");
     }
 
     if (auto decoded = civic::hex_decode(text)) {
         if (civic::hex_encode(*decoded) != lowercase(text))
-            fail("hex_encode(hex_decode(x)) != lower(x)");
+            CIVIC_FUZZ_FAIL("hex_encode(hex_decode(x)) != lower(x)");
     }
     {
         auto decoded = civic::hex_decode(civic::hex_encode(raw));
-        if (!decoded || !civic::equal(*decoded, raw)) fail("hex_decode(hex_encode(x)) != x");
+        if (!decoded || !civic::equal(*decoded, raw))
+            CIVIC_FUZZ_FAIL("hex_decode(hex_encode(x)) != x");
     }
 
     if (auto v = civic::parse_decimal(text)) {
-        if (std::to_string(*v) != text) fail("parse_decimal accepted a non-canonical number");
+        if (std::to_string(*v) != text)
+            CIVIC_FUZZ_FAIL("parse_decimal accepted a non-canonical number");
     }
     if (size >= 8) {
         std::uint64_t max = civic::get_u64_be(data);
         if (auto v = civic::parse_decimal(text.substr(8), max)) {
-            if (*v > max) fail("parse_decimal exceeded its maximum");
+            if (*v > max) CIVIC_FUZZ_FAIL("parse_decimal exceeded its maximum");
             if (std::to_string(*v) != text.substr(8))
-                fail("parse_decimal (with max) not canonical");
+                CIVIC_FUZZ_FAIL("parse_decimal (with max) not canonical");
         }
     }
     return 0;

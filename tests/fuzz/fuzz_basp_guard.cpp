@@ -8,8 +8,6 @@
 #include <cstdint>
 #include <string>
 
-using civic::fuzz::fail;
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     const std::size_t piece = 1 + data[0] % 64;
@@ -35,16 +33,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto n = size - at < piece ? size - at : piece;
         cut_ok = cut.feed(data + at, n, cut_out).ok();
     }
-    if (whole_ok != cut_ok) fail("the verdict depends on how the stream is cut");
-    if (whole.peer_node() != cut.peer_node()) fail("the node found depends on the cut");
-    if (whole_ok && whole_out != cut_out) fail("what passes depends on how the stream is cut");
-    if (whole_out.size() > size) fail("more bytes out than in");
+    if (whole_ok != cut_ok) CIVIC_FUZZ_FAIL("the verdict depends on how the stream is cut");
+    if (whole.peer_node() != cut.peer_node()) CIVIC_FUZZ_FAIL("the node found depends on the cut");
+    if (whole_ok && whole_out != cut_out)
+        CIVIC_FUZZ_FAIL("what passes depends on how the stream is cut");
+    if (whole_out.size() > size) CIVIC_FUZZ_FAIL("more bytes out than in");
     if (whole_watch.pending() > civic::basp::outgoing_watch::max_pending)
-        fail("the watch keeps more requests than its bound");
+        CIVIC_FUZZ_FAIL("the watch keeps more requests than its bound");
     if (whole.peer_node() && whole.peer_node()->size() != civic::basp::node_id_size)
-        fail("a node id of the wrong size");
+        CIVIC_FUZZ_FAIL("a node id of the wrong size");
     std::string after;
     if (!whole_ok && (whole.feed(data, size, after).ok() || !after.empty()))
-        fail("a failed guard passed later bytes");
+        CIVIC_FUZZ_FAIL("a failed guard passed later bytes");
     return 0;
 }

@@ -10,7 +10,6 @@
 #include <string_view>
 #include <vector>
 
-using civic::fuzz::fail;
 using civic::fuzz::fixed_verifier;
 
 namespace {
@@ -29,11 +28,11 @@ const fixed_verifiers& verifiers() {
 }
 
 void check_body(const civic::checkpoint& cp) {
-    if (cp.origin.empty()) fail("empty origin accepted");
+    if (cp.origin.empty()) CIVIC_FUZZ_FAIL("empty origin accepted");
     if (cp.extensions.size() > civic::max_checkpoint_extensions)
-        fail("too many extensions accepted");
+        CIVIC_FUZZ_FAIL("too many extensions accepted");
     for (const auto& ext : cp.extensions)
-        if (ext.empty()) fail("empty extension accepted");
+        if (ext.empty()) CIVIC_FUZZ_FAIL("empty extension accepted");
 }
 
 } // namespace
@@ -43,19 +42,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     if (auto sc = civic::parse_signed_checkpoint(input)) {
         check_body(sc->body);
-        if (sc->body.text() != sc->signed_note.text) fail("checkpoint text() != note text");
+        if (sc->body.text() != sc->signed_note.text)
+            CIVIC_FUZZ_FAIL("checkpoint text() != note text");
         if (civic::note::serialize(sc->signed_note) != input)
-            fail("signed checkpoint does not round-trip");
+            CIVIC_FUZZ_FAIL("signed checkpoint does not round-trip");
         auto body = civic::parse_checkpoint(sc->signed_note.text);
         if (!body || !(*body == sc->body))
-            fail("parse_checkpoint disagrees with parse_signed_checkpoint");
+            CIVIC_FUZZ_FAIL("parse_checkpoint disagrees with parse_signed_checkpoint");
         auto opened = civic::note::open(sc->signed_note, verifiers().list);
-        if (opened && opened->signed_by.empty()) fail("open succeeded with no signer");
+        if (opened && opened->signed_by.empty()) CIVIC_FUZZ_FAIL("open succeeded with no signer");
     }
 
     if (auto cp = civic::parse_checkpoint(input)) {
         check_body(*cp);
-        if (cp->text() != input) fail("parse_checkpoint(input).text() != input");
+        if (cp->text() != input) CIVIC_FUZZ_FAIL("parse_checkpoint(input).text() != input");
     }
     return 0;
 }

@@ -9,17 +9,15 @@
 #include <memory>
 #include <string>
 
-using civic::fuzz::fail;
-
 namespace {
 
 const civic::note::verifier& witness() {
     static const std::unique_ptr<civic::note::verifier> v = [] {
         auto key = civic::note::parse_vkey(
             "witness.civic.example/w1+95d3e18d+BKCapfR6Z1mAL/lV+NwtKhSlyZ0jvpf4ZBJ/+Tg0VaTw");
-        if (!key) fail("fixed vkey does not parse");
+        if (!key) CIVIC_FUZZ_FAIL("fixed vkey does not parse");
         auto made = civic::note::make_verifier(*key);
-        if (!made) fail("fixed vkey has no verifier");
+        if (!made) CIVIC_FUZZ_FAIL("fixed vkey has no verifier");
         return std::move(*made);
     }();
     return *v;
@@ -36,15 +34,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bool verified = witness().verify(checkpoint_text, input);
     auto ts = civic::cosignature::decode(input);
     if (!ts) {
-        if (verified) fail("verifier accepted a signature that does not decode");
+        if (verified) CIVIC_FUZZ_FAIL("verifier accepted a signature that does not decode");
         return 0;
     }
-    if (size != civic::cosignature::timestamped_signature_size) fail("wrong size accepted");
+    if (size != civic::cosignature::timestamped_signature_size)
+        CIVIC_FUZZ_FAIL("wrong size accepted");
     if (ts->timestamp > civic::cosignature::max_timestamp)
-        fail("timestamp above 2^63 - 1 accepted");
-    if (!civic::equal(civic::cosignature::encode(*ts), input)) fail("encode(decode(x)) != x");
+        CIVIC_FUZZ_FAIL("timestamp above 2^63 - 1 accepted");
+    if (!civic::equal(civic::cosignature::encode(*ts), input))
+        CIVIC_FUZZ_FAIL("encode(decode(x)) != x");
     std::string message = civic::cosignature::signed_message(checkpoint_text, ts->timestamp);
     std::string prefix = "cosignature/v1\ntime " + std::to_string(ts->timestamp) + "\n";
-    if (message != prefix + std::string(checkpoint_text)) fail("signed_message has the wrong form");
+    if (message != prefix + std::string(checkpoint_text))
+        CIVIC_FUZZ_FAIL("signed_message has the wrong form");
     return 0;
 }

@@ -13,8 +13,6 @@
 #include <cstdio>
 #include <vector>
 
-using civic::fuzz::fail;
-
 namespace {
 
 namespace merkle = civic::merkle;
@@ -40,7 +38,7 @@ struct reference_tree {
             range.append(leaves.back());
             roots.push_back(range.root());
         }
-        if (tree.root() != roots.back()) fail("memory_tiles and compact_range disagree");
+        if (tree.root() != roots.back()) CIVIC_FUZZ_FAIL("memory_tiles and compact_range disagree");
     }
 };
 
@@ -84,8 +82,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::copy(leaf.begin(), leaf.end(), leaf_copy.begin());
         auto implied = merkle::root_from_inclusion(index, tree_size, leaf_copy, proof);
         if (implied && root.size() == 32 && incl_ok != same(root, *implied))
-            fail("verify_inclusion disagrees with root_from_inclusion");
-        if (!implied && incl_ok) fail("verify_inclusion accepted a proof of the wrong shape");
+            CIVIC_FUZZ_FAIL("verify_inclusion disagrees with root_from_inclusion");
+        if (!implied && incl_ok)
+            CIVIC_FUZZ_FAIL("verify_inclusion accepted a proof of the wrong shape");
     }
     if (auto range = merkle::compact_range::from_hashes(tree_size, proof)) (void)range->root();
 
@@ -93,37 +92,38 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto& ref = reference();
     if (index < tree_size && tree_size <= tree_leaves) {
         auto real = tiles::inclusion_proof(ref.tree, index, tree_size);
-        if (!real) fail("inclusion_proof failed on the reference tree");
+        if (!real) CIVIC_FUZZ_FAIL("inclusion_proof failed on the reference tree");
         auto r = tiles::root_at(ref.tree, tree_leaves, tree_size);
-        if (!r || *r != ref.roots[tree_size]) fail("root_at disagrees with compact_range");
+        if (!r || *r != ref.roots[tree_size])
+            CIVIC_FUZZ_FAIL("root_at disagrees with compact_range");
         if (!merkle::verify_inclusion(index, tree_size, ref.leaves[index], *real,
                                       ref.roots[tree_size]))
-            fail("real inclusion proof does not verify");
+            CIVIC_FUZZ_FAIL("real inclusion proof does not verify");
         if (merkle::verify_inclusion(index, tree_size, ref.leaves[index], proof,
                                      ref.roots[tree_size]) &&
             proof != *real)
-            fail("a forged inclusion proof verifies");
+            CIVIC_FUZZ_FAIL("a forged inclusion proof verifies");
         if (incl_ok && same(root, ref.roots[tree_size]) &&
             (!same(leaf, ref.leaves[index]) || proof != *real))
-            fail("inclusion verified for the wrong leaf or proof");
+            CIVIC_FUZZ_FAIL("inclusion verified for the wrong leaf or proof");
     }
     if (index > 0 && index <= tree_size && tree_size <= tree_leaves) {
         auto real = tiles::consistency_proof(ref.tree, index, tree_size);
-        if (!real) fail("consistency_proof failed on the reference tree");
+        if (!real) CIVIC_FUZZ_FAIL("consistency_proof failed on the reference tree");
         const hash& old_root = ref.roots[index];
         const hash& new_root = ref.roots[tree_size];
         if (!merkle::verify_consistency(index, tree_size, *real, old_root, new_root))
-            fail("real consistency proof does not verify");
+            CIVIC_FUZZ_FAIL("real consistency proof does not verify");
         if (merkle::verify_consistency(index, tree_size, proof, old_root, new_root) &&
             proof != *real)
-            fail("a forged consistency proof verifies");
+            CIVIC_FUZZ_FAIL("a forged consistency proof verifies");
         // Not checked: that the real old root only extends to the real new root. A
         // consistency proof binds the new root to the old one, not to our leaves:
         // any tree of the same shape that extends the old one verifies (a proof
         // for 100 -> 300 also verifies as 100 -> 332, say). The reverse holds,
         // since every proof hash goes into the new root.
         if (cons_ok && same(root, new_root) && !same(leaf, old_root))
-            fail("consistency verified from a wrong old root to the real new root");
+            CIVIC_FUZZ_FAIL("consistency verified from a wrong old root to the real new root");
     }
     return 0;
 }

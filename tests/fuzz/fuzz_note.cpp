@@ -9,7 +9,6 @@
 #include <string_view>
 #include <vector>
 
-using civic::fuzz::fail;
 using civic::fuzz::fixed_verifier;
 
 namespace {
@@ -36,24 +35,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto parsed = civic::note::parse(input);
     if (!parsed) return 0;
     const civic::note::note& n = *parsed;
-    if (civic::note::serialize(n) != input) fail("serialize(parse(input)) != input");
-    if (!civic::note::check_text(n.text)) fail("parsed note text fails check_text");
+    if (civic::note::serialize(n) != input) CIVIC_FUZZ_FAIL("serialize(parse(input)) != input");
+    if (!civic::note::check_text(n.text)) CIVIC_FUZZ_FAIL("parsed note text fails check_text");
     if (n.signatures.empty() || n.signatures.size() > civic::note::max_signatures)
-        fail("signature count out of range");
+        CIVIC_FUZZ_FAIL("signature count out of range");
     for (const auto& sig : n.signatures)
         if (!civic::note::valid_key_name(sig.name) || sig.data.empty())
-            fail("bad signature accepted");
+            CIVIC_FUZZ_FAIL("bad signature accepted");
 
     auto opened = civic::note::open(std::move(*parsed), known);
     if (opened) {
         const auto& by = opened->signed_by;
-        if (by.empty()) fail("open succeeded with no signer");
+        if (by.empty()) CIVIC_FUZZ_FAIL("open succeeded with no signer");
         for (std::size_t i = 0; i < by.size(); ++i) {
-            if (by[i] >= known.size()) fail("signed_by index out of range");
-            if (i > 0 && by[i] <= by[i - 1]) fail("signed_by not ascending and unique");
+            if (by[i] >= known.size()) CIVIC_FUZZ_FAIL("signed_by index out of range");
+            if (i > 0 && by[i] <= by[i - 1]) CIVIC_FUZZ_FAIL("signed_by not ascending and unique");
         }
         if (civic::note::serialize(opened->content) != input)
-            fail("opened note differs from input");
+            CIVIC_FUZZ_FAIL("opened note differs from input");
     }
     return 0;
 }

@@ -9,8 +9,6 @@
 #include <string_view>
 #include <vector>
 
-using civic::fuzz::fail;
-
 namespace {
 
 // Signed by log.civic.example/fuzz (seed 0x11 * 32) and cosigned by
@@ -32,25 +30,27 @@ constexpr std::string_view fixed_checkpoint =
 void check_structure(const civic::policy& p) {
     using kind = civic::policy::quorum_kind;
     if (p.quorum == kind::witness && p.quorum_index >= p.witnesses.size())
-        fail("quorum witness out of range");
+        CIVIC_FUZZ_FAIL("quorum witness out of range");
     if (p.quorum == kind::group && p.quorum_index >= p.groups.size())
-        fail("quorum group out of range");
+        CIVIC_FUZZ_FAIL("quorum group out of range");
     for (std::size_t g = 0; g < p.groups.size(); ++g) {
         const auto& group = p.groups[g];
-        if (group.members.empty()) fail("empty group accepted");
+        if (group.members.empty()) CIVIC_FUZZ_FAIL("empty group accepted");
         if (group.threshold < 1 || group.threshold > group.members.size())
-            fail("threshold out of range");
+            CIVIC_FUZZ_FAIL("threshold out of range");
         for (const auto& m : group.members) {
-            if (m.is_group && m.index >= g) fail("group refers to itself or a later group");
+            if (m.is_group && m.index >= g)
+                CIVIC_FUZZ_FAIL("group refers to itself or a later group");
             if (!m.is_group && m.index >= p.witnesses.size())
-                fail("group member witness out of range");
+                CIVIC_FUZZ_FAIL("group member witness out of range");
         }
     }
     for (const auto& l : p.logs)
-        if (l.key.type != civic::note::type_ed25519) fail("log key with wrong type accepted");
+        if (l.key.type != civic::note::type_ed25519)
+            CIVIC_FUZZ_FAIL("log key with wrong type accepted");
     for (const auto& w : p.witnesses)
         if (w.key.type != civic::note::type_cosignature_v1)
-            fail("witness key with wrong type accepted");
+            CIVIC_FUZZ_FAIL("witness key with wrong type accepted");
 }
 
 } // namespace
@@ -64,18 +64,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool none = p->quorum == civic::policy::quorum_kind::none;
     const std::size_t n = p->witnesses.size();
     if (!p->quorum_met(std::vector<bool>(n, true)))
-        fail("quorum not met when every witness cosigned");
-    if (p->quorum_met(std::vector<bool>(n, false)) != none) fail("quorum met with no cosignature");
+        CIVIC_FUZZ_FAIL("quorum not met when every witness cosigned");
+    if (p->quorum_met(std::vector<bool>(n, false)) != none)
+        CIVIC_FUZZ_FAIL("quorum met with no cosignature");
     if (p->quorum_met(std::vector<bool>()) != none)
-        fail("quorum met with an empty cosigner vector");
+        CIVIC_FUZZ_FAIL("quorum met with an empty cosigner vector");
 
     auto verifier = civic::policy_verifier::make(*p);
-    if (!verifier) fail("policy_verifier::make rejects a parsed policy");
+    if (!verifier) CIVIC_FUZZ_FAIL("policy_verifier::make rejects a parsed policy");
     auto verdict = verifier->verify(fixed_checkpoint);
     if (verdict) {
-        if (verdict->log >= p->logs.size()) fail("verdict log out of range");
-        if (verdict->witnesses.size() > n) fail("more verified witnesses than the policy has");
-        if (none && !verdict->quorum) fail("quorum none but verdict says not met");
+        if (verdict->log >= p->logs.size()) CIVIC_FUZZ_FAIL("verdict log out of range");
+        if (verdict->witnesses.size() > n)
+            CIVIC_FUZZ_FAIL("more verified witnesses than the policy has");
+        if (none && !verdict->quorum) CIVIC_FUZZ_FAIL("quorum none but verdict says not met");
     }
     return 0;
 }

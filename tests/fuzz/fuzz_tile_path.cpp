@@ -9,20 +9,18 @@
 #include <string>
 #include <string_view>
 
-using civic::fuzz::fail;
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     namespace tiles = civic::tiles;
     std::string_view path(reinterpret_cast<const char*>(data), size);
 
     if (auto req = tiles::parse_tile_path(path)) {
         const auto& t = req->tile;
-        if (t.level > tiles::max_tile_level) fail("tile level above 63 accepted");
-        if (t.width < 1 || t.width > tiles::tile_width) fail("tile width out of range");
-        if (req->entries && t.level != 0) fail("entry bundle with non-zero level");
+        if (t.level > tiles::max_tile_level) CIVIC_FUZZ_FAIL("tile level above 63 accepted");
+        if (t.width < 1 || t.width > tiles::tile_width) CIVIC_FUZZ_FAIL("tile width out of range");
+        if (req->entries && t.level != 0) CIVIC_FUZZ_FAIL("entry bundle with non-zero level");
         std::string again =
             req->entries ? tiles::entries_path(t.index, t.width) : tiles::tile_path(t);
-        if (again != path) fail("regenerated tile path differs from the parsed one");
+        if (again != path) CIVIC_FUZZ_FAIL("regenerated tile path differs from the parsed one");
     }
 
     // Reverse direction, from the first 11 bytes as (level, index, width).
@@ -32,10 +30,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         t.index = civic::get_u64_be(data + 1);
         t.width = static_cast<std::uint16_t>(1 + civic::get_u16_be(data + 9) % tiles::tile_width);
         auto req = tiles::parse_tile_path(tiles::tile_path(t));
-        if (!req || req->entries || !(req->tile == t)) fail("tile_path does not parse back");
+        if (!req || req->entries || !(req->tile == t))
+            CIVIC_FUZZ_FAIL("tile_path does not parse back");
         auto ent = tiles::parse_tile_path(tiles::entries_path(t.index, t.width));
         if (!ent || !ent->entries || ent->tile.index != t.index || ent->tile.width != t.width)
-            fail("entries_path does not parse back");
+            CIVIC_FUZZ_FAIL("entries_path does not parse back");
     }
     return 0;
 }
