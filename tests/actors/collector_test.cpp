@@ -22,7 +22,7 @@
 using namespace civic;
 using namespace std::chrono_literals;
 
-namespace {
+namespace civic_collector_test {
 
 const std::string origin = "collector.test/log";
 
@@ -203,8 +203,6 @@ struct fixture : test::store_system {
     }
 };
 
-} // namespace
-
 TEST_CASE("collector: publishes at the k-th fastest witness, keeps late cosignatures within "
           "its grace, and goes on from each witness's size",
           "[actors][collector]") {
@@ -269,3 +267,5 @@ TEST_CASE("collector: without a quorum it publishes what it has and says so",
     REQUIRE(verdict);
     CHECK_FALSE(verdict->quorum);
 }
+
+} // namespace civic_collector_test

@@ -22,7 +22,7 @@
 using namespace civic;
 using namespace std::chrono_literals;
 
-namespace {
+namespace civic_gateway_test {
 
 const std::string origin = "gateway.test/log";
 constexpr std::uint64_t stored_entries = 300; // a full entry tile and a partial one
@@ -224,8 +224,6 @@ void check_let_through(const test::reply<T>& r) {
     INFO(actors::message_of(r.error));
     CHECK(r.value);
 }
-
-} // namespace
 
 TEST_CASE("gateway: a leader hands joins to its ledger, signs whose token may sign for the "
           "identity to its signer, cosign requests to its witness and gossip to its gossip actor",
@@ -465,3 +463,5 @@ TEST_CASE("gateway: a status request from a node no connection named is refused 
     check_refused(f.status(other_node(4)), actors::errc::forbidden,
                   "from a node no authenticated connection named");
 }
+
+} // namespace civic_gateway_test

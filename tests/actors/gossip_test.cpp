@@ -22,7 +22,7 @@
 using namespace civic;
 using namespace std::chrono_literals;
 
-namespace {
+namespace civic_gossip_test {
 
 const std::string origin = "gossip.test/log";
 
@@ -208,8 +208,6 @@ actors::gossip_evidence evidence_of(const std::string& ours, const std::string& 
         g.proof.insert(g.proof.end(), h.begin(), h.end());
     return g;
 }
-
-} // namespace
 
 TEST_CASE("gossip: a peer that shows another root at the size in its view is caught: the "
           "evidence is kept durably, reported, gossiped on, and the node's witness halts",
@@ -613,3 +611,5 @@ TEST_CASE("gossip: the evidence it keeps says when this node caught it", "[actor
     REQUIRE(stored->size() == 1);
     CHECK((*stored)[0].observed_unix == f.reported[0].observed_unix);
 }
+
+} // namespace civic_gossip_test

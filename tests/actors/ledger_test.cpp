@@ -25,7 +25,7 @@ using namespace civic;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-namespace {
+namespace civic_ledger_test {
 
 const std::string origin = "ledger.test/log";
 
@@ -126,8 +126,6 @@ void check_receipt(const outcome& o, const entry& e, const note::ed25519_signer&
                                    proof, cp->body.root)
               .ok());
 }
-
-} // namespace
 
 TEST_CASE("ledger: entries are acknowledged durable and in order with proofs, and arrivals during "
           "a commit share a batch",
@@ -679,3 +677,5 @@ TEST_CASE("bridge: each request ends exactly once, by its answer or by the bridg
     caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(hung, caf::exit_reason::user_shutdown);
 }
+
+} // namespace civic_ledger_test

@@ -13,7 +13,7 @@
 
 using namespace civic;
 
-namespace {
+namespace civic_peer_directory_test {
 
 std::uint64_t big_endian(const std::string& bytes, std::size_t at, std::size_t n) {
     std::uint64_t v = 0;
@@ -21,8 +21,6 @@ std::uint64_t big_endian(const std::string& bytes, std::size_t at, std::size_t n
         v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
     return v;
 }
-
-} // namespace
 
 TEST_CASE("peer directory: a CAF node id serializes as the BASP guard reads it",
           "[actors][basp][hardening]") {
@@ -77,3 +75,5 @@ TEST_CASE("peer directory: the sender check passes this node's actors and, witho
     CHECK(actors::sender_refusal(&peers, nullptr, sys.node(), &leaders, "offer") ==
           "an anonymous offer is refused");
 }
+
+} // namespace civic_peer_directory_test

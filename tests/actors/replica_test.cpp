@@ -22,7 +22,7 @@
 using namespace civic;
 using namespace std::chrono_literals;
 
-namespace {
+namespace civic_replica_test {
 
 const std::string origin = "replica.test/log";
 
@@ -92,8 +92,6 @@ struct fixture : test::store_system {
 };
 
 std::uint8_t code(actors::errc e) { return static_cast<std::uint8_t>(e); }
-
-} // namespace
 
 TEST_CASE("replica: accepts batches that make the signed tree, in order, durably",
           "[actors][replica]") {
@@ -198,8 +196,6 @@ TEST_CASE("replica: refuses every batch that does not make the signed tree, and 
     CHECK(f.store->stored_size() == 9);
 }
 
-namespace {
-
 /// A leader's ledger and replicas, each with its own store, in one deterministic system.
 struct network {
     test::temp_dir dir{"replication"};
@@ -293,8 +289,6 @@ bool all(const std::vector<std::shared_ptr<bool>>& flags) {
 bool none(const std::vector<std::shared_ptr<bool>>& flags) {
     return std::none_of(flags.begin(), flags.end(), [](const auto& f) { return *f; });
 }
-
-} // namespace
 
 TEST_CASE("ledger and replicas: appends are answered once enough replicas hold them, a leader "
           "without them cuts no batch, and a late replica catches up from the store",
@@ -437,3 +431,5 @@ TEST_CASE("replica: a full disk refuses batches without a restart, and it takes 
     CHECK(**f.store->latest_checkpoint() == refused.checkpoint);
     CHECK(f.offer(f.leader.batch(1)) == answer{std::uint64_t{8}});
 }
+
+} // namespace civic_replica_test

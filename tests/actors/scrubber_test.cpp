@@ -13,7 +13,7 @@
 using namespace civic;
 using namespace std::chrono_literals;
 
-namespace {
+namespace civic_scrubber_test {
 
 const std::string origin = "scrubber.test/log";
 constexpr std::uint64_t stored_entries = 4 * 256 + 100; // four full entry tiles and a partial one
@@ -114,8 +114,6 @@ struct fixture : test::virtual_system {
         return out;
     }
 };
-
-} // namespace
 
 TEST_CASE("scrubber: one entry tile per step, at most its rate, and a pass per interval",
           "[actors][scrubber]") {
@@ -230,8 +228,6 @@ TEST_CASE("scrubber: finds a changed entry and a changed tile, remembers them fo
     CHECK(s.healed == 1);
 }
 
-namespace {
-
 /// Stands in for a replica's uplink: answers `fetch` with what `copy` holds.
 caf::behavior fake_uplink(caf::event_based_actor*, std::shared_ptr<std::vector<bytes>> copy,
                           std::shared_ptr<int> asked) {
@@ -246,8 +242,6 @@ caf::behavior fake_uplink(caf::event_based_actor*, std::shared_ptr<std::vector<b
         },
     };
 }
-
-} // namespace
 
 TEST_CASE("scrubber: a replica heals damaged entries from its leader's copy, only with entries "
           "that make its own tree, retrying with backoff",
@@ -288,3 +282,5 @@ TEST_CASE("scrubber: a replica heals damaged entries from its leader's copy, onl
     REQUIRE(tree.ok());
     CHECK(storage::audit_tree(*f.store, *tree).ok());
 }
+
+} // namespace civic_scrubber_test

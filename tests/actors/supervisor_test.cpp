@@ -13,7 +13,7 @@
 using namespace civic;
 using namespace std::chrono_literals;
 
-namespace {
+namespace civic_supervisor_test {
 
 struct fixture {
     actors::system_config cfg{actors::system_options{true}};
@@ -43,8 +43,6 @@ struct fixture {
         return out;
     }
 };
-
-} // namespace
 
 TEST_CASE("supervisor: restarts a crashed child, which dependents find again by name, and "
           "escalates past the restart limit",
@@ -169,3 +167,5 @@ TEST_CASE("supervisor: rest-for-one restarts the children started after a crashe
     caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
     f.sched.run();
 }
+
+} // namespace civic_supervisor_test

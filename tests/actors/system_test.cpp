@@ -20,7 +20,7 @@
 using namespace civic;
 using namespace std::chrono_literals;
 
-namespace {
+namespace civic_system_test {
 
 /// The names of the types of our block that the system cannot make from their
 /// name, as a peer's message is read: empty when every one is registered.
@@ -32,8 +32,6 @@ std::vector<std::string> unregistered(const caf::actor_system& sys, std::index_s
         if (!sys.types().make_value(name)) out.push_back(name);
     return out;
 }
-
-} // namespace
 
 TEST_CASE("system config: every type of our type ID block is registered and a message of them "
           "survives the wire format",
@@ -131,3 +129,5 @@ TEST_CASE("system config: with a CA, the TLS module is loaded with the node's ce
     caf::actor_system sys(cfg);
     CHECK(sys.has_openssl_manager());
 }
+
+} // namespace civic_system_test

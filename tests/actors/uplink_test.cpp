@@ -18,7 +18,7 @@
 using namespace civic;
 using namespace std::chrono_literals;
 
-namespace {
+namespace civic_uplink_test {
 
 /// A node's gateway, as far as the uplink uses it: its status, the joins and
 /// forwarded signs it got, and how it answers them.
@@ -132,8 +132,6 @@ struct fixture : test::virtual_system {
         return send_request<actors::append_receipt>(uplink, atoms::sign_atom_v, fs);
     }
 };
-
-} // namespace
 
 TEST_CASE("uplink: joins the candidate that leads under the newest epoch, passing over replicas "
           "and deposed leaders, and polls the leader's size",
@@ -394,3 +392,5 @@ TEST_CASE("uplink: a fetch goes to the leader's gateway while joined, and is ref
     CHECK(fetched.value->first_index == 3);
     CHECK(fetched.value->entries == std::vector<bytes>{bytes{3}, bytes{4}});
 }
+
+} // namespace civic_uplink_test

@@ -18,7 +18,7 @@
 using namespace civic;
 using namespace std::chrono_literals;
 
-namespace {
+namespace civic_witness_test {
 
 const std::string origin = "witness.test/log";
 
@@ -86,8 +86,6 @@ struct fixture : test::virtual_system {
         return *out;
     }
 };
-
-} // namespace
 
 TEST_CASE("witness actor: requests queued behind a commit are decided in order, as one round",
           "[actors][witness]") {
@@ -194,3 +192,5 @@ TEST_CASE("witness actor: after a full disk it cosigns again by itself",
     CHECK(f.send_all({f.request(10, 16)})[0].status == 200);
     CHECK(f.store->states()->at(origin).size == 16);
 }
+
+} // namespace civic_witness_test
