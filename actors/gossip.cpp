@@ -244,7 +244,10 @@ void tick(gossip_pointer self) {
                 connect_link(self, gossip_links, st.config.timing, i, [](std::size_t) {});
             continue;
         }
-        if (sent++ >= st.config.fanout) break;
+        // Past the fanout, connected links wait for a later round; the loop
+        // goes on so that links further on still reconnect when due.
+        if (sent >= st.config.fanout) continue;
+        ++sent;
         self->request(l.gateway, st.config.exchange_timeout, atoms::gossip_atom_v,
                       outgoing(st, l.endpoint.name))
             .then(

@@ -90,7 +90,11 @@ caf::result<append_receipt> forward_sign(uplink_pointer self, forwarded_sign& fs
         self->state.forwards.erase(it);
         p.deliver(std::move(outcome));
     };
-    self->request(st.leader, caf::infinite, atoms::sign_atom_v, std::move(fs))
+    // The forward's own deadline bounds CAF's handler too: with an infinite one,
+    // a leader that stays connected but never answers would leave one handler
+    // per expired forward, beyond max_forwards (expire_forwards answers first).
+    self->request(st.leader, st.config.forward_timeout + std::chrono::milliseconds(1),
+                  atoms::sign_atom_v, std::move(fs))
         .then([settle](append_receipt& r) { settle(std::move(r)); },
               [settle](caf::error& e) { settle(std::move(e)); });
     schedule_expiry(self);

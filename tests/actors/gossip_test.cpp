@@ -580,6 +580,29 @@ TEST_CASE("gossip: every period it exchanges its view with `fanout` of its peers
     CHECK(f.status().failures == asked);
 }
 
+TEST_CASE("gossip: a peer that is down is tried again every round it is due, wherever the "
+          "shuffle puts it after the fanout's exchanges",
+          "[actors][gossip]") {
+    // The round used to stop at the fanout: a down peer drawn after it waited
+    // for a round that drew it earlier.
+    fixture f;
+    f.add_peer("p1", 1001);
+    f.add_peer("p2", 1002);
+    f.config.peers.push_back({"down", "127.0.0.1", 1003}); // nobody listens there
+    f.config.fanout = 1;
+    f.config.timing.backoff_initial = 100ms; // due again at every round
+    f.config.timing.backoff_max = 100ms;
+    f.start();
+    f.run_for(1s); // both up peers connected
+    auto before = f.net->attempts_at(1003);
+    constexpr int rounds = 20;
+    for (int round = 0; round < rounds; ++round)
+        f.run_for(1s);
+    // Jitter may put one retry just past a round's start: never more than one
+    // round's worth short.
+    CHECK(f.net->attempts_at(1003) - before >= static_cast<std::size_t>(rounds - 1));
+}
+
 TEST_CASE("gossip: one fork is kept once, whatever cosignatures either checkpoint carries",
           "[actors][gossip]") {
     // Evidence was told apart by the two checkpoints' whole texts, signatures
