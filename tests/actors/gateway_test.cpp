@@ -162,18 +162,7 @@ struct fixture : test::virtual_system {
     test::reply<T> from(const std::optional<caf::node_id>& node, Ts... xs) {
         if (!node) return call<T>(gateway, xs...);
         auto out = std::make_shared<test::reply<T>>();
-        test::spawn_as(*sys, *node, [out, target = gateway, xs...](caf::event_based_actor* self) {
-            self->request(target, std::chrono::minutes(1), xs...)
-                .then(
-                    [out](T& x) {
-                        out->value = std::move(x);
-                        out->done = true;
-                    },
-                    [out](caf::error& e) {
-                        out->error = std::move(e);
-                        out->done = true;
-                    });
-        });
+        test::spawn_as(*sys, *node, requester<T>(out, gateway, xs...));
         sched->run();
         return *out;
     }

@@ -66,7 +66,14 @@ struct virtual_system {
     template <class T, class Handle, class... Ts>
     std::shared_ptr<reply<T>> send_request(const Handle& target, Ts... xs) {
         auto out = std::make_shared<reply<T>>();
-        sys->spawn([out, target, xs...](caf::event_based_actor* self) {
+        sys->spawn(requester<T>(out, target, xs...));
+        return out;
+    }
+    /// The body of such a client actor: asks `target` and fills in `out`
+    /// (for spawning it elsewhere, e.g. under another node's id).
+    template <class T, class Handle, class... Ts>
+    static auto requester(std::shared_ptr<reply<T>> out, Handle target, Ts... xs) {
+        return [out, target, xs...](caf::event_based_actor* self) {
             self->request(target, std::chrono::minutes(1), xs...)
                 .then(
                     [out](T& x) {
@@ -77,8 +84,7 @@ struct virtual_system {
                         out->error = std::move(e);
                         out->done = true;
                     });
-        });
-        return out;
+        };
     }
     /// send_request, then every job that is ready runs (no time passes): for
     /// answers that need none.
