@@ -1,8 +1,10 @@
 #include "node/api/tiles.hpp"
 
+#include "node/api/handlers.hpp"
 #include "protocol/tiles.hpp"
+#include "storage/ledger_store.hpp"
 
-namespace civic::node {
+namespace civic::node::api {
 namespace {
 
 // Tiles never change once they exist: cache for a year. The checkpoint changes
@@ -50,43 +52,52 @@ http_response checkpoint_response(std::string signed_checkpoint) {
     return with_body("text/plain; charset=utf-8", std::move(signed_checkpoint), mutable_briefly);
 }
 
-std::optional<http_response> serve_tiles(const storage::ledger_store& store,
-                                         const http_request& req,
-                                         const damage_reporter& on_damage) {
-    std::string_view path(req.target);
-    path = path.substr(0, path.find('?'));
-    bool is_checkpoint = path == "/checkpoint";
-    bool is_tile = path.substr(0, 6) == "/tile/";
-    if (!is_checkpoint && !is_tile) return std::nullopt;
-    if (req.method != "GET")
-        return json_error(405, "method_not_allowed", "only GET is allowed here");
-
-    if (is_checkpoint) {
-        auto latest = store.latest_checkpoint();
-        if (!latest) return json_error(503, "storage", latest.message());
-        if (!*latest) return json_error(404, "not_found", "the log has no checkpoint yet");
-        return checkpoint_response(std::move(**latest));
+void serve_checkpoint(context& cx, const call&, http_respond respond) {
+    auto& ops = cx.ops;
+    const auto& facts = ops.facts();
+    if (!facts.leading || (!facts.gated && !facts.collecting)) {
+        auto latest = ops.latest_checkpoint();
+        if (!latest) return respond(json_error(503, "storage", latest.message()));
+        if (!*latest) return respond(json_error(404, "not_found", "the log has no checkpoint yet"));
+        return respond(checkpoint_response(std::move(**latest)));
     }
+    // A leader with replicas publishes only checkpoints whose batch enough
+    // replicas hold: a newer one in its store may belong to a history that dies
+    // with it (a crash before replication, then a promotion elsewhere). With
+    // witnesses: the newest the collector published, with its cosignatures.
+    auto* node = &ops;
+    auto from_ledger = [node, respond]() {
+        node->checkpoint(
+            checkpoint_source::ledger,
+            [respond](const std::string& text) { respond(checkpoint_response(text)); },
+            [respond](const failure& f) { respond(failure_response(f)); });
+    };
+    if (!facts.collecting) return from_ledger();
+    ops.checkpoint(
+        checkpoint_source::collected,
+        [respond](const std::string& text) { respond(checkpoint_response(text)); },
+        [from_ledger](const failure&) { from_ledger(); });
+}
 
-    auto parsed = tiles::parse_tile_path(path.substr(1));
+http_response serve_tile(context& cx, const call& c) {
+    auto& ops = cx.ops;
+    auto parsed = tiles::parse_tile_path(std::string_view(c.target.path).substr(1));
     if (!parsed) return json_error(400, "bad_tile_path", parsed.message());
-    auto size = store.verified_size();
+    auto size = ops.verified_size();
     auto tile = parsed->tile;
     if (!within_tree(tile, size))
         return json_error(404, "not_found",
                           "the tree has no such tile at size " + std::to_string(size));
-    auto failed = [&](const error& e) {
-        if (!storage::is_damage(e)) return json_error(503, "storage", e.message);
-        on_damage(e.message);
-        return damaged_response(e.message);
-    };
+    // Served only as checked against the verified tree: a mismatch is a 503
+    // "damaged", reported.
     if (parsed->entries) {
-        auto bundle = store.checked_entry_bundle(tile.index, tile.width);
-        if (!bundle) return failed(bundle.err());
+        auto bundle = ops.checked_entry_bundle(tile.index, tile.width);
+        if (!bundle) return read_failed(ops, bundle.err());
         return octets(std::string(bundle->begin(), bundle->end()));
     }
     std::vector<std::vector<hash>> content;
-    if (auto ok = store.verified_tiles().read_tiles({tile}, content); !ok) return failed(ok.err());
+    if (auto ok = ops.verified_tiles().read_tiles({tile}, content); !ok)
+        return read_failed(ops, ok.err());
     std::string body;
     body.reserve(content[0].size() * 32);
     for (const auto& h : content[0])
@@ -94,4 +105,4 @@ std::optional<http_response> serve_tiles(const storage::ledger_store& store,
     return octets(std::move(body));
 }
 
-} // namespace civic::node
+} // namespace civic::node::api

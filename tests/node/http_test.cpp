@@ -1,4 +1,5 @@
-#include "node/api/tiles.hpp"
+#include "api/fake_operations.hpp"
+#include "node/api/node_api.hpp"
 #include "node/http/client.hpp"
 #include "node/http/server.hpp"
 #include "node/test_http_client.hpp"
@@ -217,15 +218,31 @@ TEST_CASE("tlog-tiles API: checkpoint, tiles and entry bundles from the store", 
         REQUIRE((*store)->commit(b).ok());
     }
     const storage::ledger_store& s = **store;
-    // Damage reports come on the server's threads: kept, and checked on this one.
-    std::mutex damage_mutex;
-    std::vector<std::string> damage;
-    node::http_server server({}, [&](const node::http_request& req, node::http_respond respond) {
-        auto res = node::serve_tiles(s, req, [&](const std::string& what) {
+    // The node's API over the store; damage reports come on the server's
+    // threads: kept, and checked on this one.
+    struct store_node final : test::fake_operations {
+        const storage::ledger_store& store;
+        std::mutex damage_mutex;
+        std::vector<std::string> damage_seen;
+        explicit store_node(const storage::ledger_store& st) : store(st) {
+            node_facts.holds_ledger = true;
+        }
+        std::uint64_t verified_size() const override { return store.verified_size(); }
+        const tiles::tile_reader& verified_tiles() const override { return store.verified_tiles(); }
+        result<bytes> checked_entry_bundle(std::uint64_t tile, std::uint16_t width) const override {
+            return store.checked_entry_bundle(tile, width);
+        }
+        result<std::optional<std::string>> latest_checkpoint() const override {
+            return store.latest_checkpoint();
+        }
+        void report_damage(const std::string& what) override {
             std::lock_guard<std::mutex> lock(damage_mutex);
-            damage.push_back(what);
-        });
-        respond(res ? *res : node::json_error(404, "not_found", "no such endpoint"));
+            damage_seen.push_back(what);
+        }
+    } ops(s);
+    node::api::node_api api(ops);
+    node::http_server server({}, [&](const node::http_request& req, node::http_respond respond) {
+        api.handle(req, std::move(respond));
     });
     REQUIRE(server.start().ok());
     client c(server.port());
@@ -286,7 +303,7 @@ TEST_CASE("tlog-tiles API: checkpoint, tiles and entry bundles from the store", 
     auto first = parse_signed_checkpoint(**s.checkpoint_at(300));
     CHECK(merkle::verify_consistency(300, 70000, *cons, first->body.root, parsed->body.root).ok());
     server.stop();
-    CHECK(damage.empty()); // an intact store reports none
+    CHECK(ops.damage_seen.empty()); // an intact store reports none
 }
 
 TEST_CASE("http client: a server that accepts and never answers fails the call at its deadline",

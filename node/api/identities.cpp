@@ -1,0 +1,182 @@
+// Identities: registering one (its key made and kept by the node), rotating and
+// revoking its keys, and reading them.
+#include "node/api/handlers.hpp"
+#include "protocol/entry.hpp"
+
+namespace civic::node::api {
+namespace {
+
+json identity_json(const storage::identity_record& rec) {
+    json keys = json::array();
+    for (const auto& k : rec.keys) {
+        json j{{"public_key", hex_encode(k.key)},
+               {"valid_from", k.valid_from},
+               {"revoked", k.revoked}};
+        if (k.valid_until) j["valid_until"] = *k.valid_until;
+        keys.push_back(j);
+    }
+    return {{"identity", rec.name}, {"keys", keys}, {"retired", rec.current() == nullptr}};
+}
+
+/// The admin check and lookup every change to an existing identity starts
+/// with: the record in `out`, or the answer that refuses the change.
+std::optional<http_response> identity_for_change(const operations& ops, const call& c,
+                                                 const char* what, storage::identity_record& out) {
+    if (!ops.facts().leading) return not_leader(ops, "changing identities");
+    if (auto refused = refuse_unless_admin(ops, c.request, what)) return refused;
+    if (auto ok = check_identity_name(c.wildcard); !ok)
+        return json_error(400, "bad_identity", ok.message());
+    auto existing = ops.identity(c.wildcard);
+    if (!existing) return json_error(503, "storage", existing.message());
+    if (!*existing) return json_error(404, "not_found", "no identity '" + c.wildcard + "'");
+    out = std::move(**existing);
+    return refuse_while_read_only(ops);
+}
+
+/// A new key for `name`, its file written before the change reaches the ledger
+/// (the signer finds it there after a restart); or the 503 answer.
+result<actors::new_identity_key> new_key_file(operations& ops, const std::string& name) {
+    auto key = std::make_shared<const ed25519::secret_key>(ed25519::secret_key::generate());
+    if (auto written = ops.write_identity_key(name, *key); !written) return written.err();
+    return actors::new_identity_key{name, key};
+}
+
+} // namespace
+
+void register_identity(context& cx, const call& c, http_respond respond) {
+    auto& ops = cx.ops;
+    if (!ops.facts().leading) return respond(not_leader(ops, "registering identities"));
+    if (auto refused = refuse_unless_admin(ops, c.request, "registering identities"))
+        return respond(std::move(*refused));
+    auto body = json_object(c.request.body);
+    if (!body || !body->contains("identity") || !(*body)["identity"].is_string())
+        return respond(json_error(400, "bad_request", "the body must be {\"identity\": name}"));
+    std::string name = (*body)["identity"];
+    if (auto ok = check_identity_name(name); !ok)
+        return respond(json_error(422, "invalid_identity", ok.message()));
+    auto existing = ops.identity(name);
+    if (existing && *existing)
+        return respond(
+            json_error(422, "identity_exists", "identity '" + name + "' already exists"));
+    if (auto refused = refuse_while_read_only(ops)) return respond(std::move(*refused));
+    auto key = new_key_file(ops, name);
+    if (!key) return respond(json_error(503, "storage", key.message()));
+    auto public_key = key->key->public_key_bytes();
+    auto* node = &ops;
+    ops.change_identity(
+        identity_change::register_key, std::move(*key),
+        [respond, name, public_key](const actors::append_receipt& r) {
+            respond(json_ok({{"identity", name},
+                             {"index", r.index},
+                             {"public_key", hex_encode(public_key)},
+                             {"checkpoint", r.checkpoint}}));
+        },
+        // A registration that fails must not leave its key behind.
+        [node, respond, name, public_key](const failure& f) {
+            node->remove_identity_key(name, public_key);
+            respond(failure_response(f));
+        });
+}
+
+void rotate_identity(context& cx, const call& c, http_respond respond) {
+    auto& ops = cx.ops;
+    storage::identity_record existing;
+    if (auto refused = identity_for_change(ops, c, "rotating keys", existing))
+        return respond(std::move(*refused));
+    const auto& name = c.wildcard;
+    auto key = new_key_file(ops, name);
+    if (!key) return respond(json_error(503, "storage", key.message()));
+    auto public_key = key->key->public_key_bytes();
+    auto* node = &ops;
+    ops.change_identity(
+        identity_change::rotate_key, std::move(*key),
+        [node, respond, name, public_key](const actors::append_receipt& r) {
+            // The rotation is signed by the key it replaces: that key's file goes.
+            auto rotation = decode_entry(r.entry);
+            json out{{"identity", name},
+                     {"index", r.index},
+                     {"public_key", hex_encode(public_key)},
+                     {"checkpoint", r.checkpoint}};
+            if (rotation) {
+                node->remove_identity_key(name, rotation->public_key);
+                out["previous_key"] = hex_encode(rotation->public_key);
+            }
+            respond(json_ok(out));
+        },
+        [node, respond, name, public_key](const failure& f) {
+            node->remove_identity_key(name, public_key);
+            respond(failure_response(f));
+        });
+}
+
+void revoke_identity(context& cx, const call& c, http_respond respond) {
+    auto& ops = cx.ops;
+    storage::identity_record existing;
+    if (auto refused = identity_for_change(ops, c, "revoking keys", existing))
+        return respond(std::move(*refused));
+    const auto& name = c.wildcard;
+    ed25519::public_key revoked{};
+    auto body =
+        c.request.body.empty() ? std::optional<json>(json::object()) : json_object(c.request.body);
+    if (!body)
+        return respond(json_error(400, "bad_json", "the body must be a JSON object (or empty)"));
+    if (body->contains("public_key")) {
+        auto decoded = (*body)["public_key"].is_string()
+                           ? hex_decode((*body)["public_key"].get<std::string>())
+                           : result<bytes>(make_error("not a string"));
+        if (!decoded || decoded->size() != revoked.size())
+            return respond(json_error(400, "bad_request", "'public_key' must be 64 hex digits"));
+        std::copy(decoded->begin(), decoded->end(), revoked.begin());
+    } else if (auto current = existing.current()) {
+        revoked = current->key;
+    } else {
+        return respond(json_error(422, "retired", "identity '" + name + "' has no current key"));
+    }
+    auto* node = &ops;
+    ops.revoke_key(
+        name, bytes(revoked.begin(), revoked.end()),
+        [node, respond, name, revoked](const actors::append_receipt& r) {
+            auto revocation = decode_entry(r.entry);
+            bool retired = revocation && revocation->public_key == revoked;
+            if (retired) node->remove_identity_key(name, revoked); // it can never sign again
+            respond(json_ok({{"identity", name},
+                             {"index", r.index},
+                             {"revoked_key", hex_encode(revoked)},
+                             {"retired", retired},
+                             {"checkpoint", r.checkpoint}}));
+        },
+        [respond](const failure& f) { respond(failure_response(f)); });
+}
+
+http_response show_identity(context& cx, const call& c) {
+    if (auto ok = check_identity_name(c.wildcard); !ok)
+        return json_error(400, "bad_identity", ok.message());
+    auto rec = cx.ops.identity(c.wildcard);
+    if (!rec) return json_error(503, "storage", rec.message());
+    if (!*rec) return json_error(404, "not_found", "no identity '" + c.wildcard + "'");
+    return json_ok(identity_json(**rec));
+}
+
+http_response list_identities(context& cx, const call& c) {
+    constexpr std::uint64_t max_page = 1000;
+    std::uint64_t limit = 100;
+    if (auto text = c.target.param("limit")) {
+        auto parsed = parse_decimal(*text, max_page);
+        if (!parsed || *parsed == 0)
+            return json_error(400, "bad_request", "'limit' must be 1.." + std::to_string(max_page));
+        limit = *parsed;
+    }
+    auto after = c.target.param("after").value_or("");
+    auto names = cx.ops.identity_names(after, limit);
+    if (!names) return json_error(503, "storage", names.message());
+    json list = json::array();
+    for (const auto& name : *names) {
+        auto rec = cx.ops.identity(name);
+        if (rec && *rec) list.push_back(identity_json(**rec));
+    }
+    json out{{"identities", list}};
+    if (names->size() == limit) out["next"] = names->back(); // pass as ?after= for more
+    return json_ok(out);
+}
+
+} // namespace civic::node::api

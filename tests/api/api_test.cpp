@@ -1,0 +1,416 @@
+// The HTTP API's routes and handlers against a fake node (fake_operations.hpp):
+// no actor system, no store, no sockets.
+#include "fake_operations.hpp"
+#include "node/api/node_api.hpp"
+#include "node/http/target.hpp"
+#include "protocol/entry.hpp"
+#include "protocol/merkle.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace civic;
+using json = nlohmann::json;
+using node::api::checkpoint_source;
+
+namespace {
+
+const std::string origin = "api.test/log";
+
+/// A request answered; `answered` says whether it was (some answer later).
+struct exchange {
+    bool answered = false;
+    node::http_response response;
+    json body() const { return json::parse(response.body, nullptr, false); }
+    std::string header(const std::string& name) const {
+        for (const auto& [k, v] : response.headers)
+            if (k == name) return v;
+        return {};
+    }
+};
+
+std::shared_ptr<exchange> ask(node::api::node_api& api, const std::string& method,
+                              const std::string& target, std::string body = {},
+                              std::string authorization = {}) {
+    auto out = std::make_shared<exchange>();
+    node::http_request req{method, target, std::move(body), std::move(authorization)};
+    api.handle(req, [out](node::http_response r) {
+        out->answered = true;
+        out->response = std::move(r);
+    });
+    return out;
+}
+
+/// A leader's facts; tests change what they need.
+node::api::node_facts leader_facts() {
+    node::api::node_facts f;
+    f.node_name = "n1";
+    f.holds_ledger = true;
+    f.leading = true;
+    f.witnessed_wait = std::chrono::milliseconds(1000);
+    return f;
+}
+
+/// A statement entry of `identity`, signed by its test key.
+bytes statement(const std::string& identity, int n) {
+    entry e;
+    e.kind = entry_kind::statement;
+    e.timestamp_ms = 1000 + static_cast<std::uint64_t>(n);
+    e.identity = identity;
+    auto key = test::key_for("identity:" + identity);
+    e.public_key = key.public_key_bytes();
+    e.content_hash = sha256(byte_view(std::to_string(n)));
+    e.sign(key);
+    return e.encode();
+}
+
+std::string bearer(const std::string& token) { return "Bearer " + token; }
+
+hash token_hash(const std::string& token) { return sha256(byte_view(token)); }
+
+std::vector<hash> decode_proof(const json& list) {
+    std::vector<hash> out;
+    for (const auto& h : list) {
+        auto decoded = base64_decode(h.get<std::string>());
+        REQUIRE(decoded.ok());
+        REQUIRE(decoded->size() == 32);
+        hash x{};
+        std::copy(decoded->begin(), decoded->end(), x.begin());
+        out.push_back(x);
+    }
+    return out;
+}
+
+actors::append_receipt receipt_for(test::fake_operations& node, std::uint64_t index) {
+    return {index, node.sign_checkpoint(origin), {}, node.entries[index]};
+}
+
+} // namespace
+
+TEST_CASE("request targets: strict percent-decoding, refusals named", "[api][target]") {
+    auto t = node::parse_target("/api/identities/town%2Dclerk?after=a%20b&limit=5+1");
+    REQUIRE(t.ok());
+    CHECK(t->path == "/api/identities/town-clerk"); // unreserved: decoded
+    CHECK(t->param("after") == "a b");
+    CHECK(t->param("limit") == "5 1");
+    CHECK(!t->param("none"));
+    // A '/' sent escaped stays escaped: the path has only the slashes the client sent.
+    CHECK(node::parse_target("/api/identities/a%2Fb")->path == "/api/identities/a%2Fb");
+    CHECK(node::parse_target("/x?a=1&&b=2&")->query.size() == 2);
+    CHECK(!node::parse_target("x"));
+    CHECK(!node::parse_target(""));
+    CHECK(!node::parse_target("/bad%2"));
+    CHECK(!node::parse_target("/bad%zz"));
+    CHECK(node::parse_target("/nul%00")->path == "/nul%00"); // escaped, so kept escaped
+    CHECK(!node::parse_target(std::string("/raw\x01")));
+    CHECK(!node::parse_target("/q?a=%0a"));
+    CHECK(node::parse_target("/q?a=1&a=2").message().find("given twice") != std::string::npos);
+    std::string many = "/q?";
+    for (int i = 0; i <= 16; ++i)
+        many += "p" + std::to_string(i) + "=1&";
+    CHECK(node::parse_target(many).message().find("more than 16") != std::string::npos);
+}
+
+TEST_CASE("routes: 404, 405 with Allow, 400 for a bad target, patterns with slashes",
+          "[api][routes]") {
+    test::fake_operations node;
+    node.node_facts = leader_facts();
+    node::api::node_api api(node);
+
+    auto missing = ask(api, "GET", "/api/nothing");
+    CHECK(missing->response.status == 404);
+    CHECK(missing->body()["error"] == "not_found");
+    CHECK(missing->body()["message"] == "no such endpoint: /api/nothing");
+
+    auto wrong = ask(api, "DELETE", "/api/identities");
+    CHECK(wrong->response.status == 405);
+    CHECK(wrong->header("Allow") == "POST, GET");
+    CHECK(wrong->body()["message"] == "use POST or GET");
+    CHECK(ask(api, "POST", "/checkpoint")->header("Allow") == "GET");
+
+    auto bad = ask(api, "GET", "/api/proof/inclusion?index=1&index=2");
+    CHECK(bad->response.status == 400);
+    CHECK(bad->body()["error"] == "bad_target");
+
+    // An identity name with slashes reaches the handler whole.
+    storage::identity_record rec;
+    rec.name = "town/clerk";
+    node.identities["town/clerk"] = rec;
+    auto shown = ask(api, "GET", "/api/identities/town/clerk");
+    CHECK(shown->response.status == 200);
+    CHECK(shown->body()["identity"] == "town/clerk");
+    // .../rotate is a POST; GET of it names an identity "town/clerk/rotate".
+    CHECK(ask(api, "GET", "/api/identities/town/clerk/rotate")->response.status == 404);
+    CHECK(ask(api, "GET", "/api/identities/")->response.status == 404);
+
+    // A node that is only a witness has only a witness's routes.
+    test::fake_operations witness_node;
+    witness_node.node_facts.node_name = "w1";
+    witness_node.node_facts.witness = true;
+    node::api::node_api witness_api(witness_node);
+    auto sign = ask(witness_api, "POST", "/api/sign", "{}");
+    CHECK(sign->response.status == 404);
+    CHECK(sign->body()["message"] == "no such endpoint on a witness: /api/sign");
+    CHECK(ask(witness_api, "GET", "/healthz")->body() == json{{"status", "ok"}});
+    CHECK(ask(witness_api, "GET", "/metrics")->response.body == "civic_up 1\n");
+}
+
+TEST_CASE("sign: tokens, refusals before any ask, forwarding from a replica", "[api][sign]") {
+    test::fake_operations node;
+    node.node_facts = leader_facts();
+    node.append(statement("clerk", 0));
+    node.tokens[token_hash("clerk-token")] = {"clerk", false, {"clerk"}};
+    node::api::node_api api(node);
+    const std::string body =
+        R"({"identity":"clerk","content_sha256":")" + std::string(64, 'a') + R"("})";
+
+    CHECK(ask(api, "POST", "/api/sign", body)->response.status == 401);
+    CHECK(ask(api, "POST", "/api/sign", body, bearer("unknown"))->response.status == 401);
+    auto other = ask(api, "POST", "/api/sign",
+                     R"({"identity":"mayor","content_sha256":")" + std::string(64, 'a') + R"("})",
+                     bearer("clerk-token"));
+    CHECK(other->response.status == 403);
+    CHECK(ask(api, "POST", "/api/sign", "[]", bearer("clerk-token"))->body()["error"] ==
+          "bad_json");
+    CHECK(ask(api, "POST", "/api/sign", R"({"identity":"clerk"})", bearer("clerk-token"))
+              ->response.status == 400);
+    auto witnessed =
+        ask(api, "POST", "/api/sign", R"({"identity":"clerk","witnessed":true,"content":"eA=="})",
+            bearer("clerk-token"));
+    CHECK(witnessed->body()["message"] == "this network has no witnesses: leave 'witnessed' out");
+    node.read_only = "no space left";
+    auto refused = ask(api, "POST", "/api/sign", body, bearer("clerk-token"));
+    CHECK(refused->response.status == 503);
+    CHECK(refused->header("Retry-After") == "5");
+    CHECK(node.signed_requests.empty()); // nothing reached the node's actors
+    node.read_only.reset();
+
+    // Refused by the ledger: its code decides the status.
+    node.refusal = {static_cast<std::uint8_t>(actors::errc::overloaded), "queue full"};
+    auto busy = ask(api, "POST", "/api/sign", body, bearer("clerk-token"));
+    CHECK(busy->response.status == 429);
+    CHECK(busy->header("Retry-After") == "1");
+    node.refusal = {0, "request_timeout"}; // CAF's own: 503
+    CHECK(ask(api, "POST", "/api/sign", body, bearer("clerk-token"))->response.status == 503);
+
+    node.receipt = receipt_for(node, 0);
+    auto ok = ask(api, "POST", "/api/sign", body, bearer("clerk-token"));
+    REQUIRE(ok->response.status == 200);
+    auto answer = ok->body();
+    CHECK(answer["index"] == 0);
+    CHECK(answer["checkpoint"] == node.receipt->checkpoint);
+    CHECK(!answer.contains("quorum"));
+    REQUIRE(node.signed_requests.size() == 3);
+    CHECK(node.signed_requests.back().identity == "clerk");
+    CHECK(node.signed_requests.back().content_sha256 == bytes(32, 0xaa));
+    CHECK(!node.forwarded_tokens.back()); // the leader checked the token itself
+
+    // A replica checks no token: it forwards the token's hash for the leader to check.
+    test::fake_operations replica;
+    replica.node_facts = leader_facts();
+    replica.node_facts.leading = false;
+    replica.append(statement("clerk", 0));
+    replica.receipt = receipt_for(replica, 0);
+    node::api::node_api replica_api(replica);
+    CHECK(ask(replica_api, "POST", "/api/sign", body, bearer("anything"))->response.status == 200);
+    REQUIRE(replica.forwarded_tokens.size() == 1);
+    CHECK(replica.forwarded_tokens[0] == token_hash("anything"));
+    CHECK(ask(replica_api, "POST", "/api/sign", body)->response.status == 401);
+}
+
+TEST_CASE("witnessed answers: one poll for all who wait, the log-signed answer at the deadline",
+          "[api][witnessed]") {
+    test::fake_operations node;
+    node.node_facts = leader_facts();
+    node.node_facts.collecting = true;
+    node.append(statement("clerk", 0));
+    node.tokens[token_hash("t")] = {"admin", true, {}};
+    node.receipt = receipt_for(node, 0);
+    node::api::node_api api(node);
+    const std::string body = R"({"identity":"clerk","witnessed":true,"content":"eA=="})";
+
+    std::vector<std::shared_ptr<exchange>> waiting;
+    for (int i = 0; i < 16; ++i)
+        waiting.push_back(ask(api, "POST", "/api/sign", body, bearer("t")));
+    // The first started the one poll; no witnessed checkpoint yet: all wait.
+    CHECK(node.checkpoint_asks.size() == 1);
+    CHECK(node.checkpoint_asks[0] == checkpoint_source::witnessed);
+    CHECK(api.witnessed_waiting() == 16);
+    for (const auto& w : waiting)
+        CHECK(!w->answered);
+    REQUIRE(node.scheduled.size() == 1);
+    CHECK(node.scheduled[0].first == std::chrono::milliseconds(100));
+    // Ten polls reach the 1 s deadline: each asks once for all sixteen.
+    node.run_scheduled();
+    CHECK(node.checkpoint_asks.size() == 11);
+    CHECK(node.polls.size() == 11);
+    CHECK(node.polls.back() == 0);
+    for (const auto& w : waiting) {
+        REQUIRE(w->answered);
+        CHECK(w->response.status == 200);
+        CHECK(w->body()["quorum"] == false); // the log-signed answer, marked
+        CHECK(w->body()["index"] == 0);
+    }
+    CHECK(api.witnessed_waiting() == 0);
+}
+
+TEST_CASE("proofs and bundles: checked against the verified tree, best checkpoint first",
+          "[api][proofs]") {
+    test::fake_operations node;
+    node.node_facts = leader_facts();
+    node.node_facts.leading = false; // a replica: bundles against what gossip brought
+    for (int i = 0; i < 9; ++i)
+        node.append(statement("clerk", i));
+    auto root = node.tree.root();
+    node.latest = node.sign_checkpoint(origin);
+    node::api::node_api api(node);
+
+    auto inclusion = ask(api, "GET", "/api/proof/inclusion?index=3&size=9");
+    REQUIRE(inclusion->response.status == 200);
+    auto path = decode_proof(inclusion->body()["proof"]);
+    CHECK(merkle::verify_inclusion(3, 9, merkle::leaf_hash(node.entries[3]), path, root).ok());
+    CHECK(ask(api, "GET", "/api/proof/inclusion?index=9&size=9")->response.status == 422);
+    CHECK(ask(api, "GET", "/api/proof/inclusion?index=x&size=9")->response.status == 400);
+    CHECK(ask(api, "GET", "/api/proof/inclusion?size=9")->response.status == 400);
+
+    auto consistency = ask(api, "GET", "/api/proof/consistency?old=4&new=9");
+    REQUIRE(consistency->response.status == 200);
+    tiles::memory_tiles first_four;
+    for (int i = 0; i < 4; ++i)
+        first_four.append(merkle::leaf_hash(node.entries[static_cast<std::size_t>(i)]));
+    CHECK(merkle::verify_consistency(4, 9, decode_proof(consistency->body()["proof"]),
+                                     first_four.root(), root)
+              .ok());
+    CHECK(ask(api, "GET", "/api/proof/consistency?old=0&new=9")->response.status == 422);
+
+    auto shown = ask(api, "GET", "/api/entries/2");
+    CHECK(shown->body()["kind"] == "statement");
+    CHECK(shown->body()["identity"] == "clerk");
+    CHECK(ask(api, "GET", "/api/entries/9")->response.status == 404);
+    CHECK(ask(api, "GET", "/api/entries/-1")->body()["error"] == "bad_index");
+
+    // No gossiped checkpoint: the bundle is against the store's latest.
+    auto bundle = ask(api, "GET", "/api/bundle/5");
+    REQUIRE(bundle->response.status == 200);
+    CHECK(bundle->body()["size"] == 9);
+    CHECK(bundle->body()["quorum"] == false);
+    CHECK(node.checkpoint_asks == std::vector<checkpoint_source>{checkpoint_source::gossiped});
+    auto bundle_path = decode_proof(bundle->body()["inclusion_proof"]);
+    CHECK(
+        merkle::verify_inclusion(5, 9, merkle::leaf_hash(node.entries[5]), bundle_path, root).ok());
+    // A checkpoint that is not this log's tree is passed over.
+    node.checkpoints[checkpoint_source::gossiped] = "not a checkpoint";
+    CHECK(ask(api, "GET", "/api/bundle/5")->body()["size"] == 9);
+    CHECK(ask(api, "GET", "/api/bundle/9")->response.status == 404);
+    node.latest.reset();
+    CHECK(ask(api, "GET", "/api/bundle/5")->body()["message"] == "no checkpoint yet");
+    CHECK(node.damage.empty());
+}
+
+TEST_CASE("identities: only the admin, only on the leader, and a failed change leaves no key",
+          "[api][identities]") {
+    test::fake_operations node;
+    node.node_facts = leader_facts();
+    node.tokens[token_hash("admin")] = {"admin", true, {}};
+    node.tokens[token_hash("clerk")] = {"clerk", false, {"clerk"}};
+    node::api::node_api api(node);
+
+    const std::string body = R"({"identity":"town/clerk"})";
+    CHECK(ask(api, "POST", "/api/identities", body)->response.status == 401);
+    CHECK(ask(api, "POST", "/api/identities", body, bearer("clerk"))->response.status == 403);
+    CHECK(ask(api, "POST", "/api/identities", R"({"identity":"Bad Name"})", bearer("admin"))
+              ->body()["error"] == "invalid_identity");
+    // The ledger refuses it: the key file written for it is removed.
+    auto refused = ask(api, "POST", "/api/identities", body, bearer("admin"));
+    CHECK(refused->response.status == 503);
+    CHECK(node.written_keys == std::vector<std::string>{"town/clerk"});
+    CHECK(node.removed_keys == std::vector<std::string>{"town/clerk"});
+
+    node.append(statement("town/clerk", 0));
+    node.receipt = receipt_for(node, 0);
+    auto made = ask(api, "POST", "/api/identities", body, bearer("admin"));
+    REQUIRE(made->response.status == 200);
+    CHECK(made->body()["identity"] == "town/clerk");
+    CHECK(made->body()["public_key"].get<std::string>().size() == 64);
+
+    storage::identity_record rec;
+    rec.name = "town/clerk";
+    node.identities[rec.name] = rec;
+    CHECK(ask(api, "POST", "/api/identities", body, bearer("admin"))->body()["error"] ==
+          "identity_exists");
+    CHECK(ask(api, "POST", "/api/identities/town/clerk/revoke", "", bearer("admin"))
+              ->body()["error"] == "retired"); // no current key
+    CHECK(ask(api, "POST", "/api/identities/nobody/rotate", "", bearer("admin"))->response.status ==
+          404);
+
+    for (const char* name : {"a", "b", "c"})
+        node.identities[name] = storage::identity_record{name, {}};
+    auto page = ask(api, "GET", "/api/identities?limit=2");
+    CHECK(page->body()["identities"].size() == 2);
+    CHECK(page->body()["next"] == "b");
+    CHECK(ask(api, "GET", "/api/identities?after=b&limit=2")->body()["identities"].size() == 2);
+    CHECK(ask(api, "GET", "/api/identities?limit=0")->response.status == 400);
+
+    // A replica sends every change to the leader.
+    test::fake_operations replica;
+    replica.node_facts = leader_facts();
+    replica.node_facts.leading = false;
+    replica.tokens[token_hash("admin")] = {"admin", true, {}};
+    node::api::node_api replica_api(replica);
+    CHECK(ask(replica_api, "POST", "/api/identities", body, bearer("admin"))->response.status ==
+          421);
+    CHECK(ask(replica_api, "POST", "/api/identities/town/clerk/rotate", "", bearer("admin"))
+              ->body()["error"] == "not_leader");
+    CHECK(replica.written_keys.empty());
+}
+
+TEST_CASE("checkpoint and status: a gated leader publishes what its collector has, else the "
+          "ledger's",
+          "[api][status]") {
+    test::fake_operations node;
+    node.node_facts = leader_facts();
+    node.node_facts.gated = true;
+    node.node_facts.collecting = true;
+    node.append(statement("clerk", 0));
+    node.latest = "the store's newest, not published yet";
+    node::api::node_api api(node);
+
+    node.checkpoints[checkpoint_source::ledger] = "the ledger's";
+    auto cp = ask(api, "GET", "/checkpoint");
+    CHECK(cp->response.body == "the ledger's"); // the collector had none
+    CHECK(cp->response.content_type == "text/plain; charset=utf-8");
+    node.checkpoints[checkpoint_source::collected] = "the collector's";
+    CHECK(ask(api, "GET", "/checkpoint")->response.body == "the collector's");
+
+    // The status: the ledger's, the collector's and the scrubber's, or each's error.
+    CHECK(ask(api, "GET", "/api/status")->response.status == 503); // no ledger status
+    node.ledger = actors::ledger_status{};
+    node.ledger->size = 1;
+    auto status = ask(api, "GET", "/api/status")->body();
+    CHECK(status["role"] == "leader");
+    CHECK(status["size"] == 1);
+    CHECK(status["witnessing"]["error"] == "not set");
+    CHECK(status["scrub"]["error"] == "not set");
+    node.collector = actors::collector_status{};
+    node.scrub = actors::scrub_status{};
+    status = ask(api, "GET", "/api/status")->body();
+    CHECK(status["witnessing"].contains("quorum"));
+    CHECK(status["scrub"].contains("passes"));
+
+    // A replica: how far behind its leader it is.
+    test::fake_operations replica;
+    replica.node_facts = leader_facts();
+    replica.node_facts.leading = false;
+    replica.append(statement("clerk", 0));
+    replica.link = actors::link_status{};
+    replica.link->leader_size = 5;
+    replica.read_only = "disk full";
+    node::api::node_api replica_api(replica);
+    auto r = ask(replica_api, "GET", "/api/status")->body();
+    CHECK(r["role"] == "replica");
+    CHECK(r["behind"] == 4);
+    CHECK(r["writable"] == false);
+    CHECK(r["read_only_reason"] == "disk full");
+    CHECK(ask(replica_api, "GET", "/checkpoint")->response.status == 404);
+    CHECK(ask(replica_api, "GET", "/healthz")->body()["size"] == 1);
+}
