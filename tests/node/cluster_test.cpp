@@ -700,7 +700,21 @@ TEST_CASE("cluster: with one witness of three down cosigned checkpoints keep com
         CHECK(replica_bundle["quorum"] == true);
     }
 
-    net.nodes["w-c"].process.kill_now();
+    // A frozen witness (stopped, its connection still open) answers nothing:
+    // the collector's request to it times out, and the leader's log says so.
+    ::kill(net.nodes["w-c"].process.pid, SIGSTOP);
+    REQUIRE(sign_some_within(net, "leader", 5, "frozen "));
+    {
+        const std::string timed_out =
+            R"(actor=collector msg="a witness did not cosign" witness=w-c why="timed out")";
+        auto until = std::chrono::steady_clock::now() + 20s;
+        while (read_file(net.log_of("leader")).find(timed_out) == std::string::npos &&
+               std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(100ms);
+        INFO(read_file(net.log_of("leader")));
+        CHECK(read_file(net.log_of("leader")).find(timed_out) != std::string::npos);
+    }
+    net.nodes["w-c"].process.kill_now(); // SIGKILL ends a stopped process too
     REQUIRE(sign_some_within(net, "leader", 5, "one down "));
     w = wait_cosigners(net, true, json::array({"w-a", "w-b"}), "one down");
     CHECK(w["quorum"] == true);
