@@ -2,6 +2,7 @@
 // can forge one, in text or JSON; and a node that tells its story in it (start,
 // a restart, a replica joining and leaving) without ever writing a secret.
 #include "actors/log.hpp"
+#include "leader_replica.hpp"
 #include "node/service/service.hpp"
 #include "node/test_http_client.hpp"
 #include "process.hpp"
@@ -108,36 +109,20 @@ TEST_CASE("log: a leader and its replica tell their story (start, a restart, a r
           "and leaving) at debug, and no token or key reaches the log",
           "[log][service]") {
     test::temp_dir dir("log-story");
-    auto made = node::init_data_dir(dir / "leader", "log.test/log");
-    REQUIRE(made.ok());
-    node::service_options leader_options;
-    leader_options.data_dir = dir / "leader";
-    leader_options.network.node_name = "leader";
-    leader_options.network.insecure_dev = true; // TLS is covered by the network tests
-    leader_options.network.caf_port = test::free_port();
-    leader_options.log = {log::level::debug, log::format::text, dir / "leader.log"};
-    auto leader = node::service::start(leader_options);
-    INFO((leader ? "" : leader.message()));
-    REQUIRE(leader.ok());
+    test::leader_and_replica net(
+        dir.path, "log.test/log",
+        [&](node::service_options& o) {
+            o.log = {log::level::debug, log::format::text, dir / "leader.log"};
+        },
+        [&](node::service_options& o) {
+            o.log = {log::level::debug, log::format::json, dir / "replica.log"};
+        });
     const auto leader_log = dir / "leader.log";
-
-    REQUIRE(node::init_replica_dir(dir / "replica", "log.test/log").ok());
-    node::service_options replica_options;
-    replica_options.data_dir = dir / "replica";
-    replica_options.network.node_name = "replica";
-    replica_options.network.leading = false;
-    replica_options.network.insecure_dev = true;
-    replica_options.network.leader_candidates = {{"127.0.0.1", (*leader)->caf_port()}};
-    replica_options.network.log_vkey = made->log_vkey;
-    replica_options.log = {log::level::debug, log::format::json, dir / "replica.log"};
-    auto replica = node::service::start(replica_options);
-    INFO((replica ? "" : replica.message()));
-    REQUIRE(replica.ok());
     const auto replica_log = dir / "replica.log";
 
     // Secrets cross the node: the admin token, a clerk's token, a wrong one.
-    auto c = test::client((*leader)->http_port());
-    auto admin = "Bearer " + made->admin_token;
+    auto c = test::client(net.leader->http_port());
+    auto admin = "Bearer " + net.made.admin_token;
     REQUIRE(c.send(verb::post, "/api/identities", json{{"identity", "town/clerk"}}.dump(), admin)
                 .result_int() == 200);
     // A clerk's token, as `civic-attest token add` makes one (beside the node).
@@ -157,15 +142,15 @@ TEST_CASE("log: a leader and its replica tell their story (start, a restart, a r
               .result_int() == 401);
     REQUIRE(log_shows(replica_log, "joined the leader"));
     // A request forwarded by the replica carries the token's hash, never the token.
-    CHECK(test::client((*replica)->http_port())
+    CHECK(test::client(net.replica->http_port())
               .send(verb::post, "/api/sign", R"({"identity":"town/clerk","content":"aGk="})",
                     "Bearer " + token)
               .result_int() == 200);
-    REQUIRE((*leader)->kill_actor("signer"));
+    REQUIRE(net.leader->kill_actor("signer"));
     REQUIRE(log_shows(leader_log, "restarting an actor"));
-    (*replica)->stop();
+    net.replica->stop();
     REQUIRE(log_shows(leader_log, "a replica left"));
-    (*leader)->stop();
+    net.leader->stop();
 
     auto text = test::read_file(leader_log);
     auto replica_text = test::read_file(replica_log);
@@ -186,7 +171,7 @@ TEST_CASE("log: a leader and its replica tell their story (start, a restart, a r
           std::string::npos);
 
     // No secret: not the tokens, not the log key, not an identity key.
-    std::vector<std::pair<std::string, std::string>> secrets{{"admin token", made->admin_token},
+    std::vector<std::pair<std::string, std::string>> secrets{{"admin token", net.made.admin_token},
                                                              {"wrong token", wrong}};
     secrets.emplace_back("clerk token", token);
     secrets.emplace_back("log key", test::read_file(dir / "leader/log.key"));
