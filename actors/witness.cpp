@@ -32,6 +32,187 @@ std::uint64_t unix_seconds(witness_pointer self) {
 
 void run_round(witness_pointer self);
 
+using round_requests = std::vector<witness_state::waiting_request>;
+
+/// Up to max_round waiting requests, in arrival order.
+round_requests take_round(witness_state& st) {
+    auto count = std::min(st.waiting.size(), st.config.max_round);
+    auto end = st.waiting.begin() + static_cast<std::ptrdiff_t>(count);
+    round_requests round(std::make_move_iterator(st.waiting.begin()), std::make_move_iterator(end));
+    st.waiting.erase(st.waiting.begin(), end);
+    return round;
+}
+
+/// Halts go first: the requests of this round are decided as halted ones.
+void take_pending_halts(witness_state& st, storage::witness_write& write) {
+    for (auto& [origin, why] : st.pending_halts) {
+        auto it = st.states.find(origin);
+        auto rec = it != st.states.end() ? it->second : storage::cosigned_record{};
+        if (rec.halted.empty()) rec.halted = why;
+        write.states[origin] = std::move(rec);
+    }
+    st.pending_halts.clear();
+}
+
+/// The latest state of the checkpoint's log: this round's change if there is
+/// one, else the durable one, else nothing.
+const storage::cosigned_record* latest_state(const witness_state& st,
+                                             const storage::witness_write& write,
+                                             const std::string& checkpoint) {
+    auto parsed = parse_signed_checkpoint(checkpoint);
+    if (!parsed) return nullptr;
+    if (auto changed = write.states.find(parsed->body.origin); changed != write.states.end())
+        return &changed->second;
+    if (auto it = st.states.find(parsed->body.origin); it != st.states.end()) return &it->second;
+    return nullptr;
+}
+
+/// A fork this witness caught itself: its evidence goes into the round's write
+/// and halts the log, as evidence that gossip brings does (it shows two
+/// histories, so the witness stops). Returns the log's halted record.
+const storage::cosigned_record* record_fork(witness_state& st, storage::witness_write& write,
+                                            const witness::add_checkpoint_request& req,
+                                            const witness::verdict& v,
+                                            const storage::cosigned_record& latest,
+                                            std::uint64_t now) {
+    storage::evidence_record e;
+    e.observed_unix = now;
+    e.origin = v.body->origin;
+    e.kind = "fork"; // the only kind a witness can prove (witness::verdict)
+    e.ours = latest.checkpoint;
+    e.theirs = req.checkpoint;
+    e.proof = witness::proof_lines(req.proof);
+    e.source = "add-checkpoint";
+    st.config.log->error("witness", "caught a log showing two histories",
+                         {{"origin", e.origin},
+                          {"size", v.body->size},
+                          {"cosigned_size", latest.size},
+                          {"action", "stops cosigning for this log"}});
+    auto halted = latest; // a copy: `latest` may be this round's record
+    if (halted.halted.empty())
+        halted.halted = "split view (" + e.kind +
+                        ") caught by this witness: " + "a checkpoint of size " +
+                        std::to_string(v.body->size) + " contradicts the one of size " +
+                        std::to_string(latest.size) + " it cosigned";
+    write.evidence.push_back(std::move(e));
+    return &(write.states[v.body->origin] = std::move(halted));
+}
+
+/// Decides one request against the state the ones before it in the round
+/// leave: its answer, and what it changes in `write`.
+cosign_answer decide(witness_state& st, storage::witness_write& write,
+                     const cosign_request& request, std::uint64_t now) {
+    auto parsed = to_protocol(request);
+    if (auto* bad = std::get_if<cosign_answer>(&parsed)) return std::move(*bad);
+    auto& req = std::get<witness::add_checkpoint_request>(parsed);
+    const auto* latest = latest_state(st, write, req.checkpoint);
+    std::optional<witness::cosigned_state> known;
+    if (latest) known = witness::cosigned_state{latest->size, latest->root, {}};
+    auto v = witness::check_add_checkpoint(req, *st.config.logs, known);
+    if (st.config.test_skip_consistency_check && v.evidence) {
+        v.result = witness::outcome::cosign; // the planted bug (see witness_config)
+        v.evidence = false;
+    }
+    if (v.evidence && latest) latest = record_fork(st, write, req, v, *latest, now);
+    if (v.result == witness::outcome::cosign && latest && !latest->halted.empty()) {
+        v.result = witness::outcome::conflict;
+        v.message =
+            "this witness stopped cosigning for '" + v.body->origin + "': " + latest->halted;
+    }
+    if (v.result != witness::outcome::cosign) {
+        // A size the log did not know is how a log learns this witness's size
+        // (every start): routine. Anything else is not.
+        auto l = v.size_mismatch ? log::level::debug : log::level::warning;
+        st.config.log->write(l, "witness", "refused a checkpoint",
+                             {{"origin", v.body ? v.body->origin : std::string("-")},
+                              {"status", static_cast<int>(v.result)},
+                              {"why", v.size_mismatch ? "it holds another size" : v.message},
+                              {"size", v.body ? v.body->size : 0}});
+        return refusal(v);
+    }
+    const auto& cp = *v.body;
+    write.states[cp.origin] = storage::cosigned_record{cp.size, cp.root, req.checkpoint, {}};
+    return {200, false, witness::cosignature_response(*st.config.key, cp.text(), now)};
+}
+
+/// Answers each request of a round, counting what was cosigned and refused.
+void answer_round(witness_pointer self, round_requests& round, std::vector<cosign_answer>& answers,
+                  std::uint64_t now) {
+    auto& st = self->state;
+    for (std::size_t i = 0; i < round.size(); ++i) {
+        if (answers[i].status == 200) {
+            ++st.cosigned;
+            if (st.config.on_cosigned) st.config.on_cosigned(round[i].request.checkpoint, now);
+        } else if (answers[i].status < 500) {
+            ++st.refused;
+        }
+        round[i].promise.deliver(std::move(answers[i]));
+    }
+}
+
+/// The round's write did not commit (a full disk, say): nothing of it is
+/// durable, so no cosignature leaves, and the witness stays up to try again
+/// with the next round.
+void round_not_persisted(witness_pointer self, const storage::witness_write& write,
+                         std::vector<cosign_answer>& answers, const caf::error& e) {
+    for (auto& a : answers)
+        if (a.status == 200)
+            a = {status_unavailable, false, "the witness cannot persist now: " + message_of(e)};
+    auto& s = self->state;
+    std::uint64_t bytes = 0;
+    for (const auto& [origin, rec] : write.states)
+        bytes += origin.size() + rec.checkpoint.size();
+    s.read_only.failed(e, bytes);
+    // A halt must not be lost with the round: it goes first in the next one
+    // (so no later request is cosigned without it), which a timer starts if no
+    // request does.
+    for (const auto& [origin, rec] : write.states) {
+        auto durable = s.states.find(origin);
+        bool halted_already = durable != s.states.end() && !durable->second.halted.empty();
+        if (!rec.halted.empty() && !halted_already) s.pending_halts.emplace(origin, rec.halted);
+    }
+    if (!s.pending_halts.empty() && !s.halt_retry_scheduled) {
+        s.halt_retry_scheduled = true;
+        self->delayed_send(self, s.config.halt_retry, atoms::probe_atom_v);
+    }
+}
+
+/// Commits the round's write and answers once it is durable (or refuses what
+/// it would have cosigned when it is not), then runs the next round.
+void commit_round(witness_pointer self, std::shared_ptr<storage::witness_write> write,
+                  round_requests round, std::vector<cosign_answer> answers, std::uint64_t now) {
+    auto& st = self->state;
+    st.committing = true;
+    auto shared_round = std::make_shared<round_requests>(std::move(round));
+    auto shared_answers = std::make_shared<std::vector<cosign_answer>>(std::move(answers));
+    self->request(st.writer, st.config.commit_timeout, atoms::commit_atom_v,
+                  witness_write_ptr(write))
+        .then(
+            [self, write, shared_round, shared_answers, now](atoms::commit_atom) {
+                auto& s = self->state;
+                for (auto& [origin, rec] : write->states)
+                    s.states[origin] = rec;
+                s.evidence += write->evidence.size();
+                s.read_only.leave();
+                if (s.config.after_persist) s.config.after_persist();
+                s.committing = false;
+                answer_round(self, *shared_round, *shared_answers, now);
+                run_round(self);
+            },
+            [self, write, shared_round, shared_answers, now](caf::error& e) {
+                if (e == caf::sec::request_timeout) {
+                    // Durable or not, nobody can tell: start again from the store.
+                    self->quit(make_error(errc::storage_failure,
+                                          "the witness store did not commit in time"));
+                    return;
+                }
+                round_not_persisted(self, *write, *shared_answers, e);
+                self->state.committing = false;
+                answer_round(self, *shared_round, *shared_answers, now);
+                run_round(self);
+            });
+}
+
 /// Decides the next round of waiting requests in arrival order, each against
 /// the state the ones before it leave; commits the round's changes at once and
 /// answers only when they are durable.
@@ -39,170 +220,19 @@ void run_round(witness_pointer self) {
     auto& st = self->state;
     while (!st.committing &&
            (!st.waiting.empty() || (!st.pending_halts.empty() && !st.halt_retry_scheduled))) {
-        auto count = std::min(st.waiting.size(), st.config.max_round);
-        std::vector<witness_state::waiting_request> round(
-            std::make_move_iterator(st.waiting.begin()),
-            std::make_move_iterator(st.waiting.begin() + static_cast<std::ptrdiff_t>(count)));
-        st.waiting.erase(st.waiting.begin(),
-                         st.waiting.begin() + static_cast<std::ptrdiff_t>(count));
-
+        auto round = take_round(st);
         auto write = std::make_shared<storage::witness_write>();
-        // Halts first: the requests of this round are decided as halted ones.
-        for (auto& [origin, why] : st.pending_halts) {
-            auto it = st.states.find(origin);
-            auto rec = it != st.states.end() ? it->second : storage::cosigned_record{};
-            if (rec.halted.empty()) rec.halted = why;
-            write->states[origin] = std::move(rec);
-        }
-        st.pending_halts.clear();
+        take_pending_halts(st, *write);
         std::vector<cosign_answer> answers;
         answers.reserve(round.size());
         auto now = unix_seconds(self);
-        for (auto& w : round) {
-            auto parsed = to_protocol(w.request);
-            if (auto* bad = std::get_if<cosign_answer>(&parsed)) {
-                answers.push_back(std::move(*bad));
-                continue;
-            }
-            auto& req = std::get<witness::add_checkpoint_request>(parsed);
-            // The latest state: this round's change if there is one, else the durable one.
-            const storage::cosigned_record* latest = nullptr;
-            auto origin = parse_signed_checkpoint(req.checkpoint);
-            if (origin) {
-                auto changed = write->states.find(origin->body.origin);
-                if (changed != write->states.end()) {
-                    latest = &changed->second;
-                } else if (auto it = st.states.find(origin->body.origin); it != st.states.end()) {
-                    latest = &it->second;
-                }
-            }
-            std::optional<witness::cosigned_state> known;
-            if (latest) known = witness::cosigned_state{latest->size, latest->root, {}};
-            auto v = witness::check_add_checkpoint(req, *st.config.logs, known);
-            if (st.config.test_skip_consistency_check && v.evidence) {
-                v.result = witness::outcome::cosign; // the planted bug (see witness_config)
-                v.evidence = false;
-            }
-            if (v.evidence && latest) {
-                storage::evidence_record e;
-                e.observed_unix = now;
-                e.origin = v.body->origin;
-                e.kind = "fork"; // the only kind a witness can prove (witness::verdict)
-                e.ours = latest->checkpoint;
-                e.theirs = req.checkpoint;
-                e.proof = witness::proof_lines(req.proof);
-                e.source = "add-checkpoint";
-                st.config.log->error("witness", "caught a log showing two histories",
-                                     {{"origin", e.origin},
-                                      {"size", v.body->size},
-                                      {"cosigned_size", latest->size},
-                                      {"action", "stops cosigning for this log"}});
-                // Evidence this witness caught itself halts the log, as evidence that
-                // gossip brings does: it shows two histories, so the witness stops.
-                auto halted = *latest; // a copy: `latest` may be this round's record
-                if (halted.halted.empty())
-                    halted.halted = "split view (" + e.kind +
-                                    ") caught by this witness: " + "a checkpoint of size " +
-                                    std::to_string(v.body->size) + " contradicts the one of size " +
-                                    std::to_string(latest->size) + " it cosigned";
-                write->evidence.push_back(std::move(e));
-                latest = &(write->states[v.body->origin] = std::move(halted));
-            }
-            if (v.result == witness::outcome::cosign && latest && !latest->halted.empty()) {
-                v.result = witness::outcome::conflict;
-                v.message = "this witness stopped cosigning for '" + v.body->origin +
-                            "': " + latest->halted;
-            }
-            if (v.result != witness::outcome::cosign) {
-                // A size the log did not know is how a log learns this
-                // witness's size (every start): routine. Anything else is not.
-                auto l = v.size_mismatch ? log::level::debug : log::level::warning;
-                st.config.log->write(
-                    l, "witness", "refused a checkpoint",
-                    {{"origin", v.body ? v.body->origin : std::string("-")},
-                     {"status", static_cast<int>(v.result)},
-                     {"why", v.size_mismatch ? "it holds another size" : v.message},
-                     {"size", v.body ? v.body->size : 0}});
-                answers.push_back(refusal(v));
-                continue;
-            }
-            const auto& cp = *v.body;
-            write->states[cp.origin] =
-                storage::cosigned_record{cp.size, cp.root, req.checkpoint, {}};
-            answers.push_back(
-                {200, false, witness::cosignature_response(*st.config.key, cp.text(), now)});
-        }
-
-        auto deliver = [self, now](std::vector<witness_state::waiting_request>& waiting,
-                                   std::vector<cosign_answer>& out) {
-            for (std::size_t i = 0; i < waiting.size(); ++i) {
-                if (out[i].status == 200) {
-                    ++self->state.cosigned;
-                    if (self->state.config.on_cosigned)
-                        self->state.config.on_cosigned(waiting[i].request.checkpoint, now);
-                } else if (out[i].status < 500) {
-                    ++self->state.refused;
-                }
-                waiting[i].promise.deliver(std::move(out[i]));
-            }
-        };
+        for (auto& w : round)
+            answers.push_back(decide(st, *write, w.request, now));
         if (write->states.empty() && write->evidence.empty()) {
-            deliver(round, answers);
+            answer_round(self, round, answers, now);
             continue;
         }
-        st.committing = true;
-        auto shared_round = std::make_shared<decltype(round)>(std::move(round));
-        auto shared_answers = std::make_shared<decltype(answers)>(std::move(answers));
-        self->request(st.writer, st.config.commit_timeout, atoms::commit_atom_v,
-                      witness_write_ptr(write))
-            .then(
-                [self, write, shared_round, shared_answers, deliver](atoms::commit_atom) {
-                    auto& s = self->state;
-                    for (auto& [origin, rec] : write->states)
-                        s.states[origin] = rec;
-                    s.evidence += write->evidence.size();
-                    s.read_only.leave();
-                    if (s.config.after_persist) s.config.after_persist();
-                    s.committing = false;
-                    deliver(*shared_round, *shared_answers);
-                    run_round(self);
-                },
-                [self, write, shared_round, shared_answers, deliver](caf::error& e) {
-                    if (e == caf::sec::request_timeout) {
-                        // Durable or not, nobody can tell: start again from the store.
-                        self->quit(make_error(errc::storage_failure,
-                                              "the witness store did not commit in time"));
-                        return;
-                    }
-                    // Nothing of the round is durable (a full disk, say): no cosignature
-                    // leaves, and the witness stays up to try again with the next round.
-                    for (auto& a : *shared_answers)
-                        if (a.status == 200)
-                            a = {status_unavailable, false,
-                                 "the witness cannot persist now: " + message_of(e)};
-                    auto& s = self->state;
-                    s.committing = false;
-                    std::uint64_t bytes = 0;
-                    for (const auto& [origin, rec] : write->states)
-                        bytes += origin.size() + rec.checkpoint.size();
-                    s.read_only.failed(e, bytes);
-                    // A halt must not be lost with the round: it goes first in the next
-                    // one (so no later request is cosigned without it), which a timer
-                    // starts if no request does.
-                    for (const auto& [origin, rec] : write->states) {
-                        auto durable = s.states.find(origin);
-                        bool halted_already =
-                            durable != s.states.end() && !durable->second.halted.empty();
-                        if (!rec.halted.empty() && !halted_already)
-                            s.pending_halts.emplace(origin, rec.halted);
-                    }
-                    if (!s.pending_halts.empty() && !s.halt_retry_scheduled) {
-                        s.halt_retry_scheduled = true;
-                        self->delayed_send(self, s.config.halt_retry, atoms::probe_atom_v);
-                    }
-                    deliver(*shared_round, *shared_answers);
-                    run_round(self);
-                });
+        commit_round(self, std::move(write), std::move(round), std::move(answers), now);
     }
 }
 
