@@ -51,111 +51,138 @@ bool policy::quorum_met(const std::vector<bool>& cosigned) const {
     return witnessed[quorum_index];
 }
 
-result<policy> parse_policy(std::string_view text) {
-    if (text.size() > max_policy_size) return make_error("policy: file too large");
+namespace {
+
+/// One pass over a policy's lines, one method per keyword; every error names
+/// its line.
+struct policy_parser {
     policy p;
     std::map<std::string, policy::member> names; // witnesses and groups share one namespace
     bool have_quorum = false;
     std::size_t line_no = 0;
+
+    using fields_t = std::vector<std::string_view>;
+
+    error fail(const std::string& what) const {
+        return make_error("policy line " + std::to_string(line_no) + ": " + what);
+    }
+
+    status define_name(std::string_view name, policy::member m) {
+        if (name == "none") return fail("the name 'none' is reserved");
+        if (!names.emplace(std::string(name), m).second)
+            return fail("name '" + std::string(name) + "' is already defined");
+        return {};
+    }
+
+    result<note::vkey> parse_key(std::string_view key_text, std::uint8_t type,
+                                 const char* role) const {
+        auto key = note::parse_vkey(key_text);
+        if (!key) return fail(std::string(role) + " key: " + key.message());
+        if (key->type != type)
+            return fail(std::string(role) + " key must have signature type " +
+                        std::to_string(type) + ", not " + std::to_string(key->type));
+        return key;
+    }
+
+    status line(std::string_view text) {
+        for (char c : text)
+            if (!allowed_octet(static_cast<unsigned char>(c)))
+                return fail("control character not allowed");
+        auto fields = split_fields(text);
+        if (fields.empty() || fields[0][0] == '#') return {};
+        auto keyword = fields[0];
+        if (keyword == "log") return log_line(fields);
+        if (keyword == "witness") return witness_line(fields);
+        if (keyword == "group") return group_line(fields);
+        if (keyword == "quorum") return quorum_line(fields);
+        return fail("unknown keyword '" + std::string(keyword) + "'");
+    }
+
+    status log_line(const fields_t& fields) {
+        if (fields.size() < 2 || fields.size() > 3) return fail("expected: log <vkey> [<url>]");
+        if (p.logs.size() == max_policy_logs) return fail("too many logs");
+        CIVIC_TRY_ASSIGN(key, parse_key(fields[1], note::type_ed25519, "log"));
+        for (const auto& l : p.logs)
+            if (l.key.public_key == key.public_key) return fail("duplicate log key");
+        p.logs.push_back({std::move(key), fields.size() == 3 ? std::string(fields[2]) : ""});
+        return {};
+    }
+
+    status witness_line(const fields_t& fields) {
+        if (fields.size() < 3 || fields.size() > 4)
+            return fail("expected: witness <name> <vkey> [<url>]");
+        if (p.witnesses.size() == max_policy_witnesses) return fail("too many witnesses");
+        CIVIC_TRY_ASSIGN(key, parse_key(fields[2], note::type_cosignature_v1, "witness"));
+        for (const auto& w : p.witnesses)
+            if (w.key.public_key == key.public_key) return fail("duplicate witness key");
+        CIVIC_TRY(define_name(fields[1], {false, p.witnesses.size()}));
+        p.witnesses.push_back({std::string(fields[1]), std::move(key),
+                               fields.size() == 4 ? std::string(fields[3]) : ""});
+        return {};
+    }
+
+    status group_line(const fields_t& fields) {
+        if (fields.size() < 4) return fail("expected: group <name> all|any|<k> <name>...");
+        if (p.groups.size() == max_policy_groups) return fail("too many groups");
+        policy::group g;
+        g.name = std::string(fields[1]);
+        for (auto name = fields.begin() + 3; name != fields.end(); ++name) {
+            auto it = names.find(std::string(*name));
+            if (it == names.end())
+                return fail("group member '" + std::string(*name) + "' is not defined above");
+            for (const auto& m : g.members)
+                if (m.is_group == it->second.is_group && m.index == it->second.index)
+                    return fail("group member '" + std::string(*name) + "' is listed twice");
+            g.members.push_back(it->second);
+        }
+        auto k = fields[2];
+        if (k == "all") {
+            g.threshold = g.members.size();
+        } else if (k == "any") {
+            g.threshold = 1;
+        } else {
+            auto v = parse_decimal(k, g.members.size());
+            if (!v || *v == 0)
+                return fail("group threshold must be all, any, or 1.." +
+                            std::to_string(g.members.size()));
+            g.threshold = static_cast<std::size_t>(*v);
+        }
+        CIVIC_TRY(define_name(fields[1], {true, p.groups.size()}));
+        p.groups.push_back(std::move(g));
+        return {};
+    }
+
+    status quorum_line(const fields_t& fields) {
+        if (fields.size() != 2) return fail("expected: quorum <name>");
+        if (have_quorum) return fail("more than one quorum line");
+        have_quorum = true;
+        if (fields[1] == "none") {
+            p.quorum = policy::quorum_kind::none;
+            return {};
+        }
+        auto it = names.find(std::string(fields[1]));
+        if (it == names.end())
+            return fail("quorum '" + std::string(fields[1]) + "' is not defined above");
+        p.quorum = it->second.is_group ? policy::quorum_kind::group : policy::quorum_kind::witness;
+        p.quorum_index = it->second.index;
+        return {};
+    }
+};
+
+} // namespace
+
+result<policy> parse_policy(std::string_view text) {
+    if (text.size() > max_policy_size) return make_error("policy: file too large");
+    policy_parser parser;
     while (!text.empty()) {
         auto nl = text.find('\n');
         auto line = text.substr(0, nl);
         text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-        ++line_no;
-        auto fail = [&](const std::string& what) {
-            return make_error("policy line " + std::to_string(line_no) + ": " + what);
-        };
-        for (char c : line)
-            if (!allowed_octet(static_cast<unsigned char>(c)))
-                return fail("control character not allowed");
-        auto fields = split_fields(line);
-        if (fields.empty() || fields[0][0] == '#') continue;
-        auto keyword = fields[0];
-
-        auto define_name = [&](std::string_view name, policy::member m) -> status {
-            if (name == "none") return fail("the name 'none' is reserved");
-            if (!names.emplace(std::string(name), m).second)
-                return fail("name '" + std::string(name) + "' is already defined");
-            return {};
-        };
-        auto parse_key = [&](std::string_view key_text, std::uint8_t type,
-                             const char* role) -> result<note::vkey> {
-            auto key = note::parse_vkey(key_text);
-            if (!key) return fail(std::string(role) + " key: " + key.message());
-            if (key->type != type)
-                return fail(std::string(role) + " key must have signature type " +
-                            std::to_string(type) + ", not " + std::to_string(key->type));
-            return key;
-        };
-
-        if (keyword == "log") {
-            if (fields.size() < 2 || fields.size() > 3) return fail("expected: log <vkey> [<url>]");
-            if (p.logs.size() == max_policy_logs) return fail("too many logs");
-            auto key = parse_key(fields[1], note::type_ed25519, "log");
-            if (!key) return key.err();
-            for (const auto& l : p.logs)
-                if (l.key.public_key == key->public_key) return fail("duplicate log key");
-            p.logs.push_back({std::move(*key), fields.size() == 3 ? std::string(fields[2]) : ""});
-        } else if (keyword == "witness") {
-            if (fields.size() < 3 || fields.size() > 4)
-                return fail("expected: witness <name> <vkey> [<url>]");
-            if (p.witnesses.size() == max_policy_witnesses) return fail("too many witnesses");
-            auto key = parse_key(fields[2], note::type_cosignature_v1, "witness");
-            if (!key) return key.err();
-            for (const auto& w : p.witnesses)
-                if (w.key.public_key == key->public_key) return fail("duplicate witness key");
-            CIVIC_TRY(define_name(fields[1], {false, p.witnesses.size()}));
-            p.witnesses.push_back({std::string(fields[1]), std::move(*key),
-                                   fields.size() == 4 ? std::string(fields[3]) : ""});
-        } else if (keyword == "group") {
-            if (fields.size() < 4) return fail("expected: group <name> all|any|<k> <name>...");
-            if (p.groups.size() == max_policy_groups) return fail("too many groups");
-            policy::group g;
-            g.name = std::string(fields[1]);
-            std::vector<std::string_view> member_names(fields.begin() + 3, fields.end());
-            for (auto name : member_names) {
-                auto it = names.find(std::string(name));
-                if (it == names.end())
-                    return fail("group member '" + std::string(name) + "' is not defined above");
-                for (const auto& m : g.members)
-                    if (m.is_group == it->second.is_group && m.index == it->second.index)
-                        return fail("group member '" + std::string(name) + "' is listed twice");
-                g.members.push_back(it->second);
-            }
-            auto k = fields[2];
-            if (k == "all") {
-                g.threshold = g.members.size();
-            } else if (k == "any") {
-                g.threshold = 1;
-            } else {
-                auto v = parse_decimal(k, g.members.size());
-                if (!v || *v == 0)
-                    return fail("group threshold must be all, any, or 1.." +
-                                std::to_string(g.members.size()));
-                g.threshold = static_cast<std::size_t>(*v);
-            }
-            CIVIC_TRY(define_name(fields[1], {true, p.groups.size()}));
-            p.groups.push_back(std::move(g));
-        } else if (keyword == "quorum") {
-            if (fields.size() != 2) return fail("expected: quorum <name>");
-            if (have_quorum) return fail("more than one quorum line");
-            have_quorum = true;
-            if (fields[1] == "none") {
-                p.quorum = policy::quorum_kind::none;
-            } else {
-                auto it = names.find(std::string(fields[1]));
-                if (it == names.end())
-                    return fail("quorum '" + std::string(fields[1]) + "' is not defined above");
-                p.quorum =
-                    it->second.is_group ? policy::quorum_kind::group : policy::quorum_kind::witness;
-                p.quorum_index = it->second.index;
-            }
-        } else {
-            return fail("unknown keyword '" + std::string(keyword) + "'");
-        }
+        ++parser.line_no;
+        CIVIC_TRY(parser.line(line));
     }
-    if (!have_quorum) return make_error("policy: no quorum line");
-    return p;
+    if (!parser.have_quorum) return make_error("policy: no quorum line");
+    return std::move(parser.p);
 }
 
 result<policy_verifier> policy_verifier::make(const policy& p, std::size_t cache_entries) {
