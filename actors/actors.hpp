@@ -1,6 +1,8 @@
 // Every actor interface of Civic Attest, and the one CAF type ID block that
 // registers the messages they exchange. Each node registers this block in its
 // actor_system_config (see system.hpp); CAF atoms are at most 10 characters.
+// One file on purpose, over 600 lines: a reader finds every interface and
+// message in one place, and CAF needs the whole type ID block in one header.
 //
 // Actors are written as functions over a state struct. Everything an actor does
 // must run under the deterministic scheduler: time only from self->clock(), no
