@@ -1,6 +1,6 @@
 // What a node runs with: where it stands in its network, its roles, its HTTP,
 // ledger and scrub settings, and its log. Made from a topology
-// (config/from_topology.hpp) or from `serve`'s flags (cli/cli.cpp), read by
+// (config/from_topology.hpp) or from `serve`'s flags (cli/run.cpp), read by
 // the node (service/service.hpp) and the simulator alike.
 #pragma once
 
