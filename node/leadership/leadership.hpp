@@ -32,7 +32,7 @@
 // epoch any answering node knows, plus one, and the role "leader"; started
 // again, it leads under that epoch, and the replicas follow it.
 //
-// Step-down (service::start, node/service/service.cpp). A leader with peers
+// Step-down (step_down.cpp, called by service::start). A leader with peers
 // asks them for their epochs before it signs anything. When one knows a newer
 // epoch, the leader was deposed while away: its ledger, which may end in a
 // batch no replica got, is set aside (ledger.deposed-epoch-N, kept for
@@ -40,14 +40,21 @@
 // new leader, with the newer epoch and the role "replica" in a fresh store.
 #pragma once
 
+#include "node/config/options.hpp"
 #include "node/config/topology.hpp"
 #include "protocol/result.hpp"
+#include "storage/ledger_store.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+
+namespace caf {
+class actor_system;
+}
 
 namespace civic::node::leadership {
 
@@ -84,5 +91,28 @@ using progress_callback = std::function<void(const std::string&)>;
 /// An error leaves the candidate's role as it was (the epoch and the role are
 /// written last), though copied keys and tokens may remain.
 result<promotion> promote(const promotion_request& request, const progress_callback& progress);
+
+/// The newest epoch the reachable peers know of, and which peer knows it
+/// (0 when none answers).
+struct peer_epoch {
+    std::uint64_t epoch = 0;
+    std::string name;
+};
+
+/// Asks each peer's gateway in turn, within the connection timeout; peers
+/// that are down do not count. Blocks: for the start, before the node's
+/// actors run.
+peer_epoch newest_peer_epoch(caf::actor_system& sys, const network_options& net);
+
+struct stepped_down {
+    std::shared_ptr<storage::ledger_store> store; // fresh: the origin, the newer epoch, "replica"
+    std::string set_aside;                        // where the old ledger went
+};
+
+/// Sets `data_dir`/ledger aside (ledger.deposed-epoch-<own_epoch>) and makes a
+/// fresh store that knows `origin`, `newer`'s epoch and the role "replica".
+/// Every handle of the old store must be closed first.
+result<stepped_down> step_down(const std::string& data_dir, const std::string& origin,
+                               std::uint64_t own_epoch, const peer_epoch& newer);
 
 } // namespace civic::node::leadership

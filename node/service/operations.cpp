@@ -3,6 +3,7 @@
 #include "actors/bridge.hpp"
 #include "actors/errors.hpp"
 #include "node/service/metrics.hpp"
+#include "node/service/node_tree.hpp"
 #include "node/system/files.hpp"
 #include "protocol/assert.hpp"
 #include "protocol/note.hpp"

@@ -1,5 +1,3 @@
-#include "node/service/service.hpp"
-
 #include "actors/bridge.hpp"
 #include "actors/collector.hpp"
 #include "actors/committer.hpp"
@@ -15,10 +13,12 @@
 #include "actors/witness.hpp"
 #include "node/api/node_api.hpp"
 #include "node/http/connection_book.hpp"
+#include "node/leadership/leadership.hpp"
 #include "node/peer/peer_tls.hpp"
 #include "node/service/metrics.hpp"
 #include "node/service/node_tree.hpp"
 #include "node/service/operations.hpp"
+#include "node/service/service_impl.hpp"
 #include "node/system/files.hpp"
 #include "protocol/bundle.hpp"
 #include "protocol/checkpoint.hpp"
@@ -39,199 +39,6 @@
 namespace civic::node {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
-
-struct service::impl {
-    service_options options;
-    log::logger_ptr logger = log::logger::none(); // the node's one log
-    std::string origin;
-    std::shared_ptr<storage::ledger_store> store;
-    std::unique_ptr<actors::system_config> cfg;
-    std::unique_ptr<caf::actor_system> sys;
-    /// The current handles of the supervised actors: "committer", then "ledger"
-    /// and "signer" on a leader, "replica" and "uplink" on a replica.
-    std::shared_ptr<actors::directory> directory = std::make_shared<actors::directory>();
-    actors::supervisor_actor supervision_root;
-    actors::gateway_actor gateway;
-    std::uint16_t published_port = 0;
-    std::string role_note;     // why the role differs from the topology's, if it does
-    json identity_keys_report; // a leader's identity keys at start (null elsewhere)
-    mutable std::mutex failure_mutex;
-    std::optional<std::string> failure;
-    std::vector<actors::bridge_actor> bridges;
-    /// What the HTTP API reaches the node through, and the API itself (both
-    /// before `http`: the server is stopped and gone first).
-    std::unique_ptr<api::operations> operations;
-    std::unique_ptr<api::node_api> api;
-    std::unique_ptr<http_server> http;
-    std::unique_ptr<peer_tls> peer_front; // the peer port, on a TLS network
-    /// Remote CAF nodes by the names their certificates carry (filled by the front).
-    std::shared_ptr<actors::peer_directory> peers;
-    /// The gateway's actor id, for the front's receiver check (0 until spawned).
-    std::atomic<std::uint64_t> gateway_id{0};
-    std::unique_ptr<policy_verifier> trust; // this log's key; caches checkpoint verdicts
-    /// The network's policy (when it has one): which witnesses cosigned a checkpoint.
-    std::unique_ptr<policy_verifier> network_trust;
-    bool collecting = false;           // a leader with witnesses to ask
-    std::size_t evidence_at_start = 0; // split-view evidence held, for the start-up line
-    std::unique_ptr<metrics> stats;    // outlives the actors and the HTTP server
-    std::shared_ptr<storage::witness_store> witness_store; // witnesses only
-    std::shared_ptr<storage::witness_store> gossip_store;  // split-view evidence
-    /// Why a store refuses writes, as its actor last reported; empty while it
-    /// takes them. Guarded: set on an actor's thread, read on HTTP ones.
-    struct read_only_report {
-        std::string reason;
-        std::chrono::steady_clock::time_point since{};
-    };
-    mutable std::mutex read_only_mutex;
-    read_only_report read_only_store;   // the ledger's or the replica's
-    read_only_report read_only_witness; // the witness's
-
-    /// The ledger, replica or witness (`role`) reported a change (see
-    /// node_runtime::on_read_only): logged and shown in the metrics once per
-    /// change, not once per request.
-    void set_read_only(read_only_report& report, const char* role, const std::string& reason);
-    /// Why writes are refused now, or nothing.
-    std::optional<std::string> read_only_now() const {
-        std::lock_guard lock(read_only_mutex);
-        if (read_only_store.reason.empty()) return std::nullopt;
-        return read_only_store.reason;
-    }
-    /// Spawns the supervision tree and waits until its last child runs.
-    civic::status start_tree(actors::supervisor_config tree);
-    /// Logs what disables identities at start and keeps it for /api/status.
-    void report_identity_keys(const opened_ledger& ledger);
-    /// On a TLS network: binds the peer port behind its TLS front and points every
-    /// peer endpoint at the front's forwarder for it (see peer_tls.hpp).
-    civic::status start_peer_front();
-    /// Spawns the gateway and publishes it on the CAF port (TLS unless insecure_dev).
-    civic::status publish_gateway();
-    /// Starts the HTTP server on the routes of this node.
-    civic::status start_http();
-    node_parts api_parts() const;
-    /// How this node's actors run in a process, reporting to its metrics.
-    node_runtime runtime();
-    /// Builds and starts the supervision tree (`ledger`: null on a node that is
-    /// only a witness) and publishes the gateway.
-    civic::status start_actors(const opened_ledger* ledger);
-
-    /// One line of what the node found at start: its role, tree, epoch and
-    /// what is wrong with its store or keys.
-    void log_start_summary() const;
-    /// Logs each range the store newly finds damaged, once, and counts it.
-    void watch_damage();
-};
-
-void service::impl::set_read_only(read_only_report& report, const char* role,
-                                  const std::string& reason) {
-    std::chrono::steady_clock::time_point since;
-    {
-        std::lock_guard lock(read_only_mutex);
-        if (reason == report.reason) return;
-        since = report.since;
-        report.reason = reason;
-        report.since = std::chrono::steady_clock::now();
-    }
-    const bool witness = &report == &read_only_witness;
-    if (witness)
-        stats->set_witness_read_only(!reason.empty());
-    else
-        stats->set_read_only(!reason.empty());
-    if (!reason.empty()) {
-        auto kind = storage::shortage_label(storage::shortage_of(make_error(reason)));
-        logger->error(role, std::string("read-only ") + role,
-                      {{"kind", kind},
-                       {"reason", reason},
-                       {"meanwhile", witness ? "checkpoints answered 503, nothing cosigned that "
-                                               "is not durable; each round tries the store again"
-                                             : "writes answered 503 read_only; reads go on; it "
-                                               "probes the store and takes writes again once it "
-                                               "has room"}});
-        return;
-    }
-    auto held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now() - since)
-                       .count();
-    logger->info(role, std::string("writable ") + role + " again",
-                 {{"read_only_ms", held_ms}, {"why", "the store took a write again"}});
-}
-
-void service::impl::watch_damage() {
-    auto* counters = stats.get();
-    auto out = logger;
-    std::weak_ptr<storage::ledger_store> weak = store;
-    store->on_damage(
-        [counters, out, weak](const storage::damaged_range& r, const std::string& what) {
-            // The first index the damage names ("index N"), else the range's first.
-            std::string index = std::to_string(r.entries ? r.index * tiles::tile_width : 0);
-            if (auto at = what.find("index "); at != std::string::npos) {
-                auto digits = what.substr(at + 6);
-                index = digits.substr(0, digits.find_first_not_of("0123456789"));
-            }
-            auto held = weak.lock();
-            counters->damaged_range_found(held ? held->damaged_ranges().size() : 0);
-            out->error("store", "store damage",
-                       {{"index", index},
-                        {"range", r.name()},
-                        {"what", what},
-                        {"meanwhile", "every read of the range answered 503 until healed; check "
-                                      "with 'civic-attest fsck'"}});
-        });
-}
-
-void service::impl::report_identity_keys(const opened_ledger& ledger) {
-    json disabled = json::array();
-    for (const auto& p : ledger.identity_key_problems) {
-        disabled.push_back({{"identity", p.identity}, {"file", p.file}, {"reason", p.reason}});
-        // One line each (at most identity_keys::max_problems): an operator must
-        // learn at start which identities cannot sign, and why.
-        logger->error("keys",
-                      p.identity.empty() ? "an unreadable identity key file"
-                                         : "an identity cannot sign until its key file is fixed",
-                      {{"identity", p.identity.empty() ? "-" : p.identity},
-                       {"file", options.data_dir + "/" + p.file},
-                       {"problem", p.reason}});
-    }
-    if (ledger.identity_key_problem_count > ledger.identity_key_problems.size())
-        logger->error(
-            "keys", "more identity key problems (see /api/status)",
-            {{"more", ledger.identity_key_problem_count - ledger.identity_key_problems.size()}});
-    identity_keys_report = {{"loaded", ledger.identity_keys_loaded},
-                            {"problems", ledger.identity_key_problem_count},
-                            {"disabled", disabled}};
-}
-
-struct peer_epoch {
-    std::uint64_t epoch = 0;
-    std::string name;
-};
-
-/// The newest epoch the reachable peers know of (each asked in turn, within the
-/// connection timeout; peers that are down do not count).
-peer_epoch newest_peer_epoch(caf::actor_system& sys, const network_options& net) {
-    auto mm =
-        net.insecure_dev ? sys.middleman().actor_handle() : sys.openssl_manager().actor_handle();
-    auto timeout = std::max(net.system.connection_timeout, std::chrono::milliseconds(1000));
-    peer_epoch newest;
-    caf::scoped_actor self{sys};
-    for (const auto& [host, port] : net.peers) {
-        actors::gateway_actor gateway;
-        self->request(mm, timeout, caf::connect_atom::value, host, port)
-            .receive(
-                [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
-                    gateway = caf::actor_cast<actors::gateway_actor>(std::move(ptr));
-                },
-                [](caf::error&) {});
-        if (!gateway) continue;
-        self->request(gateway, timeout, atoms::status_atom_v)
-            .receive(
-                [&](const actors::node_status& s) {
-                    if (s.epoch > newest.epoch) newest = {s.epoch, s.name};
-                },
-                [](caf::error&) {});
-    }
-    return newest;
-}
 
 status require_tls(const network_options& net) {
     if (net.caf_port != 0 && !net.insecure_dev && net.system.tls_ca.empty())
@@ -422,56 +229,6 @@ status service::impl::start_http() {
     return m.http->start();
 }
 
-node_runtime service::impl::runtime() {
-    node_runtime rt;
-    rt.peers = peers;
-    rt.unix_offset = actors::unix_offset_now();
-    auto* counters = stats.get();
-    rt.on_commit = [counters](const actors::batch_report& r) { counters->batch_committed(r); };
-    rt.on_witness_answer = [counters](const std::string& w, std::chrono::microseconds latency,
-                                      bool ok) { counters->witness_answered(w, latency, ok); };
-    rt.on_cosign_round = [counters](std::optional<std::chrono::microseconds> ttq,
-                                    const std::string&) { counters->cosign_round(ttq); };
-    rt.on_read_only = [this](const std::string& reason) {
-        set_read_only(read_only_store, options.network.leading ? "ledger" : "replica", reason);
-    };
-    rt.on_witness_read_only = [this](const std::string& reason) {
-        set_read_only(read_only_witness, "witness", reason);
-    };
-    rt.on_commit_failed = [counters, out = logger](const char* reason) {
-        counters->commit_failed(reason);
-        out->error("store", "a commit failed", {{"reason", reason}});
-    };
-    rt.on_scrubbed = [counters](std::uint64_t entries) { counters->scrubbed(entries); };
-    std::weak_ptr<storage::ledger_store> weak = store;
-    auto out = logger;
-    rt.logger = logger;
-    rt.on_healed = [counters, out, weak](const storage::damaged_range& r,
-                                         const std::string& source) {
-        auto held = weak.lock();
-        counters->range_healed(held ? held->damaged_ranges().size() : 0);
-        out->info("scrubber", "store healed",
-                  {{"range", r.name()},
-                   {"from", source},
-                   {"how", "rewritten from entries that make the verified tree"}});
-    };
-    rt.on_not_healed = [out](const storage::damaged_range& r, const std::string& why) {
-        out->error("scrubber", "store damage not healed",
-                   {{"range", r.name()},
-                    {"why", why},
-                    {"meanwhile", "answered 503; retried with backoff"}});
-    };
-    rt.on_evidence = [counters, out](const storage::evidence_record& r) {
-        counters->split_view_found();
-        out->error("gossip", "split view: a log shows two histories",
-                   {{"origin", r.origin},
-                    {"kind", r.kind},
-                    {"shown_by", r.source},
-                    {"evidence", "/api/evidence"}});
-    };
-    return rt;
-}
-
 status service::impl::start_actors(const opened_ledger* ledger) {
     auto tree = build_node_tree(options, ledger, runtime());
     if (!tree) return tree.err();
@@ -483,6 +240,47 @@ status service::impl::start_actors(const opened_ledger* ledger) {
     evidence_at_start = tree->evidence_held;
     CIVIC_TRY(start_tree(std::move(tree->config)));
     return publish_gateway();
+}
+
+status service::impl::step_down_if_deposed(opened_ledger& opened) {
+    auto& net = options.network;
+    auto own = storage::stored_epoch(*store);
+    auto newest = leadership::newest_peer_epoch(*sys, net);
+    if (newest.epoch <= own) return {};
+    // Deposed while away: no handle of the old store may stay open.
+    store.reset();
+    opened.store.reset();
+    auto down = leadership::step_down(options.data_dir, origin, own, newest);
+    if (!down) return down.err();
+    store = down->store;
+    opened.store = store;
+    net.leading = false;
+    role_note = "stepped down: " + newest.name + " knows epoch " + std::to_string(newest.epoch) +
+                ", this node's is " + std::to_string(own) + "; its ledger is set aside in " +
+                down->set_aside + " and it follows the newest leader from scratch";
+    logger->warn("node", "stepped down: deposed while away",
+                 {{"peer", newest.name},
+                  {"peer_epoch", newest.epoch},
+                  {"epoch", own},
+                  {"set_aside", down->set_aside},
+                  {"now", "an empty replica of the newest leader"}});
+    return {};
+}
+
+status service::impl::load_trust(const std::string& log_vkey) {
+    auto own_policy = parse_policy("log " + log_vkey + "\nquorum none\n");
+    if (!own_policy) return own_policy.err();
+    auto own = policy_verifier::make(*own_policy, 1024);
+    if (!own) return own.err();
+    trust = std::make_unique<policy_verifier>(std::move(*own));
+    const auto& text = options.network.policy_text;
+    if (text.empty()) return {};
+    auto rules = parse_policy(text);
+    if (!rules) return make_error("the network's policy: " + rules.message());
+    auto network_verifier = policy_verifier::make(*rules, 1024);
+    if (!network_verifier) return network_verifier.err();
+    network_trust = std::make_unique<policy_verifier>(std::move(*network_verifier));
+    return {};
 }
 
 result<std::unique_ptr<service>> service::start(const service_options& options) {
@@ -505,7 +303,6 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
         m.log_start_summary();
         return s;
     }
-    const fs::path dir = options.data_dir;
     auto opened = open_ledger(options.data_dir);
     if (!opened) return opened.err();
     m.store = opened->store;
@@ -521,44 +318,7 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     // before it signs anything.
     if (auto role = m.store->setting(storage::role_setting); role && *role)
         net.leading = **role == "leader";
-    if (net.leading && !net.peers.empty()) {
-        auto own = storage::stored_epoch(*m.store);
-        auto newest = newest_peer_epoch(*m.sys, net);
-        if (newest.epoch > own) {
-            // Deposed while away. Its store may end in a batch no replica ever got,
-            // with a checkpoint of a history the new leader does not share: it is
-            // set aside (kept for inspection, never served) and the node starts
-            // again as an empty replica of the new leader.
-            auto aside = dir / ("ledger.deposed-epoch-" + std::to_string(own));
-            m.store.reset();
-            opened->store.reset();
-            std::error_code ec;
-            fs::remove_all(aside, ec);
-            fs::rename(dir / "ledger", aside, ec);
-            if (ec)
-                return make_error((dir / "ledger").string() +
-                                  ": cannot set aside: " + ec.message());
-            fs::create_directories(dir / "ledger", ec);
-            auto fresh = storage::ledger_store::open({(dir / "ledger").string()});
-            if (!fresh) return make_error(options.data_dir + ": " + fresh.message());
-            m.store = std::shared_ptr<storage::ledger_store>(std::move(*fresh));
-            opened->store = m.store;
-            CIVIC_TRY(m.store->put_setting(storage::origin_setting, m.origin));
-            CIVIC_TRY(storage::store_epoch(*m.store, newest.epoch));
-            CIVIC_TRY(m.store->put_setting(storage::role_setting, "replica"));
-            net.leading = false;
-            m.role_note = "stepped down: " + newest.name + " knows epoch " +
-                          std::to_string(newest.epoch) + ", this node's is " + std::to_string(own) +
-                          "; its ledger is set aside in " + aside.string() +
-                          " and it follows the newest leader from scratch";
-            m.logger->warn("node", "stepped down: deposed while away",
-                           {{"peer", newest.name},
-                            {"peer_epoch", newest.epoch},
-                            {"epoch", own},
-                            {"set_aside", aside.string()},
-                            {"now", "an empty replica of the newest leader"}});
-        }
-    }
+    if (net.leading && !net.peers.empty()) CIVIC_TRY(m.step_down_if_deposed(*opened));
     CIVIC_TRY(load_log_keys(*opened, m.options));
     const auto& log_vkey = opened->log_vkey;
     if (net.leading) m.report_identity_keys(*opened);
@@ -568,54 +328,10 @@ result<std::unique_ptr<service>> service::start(const service_options& options) 
     m.watch_damage();
     CIVIC_TRY(m.start_actors(&*opened));
 
-    auto own_policy = parse_policy("log " + log_vkey + "\nquorum none\n");
-    if (!own_policy) return own_policy.err();
-    auto trust = policy_verifier::make(*own_policy, 1024);
-    if (!trust) return trust.err();
-    m.trust = std::make_unique<policy_verifier>(std::move(*trust));
-    if (!net.policy_text.empty()) {
-        auto rules = parse_policy(net.policy_text);
-        if (!rules) return make_error("the network's policy: " + rules.message());
-        auto network_verifier = policy_verifier::make(*rules, 1024);
-        if (!network_verifier) return network_verifier.err();
-        m.network_trust = std::make_unique<policy_verifier>(std::move(*network_verifier));
-    }
-
+    CIVIC_TRY(m.load_trust(log_vkey));
     CIVIC_TRY(m.start_http());
     m.log_start_summary();
     return s;
-}
-
-void service::impl::log_start_summary() const {
-    const auto& net = options.network;
-    if (!store) {
-        logger->info("node", "started",
-                     {{"role", "witness"},
-                      {"evidence_held", evidence_at_start},
-                      {"http_port", http->port()},
-                      {"peer_port", published_port}});
-        return;
-    }
-    auto latest = store->latest_checkpoint();
-    std::uint64_t checkpoint_size = 0;
-    if (latest && *latest)
-        if (auto cp = parse_signed_checkpoint(**latest)) checkpoint_size = cp->body.size;
-    logger->info(
-        "node", "started",
-        {{"role", net.leading ? "leader" : "replica"},
-         {"origin", origin},
-         {"epoch", storage::stored_epoch(*store)},
-         {"entries", store->stored_size()},
-         {"checkpoint_size", checkpoint_size},
-         {"damaged_ranges", store->damaged_ranges().size()},
-         {"identity_key_problems", identity_keys_report.is_null()
-                                       ? std::uint64_t{0}
-                                       : identity_keys_report["problems"].get<std::uint64_t>()},
-         {"witness", options.witness.enabled},
-         {"evidence_held", evidence_at_start},
-         {"http_port", http->port()},
-         {"peer_port", published_port}});
-    if (!role_note.empty()) logger->warn("node", role_note);
 }
 
 service::~service() { stop(); }
