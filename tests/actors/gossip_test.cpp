@@ -2,6 +2,8 @@
 // for its evidence and stand-ins for its peers, its node's witness and, on a
 // ledger node, a real ledger store: it catches a log that shows two histories
 // and keeps the proof, takes in what agrees, and bounds what it takes.
+// One file over 600 lines on purpose: the cases share one fixture (gossip, its
+// stand-in peers and stores, on one coordinator).
 #include "actors/gossip.hpp"
 #include "actors/witness.hpp"
 #include "fake_network.hpp"

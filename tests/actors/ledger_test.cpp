@@ -1,5 +1,7 @@
 // The ledger, committer and signer actors on the deterministic scheduler, with a
 // real LMDB store in a temporary directory.
+// One file over 600 lines on purpose: the cases share one fixture (the three
+// actors over one store, driven on one coordinator).
 #include "actors/bridge.hpp"
 #include "actors/committer.hpp"
 #include "actors/errors.hpp"

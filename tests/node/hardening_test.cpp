@@ -1,5 +1,7 @@
 // Attacks on a real node process: what a client with no credentials can do to
 // it with connections, under a lowered descriptor limit.
+// One file over 600 lines on purpose: every case shares the process, TLS and
+// raw-BASP fixtures at its top, and each attack reads beside the others.
 #include "process.hpp"
 #include "support.hpp"
 
