@@ -23,13 +23,21 @@ sim_node* fault_injector::find(const std::string& name) {
 
 void fault_injector::crash(sim_node& n) {
     ++report_.summary().crashes;
+    n.logger->warn("simulator", "process killed", {{"virtual_time_ms", clock_.milliseconds()}});
     net_.reset_connections(n);
     processes_.tear_down(n);
 }
 
 void fault_injector::restart(sim_node& n) {
-    if (auto ok = processes_.boot(n); !ok)
+    auto ok = processes_.boot(n);
+    if (!ok) {
+        n.logger->error("simulator", "process did not restart",
+                        {{"virtual_time_ms", clock_.milliseconds()}, {"reason", ok.message()}});
         report_.violation("node " + n.spec->name + " did not restart: " + ok.message());
+        return;
+    }
+    n.logger->info("simulator", "process restarted",
+                   {{"virtual_time_ms", clock_.milliseconds()}, {"incarnation", n.generation}});
 }
 
 void fault_injector::schedule_crash(const sim_faults::crash& c) {

@@ -44,6 +44,7 @@ node_runtime node_processes::runtime_for(sim_node& n) {
         if (checks->witness_cosigned(name, text)) report->witness_timestamp(timestamp);
     };
     rt.on_evidence = [](const storage::evidence_record&) {};
+    rt.logger = n.logger;
     if (options_.faults.equivocate_at)
         rt.equivocate_from = time_point{} + *options_.faults.equivocate_at;
     return rt;

@@ -53,6 +53,7 @@ struct sim_node {
     std::set<caf::resumable*> writers;
     std::map<caf::resumable*, time_point> disk_ready; // a writer's next message may run
     caf::resumable* silenced_job = nullptr;
+    log::logger_ptr logger = log::logger::none(); // every incarnation's
 
     bool holds_ledger() const { return options.holds_ledger; }
     bool is_witness() const { return options.witness.enabled; }

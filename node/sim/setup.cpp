@@ -125,6 +125,7 @@ status build_nodes(const simulation_options& options, const prepared_setup& setu
         n->options = std::move(*node_opts);
         n->options.network.seed = mix(options.seed, spec.name);
         n->options.network.system.deterministic = true;
+        n->logger = log::logger::make(spec.name, options.log);
         plant_bug(options, nodes, *n);
         if (options.faults.equivocate_at && n->options.network.leading)
             n->options.test_equivocate = true;

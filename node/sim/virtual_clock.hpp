@@ -28,6 +28,11 @@ class virtual_clock {
 public:
     time_point now() const { return now_; }
     void set(time_point t) { now_ = t; }
+    /// Virtual milliseconds since the start (for log lines).
+    std::int64_t milliseconds() const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(now_.time_since_epoch())
+            .count();
+    }
     /// Virtual seconds since the start.
     double seconds() const {
         return std::chrono::duration<double>(now_.time_since_epoch()).count();
