@@ -173,6 +173,24 @@ status read_faults(const po::variables_map& vm, const topology& t, sim_faults& f
     return {};
 }
 
+/// --log-level and --log-file: the nodes' logs, kept apart from the report.
+status read_log_flags(const po::variables_map& vm, log::options& log_options) {
+    const auto& name = vm["log-level"].as<std::string>();
+    auto level = log::parse_level(name);
+    if (!level)
+        return make_error("--log-level '" + name +
+                          "': expected debug, info, warning, error or off");
+    log_options.file = vm["log-file"].as<std::string>();
+    log_options.min_level = *level;
+    // Checked here: the nodes' loggers would throw from inside the run.
+    if (!log_options.file.empty() && !std::ofstream(log_options.file, std::ios::app))
+        return make_error("--log-file " + log_options.file + ": cannot write");
+    // A file asked for without a level: what a node logs by default.
+    if (!log_options.file.empty() && vm["log-level"].defaulted())
+        log_options.min_level = log::level::info;
+    return {};
+}
+
 void progress_bar(std::ostream& err, std::size_t done, std::size_t total) {
     constexpr std::size_t width = 30;
     auto filled = total ? done * width / total : width;
@@ -311,7 +329,12 @@ void describe_simulate(po::options_description& o) {
         "invariant, with the command that reproduces it")(
         "plant", po::value<std::string>(),
         "test mode: plant a bug the invariant checkers must catch (careless-witness, quorum-lie, "
-        "lost-ack, stale-replica, silent-gossip)");
+        "lost-ack, stale-replica, silent-gossip)")(
+        "log-level", po::value<std::string>()->default_value("off"),
+        "the simulated nodes' logs: debug | info | warning | error | off (info when only "
+        "--log-file is given); kill and restart lines carry virtual_time_ms")(
+        "log-file", po::value<std::string>()->default_value(""),
+        "append the nodes' logs to this file instead of stderr");
 }
 
 int run_simulate(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
@@ -356,6 +379,10 @@ int run_simulate(const po::variables_map& vm, std::ostream& out, std::ostream& e
         return exit_usage;
     }
     options.fsync = *fsync;
+    if (auto ok = read_log_flags(vm, options.log); !ok) {
+        err << "civic-attest simulate: " << ok.message() << "\n";
+        return exit_usage;
+    }
     if (vm.count("sweep")) return run_sweep_command(vm, options, out, err);
     if (vm.count("fuzz")) return run_fuzz_command(vm, options, out, err);
     auto report = simulate(options);

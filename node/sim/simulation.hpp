@@ -7,6 +7,7 @@
 // runnable jobs: the same seed and binary give the same report, byte for byte.
 #pragma once
 
+#include "actors/log.hpp"
 #include "node/config/topology.hpp"
 #include "protocol/result.hpp"
 
@@ -90,6 +91,9 @@ struct simulation_options {
     sim_duration fsync = std::chrono::milliseconds(1);
     /// How often the invariants are checked during the run.
     sim_duration check_every = std::chrono::seconds(5);
+    /// The nodes' logs (actors/log.hpp), off unless asked; the simulator adds a
+    /// line with the virtual time for each process it kills and restarts.
+    log::options log{log::level::off, log::format::text, {}};
 };
 
 /// Latency percentiles in milliseconds (0 when there were no samples).

@@ -10,7 +10,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 using namespace civic;
 using namespace civic::node;
@@ -249,4 +252,56 @@ TEST_CASE("simulate: sweeps vary the witnesses, and bad options are refused by n
     CHECK(run_cli({"simulate", "--topology", topo, "--silence", "leader-eu@1s+1s"}, out, err) ==
           exit_usage);
     CHECK_THAT(err.str(), Catch::Contains("not a witness"));
+}
+
+TEST_CASE("simulate: --log-file keeps the nodes' logs with the virtual time of each kill and "
+          "restart, and the report is the same without it") {
+    namespace fs = std::filesystem;
+    auto log_file = fs::temp_directory_path() /
+                    ("civic-simulation-log-test-" + std::to_string(::getpid()) + ".log");
+    fs::remove(log_file);
+    auto topo = std::string(CIVIC_TOPOLOGIES_DIR "/local-3region.yaml");
+    std::vector<std::string> args = {
+        "simulate",         "--topology", topo, "--duration", "10s", "--settle", "5s", "--crash",
+        "replica-us@3s+2s", "--json",     ""};
+    // The table's last line is the speed (wall time): the rest is deterministic.
+    auto without_speed = [](const std::string& table) {
+        return table.substr(0, table.find("  virtual/wall time"));
+    };
+    std::ostringstream quiet_out, quiet_err;
+    REQUIRE(run_cli(args, quiet_out, quiet_err) == exit_ok);
+
+    auto logged_args = args;
+    logged_args.insert(logged_args.end(), {"--log-level", "info", "--log-file", log_file.string()});
+    std::ostringstream out, err;
+    REQUIRE(run_cli(logged_args, out, err) == exit_ok);
+    CHECK(without_speed(out.str()) == without_speed(quiet_out.str()));
+    CHECK(err.str() == quiet_err.str());
+    CHECK_THAT(out.str(), Catch::Contains("crashes                             1"));
+
+    std::ifstream in(log_file);
+    std::string line, killed, restarted;
+    std::size_t lines = 0;
+    while (std::getline(in, line)) {
+        ++lines;
+        if (line.find("msg=\"process killed\"") != std::string::npos) killed = line;
+        if (line.find("msg=\"process restarted\"") != std::string::npos) restarted = line;
+    }
+    fs::remove(log_file);
+    INFO("the log has " << lines << " lines");
+    CHECK_THAT(killed, Catch::Contains("node=replica-us actor=simulator"));
+    CHECK_THAT(killed, Catch::Contains("virtual_time_ms=3000"));
+    CHECK_THAT(restarted, Catch::Contains("node=replica-us actor=simulator"));
+    CHECK_THAT(restarted, Catch::Contains("virtual_time_ms=5000"));
+    CHECK_THAT(restarted, Catch::Contains("incarnation=2"));
+    CHECK(lines > 2); // the nodes' own lines too (their start, the restarted replica's catch-up)
+
+    std::ostringstream bad_out, bad_err;
+    CHECK(run_cli({"simulate", "--topology", topo, "--log-level", "loud"}, bad_out, bad_err) ==
+          exit_usage);
+    CHECK_THAT(bad_err.str(), Catch::Contains("--log-level 'loud'"));
+    bad_err.str("");
+    CHECK(run_cli({"simulate", "--topology", topo, "--log-file", "/nonexistent/dir/sim.log"},
+                  bad_out, bad_err) == exit_usage);
+    CHECK_THAT(bad_err.str(), Catch::Contains("--log-file /nonexistent/dir/sim.log: cannot write"));
 }
