@@ -89,6 +89,49 @@ status check_node(const topology& t, const std::string& name, bool witness, cons
     return {};
 }
 
+bool has_region(const topology& t, const std::string& name) {
+    return std::any_of(t.regions.begin(), t.regions.end(),
+                       [&](const region_spec& x) { return x.name == name; });
+}
+
+/// --partition AT+LENGTH=REGION[,REGION...]
+status read_partition(const std::string& p, const topology& t, sim_faults& f) {
+    auto parts = parse_named(p, '=', "AT+LENGTH=REGION[,REGION...]");
+    if (!parts) return make_error("--partition: " + parts.message());
+    auto w = parse_window(parts->first);
+    if (!w) return make_error("--partition: " + w.message());
+    sim_faults::partition cut{w->first, w->first + w->second, split(parts->second, ',')};
+    for (const auto& r : cut.regions)
+        if (!has_region(t, r)) return make_error("--partition: no region '" + r + "' in " + t.file);
+    f.partitions.push_back(std::move(cut));
+    return {};
+}
+
+/// --loss RATE (every link between regions) or RATE=REGION:REGION (one link).
+status read_loss(const std::string& l, const topology& t, sim_faults& f) {
+    auto eq = l.find('=');
+    double rate = -1;
+    try {
+        std::size_t used = 0;
+        auto text = l.substr(0, eq);
+        rate = std::stod(text, &used);
+        if (used != text.size()) rate = -1;
+    } catch (const std::exception&) {
+    }
+    if (!(rate >= 0 && rate < 1))
+        return make_error("--loss '" + l + "': the rate must be a probability in [0, 1)");
+    if (eq == std::string::npos) {
+        f.loss_rate = rate;
+        return {};
+    }
+    auto ends = split(l.substr(eq + 1), ':');
+    if (ends.size() != 2) return make_error("--loss '" + l + "': expected RATE=REGION:REGION");
+    for (const auto& r : ends)
+        if (!has_region(t, r)) return make_error("--loss: no region '" + r + "' in " + t.file);
+    f.lossy_links.push_back({ends[0], ends[1], rate});
+    return {};
+}
+
 /// The faults given on the command line, checked against the topology.
 status read_faults(const po::variables_map& vm, const topology& t, sim_faults& f) {
     auto many = [&](const char* flag) {
@@ -104,18 +147,8 @@ status read_faults(const po::variables_map& vm, const topology& t, sim_faults& f
         if (!e) return make_error("--spike: " + e.message() + " (AT+LENGTH=EXTRA)");
         f.spikes.push_back({w->first, w->second, *e});
     }
-    for (const auto& p : many("partition")) {
-        auto parts = parse_named(p, '=', "AT+LENGTH=REGION[,REGION...]");
-        if (!parts) return make_error("--partition: " + parts.message());
-        auto w = parse_window(parts->first);
-        if (!w) return make_error("--partition: " + w.message());
-        sim_faults::partition cut{w->first, w->first + w->second, split(parts->second, ',')};
-        for (const auto& r : cut.regions)
-            if (std::none_of(t.regions.begin(), t.regions.end(),
-                             [&](const region_spec& x) { return x.name == r; }))
-                return make_error("--partition: no region '" + r + "' in " + t.file);
-        f.partitions.push_back(std::move(cut));
-    }
+    for (const auto& p : many("partition"))
+        CIVIC_TRY(read_partition(p, t, f));
     for (const auto& c : many("crash")) {
         auto parts = parse_named(c, '@', "NODE@AT+LENGTH");
         if (!parts) return make_error("--crash: " + parts.message());
@@ -145,31 +178,8 @@ status read_faults(const po::variables_map& vm, const topology& t, sim_faults& f
         if (!d) return make_error("--equivocate: " + d.message());
         f.equivocate_at = *d;
     }
-    for (const auto& l : many("loss")) {
-        // RATE (every link between regions) or RATE=REGION:REGION (one link).
-        auto eq = l.find('=');
-        double rate = -1;
-        try {
-            std::size_t used = 0;
-            auto text = l.substr(0, eq);
-            rate = std::stod(text, &used);
-            if (used != text.size()) rate = -1;
-        } catch (const std::exception&) {
-        }
-        if (!(rate >= 0 && rate < 1))
-            return make_error("--loss '" + l + "': the rate must be a probability in [0, 1)");
-        if (eq == std::string::npos) {
-            f.loss_rate = rate;
-            continue;
-        }
-        auto ends = split(l.substr(eq + 1), ':');
-        if (ends.size() != 2) return make_error("--loss '" + l + "': expected RATE=REGION:REGION");
-        for (const auto& r : ends)
-            if (std::none_of(t.regions.begin(), t.regions.end(),
-                             [&](const region_spec& x) { return x.name == r; }))
-                return make_error("--loss: no region '" + r + "' in " + t.file);
-        f.lossy_links.push_back({ends[0], ends[1], rate});
-    }
+    for (const auto& l : many("loss"))
+        CIVIC_TRY(read_loss(l, t, f));
     return {};
 }
 
