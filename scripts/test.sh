@@ -59,11 +59,13 @@ run_ctest() {
 # Unity batches (CMAKE_UNITY_BUILD): each compiles the CAF, Beast and Catch2
 # templates it uses once for up to eight files, not once a file. The six files
 # of civic-tests-node, sanitizer flags, one job: 98 s one by one, 50 s as one
-# batch (2026-12-02). A build directory of your own compiles file by file
-# unless you ask for it.
+# batch (2026-12-02). Batches of sixteen: a clean sanitizer build took 375 s
+# wall against 406 s in batches of eight (both trees, 2026-12-02, 2 cores). A
+# build directory of your own compiles file by file unless you ask for it.
 echo "== build (RelWithDebInfo, -g1) and test"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIVIC_BENCH=ON \
-      -DCMAKE_UNITY_BUILD=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
+      -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
 cmake --build build -j "$jobs"
 run_ctest build
 
@@ -73,7 +75,8 @@ if [ "$sanitize" -eq 1 ]; then
   # (http_server.cpp: 22 s against 80 s), and the tests are short enough that
   # their slower run costs far less than that.
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCIVIC_SANITIZE=ON -DCIVIC_BENCH=OFF \
-        -DCMAKE_UNITY_BUILD=ON -DCMAKE_CXX_FLAGS="-O0" -DCMAKE_CXX_FLAGS_DEBUG="-g1" >/dev/null
+        -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 -DCMAKE_CXX_FLAGS="-O0" \
+        -DCMAKE_CXX_FLAGS_DEBUG="-g1" >/dev/null
   cmake --build build-asan -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
