@@ -41,6 +41,25 @@ result<actors::new_identity_key> new_key_file(operations& ops, const std::string
     return actors::new_identity_key{name, key};
 }
 
+/// What a registration or rotation answers: the identity's new key.
+json new_key_json(const std::string& name, const actors::append_receipt& r,
+                  const ed25519::public_key& key) {
+    return {{"identity", name},
+            {"index", r.index},
+            {"public_key", hex_encode(key)},
+            {"checkpoint", r.checkpoint}};
+}
+
+/// A change that fails must not leave its new key's file behind.
+failed_fn drop_new_key(operations& ops, const std::string& name, const ed25519::public_key& key,
+                       http_respond respond) {
+    auto* node = &ops;
+    return [node, name, key, respond](const failure& f) {
+        node->remove_identity_key(name, key);
+        respond(failure_response(f));
+    };
+}
+
 } // namespace
 
 void register_identity(context& cx, const call& c, http_respond respond) {
@@ -62,20 +81,12 @@ void register_identity(context& cx, const call& c, http_respond respond) {
     auto key = new_key_file(ops, name);
     if (!key) return respond(json_error(503, "storage", key.message()));
     auto public_key = key->key->public_key_bytes();
-    auto* node = &ops;
     ops.change_identity(
         identity_change::register_key, std::move(*key),
         [respond, name, public_key](const actors::append_receipt& r) {
-            respond(json_ok({{"identity", name},
-                             {"index", r.index},
-                             {"public_key", hex_encode(public_key)},
-                             {"checkpoint", r.checkpoint}}));
+            respond(json_ok(new_key_json(name, r, public_key)));
         },
-        // A registration that fails must not leave its key behind.
-        [node, respond, name, public_key](const failure& f) {
-            node->remove_identity_key(name, public_key);
-            respond(failure_response(f));
-        });
+        drop_new_key(ops, name, public_key, respond));
 }
 
 void rotate_identity(context& cx, const call& c, http_respond respond) {
@@ -93,20 +104,14 @@ void rotate_identity(context& cx, const call& c, http_respond respond) {
         [node, respond, name, public_key](const actors::append_receipt& r) {
             // The rotation is signed by the key it replaces: that key's file goes.
             auto rotation = decode_entry(r.entry);
-            json out{{"identity", name},
-                     {"index", r.index},
-                     {"public_key", hex_encode(public_key)},
-                     {"checkpoint", r.checkpoint}};
+            auto out = new_key_json(name, r, public_key);
             if (rotation) {
                 node->remove_identity_key(name, rotation->public_key);
                 out["previous_key"] = hex_encode(rotation->public_key);
             }
             respond(json_ok(out));
         },
-        [node, respond, name, public_key](const failure& f) {
-            node->remove_identity_key(name, public_key);
-            respond(failure_response(f));
-        });
+        drop_new_key(ops, name, public_key, respond));
 }
 
 void revoke_identity(context& cx, const call& c, http_respond respond) {
