@@ -125,6 +125,20 @@ typename Inspector::result_type inspect(Inspector& f, forwarded_sign& x) {
     return f(caf::meta::type_name("forwarded_sign"), x.token_sha256, x.request);
 }
 
+/// An entry its owner signed (POST /api/submit) that one node received and
+/// forwards to the leader whole: the SHA-256 of the client's bearer token (the
+/// leader authorises it, as for forwarded_sign) and the encoded entry, which
+/// the leader's ledger verifies like any entry from outside.
+struct forwarded_entry {
+    bytes token_sha256; // 32 bytes
+    bytes entry;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, forwarded_entry& x) {
+    return f(caf::meta::type_name("forwarded_entry"), x.token_sha256, x.entry);
+}
+
 /// What a node's gateway says about the node to peers (and to /api/status).
 struct node_status {
     std::string name;
@@ -350,6 +364,7 @@ CAF_ADD_TYPE_ID(civic_attest, (civic::actors::gossip_evidence))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::gossip_message))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::gossip_status))
 CAF_ADD_TYPE_ID(civic_attest, (civic::actors::scrub_status))
+CAF_ADD_TYPE_ID(civic_attest, (civic::actors::forwarded_entry))
 
 /// Liveness probe: any actor answers `ping` with `pong` (supervision, tests).
 CAF_ADD_ATOM(civic_attest, civic::atoms, ping_atom, "ping")
@@ -447,6 +462,7 @@ using ledger_actor =
 ///   once with errc::unavailable while not joined; failed with it when the
 ///   leader goes away or does not answer in time (a message in flight to a node
 ///   that dies is never answered): clients get 503, never a hang.
+/// - `append`: an entry its owner signed, forwarded to the leader the same way.
 /// - `status`: whether it is joined, and the leader's size as last polled.
 /// - `fetch` (first, count): entries [first, first + count) from the leader's
 ///   store (its gateway's `fetch`), for the scrubber to heal a damaged range;
@@ -455,6 +471,7 @@ using ledger_actor =
 ///   size; `expire`: its timer for forwarded requests.
 using uplink_actor = caf::typed_actor<
     caf::replies_to<atoms::sign_atom, forwarded_sign>::with<append_receipt>,
+    caf::replies_to<atoms::append_atom, forwarded_entry>::with<append_receipt>,
     caf::replies_to<atoms::status_atom>::with<link_status>,
     caf::replies_to<atoms::fetch_atom, std::uint64_t, std::uint64_t>::with<replicated_batch>,
     caf::reacts_to<atoms::tick_atom>, caf::reacts_to<atoms::poll_atom>,
@@ -532,6 +549,9 @@ using collector_actor =
 /// - `join`: a replica joins this node's ledger (leaders only, else errc::not_leader).
 /// - `sign`: a request another node forwarded; the token is checked here,
 ///   against this node's token table, and the signer answers (leaders only).
+/// - `append`: an entry its owner signed, another node forwarded: the token
+///   is checked here (a registration needs an admin token) and the ledger,
+///   which verifies the entry, answers (leaders only).
 /// - `status`: the node's name, whether it leads, its epoch and durable size.
 /// - `add`: a checkpoint to cosign, for the node's witness (errc::unavailable
 ///   on a node that is no witness, or while its witness restarts).
@@ -543,6 +563,7 @@ using collector_actor =
 using gateway_actor = caf::typed_actor<
     caf::replies_to<atoms::join_atom, caf::actor>::with<std::uint64_t>,
     caf::replies_to<atoms::sign_atom, forwarded_sign>::with<append_receipt>,
+    caf::replies_to<atoms::append_atom, forwarded_entry>::with<append_receipt>,
     caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>,
     caf::replies_to<atoms::gossip_atom, gossip_message>::with<gossip_message>,
     caf::replies_to<atoms::fetch_atom, std::uint64_t, std::uint64_t>::with<replicated_batch>,

@@ -1,6 +1,7 @@
 #include "actors/gateway.hpp"
 
 #include "actors/errors.hpp"
+#include "protocol/entry.hpp"
 
 #include <caf/actor_cast.hpp>
 
@@ -17,9 +18,10 @@ caf::error not_running(const char* what) {
     return make_error(errc::unavailable, std::string("the ") + what + " is restarting");
 }
 
-/// Whether the token behind `token_sha256` may sign for `identity`.
+/// Whether the token behind `token_sha256` may sign for `identity` (with
+/// `admin_only`: whether it is an admin token).
 caf::error authorize(const storage::ledger_store& store, const bytes& token_sha256,
-                     const std::string& identity) {
+                     const std::string& identity, bool admin_only = false) {
     hash digest{};
     if (token_sha256.size() != digest.size())
         return make_error(errc::unauthorized, "a forwarded request without a token");
@@ -28,6 +30,8 @@ caf::error authorize(const storage::ledger_store& store, const bytes& token_sha2
     if (!record) return make_error(errc::storage_failure, record.message());
     if (!*record) return make_error(errc::unauthorized, "unknown token");
     const auto& r = **record;
+    if (admin_only && !r.admin)
+        return make_error(errc::forbidden, "registering '" + identity + "' needs an admin token");
     if (r.admin ||
         std::find(r.identities.begin(), r.identities.end(), identity) != r.identities.end())
         return {};
@@ -96,6 +100,27 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
             auto signer = st.actors->get(slots::signer);
             if (!signer) return refuse(not_running(slots::signer.name));
             return self->delegate(signer, atoms::sign_atom_v, std::move(fs.request));
+        },
+        [self](atoms::append_atom, forwarded_entry& fe) -> caf::delegated<append_receipt> {
+            auto& st = self->state;
+            auto refuse = [self](caf::error e) {
+                auto rp = self->make_response_promise<append_receipt>();
+                rp.deliver(std::move(e));
+                return caf::delegated<append_receipt>{};
+            };
+            if (auto denied = refuse_sender(self, nullptr, "forwarded entry"))
+                return refuse(std::move(denied));
+            if (!st.config.leading || !st.store) return refuse(not_leader(st));
+            // Decoded here only to authorise it; the ledger checks it whole.
+            auto submitted = decode_entry(fe.entry);
+            if (!submitted) return refuse(make_error(errc::invalid_entry, submitted.message()));
+            bool registration = submitted->kind == entry_kind::identity_registration;
+            if (auto denied =
+                    authorize(*st.store, fe.token_sha256, submitted->identity, registration))
+                return refuse(std::move(denied));
+            auto ledger = st.actors->get(slots::ledger);
+            if (!ledger) return refuse(not_running(slots::ledger.name));
+            return self->delegate(ledger, atoms::append_atom_v, std::move(fe.entry));
         },
         [self](atoms::add_atom, cosign_request& r) -> caf::delegated<cosign_answer> {
             if (auto denied =

@@ -396,6 +396,23 @@ void start_batch(ledger_pointer self) {
     st.in_flight_proofs.emplace(before, leaves);
 }
 
+/// An entry from elsewhere stamped too far from the ledger's time, or nothing.
+caf::error check_timestamp(ledger_pointer self, const entry& e) {
+    const auto& config = self->state.config;
+    if (config.max_timestamp_skew.count() <= 0) return {};
+    auto now = config.unix_offset + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        self->clock().now().time_since_epoch());
+    auto here = static_cast<std::uint64_t>(std::max<std::int64_t>(now.count(), 0));
+    auto off = e.timestamp_ms > here ? e.timestamp_ms - here : here - e.timestamp_ms;
+    if (off > static_cast<std::uint64_t>(config.max_timestamp_skew.count()))
+        return make_error(errc::invalid_entry,
+                          "the entry's timestamp is " + std::to_string(off / 1000) +
+                              " s from the ledger's clock (at most " +
+                              std::to_string(config.max_timestamp_skew.count() / 1000) +
+                              " s): check the signing machine's clock");
+    return {};
+}
+
 // Admits one entry: decodes it, checks its signature (unless this node's signer
 // made it), checks it against the registry, and queues it for the next batch.
 caf::result<append_receipt> accept(ledger_pointer self, bytes raw, bool verify_signature) {
@@ -407,6 +424,8 @@ caf::result<append_receipt> accept(ledger_pointer self, bytes raw, bool verify_s
     if (!decoded) return make_error(errc::invalid_entry, decoded.message());
     if (verify_signature && !decoded->signature_valid())
         return make_error(errc::invalid_entry, "the entry's signature does not verify");
+    if (verify_signature)
+        if (auto skewed = check_timestamp(self, *decoded)) return skewed;
     std::uint64_t index = st.next_index();
     auto admitted = admit_for_identity(st, *decoded, index);
     if (!admitted) return std::move(admitted.error());

@@ -38,6 +38,11 @@ struct ledger_config {
     /// at all). While a commit is in flight, arrivals wait for it anyway.
     std::chrono::milliseconds batch_linger{0};
     std::chrono::milliseconds commit_timeout{30000}; // a commit slower than this stops the ledger
+    /// Entries signed elsewhere (submitted whole by their owner) must be stamped
+    /// within this of the ledger's time (0: not checked): an owner's clock may be
+    /// off a little, but an entry must not claim a time long past or to come.
+    std::chrono::milliseconds max_timestamp_skew{0};
+    std::chrono::milliseconds unix_offset{0}; // Unix time = this + the actor clock
     /// Replica acknowledgements a batch needs before its appends are answered
     /// (0: answer once durable here).
     std::size_t replica_acks = 0;

@@ -18,7 +18,8 @@ admit(const std::optional<storage::identity_record>& rec, const entry& e, std::u
         if (rec)
             return make_error(errc::identity_exists,
                               "identity '" + e.identity + "' already exists");
-        storage::identity_record fresh{e.identity, {{e.public_key, index, std::nullopt, false}}};
+        storage::identity_record fresh{
+            e.identity, {{e.public_key, index, std::nullopt, false}}, e.registers_owner_held_key()};
         return std::optional(fresh);
     }
     case entry_kind::key_rotation: {

@@ -74,7 +74,10 @@ void expire_forwards(uplink_pointer self) {
     schedule_expiry(self);
 }
 
-caf::result<append_receipt> forward_sign(uplink_pointer self, forwarded_sign& fs) {
+/// Forwards a request the leader answers with a receipt (a sign request, or an
+/// entry its owner signed), with the forward's own deadline.
+template <class Atom, class Request>
+caf::result<append_receipt> forward(uplink_pointer self, Atom atom, Request& request) {
     auto& st = self->state;
     if (!st.joined) return make_error(errc::unavailable, "the leader is not reachable now");
     if (st.forwards.size() >= st.config.max_forwards)
@@ -93,8 +96,8 @@ caf::result<append_receipt> forward_sign(uplink_pointer self, forwarded_sign& fs
     // The forward's own deadline bounds CAF's handler too: with an infinite one,
     // a leader that stays connected but never answers would leave one handler
     // per expired forward, beyond max_forwards (expire_forwards answers first).
-    self->request(st.leader, st.config.forward_timeout + std::chrono::milliseconds(1),
-                  atoms::sign_atom_v, std::move(fs))
+    self->request(st.leader, st.config.forward_timeout + std::chrono::milliseconds(1), atom,
+                  std::move(request))
         .then([settle](append_receipt& r) { settle(std::move(r)); },
               [settle](caf::error& e) { settle(std::move(e)); });
     schedule_expiry(self);
@@ -210,7 +213,12 @@ uplink_actor::behavior_type uplink(uplink_pointer self, uplink_config config,
     });
     connect(self);
     return {
-        [self](atoms::sign_atom, forwarded_sign& fs) { return forward_sign(self, fs); },
+        [self](atoms::sign_atom, forwarded_sign& fs) {
+            return forward(self, atoms::sign_atom_v, fs);
+        },
+        [self](atoms::append_atom, forwarded_entry& fe) {
+            return forward(self, atoms::append_atom_v, fe);
+        },
         [self](atoms::status_atom) {
             auto& s = self->state;
             auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() -

@@ -91,8 +91,11 @@ status check_entry(const entry& e) {
     case entry_kind::statement:
         return {};
     case entry_kind::identity_registration:
-        if (!all_zero(e.content_hash) || !e.payload.empty())
-            return make_error("identity registration carries no content hash and no payload");
+        if (!all_zero(e.content_hash))
+            return make_error("identity registration carries no content hash");
+        if (!e.payload.empty() && e.payload_text() != owner_held_marker)
+            return make_error("identity registration payload must be empty or \"" +
+                              std::string(owner_held_marker) + "\"");
         return {};
     case entry_kind::key_rotation:
     case entry_kind::key_revocation:
@@ -103,6 +106,11 @@ status check_entry(const entry& e) {
         return {};
     }
     return make_error("unknown entry kind " + std::to_string(static_cast<int>(e.kind)));
+}
+
+std::optional<std::string_view> encoded_entry_identity(byte_view data) {
+    if (data.size() < 11 || data.size() < std::size_t{11} + data[10]) return std::nullopt;
+    return std::string_view(reinterpret_cast<const char*>(data.data()) + 11, data[10]);
 }
 
 result<entry> decode_entry(byte_view data) {

@@ -6,6 +6,7 @@
 #include "protocol/sha256.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace civic {
@@ -25,6 +26,10 @@ constexpr std::size_t entry_fixed_size = 1 + 1 + 8 + 1 + 32 + 32 + 2 + 64;
 constexpr std::size_t max_entry_size = entry_fixed_size + max_identity_length + max_entry_payload;
 /// Domain separation for entry signatures.
 constexpr std::string_view entry_signature_context = "civic-attest/entry/v1\n";
+/// A registration's payload when the key's owner made the key and keeps it (an
+/// empty payload: the node made it and signs with it, a custodial identity).
+/// Nodes never sign for an owner-held identity: its owner signs every entry.
+constexpr std::string_view owner_held_marker = "owner-held";
 
 struct entry {
     entry_kind kind = entry_kind::statement;
@@ -46,6 +51,14 @@ struct entry {
     std::uint32_t key_id() const;
     /// For rotation and revocation: the key the payload names.
     ed25519::public_key payload_key() const;
+    /// The payload as text (statement metadata, the registration's marker).
+    std::string_view payload_text() const {
+        return {reinterpret_cast<const char*>(payload.data()), payload.size()};
+    }
+    /// A registration made by the key's owner (see owner_held_marker).
+    bool registers_owner_held_key() const {
+        return kind == entry_kind::identity_registration && payload_text() == owner_held_marker;
+    }
 
     friend bool operator==(const entry& a, const entry& b) {
         return a.kind == b.kind && a.timestamp_ms == b.timestamp_ms && a.identity == b.identity &&
@@ -58,6 +71,9 @@ struct entry {
 status check_identity_name(std::string_view name);
 /// Checks the per-kind rules (field shapes); the signature is checked separately.
 status check_entry(const entry& e);
+/// The identity field of an encoded entry, read without decoding (and so
+/// without checking) the rest; nothing when it is too short to hold one.
+std::optional<std::string_view> encoded_entry_identity(byte_view data);
 /// Decodes exactly one entry, rejecting any other version, trailing bytes or
 /// non-canonical field (see check_entry).
 result<entry> decode_entry(byte_view data);

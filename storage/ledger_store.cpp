@@ -1,6 +1,8 @@
 #include "storage/ledger_store.hpp"
 
+#include "protocol/assert.hpp"
 #include "protocol/checkpoint.hpp"
+#include "protocol/entry.hpp"
 #include "storage/ledger_store_parts.hpp"
 
 #include <algorithm>
@@ -13,6 +15,28 @@ using namespace store_detail;
 
 const std::string latest_checkpoint_key = "checkpoint.latest";
 const std::string probe_key = "probe"; // probe_write's record, removed after each probe
+/// How far the per-identity index goes: every entry below it is indexed.
+const std::string identity_index_key = "identity_entries.size";
+
+/// The per-identity index's key: the name, a 0 byte (no name holds one, and
+/// it sorts first: "a" stays apart from "a/b"), the index big-endian.
+bytes identity_entry_key(std::string_view name, std::uint64_t index) {
+    bytes k(name.begin(), name.end());
+    k.push_back(0);
+    put_u64_be(k, index);
+    return k;
+}
+
+/// Indexes the entries of one write transaction under their identities. The
+/// store does not judge entries (the ledger did): one too short to name an
+/// identity is not indexed.
+status index_entries(transaction& txn, MDB_dbi db, std::uint64_t first,
+                     const std::vector<bytes>& entries) {
+    for (std::size_t i = 0; i < entries.size(); ++i)
+        if (auto name = encoded_entry_identity(entries[i]))
+            CIVIC_TRY(txn.put(db, identity_entry_key(*name, first + i), byte_view()));
+    return {};
+}
 
 bytes bytes_of_size(std::size_t n) { return bytes(std::max<std::size_t>(n, 1), 0); }
 
@@ -32,9 +56,10 @@ result<std::unique_ptr<ledger_store>> ledger_store::open(const store_options& op
         const char* name;
         MDB_dbi* dbi;
     };
-    for (auto [name, dbi] : {named{"meta", &s->meta_}, named{"entries", &s->entries_},
-                             named{"tiles", &s->tiles_}, named{"checkpoints", &s->checkpoints_},
-                             named{"identities", &s->identities_}, named{"tokens", &s->tokens_}}) {
+    for (auto [name, dbi] :
+         {named{"meta", &s->meta_}, named{"entries", &s->entries_}, named{"tiles", &s->tiles_},
+          named{"checkpoints", &s->checkpoints_}, named{"identities", &s->identities_},
+          named{"tokens", &s->tokens_}, named{"identity_entries", &s->identity_entries_}}) {
         CIVIC_TRY_ASSIGN(handle, s->env_->database(name));
         *dbi = handle;
     }
@@ -122,6 +147,13 @@ status ledger_store::commit(const batch& b) {
     for (const auto& id : b.identities)
         CIVIC_TRY(txn.put(identities_, byte_view(id.name), encode(id)));
     std::uint64_t new_size = b.first_index + b.entries.size();
+    // Indexed with the entries only when the index is whole up to them.
+    CIVIC_TRY_ASSIGN(indexed, txn.get(meta_, byte_view(identity_index_key)));
+    if (size == 0 || (indexed && indexed->as_string() == std::to_string(size))) {
+        CIVIC_TRY(index_entries(txn, identity_entries_, b.first_index, b.entries));
+        CIVIC_TRY(
+            txn.put(meta_, byte_view(identity_index_key), byte_view(std::to_string(new_size))));
+    }
     CIVIC_TRY(txn.put(meta_, byte_view(tree_key), encode(tree_record{new_size, b.range})));
     CIVIC_TRY(txn.put(checkpoints_, u64_key(new_size), byte_view(b.checkpoint)));
     CIVIC_TRY(txn.put(meta_, byte_view(latest_checkpoint_key), byte_view(b.checkpoint)));
@@ -240,6 +272,73 @@ result<std::vector<std::string>> ledger_store::identity_names(const std::string&
     }
     mdb_cursor_close(cursor);
     return names;
+}
+
+result<std::vector<std::uint64_t>>
+ledger_store::identity_entries(const std::string& name, std::optional<std::uint64_t> after,
+                               std::size_t limit) const {
+    if (after && *after == UINT64_MAX) return std::vector<std::uint64_t>{};
+    CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, true));
+    // A page from an index that is not whole would hide entries: refused.
+    CIVIC_TRY_ASSIGN(raw_tree, txn.get(meta_, byte_view(tree_key)));
+    CIVIC_TRY_ASSIGN(raw_indexed, txn.get(meta_, byte_view(identity_index_key)));
+    if (raw_tree) {
+        CIVIC_TRY_ASSIGN(rec, decode_tree(*raw_tree));
+        if (rec.size > 0 && (!raw_indexed || raw_indexed->as_string() != std::to_string(rec.size)))
+            return make_error("the per-identity index is not complete (it is built at start)");
+    }
+    MDB_cursor* cursor = nullptr;
+    if (int rc = mdb_cursor_open(txn.handle(), identity_entries_, &cursor); rc != 0)
+        return lmdb_error("cursor_open", rc);
+    auto start = identity_entry_key(name, after ? *after + 1 : 0);
+    auto prefix = identity_entry_key(name, 0);
+    prefix.resize(prefix.size() - 8);
+    MDB_val k{start.size(), start.data()}, v{};
+    std::vector<std::uint64_t> out;
+    for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == 0 && out.size() < limit;
+         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        const auto* key = static_cast<const std::uint8_t*>(k.mv_data);
+        if (k.mv_size != prefix.size() + 8 || !std::equal(prefix.begin(), prefix.end(), key))
+            break; // past this identity's entries
+        out.push_back(get_u64_be(key + prefix.size()));
+    }
+    mdb_cursor_close(cursor);
+    return out;
+}
+
+result<std::uint64_t> ledger_store::index_identity_entries(std::size_t per_transaction) {
+    CIVIC_ASSERT(per_transaction > 0);
+    std::uint64_t done = 0;
+    while (true) {
+        CIVIC_TRY_ASSIGN(txn, transaction::begin(*env_, false));
+        CIVIC_TRY_ASSIGN(raw_tree, txn.get(meta_, byte_view(tree_key)));
+        std::uint64_t size = 0;
+        if (raw_tree) {
+            CIVIC_TRY_ASSIGN(rec, decode_tree(*raw_tree));
+            size = rec.size;
+        }
+        CIVIC_TRY_ASSIGN(raw_indexed, txn.get(meta_, byte_view(identity_index_key)));
+        std::uint64_t indexed = 0;
+        if (raw_indexed) {
+            auto parsed = parse_decimal(raw_indexed->as_string());
+            if (!parsed) return make_error("identity index: its size record is corrupt");
+            indexed = *parsed;
+        }
+        if (indexed >= size) return done;
+        auto end = std::min<std::uint64_t>(size, indexed + per_transaction);
+        std::vector<bytes> entries;
+        for (auto i = indexed; i < end; ++i) {
+            CIVIC_TRY_ASSIGN(raw, txn.get(entries_, u64_key(i)));
+            if (!raw)
+                return make_error(std::string(damage_marker) + "identity index: entry " +
+                                  std::to_string(i) + " is missing");
+            entries.emplace_back(raw->begin(), raw->end());
+        }
+        CIVIC_TRY(index_entries(txn, identity_entries_, indexed, entries));
+        CIVIC_TRY(txn.put(meta_, byte_view(identity_index_key), byte_view(std::to_string(end))));
+        CIVIC_TRY(txn.commit());
+        done += end - indexed;
+    }
 }
 
 result<std::vector<std::pair<hash, token_record>>> ledger_store::tokens(std::size_t limit) const {

@@ -116,6 +116,16 @@ public:
     result<std::vector<std::string>> identity_names(const std::string& after,
                                                     std::size_t limit) const;
     std::uint64_t stored_size() const;
+    /// Up to `limit` indexes of `name`'s entries (every kind), in log order,
+    /// above `after` (nothing: from its first). From the per-identity index
+    /// that every commit writes with its entries.
+    result<std::vector<std::uint64_t>> identity_entries(const std::string& name,
+                                                        std::optional<std::uint64_t> after,
+                                                        std::size_t limit) const;
+    /// Brings the per-identity index up to the stored size (a store written
+    /// before the index existed), `per_transaction` entries per durable
+    /// transaction; returns how many entries it indexed.
+    result<std::uint64_t> index_identity_entries(std::size_t per_transaction = 50000);
 
     // Tokens (admin operations, their own small transactions).
     status put_token(const hash& token_sha256, const token_record& record);
@@ -224,7 +234,8 @@ private:
     std::optional<error> known_damage(const damaged_range& r) const;
 
     std::shared_ptr<environment> env_;
-    MDB_dbi meta_ = 0, entries_ = 0, tiles_ = 0, checkpoints_ = 0, identities_ = 0, tokens_ = 0;
+    MDB_dbi meta_ = 0, entries_ = 0, tiles_ = 0, checkpoints_ = 0, identities_ = 0, tokens_ = 0,
+            identity_entries_ = 0;
     mutable std::mutex anchor_mutex_;
     std::shared_ptr<const anchor> anchor_; // null until trust()
     std::shared_ptr<verified_tile_cache> verified_cache_;

@@ -86,12 +86,22 @@ template <class Archive>
 void save(Archive& ar, const identity_record& r) {
     save_string(ar, r.name);
     save_items(ar, r.keys, [](Archive& a, const identity_key& k) { save(a, k); });
+    ar(r.owner_held);
 }
 template <class Archive>
 void load(Archive& ar, identity_record& r) {
     load_string(ar, r.name);
     load_items(ar, r.keys, [](Archive& a, identity_key& k) { load(a, k); });
 }
+
+/// Fields added after a record's first release, read only when present: a
+/// store written before them opens unchanged.
+template <class Archive>
+void load_later_fields(Archive& ar, std::istream& in, identity_record& r) {
+    if (in.peek() != std::char_traits<char>::eof()) ar(r.owner_held);
+}
+template <class Archive, class T>
+void load_later_fields(Archive&, std::istream&, T&) {}
 template <class Archive>
 void save(Archive& ar, const token_record& r) {
     save_string(ar, r.label);
@@ -172,6 +182,7 @@ result<T> decode_record(byte_view data, const char* what) {
             return make_error(std::string(what) + " record: unknown version " +
                               std::to_string(version));
         ar(value);
+        load_later_fields(ar, in, value);
         if (in.peek() != std::char_traits<char>::eof())
             return make_error(std::string(what) + " record: trailing bytes");
         return value;

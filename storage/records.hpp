@@ -26,6 +26,9 @@ struct identity_key {
 struct identity_record {
     std::string name;
     std::vector<identity_key> keys; // in ledger order; the last one without valid_until is current
+    /// Registered by its key's owner (entry.hpp, owner_held_marker): no node
+    /// holds its keys or signs for it.
+    bool owner_held = false;
 
     /// The key in force at ledger index `index`, if any.
     const identity_key* key_at(std::uint64_t index) const;

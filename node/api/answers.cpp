@@ -143,4 +143,13 @@ std::optional<json> json_object(const std::string& body) {
     return parsed;
 }
 
+std::optional<http_response> refuse_owner_held(const operations& ops, const std::string& name) {
+    auto rec = ops.identity(name);
+    if (!rec || !*rec || !(*rec)->owner_held) return std::nullopt;
+    return json_error(422, "owner_held",
+                      "identity '" + name +
+                          "' holds its own key: no node signs for it. Its owner signs on their "
+                          "machine (civic-attest sign --key FILE, or POST /api/submit)");
+}
+
 } // namespace civic::node::api

@@ -42,6 +42,9 @@ std::optional<hash> bearer_token_hash(const http_request& request);
 /// 401 without a known token, 403 when it is not the admin's, else nothing.
 std::optional<http_response> refuse_unless_admin(const operations& ops, const http_request& request,
                                                  const char* what);
+/// 422 "owner_held" when `name` is an identity whose key its owner holds (no
+/// node signs for it: its owner signs and submits), else nothing.
+std::optional<http_response> refuse_owner_held(const operations& ops, const std::string& name);
 /// The content's SHA-256 from exactly one of `content` (base64) and
 /// `content_sha256` (hex), or the 400 answer.
 std::optional<http_response> parse_content_hash(const json& body, hash& out);
@@ -60,18 +63,24 @@ std::optional<json> bundle_json(operations& ops, std::uint64_t index,
                                 const std::string& signed_checkpoint);
 
 // The handlers, by concern.
-void sign_statement(context& cx, const call& c, http_respond respond);    // sign.cpp
+void sign_statement(context& cx, const call& c, http_respond respond); // sign.cpp
+void submit_entry(context& cx, const call& c, http_respond respond);
 void register_identity(context& cx, const call& c, http_respond respond); // identities.cpp
 void rotate_identity(context& cx, const call& c, http_respond respond);
 void revoke_identity(context& cx, const call& c, http_respond respond);
 http_response show_identity(context& cx, const call& c);
 http_response list_identities(context& cx, const call& c);
+void show_identity_entries(context& cx, const call& c, http_respond respond);
 http_response show_entry(context& cx, const call& c); // proofs.cpp
 void show_bundle(context& cx, const call& c, http_respond respond);
 http_response verify_proof(context& cx, const call& c);
 http_response inclusion_proof(context& cx, const call& c);
 http_response consistency_proof(context& cx, const call& c);
 void serve_checkpoint(context& cx, const call& c, http_respond respond); // tiles.cpp
+/// The checkpoint this node publishes at /checkpoint, to `done`; a failure is
+/// answered on `respond`.
+void with_published_checkpoint(operations& ops, std::function<void(std::string)> done,
+                               http_respond respond);
 http_response serve_tile(context& cx, const call& c);
 void witness_add_checkpoint(context& cx, const call& c, http_respond respond); // witness.cpp
 void show_witness_status(context& cx, const call& c, http_respond respond);

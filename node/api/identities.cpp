@@ -1,7 +1,10 @@
 // Identities: registering one (its key made and kept by the node), rotating and
-// revoking its keys, and reading them.
+// revoking its keys, and reading them and their entries. Owner-held identities
+// register, rotate and revoke by POST /api/submit (sign.cpp).
 #include "node/api/handlers.hpp"
+#include "protocol/checkpoint.hpp"
 #include "protocol/entry.hpp"
+#include "protocol/tiles.hpp"
 
 namespace civic::node::api {
 namespace {
@@ -15,7 +18,10 @@ json identity_json(const storage::identity_record& rec) {
         if (k.valid_until) j["valid_until"] = *k.valid_until;
         keys.push_back(j);
     }
-    return {{"identity", rec.name}, {"keys", keys}, {"retired", rec.current() == nullptr}};
+    return {{"identity", rec.name},
+            {"kind", rec.owner_held ? "owner-held" : "custodial"},
+            {"keys", keys},
+            {"retired", rec.current() == nullptr}};
 }
 
 /// The admin check and lookup every change to an existing identity starts
@@ -29,6 +35,7 @@ std::optional<http_response> identity_for_change(const operations& ops, const ca
     auto existing = ops.identity(c.wildcard);
     if (!existing) return json_error(503, "storage", existing.message());
     if (!*existing) return json_error(404, "not_found", "no identity '" + c.wildcard + "'");
+    if ((*existing)->owner_held) return refuse_owner_held(ops, c.wildcard);
     out = std::move(**existing);
     return refuse_while_read_only(ops);
 }
@@ -182,6 +189,81 @@ http_response list_identities(context& cx, const call& c) {
     json out{{"identities", list}};
     if (names->size() == limit) out["next"] = names->back(); // pass as ?after= for more
     return json_ok(out);
+}
+
+namespace {
+
+/// One page of an identity's entries, each with its inclusion proof against
+/// `signed_checkpoint` (entries beyond it wait for the next checkpoint).
+http_response identity_entries_page(operations& ops, const std::string& name,
+                                    std::optional<std::uint64_t> after, std::size_t limit,
+                                    const std::string& signed_checkpoint) {
+    auto cp = parse_signed_checkpoint(signed_checkpoint);
+    auto verified = ops.verified_size();
+    if (!cp || cp->body.size > verified)
+        return json_error(503, "unavailable", "no checkpoint of this node's tree to prove against");
+    auto indexes = ops.identity_entries(name, after, limit);
+    if (!indexes) return json_error(503, "storage", indexes.message());
+    json entries = json::array();
+    for (auto index : *indexes) {
+        if (index >= cp->body.size) break;
+        auto raw = ops.checked_entry(index);
+        if (!raw) return read_failed(ops, raw.err());
+        if (!*raw) break;
+        auto inclusion = tiles::inclusion_proof(ops.verified_tiles(), index, cp->body.size);
+        if (!inclusion) return read_failed(ops, inclusion.err());
+        entries.push_back({{"index", index},
+                           {"entry", base64_encode(**raw)},
+                           {"inclusion_proof", proof_json(*inclusion)}});
+    }
+    json out{{"identity", name},
+             {"size", cp->body.size},
+             {"checkpoint", signed_checkpoint},
+             {"entries", entries}};
+    // A full page may have more behind it: pass "next" as ?after=.
+    if (entries.size() == limit) out["next"] = entries.back()["index"];
+    return json_ok(out);
+}
+
+} // namespace
+
+void show_identity_entries(context& cx, const call& c, http_respond respond) {
+    constexpr std::uint64_t max_page = 256;
+    auto& ops = cx.ops;
+    const auto& name = c.wildcard;
+    if (auto ok = check_identity_name(name); !ok)
+        return respond(json_error(400, "bad_identity", ok.message()));
+    auto rec = ops.identity(name);
+    if (!rec) return respond(json_error(503, "storage", rec.message()));
+    if (!*rec) {
+        // "a/entries" may be an identity's whole name: then this is its record.
+        auto whole = ops.identity(name + "/entries");
+        if (whole && *whole && !c.target.param("after") && !c.target.param("limit"))
+            return respond(json_ok(identity_json(**whole)));
+        return respond(json_error(404, "not_found", "no identity '" + name + "'"));
+    }
+    std::optional<std::uint64_t> after;
+    if (c.target.param("after")) {
+        auto parsed = number_param(c.target, "after");
+        if (!parsed) return respond(json_error(400, "bad_request", parsed.message()));
+        after = *parsed;
+    }
+    std::uint64_t limit = 100;
+    if (auto text = c.target.param("limit")) {
+        auto parsed = parse_decimal(*text, max_page);
+        if (!parsed || *parsed == 0)
+            return respond(
+                json_error(400, "bad_request", "'limit' must be 1.." + std::to_string(max_page)));
+        limit = *parsed;
+    }
+    auto* node = &ops;
+    with_published_checkpoint(
+        ops,
+        [node, name, after, limit, respond](std::string text) {
+            respond(
+                identity_entries_page(*node, name, after, static_cast<std::size_t>(limit), text));
+        },
+        respond);
 }
 
 } // namespace civic::node::api

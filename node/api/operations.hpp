@@ -84,6 +84,10 @@ public:
     identity(const std::string& name) const = 0;
     virtual result<std::vector<std::string>> identity_names(const std::string& after,
                                                             std::size_t limit) const = 0;
+    /// Indexes of an identity's entries above `after`, at most `limit`, in log order.
+    virtual result<std::vector<std::uint64_t>> identity_entries(const std::string& name,
+                                                                std::optional<std::uint64_t> after,
+                                                                std::size_t limit) const = 0;
     /// The record of the token with this SHA-256, if there is one.
     virtual std::optional<storage::token_record> token(const hash& token_sha256) const = 0;
     virtual result<evidence_page> evidence(std::uint64_t from, std::size_t limit) const = 0;
@@ -107,6 +111,10 @@ public:
     /// Signs and appends; `token_sha256` when forwarding to the leader (it checks it).
     virtual void sign(actors::sign_request request, std::optional<hash> token_sha256,
                       done_fn<actors::append_receipt> done, failed_fn failed) = 0;
+    /// Appends an entry its owner signed, as it is (the leader's ledger
+    /// verifies it); `token_sha256` when forwarding to the leader (it checks it).
+    virtual void submit(bytes entry, std::optional<hash> token_sha256,
+                        done_fn<actors::append_receipt> done, failed_fn failed) = 0;
     virtual void change_identity(identity_change change, actors::new_identity_key key,
                                  done_fn<actors::append_receipt> done, failed_fn failed) = 0;
     virtual void revoke_key(const std::string& name, bytes public_key,

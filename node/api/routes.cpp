@@ -42,10 +42,12 @@ void node_api::add_ledger_routes() {
     add(get, "/tile/*", serve_tile);
     // Signing and identities: the leader does them (a replica forwards signing).
     add(post, "/api/sign", sign_statement);
+    add(post, "/api/submit", submit_entry);
     add(post, "/api/identities", register_identity);
     add(get, "/api/identities", list_identities);
     add(post, "/api/identities/*/rotate", rotate_identity);
     add(post, "/api/identities/*/revoke", revoke_identity);
+    add(get, "/api/identities/*/entries", show_identity_entries);
     add(get, "/api/identities/*", show_identity);
     // Entries and their proofs.
     add(get, "/api/entries/*", show_entry);

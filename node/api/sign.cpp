@@ -1,6 +1,7 @@
-// POST /api/sign: one statement signed for an identity and appended. The path
-// of a submission goes on in node/service/operations.cpp (sign), then the
-// signer and ledger actors.
+// POST /api/sign: one statement signed for an identity (custodial: the node
+// holds its key) and appended. POST /api/submit: an entry its owner signed,
+// appended as it is. The path goes on in node/service/operations.cpp (sign,
+// submit), then the signer and ledger actors; both answer alike.
 #include "node/api/handlers.hpp"
 #include "protocol/bundle.hpp"
 #include "protocol/entry.hpp"
@@ -62,6 +63,63 @@ http_response sign_reply(const actors::append_receipt& r, const std::vector<hash
     return res;
 }
 
+/// What answers an appended entry: the receipt with its bundle, at once or,
+/// for a witnessed request, once the bundle's checkpoint meets the quorum.
+done_fn<actors::append_receipt> answer_receipt(context& cx, bool witnessed, http_respond respond) {
+    // A witnessed answer waits from the request's arrival, within the HTTP
+    // server's deadline for the whole exchange.
+    auto deadline = cx.ops.now() + cx.ops.facts().witnessed_wait;
+    auto* waiter = &cx.waiter;
+    return [respond, witnessed, deadline, waiter](const actors::append_receipt& r) {
+        auto inclusion = actors::inclusion_hashes(r);
+        auto logged = decode_entry(r.entry);
+        if (!logged) return respond(json_error(503, "internal", logged.message()));
+        auto bundle = make_bundle(*logged, r.index, inclusion, r.checkpoint).serialize();
+        if (!witnessed) return respond(sign_reply(r, inclusion, bundle));
+        waiter->wait(r.index, deadline, sign_reply(r, inclusion, bundle, false), respond);
+    };
+}
+
+/// 'witnessed', checked: only on a network with witnesses.
+std::optional<http_response> parse_witnessed(const operations& ops, const json& body, bool& out) {
+    if (body.contains("witnessed") && !body["witnessed"].is_boolean())
+        return json_error(400, "bad_request", "'witnessed' must be true or false");
+    out = body.value("witnessed", false);
+    if (out && !ops.facts().collecting && !ops.facts().has_policy)
+        return json_error(400, "bad_request",
+                          "this network has no witnesses: leave 'witnessed' out");
+    return std::nullopt;
+}
+
+/// A submitted entry, decoded and checked as far as this node can alone.
+struct submit_fields {
+    bytes entry;
+    civic::entry decoded;
+    bool witnessed = false;
+};
+
+std::optional<http_response> parse_submit_fields(const operations& ops, const std::string& text,
+                                                 submit_fields& out) {
+    auto body = json_object(text);
+    if (!body) return json_error(400, "bad_json", "the body must be a JSON object");
+    if (!body->contains("entry") || !(*body)["entry"].is_string())
+        return json_error(400, "bad_request", "'entry' (the signed entry, base64) is required");
+    auto raw = base64_decode((*body)["entry"].get<std::string>());
+    if (!raw) return json_error(400, "bad_entry", "'entry' is not base64: " + raw.message());
+    auto decoded = decode_entry(*raw);
+    if (!decoded) return json_error(422, "invalid_entry", decoded.message());
+    // Checked here too, so a replica forwards no forgery: the leader checks again.
+    if (!decoded->signature_valid())
+        return json_error(422, "invalid_entry", "the entry's signature does not verify");
+    if (decoded->kind == entry_kind::identity_registration && !decoded->registers_owner_held_key())
+        return json_error(422, "invalid_entry",
+                          "a registration submitted whole must say \"owner-held\": no node "
+                          "holds its key (custodial identities: POST /api/identities)");
+    out.entry = std::move(*raw);
+    out.decoded = std::move(*decoded);
+    return parse_witnessed(ops, *body, out.witnessed);
+}
+
 /// The request's fields, checked; or the 400 answer.
 struct sign_fields {
     std::string identity;
@@ -76,12 +134,7 @@ std::optional<http_response> parse_sign_fields(const operations& ops, const std:
     if (!body->contains("identity") || !(*body)["identity"].is_string())
         return json_error(400, "bad_request", "'identity' (a string) is required");
     out.identity = (*body)["identity"];
-    if (body->contains("witnessed") && !(*body)["witnessed"].is_boolean())
-        return json_error(400, "bad_request", "'witnessed' must be true or false");
-    out.witnessed = body->value("witnessed", false);
-    if (out.witnessed && !ops.facts().collecting && !ops.facts().has_policy)
-        return json_error(400, "bad_request",
-                          "this network has no witnesses: leave 'witnessed' out");
+    if (auto bad = parse_witnessed(ops, *body, out.witnessed)) return bad;
     return parse_content_hash(*body, out.content);
 }
 
@@ -106,23 +159,43 @@ void sign_statement(context& cx, const call& c, http_respond respond) {
             json_error(403, "forbidden", "this token may not sign for '" + fields.identity + "'"));
     if (auto refused = refuse_while_read_only(ops)) return respond(std::move(*refused));
 
-    // A witnessed answer waits from the request's arrival, within the HTTP
-    // server's deadline for the whole exchange.
-    auto deadline = ops.now() + ops.facts().witnessed_wait;
-    auto* waiter = &cx.waiter;
-    bool witnessed = fields.witnessed;
-    auto done = [respond, witnessed, deadline, waiter](const actors::append_receipt& r) {
-        auto inclusion = actors::inclusion_hashes(r);
-        auto logged = decode_entry(r.entry);
-        if (!logged) return respond(json_error(503, "internal", logged.message()));
-        auto bundle = make_bundle(*logged, r.index, inclusion, r.checkpoint).serialize();
-        if (!witnessed) return respond(sign_reply(r, inclusion, bundle));
-        waiter->wait(r.index, deadline, sign_reply(r, inclusion, bundle, false), respond);
+    auto failed = [respond, ops_ptr = &ops, name = fields.identity](const failure& f) {
+        if (f.code == static_cast<std::uint8_t>(actors::errc::unknown_key))
+            if (auto owned = refuse_owner_held(*ops_ptr, name)) return respond(std::move(*owned));
+        respond(failure_response(f));
     };
-    auto failed = [respond](const failure& f) { respond(failure_response(f)); };
     actors::sign_request request{
         fields.identity, bytes(fields.content.begin(), fields.content.end()), {}};
-    ops.sign(std::move(request), leading ? std::nullopt : token, done, failed);
+    ops.sign(std::move(request), leading ? std::nullopt : token,
+             answer_receipt(cx, fields.witnessed, respond), failed);
+}
+
+void submit_entry(context& cx, const call& c, http_respond respond) {
+    auto& ops = cx.ops;
+    bool leading = ops.facts().leading;
+    auto token = bearer_token_hash(c.request);
+    std::optional<storage::token_record> who;
+    if (leading && token) who = ops.token(*token);
+    if (leading ? !who : !token)
+        return respond(json_error(401, "unauthorized",
+                                  "an 'Authorization: Bearer <token>' header is required"));
+    submit_fields fields;
+    if (auto bad = parse_submit_fields(ops, c.request.body, fields))
+        return respond(std::move(*bad));
+    const auto& e = fields.decoded;
+    bool registration = e.kind == entry_kind::identity_registration;
+    if (who && !who->admin && registration)
+        return respond(
+            json_error(403, "forbidden", "registering an identity needs the admin token"));
+    if (who && !who->admin &&
+        std::find(who->identities.begin(), who->identities.end(), e.identity) ==
+            who->identities.end())
+        return respond(
+            json_error(403, "forbidden", "this token may not submit for '" + e.identity + "'"));
+    if (auto refused = refuse_while_read_only(ops)) return respond(std::move(*refused));
+    auto failed = [respond](const failure& f) { respond(failure_response(f)); };
+    ops.submit(std::move(fields.entry), leading ? std::nullopt : token,
+               answer_receipt(cx, fields.witnessed, respond), failed);
 }
 
 } // namespace civic::node::api

@@ -53,29 +53,33 @@ http_response checkpoint_response(std::string signed_checkpoint) {
 }
 
 void serve_checkpoint(context& cx, const call&, http_respond respond) {
-    auto& ops = cx.ops;
+    with_published_checkpoint(
+        cx.ops, [respond](std::string text) { respond(checkpoint_response(std::move(text))); },
+        respond);
+}
+
+void with_published_checkpoint(operations& ops, std::function<void(std::string)> done,
+                               http_respond respond) {
     const auto& facts = ops.facts();
     if (!facts.leading || (!facts.gated && !facts.collecting)) {
         auto latest = ops.latest_checkpoint();
         if (!latest) return respond(json_error(503, "storage", latest.message()));
         if (!*latest) return respond(json_error(404, "not_found", "the log has no checkpoint yet"));
-        return respond(checkpoint_response(std::move(**latest)));
+        return done(std::move(**latest));
     }
     // A leader with replicas publishes only checkpoints whose batch enough
     // replicas hold: a newer one in its store may belong to a history that dies
     // with it (a crash before replication, then a promotion elsewhere). With
     // witnesses: the newest the collector published, with its cosignatures.
     auto* node = &ops;
-    auto from_ledger = [node, respond]() {
+    auto from_ledger = [node, done, respond]() {
         node->checkpoint(
-            checkpoint_source::ledger,
-            [respond](const std::string& text) { respond(checkpoint_response(text)); },
+            checkpoint_source::ledger, [done](const std::string& text) { done(text); },
             [respond](const failure& f) { respond(failure_response(f)); });
     };
     if (!facts.collecting) return from_ledger();
     ops.checkpoint(
-        checkpoint_source::collected,
-        [respond](const std::string& text) { respond(checkpoint_response(text)); },
+        checkpoint_source::collected, [done](const std::string& text) { done(text); },
         [from_ledger](const failure&) { from_ledger(); });
 }
 

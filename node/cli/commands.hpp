@@ -5,6 +5,7 @@
 
 #include "node/cli/exit_code.hpp"
 #include "node/http/client.hpp"
+#include "protocol/entry.hpp"
 #include "protocol/policy.hpp"
 #include "protocol/result.hpp"
 
@@ -129,6 +130,21 @@ struct node_client {
 /// The node named by --server for command `who`; a bad URL is reported on err.
 std::optional<node_client> open_node(const po::variables_map& vm, std::string who,
                                      std::ostream& err);
+
+// ------------------------------------- an identity's owner (owner.cpp) ----
+
+/// The secret key in the file of option `flag`, which must be `identity`'s.
+result<ed25519::secret_key> read_owner_key(const po::variables_map& vm, const char* flag,
+                                           const std::string& identity);
+/// An entry of `kind` for `identity`, signed here with `key`, stamped now.
+bytes sign_owner_entry(entry_kind kind, const std::string& identity,
+                       const ed25519::secret_key& key, const hash& content, bytes payload);
+/// POST /api/submit: the reply (as /api/sign's), or nothing (reported); a
+/// reply holding another entry than `signed_entry` is a bad_answer.
+std::optional<nlohmann::json> submit_owner_entry(const node_client& node, const bytes& signed_entry,
+                                                 bool witnessed = false);
+/// Appends the entry of a sign or submit reply to the owner's journal, durably.
+status append_journal(const std::string& path, const nlohmann::json& reply);
 
 /// A 32-byte key the node sent as hex; checked, since it may be printed for scripts.
 std::string key_hex(const nlohmann::json& j, const char* field);

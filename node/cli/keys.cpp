@@ -4,6 +4,7 @@
 #include "node/config/from_topology.hpp"
 #include "node/config/topology.hpp"
 #include "node/system/files.hpp"
+#include "protocol/entry.hpp"
 #include "protocol/note.hpp"
 
 #include <filesystem>
@@ -36,15 +37,54 @@ status write_public(const std::filesystem::path& path, const std::string& conten
 // ---------------------------------------------------------------- keygen ----
 
 void describe_keygen(po::options_description& o) {
-    o.add_options()("name", po::value<std::string>()->required(),
+    o.add_options()("name", po::value<std::string>(),
                     "key name: the log origin, or the witness name (e.g. example.org/log)")(
         "witness", "make a witness cosigning key (cosignature/v1) instead of a log key")(
+        "identity", po::value<std::string>(),
+        "instead of --name: make the key of this identity on its owner's machine (needs --out; "
+        "register it with `identity add --key`); its public key is printed")(
         "out", po::value<std::string>(),
         "write the secret key to this new file (mode 0600) and print the verifier key; "
         "without --out the secret key is printed and the verifier key goes to stderr");
 }
 
+namespace {
+
+/// keygen --identity: a key its owner keeps. No node ever sees it.
+int make_identity_key(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    auto name = vm["identity"].as<std::string>();
+    if (auto ok = check_identity_name(name); !ok) {
+        err << "civic-attest keygen: --identity '" << name << "': " << ok.message() << "\n";
+        return exit_usage;
+    }
+    if (vm.count("name") || vm.count("witness") || !vm.count("out")) {
+        err << "civic-attest keygen: --identity needs --out FILE, and takes no --name or "
+               "--witness\n";
+        return exit_usage;
+    }
+    auto key = ed25519::secret_key::generate();
+    auto secret = note::format_signer_key(name, note::type_ed25519, key);
+    auto path = vm["out"].as<std::string>();
+    auto written = write_key_file(path, secret);
+    ed25519::wipe(secret.data(), secret.size());
+    if (!written) {
+        err << "civic-attest keygen: --out " << written.message() << "\n";
+        return exit_failed;
+    }
+    out << hex_encode(key.public_key_bytes()) << "\n";
+    err << "civic-attest keygen: the key of '" << name << "' is in " << path
+        << " (mode 0600; keep it, and a copy, safe); its public key is on stdout\n";
+    return exit_ok;
+}
+
+} // namespace
+
 int run_keygen(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
+    if (vm.count("identity")) return make_identity_key(vm, out, err);
+    if (!vm.count("name")) {
+        err << "civic-attest keygen: give --name (a log or witness key) or --identity\n";
+        return exit_usage;
+    }
     auto name = vm["name"].as<std::string>();
     if (!note::valid_key_name(name)) {
         err << "civic-attest keygen: --name '" << name

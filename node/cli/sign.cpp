@@ -1,4 +1,6 @@
-// sign: signs a document through a node; only its hash leaves this machine.
+// sign: signs a document, through a node (custodial identities) or here with
+// the owner's key (--key) and submits the signed entry; either way only the
+// document's hash leaves this machine.
 #include "node/cli/commands.hpp"
 #include "node/system/files.hpp"
 
@@ -12,7 +14,12 @@ void describe_sign(po::options_description& o) {
     describe_token_file(o, "signing");
     o.add_options()("identity", po::value<std::string>()->required(), "the identity to sign for")(
         "file", po::value<std::string>()->required(), "the document to sign")(
-        "out", po::value<std::string>(), "where to write the proof (default: FILE.tlog-proof)");
+        "out", po::value<std::string>(), "where to write the proof (default: FILE.tlog-proof)")(
+        "key", po::value<std::string>(),
+        "the identity's key file (keygen --identity): sign here and submit the signed entry; "
+        "the node never sees the key")("journal", po::value<std::string>(),
+                                       "append what was signed (index, leaf hash) to this file, "
+                                       "for `monitor --journal`");
 }
 
 int run_sign(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
@@ -29,9 +36,18 @@ int run_sign(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
         return exit_usage;
     }
     // Only the document's hash leaves this machine.
-    nlohmann::json body{{"identity", vm["identity"].as<std::string>()},
-                        {"content_sha256", hex_encode(sha256(byte_view(*doc)))}};
-    auto reply = node->json("POST", "/api/sign", body.dump());
+    auto identity = vm["identity"].as<std::string>();
+    auto content = sha256(byte_view(*doc));
+    std::optional<nlohmann::json> reply;
+    if (vm.count("key")) {
+        auto key = read_owner_key(vm, "key", identity);
+        if (!key) return node->usage_error(key.message());
+        reply = submit_owner_entry(
+            *node, sign_owner_entry(entry_kind::statement, identity, *key, content, {}));
+    } else {
+        nlohmann::json body{{"identity", identity}, {"content_sha256", hex_encode(content)}};
+        reply = node->json("POST", "/api/sign", body.dump());
+    }
     if (!reply) return exit_failed;
     auto proof_text = reply->at("proof").get<std::string>();
     auto index = reply->at("index").get<std::uint64_t>();
@@ -44,6 +60,13 @@ int run_sign(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
         return exit_failed;
     }
     err << "civic-attest sign: " << path << " is entry " << index << " of the log\n";
+    // After the proof: a journal that cannot be written loses no proof.
+    if (vm.count("journal"))
+        if (auto ok = append_journal(vm["journal"].as<std::string>(), *reply); !ok) {
+            err << "civic-attest sign: entry " << index
+                << " is logged but not journaled: " << ok.message() << "\n";
+            return exit_failed;
+        }
     out << out_path << "\n";
     return exit_ok;
 }

@@ -84,6 +84,10 @@ status add_ledger_children(node_tree& t, const service_options& options,
         ledger_config.read_only.on_change = runtime.on_read_only;
         ledger_config.read_only.on_commit_failed = runtime.on_commit_failed;
         ledger_config.log = runtime.logger;
+        ledger_config.unix_offset = runtime.unix_offset;
+        // Owners sign on their own machines: a clock off by minutes is common,
+        // one off by more is a mistake (or a back-dated entry) to refuse.
+        ledger_config.max_timestamp_skew = std::chrono::minutes(10);
         auto log = ledger.log;
         t.config.children.push_back(
             {actors::slots::ledger.name,
@@ -367,7 +371,7 @@ result<identity_keys> load_identity_keys(const fs::path& dir, const storage::led
             auto rec = store.identity(name);
             if (!rec) return make_error(dir.string() + ": " + rec.message());
             auto current = *rec ? (*rec)->current() : nullptr;
-            if (!current) continue; // retired
+            if (!current || (*rec)->owner_held) continue; // retired, or no node's to hold
             auto file = identity_key_file_name(name, current->key);
             auto bad = unreadable.find(file);
             report({name, "keys/" + file,
@@ -402,6 +406,10 @@ result<opened_ledger> open_ledger(const std::string& data_dir) {
     if (!origin || !*origin)
         return make_error(data_dir + ": no origin set (run 'civic-attest init' first)");
     opened.origin = **origin;
+    // A store from before the per-identity index gets it now. One that cannot
+    // be indexed (damaged entries) still starts, for the scrubber to heal;
+    // its per-identity pages answer 503 until a start indexes it whole.
+    (void)opened.store->index_identity_entries();
     return opened;
 }
 

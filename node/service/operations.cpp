@@ -49,6 +49,11 @@ public:
                                                     std::size_t limit) const override {
         return store().identity_names(after, limit);
     }
+    result<std::vector<std::uint64_t>> identity_entries(const std::string& name,
+                                                        std::optional<std::uint64_t> after,
+                                                        std::size_t limit) const override {
+        return store().identity_entries(name, after, limit);
+    }
     std::optional<storage::token_record> token(const hash& token_sha256) const override {
         if (!parts_.store) return std::nullopt;
         auto record = parts_.store->token(token_sha256);
@@ -93,6 +98,16 @@ public:
             actors::slots::uplink, done, failed, atoms::sign_atom_v,
             actors::forwarded_sign{bytes(token_sha256->begin(), token_sha256->end()),
                                    std::move(request)});
+    }
+    void submit(bytes entry, std::optional<hash> token_sha256, done_fn<actors::append_receipt> done,
+                failed_fn failed) override {
+        if (!token_sha256)
+            return ask<actors::append_receipt>(actors::slots::ledger, done, failed,
+                                               atoms::append_atom_v, std::move(entry));
+        ask<actors::append_receipt>(
+            actors::slots::uplink, done, failed, atoms::append_atom_v,
+            actors::forwarded_entry{bytes(token_sha256->begin(), token_sha256->end()),
+                                    std::move(entry)});
     }
     void change_identity(api::identity_change change, actors::new_identity_key key,
                          done_fn<actors::append_receipt> done, failed_fn failed) override {

@@ -77,6 +77,23 @@ status write_secret_file(const std::string& path, std::initializer_list<std::str
     return sync_directory(std::filesystem::path(path).parent_path().string());
 }
 
+status append_durably(const std::string& path, std::string_view line) {
+    errno = 0;
+    bool existed = std::filesystem::exists(path);
+    fd_guard f{::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)};
+    if (f.fd < 0) return file_error(path, "cannot open for appending");
+    std::size_t done = 0;
+    while (done < line.size()) {
+        auto n = ::write(f.fd, line.data() + done, line.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return file_error(path, "write failed");
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fsync(f.fd) != 0) return file_error(path, "fsync failed");
+    if (existed) return {};
+    return sync_directory(std::filesystem::path(path).parent_path().string());
+}
+
 status write_secret_key_file(const std::string& path, std::string& secret) {
     auto written = write_secret_file(path, {secret, "\n"});
     ed25519::wipe(secret.data(), secret.size());

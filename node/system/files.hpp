@@ -22,6 +22,9 @@ result<std::string> read_file(const std::string& path);
 status write_secret_file(const std::string& path, std::initializer_list<std::string_view> pieces);
 /// A secret key line: writes `secret` and a newline as above, then wipes `secret`.
 status write_secret_key_file(const std::string& path, std::string& secret);
+/// Appends `line` to `path` (created with mode 0600), then fsyncs it (and its
+/// directory when it was new): a journal line survives a power loss.
+status append_durably(const std::string& path, std::string_view line);
 /// fsyncs the directory `path` (after creating, renaming or removing a file in it).
 status sync_directory(const std::string& path);
 /// Reads a secret file, refusing one that group or others may read.

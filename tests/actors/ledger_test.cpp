@@ -102,10 +102,11 @@ struct fixture : test::store_system {
 };
 
 entry make_entry(entry_kind kind, const std::string& identity, const ed25519::secret_key& key,
-                 int n = 0, std::optional<ed25519::public_key> payload_key = std::nullopt) {
+                 std::int64_t n = 0,
+                 std::optional<ed25519::public_key> payload_key = std::nullopt) {
     entry e;
     e.kind = kind;
-    e.timestamp_ms = 1795000000000 + static_cast<std::uint64_t>(n);
+    e.timestamp_ms = static_cast<std::uint64_t>(1795000000000 + n);
     e.identity = identity;
     e.public_key = key.public_key_bytes();
     if (kind == entry_kind::statement)
@@ -263,6 +264,58 @@ TEST_CASE("ledger: the identity registry decides which entries are admitted", "[
     CHECK((*rec)->keys[0].valid_until == std::optional<std::uint64_t>(2));
     CHECK((*rec)->keys[1].revoked);
     CHECK((*rec)->current() == nullptr);
+}
+
+TEST_CASE("ledger: entries signed elsewhere carry a time near the ledger's, owner-held "
+          "registrations are remembered, and each identity's entries are indexed",
+          "[actors][ledger]") {
+    fixture f("skew");
+    actors::ledger_config config;
+    config.max_timestamp_skew = std::chrono::minutes(10);
+    // Unix time 1795000000000 ms (make_entry's n = 0) is "now" on the ledger's clock.
+    auto clock_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        f.sched->clock().now().time_since_epoch());
+    config.unix_offset = std::chrono::milliseconds(1795000000000) - clock_ms;
+    f.restart(config);
+    auto owner = test::key_for("owner");
+    auto appended = [&](const entry& e, bool local = false) {
+        auto o = f.append(e, local);
+        f.run();
+        REQUIRE(o->done);
+        INFO(actors::message_of(o->error));
+        return o->receipt.has_value();
+    };
+    auto registration = make_entry(entry_kind::identity_registration, "clerk", owner);
+    registration.payload.assign(owner_held_marker.begin(), owner_held_marker.end());
+    registration.sign(owner);
+    CHECK(appended(registration));
+    constexpr std::int64_t minute = 60 * 1000;
+    // A statement stamped `off` from the ledger's clock now (waits for commits move it).
+    auto stamped = [&](std::int64_t off) {
+        auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+            f.sched->clock().now().time_since_epoch());
+        return make_entry(entry_kind::statement, "clerk", owner, (now - clock_ms).count() + off);
+    };
+    CHECK(appended(stamped(9 * minute)));
+    CHECK(appended(stamped(-9 * minute)));
+    CHECK_FALSE(appended(stamped(11 * minute)));
+    CHECK_FALSE(appended(stamped(-11 * minute)));
+    // This node's own signer stamps with the ledger's clock: not checked again.
+    CHECK(appended(stamped(60 * minute), true));
+    CHECK(appended(make_entry(entry_kind::identity_registration, "mayor", owner, 1)));
+
+    auto rec = f.store->identity("clerk");
+    REQUIRE(rec.ok());
+    REQUIRE(rec->has_value());
+    CHECK((*rec)->owner_held);
+    CHECK_FALSE((*f.store->identity("mayor"))->owner_held);
+    CHECK(f.store->identity_entries("clerk", std::nullopt, 10).value() ==
+          std::vector<std::uint64_t>{0, 1, 2, 3});
+    CHECK(f.store->identity_entries("clerk", 1, 2).value() == std::vector<std::uint64_t>{2, 3});
+    CHECK(f.store->identity_entries("mayor", std::nullopt, 10).value() ==
+          std::vector<std::uint64_t>{4});
+    CHECK(f.store->identity_entries("clerk/x", std::nullopt, 10).value().empty());
+    CHECK(f.store->identity_entries("cler", std::nullopt, 10).value().empty());
 }
 
 TEST_CASE("ledger: a restart continues from the store and old receipts stay provable",

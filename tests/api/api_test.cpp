@@ -3,6 +3,7 @@
 #include "fake_operations.hpp"
 #include "node/api/node_api.hpp"
 #include "node/http/target.hpp"
+#include "protocol/checkpoint.hpp"
 #include "protocol/entry.hpp"
 #include "protocol/merkle.hpp"
 
@@ -344,7 +345,7 @@ TEST_CASE("identities: only the admin, only on the leader, and a failed change l
           404);
 
     for (const char* name : {"a", "b", "c"})
-        node.identities[name] = storage::identity_record{name, {}};
+        node.identities[name] = storage::identity_record{name, {}, false};
     auto page = ask(api, "GET", "/api/identities?limit=2");
     CHECK(page->body()["identities"].size() == 2);
     CHECK(page->body()["next"] == "b");
@@ -413,4 +414,187 @@ TEST_CASE("checkpoint and status: a gated leader publishes what its collector ha
     CHECK(r["read_only_reason"] == "disk full");
     CHECK(ask(replica_api, "GET", "/checkpoint")->response.status == 404);
     CHECK(ask(replica_api, "GET", "/healthz")->body()["size"] == 1);
+}
+
+namespace {
+
+/// An entry of `kind` for `identity`, signed by `key`.
+bytes owner_entry(entry_kind kind, const std::string& identity, const ed25519::secret_key& key,
+                  bytes payload = {}) {
+    entry e;
+    e.kind = kind;
+    e.timestamp_ms = 5000;
+    e.identity = identity;
+    e.public_key = key.public_key_bytes();
+    e.payload = std::move(payload);
+    if (kind == entry_kind::statement) e.content_hash = sha256(byte_view("doc"));
+    e.sign(key);
+    return e.encode();
+}
+
+bytes owner_marker() { return bytes(owner_held_marker.begin(), owner_held_marker.end()); }
+
+std::string submit_body(const bytes& raw) { return json{{"entry", base64_encode(raw)}}.dump(); }
+
+} // namespace
+
+TEST_CASE("submit: an owner's signed entry, authorised by kind, checked before it is appended",
+          "[api][submit]") {
+    test::fake_operations node;
+    node.node_facts = leader_facts();
+    node.tokens[token_hash("admin")] = {"admin", true, {}};
+    node.tokens[token_hash("clerk")] = {"clerk", false, {"town/clerk"}};
+    node::api::node_api api(node);
+    auto key = test::key_for("owner:town/clerk");
+    auto registration =
+        owner_entry(entry_kind::identity_registration, "town/clerk", key, owner_marker());
+
+    // Registration needs the admin token; a token for the identity is not enough.
+    auto by_clerk = ask(api, "POST", "/api/submit", submit_body(registration), bearer("clerk"));
+    CHECK(by_clerk->response.status == 403);
+    CHECK(ask(api, "POST", "/api/submit", submit_body(registration))->response.status == 401);
+    // A registration without the owner-held marker would leave a custodial
+    // identity whose key no node holds.
+    auto custodial = owner_entry(entry_kind::identity_registration, "town/clerk", key);
+    auto unmarked = ask(api, "POST", "/api/submit", submit_body(custodial), bearer("admin"));
+    CHECK(unmarked->response.status == 422);
+    CHECK(unmarked->body()["message"].get<std::string>().find("owner-held") != std::string::npos);
+    // Not base64, not an entry, a broken signature.
+    CHECK(ask(api, "POST", "/api/submit", R"({"entry":"***"})", bearer("admin"))->response.status ==
+          400);
+    CHECK(
+        ask(api, "POST", "/api/submit", R"({"entry":"AAAA"})", bearer("admin"))->response.status ==
+        422);
+    auto forged = registration;
+    forged[20] ^= 1;
+    auto bad_signature = ask(api, "POST", "/api/submit", submit_body(forged), bearer("admin"));
+    CHECK(bad_signature->response.status == 422);
+    CHECK(bad_signature->body()["message"].get<std::string>().find("signature") !=
+          std::string::npos);
+    CHECK(ask(api, "POST", "/api/submit", "{}", bearer("admin"))->response.status == 400);
+    CHECK(node.submitted_entries.empty());
+
+    // Accepted: appended as it is, answered like /api/sign.
+    node.append(registration);
+    node.receipt = receipt_for(node, 0);
+    auto done = ask(api, "POST", "/api/submit", submit_body(registration), bearer("admin"));
+    REQUIRE(done->response.status == 200);
+    REQUIRE(node.submitted_entries.size() == 1);
+    CHECK(node.submitted_entries[0] == registration);
+    CHECK(done->body()["index"] == 0);
+    CHECK(base64_decode(done->body()["entry"].get<std::string>()).value() == registration);
+    CHECK(done->body()["proof"].get<std::string>().rfind("c2sp.org/tlog-proof@v1", 0) == 0);
+
+    // A statement: the identity's token may submit it, another's may not.
+    auto said = owner_entry(entry_kind::statement, "town/clerk", key);
+    CHECK(ask(api, "POST", "/api/submit", submit_body(said), bearer("clerk"))->response.status ==
+          200);
+    auto other = owner_entry(entry_kind::statement, "town/mayor", key);
+    CHECK(ask(api, "POST", "/api/submit", submit_body(other), bearer("clerk"))->response.status ==
+          403);
+    // The ledger's refusal (e.g. not the current key) is the client's answer.
+    node.receipt.reset();
+    node.refusal = {static_cast<std::uint8_t>(actors::errc::key_mismatch), "not the current key"};
+    CHECK(ask(api, "POST", "/api/submit", submit_body(said), bearer("clerk"))->response.status ==
+          422);
+}
+
+TEST_CASE("submit on a replica: forwarded with the token's hash for the leader to check",
+          "[api][submit]") {
+    test::fake_operations node;
+    node.node_facts = leader_facts();
+    node.node_facts.leading = false;
+    node::api::node_api api(node);
+    auto key = test::key_for("owner:town/clerk");
+    auto said = owner_entry(entry_kind::statement, "town/clerk", key);
+    node.append(said);
+    node.receipt = receipt_for(node, 0);
+    CHECK(ask(api, "POST", "/api/submit", submit_body(said))->response.status == 401);
+    auto forwarded = ask(api, "POST", "/api/submit", submit_body(said), bearer("anything"));
+    CHECK(forwarded->response.status == 200);
+    REQUIRE(node.forwarded_tokens.size() == 1);
+    CHECK(node.forwarded_tokens[0] == std::optional<hash>(token_hash("anything")));
+    // A forgery is refused here, not forwarded.
+    auto forged = said;
+    forged[30] ^= 1;
+    CHECK(ask(api, "POST", "/api/submit", submit_body(forged), bearer("x"))->response.status ==
+          422);
+    CHECK(node.submitted_entries.size() == 1);
+}
+
+TEST_CASE("owner-held identities: the node refuses to sign or change their keys, and says so",
+          "[api][submit]") {
+    test::fake_operations node;
+    node.node_facts = leader_facts();
+    node.tokens[token_hash("admin")] = {"admin", true, {}};
+    auto key = test::key_for("owner:town/clerk");
+    storage::identity_record owned{"town/clerk", {{key.public_key_bytes(), 0, {}, false}}, true};
+    storage::identity_record custodial{
+        "town/mayor", {{key.public_key_bytes(), 1, {}, false}}, false};
+    node.identities[owned.name] = owned;
+    node.identities[custodial.name] = custodial;
+    node::api::node_api api(node);
+
+    CHECK(ask(api, "GET", "/api/identities/town/clerk")->body()["kind"] == "owner-held");
+    CHECK(ask(api, "GET", "/api/identities/town/mayor")->body()["kind"] == "custodial");
+    // The signer holds no key for it: the answer says why, and what to do.
+    node.refusal = {static_cast<std::uint8_t>(actors::errc::unknown_key), "no key"};
+    auto sign =
+        ask(api, "POST", "/api/sign",
+            json{{"identity", "town/clerk"}, {"content_sha256", std::string(64, 'a')}}.dump(),
+            bearer("admin"));
+    CHECK(sign->response.status == 422);
+    CHECK(sign->body()["error"] == "owner_held");
+    CHECK(sign->body()["message"].get<std::string>().find("--key") != std::string::npos);
+    auto rotate = ask(api, "POST", "/api/identities/town/clerk/rotate", "", bearer("admin"));
+    CHECK(rotate->response.status == 422);
+    CHECK(rotate->body()["error"] == "owner_held");
+    CHECK(ask(api, "POST", "/api/identities/town/clerk/revoke", "", bearer("admin"))
+              ->body()["error"] == "owner_held");
+    CHECK(node.written_keys.empty());
+}
+
+TEST_CASE("an identity's entries: paged, each proven against the published checkpoint",
+          "[api][identity-entries]") {
+    test::fake_operations node;
+    node.node_facts = leader_facts();
+    for (int i = 0; i < 40; ++i)
+        node.append(statement(i % 3 == 0 ? "town/clerk" : "town/mayor", i));
+    node.latest = node.sign_checkpoint(origin);
+    node.identities["town/clerk"] = {"town/clerk", {}, true};
+    node.identities["town/mayor"] = {"town/mayor", {}, false};
+    node.append(statement("town/clerk", 40)); // beyond the checkpoint: not yet provable
+    node::api::node_api api(node);
+
+    std::vector<std::uint64_t> seen;
+    std::string target = "/api/identities/town/clerk/entries?limit=5";
+    for (int page = 0; page < 10; ++page) {
+        auto r = ask(api, "GET", target);
+        REQUIRE(r->response.status == 200);
+        auto body = r->body();
+        CHECK(body["size"] == 40);
+        auto cp = parse_signed_checkpoint(body["checkpoint"].get<std::string>());
+        REQUIRE(cp.ok());
+        for (const auto& e : body["entries"]) {
+            auto index = e["index"].get<std::uint64_t>();
+            auto raw = base64_decode(e["entry"].get<std::string>());
+            REQUIRE(raw.ok());
+            CHECK(decode_entry(*raw)->identity == "town/clerk");
+            CHECK(merkle::verify_inclusion(index, cp->body.size, merkle::leaf_hash(*raw),
+                                           decode_proof(e["inclusion_proof"]), cp->body.root)
+                      .ok());
+            seen.push_back(index);
+        }
+        if (!body.contains("next")) break;
+        target = "/api/identities/town/clerk/entries?limit=5&after=" +
+                 std::to_string(body["next"].get<std::uint64_t>());
+    }
+    std::vector<std::uint64_t> expected;
+    for (std::uint64_t i = 0; i < 40; i += 3)
+        expected.push_back(i);
+    CHECK(seen == expected);
+    CHECK(ask(api, "GET", "/api/identities/nobody/entries")->response.status == 404);
+    CHECK(ask(api, "GET", "/api/identities/town/clerk/entries?limit=0")->response.status == 400);
+    CHECK(ask(api, "GET", "/api/identities/town/clerk/entries?limit=257")->response.status == 400);
+    CHECK(ask(api, "GET", "/api/identities/town/clerk/entries?after=x")->response.status == 400);
 }

@@ -5,6 +5,7 @@
 
 #include "node/api/operations.hpp"
 #include "protocol/checkpoint.hpp"
+#include "protocol/entry.hpp"
 #include "protocol/merkle.hpp"
 #include "protocol/note.hpp"
 #include "protocol/tiles.hpp"
@@ -47,6 +48,7 @@ public:
 
     // What it was asked.
     std::vector<actors::sign_request> signed_requests;
+    std::vector<bytes> submitted_entries;
     std::vector<std::optional<hash>> forwarded_tokens;
     std::vector<std::string> written_keys, removed_keys, damage;
     std::vector<std::pair<std::chrono::milliseconds, std::function<void()>>> scheduled;
@@ -93,6 +95,16 @@ public:
         if (it == identities.end()) return std::optional<storage::identity_record>{};
         return std::optional<storage::identity_record>(it->second);
     }
+    result<std::vector<std::uint64_t>> identity_entries(const std::string& name,
+                                                        std::optional<std::uint64_t> after,
+                                                        std::size_t limit) const override {
+        std::vector<std::uint64_t> out;
+        for (std::uint64_t i = after ? *after + 1 : 0; i < entries.size() && out.size() < limit;
+             ++i)
+            if (encoded_entry_identity(entries[i]) == std::optional<std::string_view>(name))
+                out.push_back(i);
+        return out;
+    }
     result<std::vector<std::string>> identity_names(const std::string& after,
                                                     std::size_t limit) const override {
         std::vector<std::string> names;
@@ -130,6 +142,12 @@ public:
     void sign(actors::sign_request request, std::optional<hash> token_sha256,
               done_fn<actors::append_receipt> done, failed_fn failed) override {
         signed_requests.push_back(std::move(request));
+        forwarded_tokens.push_back(token_sha256);
+        answer(receipt, done, failed);
+    }
+    void submit(bytes entry, std::optional<hash> token_sha256, done_fn<actors::append_receipt> done,
+                failed_fn failed) override {
+        submitted_entries.push_back(std::move(entry));
         forwarded_tokens.push_back(token_sha256);
         answer(receipt, done, failed);
     }

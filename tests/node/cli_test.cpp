@@ -300,7 +300,7 @@ TEST_CASE("cli: identity add, rotate, revoke and list against a node", "[cli]") 
           "town/clerk " + new_key + " 2 keys\n");
 
     // Revoking the old key leaves the identity its current key.
-    auto old_revoked = n.identity("revoke", {"--identity", "town/clerk", "--key", clerk_key});
+    auto old_revoked = n.identity("revoke", {"--identity", "town/clerk", "--revoke", clerk_key});
     INFO(old_revoked.err);
     REQUIRE(old_revoked.code == node::exit_ok);
     CHECK(old_revoked.out.empty());
@@ -363,9 +363,9 @@ TEST_CASE("cli: identity errors name the flag or repeat the node's message", "[c
     CHECK(has(n.identity("add", {"--identity", "Bad Name"}).err, "--identity 'Bad Name'"));
     CHECK(n.identity("add", {"--identity", "Bad Name"}).code == node::exit_usage);
     CHECK(n.identity("add").code == node::exit_usage);
-    auto bad_key = n.identity("revoke", {"--identity", "clerk", "--key", "abc"});
+    auto bad_key = n.identity("revoke", {"--identity", "clerk", "--revoke", "abc"});
     CHECK(bad_key.code == node::exit_usage);
-    CHECK(has(bad_key.err, "--key"));
+    CHECK(has(bad_key.err, "--revoke"));
     CHECK(n.identity("rotate", {"--identity", "clerk", "--key", std::string(64, 'a')}).code ==
           node::exit_usage);
     CHECK(has(n.identity("list", {"--page-size", "0"}).err, "--page-size"));
@@ -532,4 +532,90 @@ TEST_CASE("cli: log checkpoint, entry, proof and consistency, checked with the l
         CHECK(server_refuses.code == node::exit_failed);
         CHECK(has(server_refuses.err, "422 out_of_range"));
     }
+}
+
+TEST_CASE("cli: an identity whose owner holds its key signs end to end without the node ever "
+          "holding it",
+          "[cli][owner]") {
+    cli_node n;
+    auto key_file = n.dir / "owner/clerk.key";
+    auto made = run({"keygen", "--identity", "town/clerk", "--out", key_file});
+    INFO(made.err);
+    REQUIRE(made.code == node::exit_ok);
+    REQUIRE(is_key_line(made.out));
+    auto public_key = made.out.substr(0, 64);
+    struct stat st {};
+    REQUIRE(::stat(key_file.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(run({"keygen", "--identity", "town/clerk"}).code == node::exit_usage); // no --out
+    CHECK(run({"keygen", "--identity", "Bad Name", "--out", key_file + "2"}).code ==
+          node::exit_usage);
+
+    auto added = n.identity("add", {"--identity", "town/clerk", "--key", key_file});
+    INFO(added.err);
+    REQUIRE(added.code == node::exit_ok);
+    CHECK(added.out == public_key + "\n");
+    // Another identity's key file is refused by name before anything is sent.
+    auto wrong = n.identity("add", {"--identity", "town/mayor", "--key", key_file});
+    CHECK(wrong.code == node::exit_usage);
+    CHECK(has(wrong.err, "not of 'town/mayor'"));
+    CHECK(n.identity("list", {"--identity", "town/clerk"}).out ==
+          "town/clerk " + public_key + " 1 key owner-held\n");
+
+    // Signed here, submitted whole; the proof verifies offline; the journal has it.
+    auto doc = n.dir / "minutes.txt";
+    write(doc, "minutes of the council, 2 December 2026\n");
+    auto journal = n.dir / "owner/journal.jsonl";
+    std::vector<std::string> sign{
+        "sign",       "--server", n.server, "--token-file", n.admin_token_file, "--identity",
+        "town/clerk", "--file",   doc,      "--key",        key_file,           "--journal",
+        journal};
+    auto signed_doc = run(sign);
+    INFO(signed_doc.err);
+    REQUIRE(signed_doc.code == node::exit_ok);
+    auto verified = run({"verify", "--proof", doc + ".tlog-proof", "--content", doc, "--log-key",
+                         read(n.vkey_file).substr(0, read(n.vkey_file).find('\n'))});
+    INFO(verified.out << verified.err);
+    CHECK(verified.code == node::exit_ok);
+    auto journaled = lines(read(journal));
+    REQUIRE(journaled.size() == 1);
+    auto line = nlohmann::json::parse(journaled[0]);
+    CHECK(line["index"] == 1);
+    CHECK(line["identity"] == "town/clerk");
+    CHECK(line["kind"] == "statement");
+    CHECK(line["content_sha256"] == hex_encode(sha256(byte_view(read(doc)))));
+
+    // The node keeps nothing for it, and will not sign for it.
+    for (const auto& f : fs::directory_iterator(n.dir / "data/keys"))
+        FAIL("a key file in keys/: " << f.path());
+    auto custodial = run({"sign", "--server", n.server, "--token-file", n.admin_token_file,
+                          "--identity", "town/clerk", "--file", doc, "--out", doc + ".2"});
+    CHECK(custodial.code == node::exit_failed);
+    CHECK(has(custodial.err, "owner_held"));
+    CHECK(has(custodial.err, "--key"));
+    CHECK(n.identity("rotate", {"--identity", "town/clerk"}).code == node::exit_failed);
+
+    // Rotation signed by the old key; then only the new key signs.
+    auto next_file = n.dir / "owner/clerk-2.key";
+    auto next = run({"keygen", "--identity", "town/clerk", "--out", next_file});
+    REQUIRE(next.code == node::exit_ok);
+    auto rotated = n.identity(
+        "rotate", {"--identity", "town/clerk", "--key", key_file, "--new-key", next_file});
+    INFO(rotated.err);
+    REQUIRE(rotated.code == node::exit_ok);
+    CHECK(rotated.out == next.out);
+    auto stale = run(sign);
+    CHECK(stale.code == node::exit_failed);
+    CHECK(has(stale.err, "current key"));
+    sign[10] = next_file;
+    REQUIRE(run(sign).code == node::exit_ok);
+    CHECK(lines(read(journal)).size() == 2);
+    // The new key revokes itself: the identity is retired.
+    auto revoked = n.identity("revoke", {"--identity", "town/clerk", "--key", next_file});
+    INFO(revoked.err);
+    REQUIRE(revoked.code == node::exit_ok);
+    CHECK(has(revoked.err, "retired"));
+    CHECK(run(sign).code == node::exit_failed);
+    for (const auto& f : fs::directory_iterator(n.dir / "data/keys"))
+        FAIL("a key file in keys/: " << f.path());
 }

@@ -454,3 +454,98 @@ TEST_CASE("service: /metrics counts requests by endpoint and reports batches and
     CHECK(has("civic_ledger_batch_entries_count"));
     CHECK(has("civic_ledger_commit_duration_seconds_bucket"));
 }
+
+namespace {
+
+bytes owner_signed(entry_kind kind, const std::string& identity, const ed25519::secret_key& key,
+                   const std::string& content = "") {
+    entry e;
+    e.kind = kind;
+    e.timestamp_ms =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+    e.identity = identity;
+    e.public_key = key.public_key_bytes();
+    if (kind == entry_kind::identity_registration)
+        e.payload.assign(owner_held_marker.begin(), owner_held_marker.end());
+    if (kind == entry_kind::statement) e.content_hash = sha256(byte_view(content));
+    e.sign(key);
+    return e.encode();
+}
+
+std::string submission(const bytes& raw) { return json{{"entry", base64_encode(raw)}}.dump(); }
+
+} // namespace
+
+TEST_CASE("service: an owner's signed entries submitted to a replica are forwarded, authorised "
+          "by the leader, and paged per identity with proofs",
+          "[service][owner]") {
+    test::temp_dir dir("service-owner");
+    test::leader_and_replica net(dir.path, "service.test/log",
+                                 [](node::service_options& o) { o.ledger.replica_acks = 1; });
+    auto admin = bearer(net.made.admin_token);
+    auto key = test::key_for("owner:town/clerk");
+    auto rc = test::client(net.replica->http_port());
+    // Forwarded once the replica has joined (503 before); the leader checks the token.
+    auto registration = owner_signed(entry_kind::identity_registration, "town/clerk", key);
+    unsigned status = 0;
+    for (int attempt = 0; attempt < 100 && status != 200; ++attempt) {
+        status = rc.send(verb::post, "/api/submit", submission(registration), admin).result_int();
+        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(status == 200);
+    auto clerk_token = node::make_token();
+    {
+        auto store = storage::ledger_store::open({dir / "leader/ledger"});
+        REQUIRE(store.ok());
+        REQUIRE((*store)
+                    ->put_token(sha256(byte_view(clerk_token)), {"clerk", false, {"town/clerk"}})
+                    .ok());
+    }
+    auto clerk = bearer(clerk_token);
+    // Only the admin registers; the clerk's token may submit the clerk's statements.
+    auto another = owner_signed(entry_kind::identity_registration, "town/other", key);
+    CHECK(rc.send(verb::post, "/api/submit", submission(another), clerk).result_int() == 403);
+    CHECK(rc.send(verb::post, "/api/submit", submission(another), bearer("unknown-token"))
+              .result_int() == 401);
+    for (int i = 0; i < 3; ++i) {
+        auto said = owner_signed(entry_kind::statement, "town/clerk", key, std::to_string(i));
+        auto r = rc.send(verb::post, "/api/submit", submission(said), clerk);
+        INFO(r.body());
+        REQUIRE(r.result_int() == 200);
+        CHECK(json::parse(r.body())["index"] == i + 1);
+    }
+    // The replica knows the identity as owner-held, and will not have it signed.
+    auto shown = json::parse(rc.get("/api/identities/town/clerk").body());
+    CHECK(shown["kind"] == "owner-held");
+    auto refused =
+        rc.send(verb::post, "/api/sign", R"({"identity":"town/clerk","content":"aGk="})", clerk);
+    CHECK(refused.result_int() == 422);
+    CHECK(json::parse(refused.body())["error"] == "owner_held");
+    // Its entries, paged, each proven against the checkpoint the replica serves.
+    auto page = json::parse(rc.get("/api/identities/town/clerk/entries?limit=2").body());
+    REQUIRE(page["entries"].size() == 2);
+    CHECK(page["next"] == 1);
+    auto rest = json::parse(rc.get("/api/identities/town/clerk/entries?after=1").body());
+    REQUIRE(rest["entries"].size() == 2);
+    auto cp = parse_signed_checkpoint(rest["checkpoint"].get<std::string>());
+    REQUIRE(cp.ok());
+    for (const auto& e : rest["entries"]) {
+        auto raw = base64_decode(e["entry"].get<std::string>());
+        REQUIRE(raw.ok());
+        std::vector<hash> proof;
+        for (const auto& h : e["inclusion_proof"]) {
+            auto decoded = base64_decode(h.get<std::string>());
+            REQUIRE(decoded->size() == 32);
+            proof.emplace_back();
+            std::copy(decoded->begin(), decoded->end(), proof.back().begin());
+        }
+        CHECK(merkle::verify_inclusion(e["index"].get<std::uint64_t>(), cp->body.size,
+                                       merkle::leaf_hash(*raw), proof, cp->body.root)
+                  .ok());
+    }
+    CHECK(rest["entries"][1]["index"] == 3);
+    net.replica->stop();
+    net.leader->stop();
+}
