@@ -37,7 +37,9 @@ int run_version(const po::variables_map&, std::ostream& out, std::ostream&) {
 
 const std::map<std::string, command>& commands() {
     static const std::map<std::string, command> table = {
-        {"keygen", {"make a log or witness signing key", describe_keygen, run_keygen}},
+        {"keygen",
+         {"make a log or witness signing key, or an identity's key for its owner", describe_keygen,
+          run_keygen}},
         {"vkey", {"print the verifier key of a secret key file", describe_vkey, run_vkey}},
         {"verify",
          {"verify a .tlog-proof bundle offline against a policy or log key", describe_verify,
@@ -56,6 +58,10 @@ const std::map<std::string, command>& commands() {
           run_token}},
         {"sign",
          {"sign a document through a node and write its .tlog-proof", describe_sign, run_sign}},
+        {"monitor",
+         {"follow a log for identities: a JSON line per new entry of theirs, alarms on a "
+          "statement not in the owner's journal, a key change, or two histories",
+          describe_monitor, run_monitor}},
         {"node",
          {"run one node of a topology (its roles, TLS to its peers) until SIGINT/SIGTERM",
           describe_node, run_node}},

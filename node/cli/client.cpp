@@ -90,7 +90,7 @@ int node_client::usage_error(const std::string& message) const {
 }
 
 std::optional<std::string> node_client::text(const std::string& method, const std::string& target,
-                                             const std::string& body) const {
+                                             const std::string& body, bool* not_found) const {
     auto res = http_call(server, method, target, body, authorization, call_timeout);
     if (!res) {
         // No answer: refused, timed out, or too large (http_call bounds it).
@@ -98,6 +98,10 @@ std::optional<std::string> node_client::text(const std::string& method, const st
         return std::nullopt;
     }
     if (res->status >= 200 && res->status < 300) return std::move(res->body);
+    if (not_found && res->status == 404) {
+        *not_found = true;
+        return std::nullopt;
+    }
     auto reply = nlohmann::json::parse(res->body, nullptr, false);
     *err << who << ": the node answered " << res->status;
     if (reply.is_object() && reply.contains("error") && reply["error"].is_string() &&
@@ -110,9 +114,9 @@ std::optional<std::string> node_client::text(const std::string& method, const st
 }
 
 std::optional<nlohmann::json> node_client::json(const std::string& method,
-                                                const std::string& target,
-                                                const std::string& body) const {
-    auto answer = text(method, target, body);
+                                                const std::string& target, const std::string& body,
+                                                bool* not_found) const {
+    auto answer = text(method, target, body, not_found);
     if (!answer) return std::nullopt;
     auto reply = nlohmann::json::parse(*answer, nullptr, false);
     if (!reply.is_object()) {

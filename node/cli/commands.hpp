@@ -5,6 +5,7 @@
 
 #include "node/cli/exit_code.hpp"
 #include "node/http/client.hpp"
+#include "protocol/checkpoint.hpp"
 #include "protocol/entry.hpp"
 #include "protocol/policy.hpp"
 #include "protocol/result.hpp"
@@ -76,6 +77,10 @@ int run_identity(const po::variables_map& vm, std::ostream& out, std::ostream& e
 void describe_log(po::options_description& o);
 int run_log(const po::variables_map& vm, std::ostream& out, std::ostream& err);
 
+// monitor.cpp: following a log for the identities in it.
+void describe_monitor(po::options_description& o);
+int run_monitor(const po::variables_map& vm, std::ostream& out, std::ostream& err);
+
 // ----------------------------------------------------- shared helpers ----
 
 /// Writes a public file (a policy, a verifier key, a proof) whole.
@@ -116,16 +121,32 @@ struct node_client {
     status authorize(const po::variables_map& vm);
     /// Reports a bad flag or combination of flags; returns exit_usage.
     int usage_error(const std::string& message) const;
-    /// The body of a 2xx answer.
+    /// The body of a 2xx answer. With `not_found`, a 404 is no failure to
+    /// report: it sets *not_found instead.
     std::optional<std::string> text(const std::string& method, const std::string& target,
-                                    const std::string& body = "") const;
+                                    const std::string& body = "", bool* not_found = nullptr) const;
     /// A 2xx answer's JSON object.
     std::optional<nlohmann::json> json(const std::string& method, const std::string& target,
-                                       const std::string& body = "") const;
+                                       const std::string& body = "",
+                                       bool* not_found = nullptr) const;
     std::optional<nlohmann::json> get(const std::string& target) const {
         return json("GET", target);
     }
 };
+
+/// --vkey: a verifier key, or a file whose first line is one.
+result<policy_verifier> load_vkey(const po::variables_map& vm);
+/// The node's latest checkpoint (its text in `text`, if given); with `trust`,
+/// only if the log's signature verifies. Failures are reported.
+std::optional<signed_checkpoint> fetch_checkpoint(const node_client& node,
+                                                  const policy_verifier* trust,
+                                                  std::string* text = nullptr);
+/// The hashes of a proof answer, bounded like every proof we verify.
+std::vector<hash> proof_hashes(const nlohmann::json& reply);
+/// The leaf hash of entry `index`, from the bytes the node serves.
+std::optional<hash> fetch_leaf_hash(const node_client& node, std::uint64_t index);
+/// GET /api/proof/consistency's target.
+std::string consistency_target(std::uint64_t old_size, std::uint64_t new_size);
 
 /// The node named by --server for command `who`; a bad URL is reported on err.
 std::optional<node_client> open_node(const po::variables_map& vm, std::string who,
@@ -137,8 +158,8 @@ std::optional<node_client> open_node(const po::variables_map& vm, std::string wh
 result<ed25519::secret_key> read_owner_key(const po::variables_map& vm, const char* flag,
                                            const std::string& identity);
 /// An entry of `kind` for `identity`, signed here with `key`, stamped now.
-bytes sign_owner_entry(entry_kind kind, const std::string& identity,
-                       const ed25519::secret_key& key, const hash& content, bytes payload);
+bytes sign_owner_entry(entry_kind kind, const std::string& identity, const ed25519::secret_key& key,
+                       const hash& content, bytes payload);
 /// POST /api/submit: the reply (as /api/sign's), or nothing (reported); a
 /// reply holding another entry than `signed_entry` is a bad_answer.
 std::optional<nlohmann::json> submit_owner_entry(const node_client& node, const bytes& signed_entry,

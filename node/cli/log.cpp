@@ -10,9 +10,6 @@
 
 namespace civic::node::cli_detail {
 
-namespace {
-
-/// --vkey: a verifier key, or a file whose first line is one.
 result<policy_verifier> load_vkey(const po::variables_map& vm) {
     auto arg = vm["vkey"].as<std::string>();
     auto key = arg;
@@ -27,10 +24,8 @@ result<policy_verifier> load_vkey(const po::variables_map& vm) {
     return trust_log_key(key, "--vkey " + arg);
 }
 
-/// The node's latest checkpoint; with `trust`, only if the log's signature verifies.
 std::optional<signed_checkpoint> fetch_checkpoint(const node_client& node,
-                                                  const policy_verifier* trust,
-                                                  std::string* text = nullptr) {
+                                                  const policy_verifier* trust, std::string* text) {
     auto answer = node.text("GET", "/checkpoint");
     if (!answer) return std::nullopt;
     auto parsed = parse_signed_checkpoint(*answer);
@@ -52,7 +47,6 @@ std::optional<signed_checkpoint> fetch_checkpoint(const node_client& node,
     return std::move(*parsed);
 }
 
-/// The hashes of a proof answer, bounded like every proof we verify.
 std::vector<hash> proof_hashes(const nlohmann::json& reply) {
     const auto& list = reply.at("proof");
     if (!list.is_array() || list.size() > merkle::max_proof_hashes)
@@ -81,6 +75,8 @@ std::string consistency_target(std::uint64_t old_size, std::uint64_t new_size) {
     return "/api/proof/consistency?old=" + std::to_string(old_size) +
            "&new=" + std::to_string(new_size);
 }
+
+namespace {
 
 int log_checkpoint(const node_client& node, const policy_verifier* trust, std::ostream& out) {
     std::string text;

@@ -4,6 +4,7 @@
 #include "node/system/files.hpp"
 #include "protocol/checkpoint.hpp"
 #include "protocol/note.hpp"
+#include "protocol/split_view.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -618,4 +619,136 @@ TEST_CASE("cli: an identity whose owner holds its key signs end to end without t
     CHECK(run(sign).code == node::exit_failed);
     for (const auto& f : fs::directory_iterator(n.dir / "data/keys"))
         FAIL("a key file in keys/: " << f.path());
+}
+
+namespace {
+
+/// `civic-attest monitor --once` for `identity` of the node, with `extra` flags.
+cli_result monitor_once(cli_node& n, const std::string& state, std::vector<std::string> extra) {
+    std::vector<std::string> args{"monitor",   "--once",  "--log", n.server,     "--vkey",
+                                  n.vkey_file, "--state", state,   "--identity", "town/clerk"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+}
+
+std::vector<nlohmann::json> events(const std::string& out) {
+    std::vector<nlohmann::json> parsed;
+    for (const auto& line : lines(out))
+        parsed.push_back(nlohmann::json::parse(line));
+    return parsed;
+}
+
+} // namespace
+
+TEST_CASE("cli: monitor reports each entry of a watched identity and alarms on a statement the "
+          "owner's journal does not hold and on key changes",
+          "[cli][monitor]") {
+    cli_node n;
+    REQUIRE(n.identity("add", {"--identity", "town/clerk"}).code == node::exit_ok);
+    auto journal = n.dir / "journal.jsonl";
+    auto sign = [&](const std::string& name, bool journaled) {
+        auto doc = n.dir / name;
+        write(doc, name);
+        std::vector<std::string> args{"sign",         "--server",         n.server,
+                                      "--token-file", n.admin_token_file, "--identity",
+                                      "town/clerk",   "--file",           doc};
+        if (journaled) args.insert(args.end(), {"--journal", journal});
+        auto r = run(args);
+        INFO(r.err);
+        REQUIRE(r.code == node::exit_ok);
+    };
+    sign("owner-signed.txt", true);
+    sign("operator-signed.txt", false); // through the custodial path, not by the owner
+    auto state = n.dir / "monitor";
+    auto alarms = n.dir / "alarms.jsonl";
+    auto first = monitor_once(n, state, {"--journal", journal, "--exec", "cat >> " + alarms});
+    INFO(first.err);
+    CHECK(first.code == node::exit_failed);
+    auto seen = events(first.out);
+    REQUIRE(seen.size() == 3);
+    CHECK(seen[0]["event"] == "registration");
+    CHECK(seen[0]["alarm"] == true); // a key change
+    CHECK(seen[1]["index"] == 1);
+    CHECK(seen[1]["journaled"] == true);
+    CHECK(seen[1]["alarm"] == false);
+    CHECK(seen[2]["index"] == 2);
+    CHECK(seen[2]["journaled"] == false);
+    CHECK(seen[2]["alarm"] == true);
+    CHECK(seen[2]["content_sha256"] == hex_encode(sha256(byte_view("operator-signed.txt"))));
+    auto exec_got = events(read(alarms));
+    REQUIRE(exec_got.size() == 2);
+    CHECK(exec_got[1]["index"] == 2);
+
+    // Nothing new: quiet, exit 0. Then one journaled statement: reported, no alarm.
+    auto quiet = monitor_once(n, state, {"--journal", journal});
+    CHECK(quiet.code == node::exit_ok);
+    CHECK(quiet.out.empty());
+    sign("owner-again.txt", true);
+    auto again = monitor_once(n, state, {"--journal", journal});
+    CHECK(again.code == node::exit_ok);
+    REQUIRE(events(again.out).size() == 1);
+    CHECK(events(again.out)[0]["index"] == 3);
+    // A rotation is an alarm.
+    REQUIRE(n.identity("rotate", {"--identity", "town/clerk"}).code == node::exit_ok);
+    auto rotated = monitor_once(n, state, {"--journal", journal});
+    CHECK(rotated.code == node::exit_failed);
+    REQUIRE(events(rotated.out).size() == 1);
+    CHECK(events(rotated.out)[0]["event"] == "rotation");
+    // Usage: a bad identity name, an unreachable log.
+    CHECK(run({"monitor", "--once", "--log", n.server, "--vkey", n.vkey_file, "--state", state,
+               "--identity", "Bad Name"})
+              .code == node::exit_usage);
+    CHECK(run({"monitor", "--once", "--log", "http://127.0.0.1:1", "--vkey", n.vkey_file, "--state",
+               n.dir / "other", "--identity", "town/clerk"})
+              .code == node::exit_usage);
+}
+
+TEST_CASE("cli: monitor catches a fork and a rollback between two runs and writes evidence "
+          "anyone can check",
+          "[cli][monitor]") {
+    cli_node n;
+    REQUIRE(n.identity("add", {"--identity", "town/clerk"}).code == node::exit_ok);
+    auto state = n.dir / "monitor";
+    REQUIRE(monitor_once(n, state, {}).code == node::exit_failed); // the registration
+    // What a log showing another history would have shown the monitor before:
+    // a checkpoint signed by the same log key, at the same size, another root.
+    auto log_key = node::read_signer_key_file(n.dir / "data/log.key");
+    REQUIRE(log_key.ok());
+    note::ed25519_signer signer(log_key->name, std::move(log_key->key));
+    auto saved = nlohmann::json::parse(read(state + "/monitor.json"));
+    auto real = parse_signed_checkpoint(saved["checkpoint"].get<std::string>());
+    REQUIRE(real.ok());
+    auto forge = [&](std::uint64_t size) {
+        civic::checkpoint other{real->body.origin, size, sha256(byte_view("another history")), {}};
+        return note::serialize(note::note{other.text(), {signer.sign(other.text())}});
+    };
+    auto other_history = forge(real->body.size);
+    saved["checkpoint"] = other_history;
+    write(state + "/monitor.json", saved.dump());
+    auto forked = monitor_once(n, state, {});
+    INFO(forked.err);
+    CHECK(forked.code == node::exit_failed);
+    auto seen = events(forked.out);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0]["event"] == "fork");
+    auto evidence = seen[0]["evidence"].get<std::string>();
+    split_view_evidence ev{read(evidence + "/seen-before.checkpoint"),
+                           read(evidence + "/seen-now.checkpoint"),
+                           std::nullopt,
+                           {}};
+    auto verifier = note::make_verifier(signer.verifier_key());
+    REQUIRE(verifier.ok());
+    auto kind = check_split_view(ev, **verifier);
+    INFO((kind ? "" : kind.message()));
+    REQUIRE(kind.ok());
+    CHECK(*kind == split_view_kind::fork);
+    // The state keeps what it saw before: the next run alarms again.
+    CHECK(monitor_once(n, state, {}).code == node::exit_failed);
+
+    saved["checkpoint"] = forge(real->body.size + 100);
+    write(state + "/monitor.json", saved.dump());
+    auto rolled_back = monitor_once(n, state, {});
+    CHECK(rolled_back.code == node::exit_failed);
+    REQUIRE(events(rolled_back.out).size() == 1);
+    CHECK(events(rolled_back.out)[0]["event"] == "rollback");
 }
