@@ -77,6 +77,27 @@ status write_secret_file(const std::string& path, std::initializer_list<std::str
     return sync_directory(std::filesystem::path(path).parent_path().string());
 }
 
+status replace_file_durably(const std::string& path, std::string_view content) {
+    const auto temporary = path + ".tmp";
+    {
+        errno = 0;
+        fd_guard f{::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+        if (f.fd < 0) return file_error(temporary, "cannot create");
+        std::size_t done = 0;
+        while (done < content.size()) {
+            auto n = ::write(f.fd, content.data() + done, content.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return file_error(temporary, "write failed");
+            done += static_cast<std::size_t>(n);
+        }
+        if (::fsync(f.fd) != 0) return file_error(temporary, "fsync failed");
+    }
+    errno = 0;
+    if (::rename(temporary.c_str(), path.c_str()) != 0)
+        return file_error(path, "cannot rename " + temporary + " to it");
+    return sync_directory(std::filesystem::path(path).parent_path().string());
+}
+
 status write_secret_key_file(const std::string& path, std::string& secret) {
     auto written = write_secret_file(path, {secret, "\n"});
     ed25519::wipe(secret.data(), secret.size());

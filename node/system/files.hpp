@@ -22,6 +22,10 @@ result<std::string> read_file(const std::string& path);
 status write_secret_file(const std::string& path, std::initializer_list<std::string_view> pieces);
 /// A secret key line: writes `secret` and a newline as above, then wipes `secret`.
 status write_secret_key_file(const std::string& path, std::string& secret);
+/// Replaces `path` with `content` (mode 0644) so that a reader, or a restart
+/// after a power loss, finds the old file or the new one whole: writes
+/// `path`.tmp, fsyncs it, renames it over `path`, fsyncs the directory.
+status replace_file_durably(const std::string& path, std::string_view content);
 /// fsyncs the directory `path` (after creating, renaming or removing a file in it).
 status sync_directory(const std::string& path);
 /// Reads a secret file, refusing one that group or others may read.
