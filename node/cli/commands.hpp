@@ -75,6 +75,10 @@ int run_identity(const po::variables_map& vm, std::ostream& out, std::ostream& e
 void describe_log(po::options_description& o);
 int run_log(const po::variables_map& vm, std::ostream& out, std::ostream& err);
 
+// audit.cpp: an auditor of any log's tlog-tiles API (the parts in audit/).
+void describe_audit(po::options_description& o);
+int run_audit(const po::variables_map& vm, std::ostream& out, std::ostream& err);
+
 // ----------------------------------------------------- shared helpers ----
 
 /// Writes a public file (a policy, a verifier key, a proof) whole.
