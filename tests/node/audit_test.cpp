@@ -227,6 +227,22 @@ TEST_CASE("audit: entries that break the registry's rules or carry a bad signatu
     CHECK(again.says("(and 4 found by earlier runs with this state)"));
 }
 
+TEST_CASE("audit: the first 1000 violations are printed and the rest counted", "[audit]") {
+    test::temp_dir dir("audit-many");
+    static_log log;
+    for (int i = 0; i < 1003; ++i)
+        log.statement("nobody", "nobody");
+    log.write(dir / "log");
+    // The registry in LMDB, not memory: one record cached at most.
+    auto r = audit(dir / "log", log.vkey(), {"--identity-cache", "1"});
+    CHECK(r.code == node::exit_failed);
+    CHECK(r.out.find("violation index=999 identity=nobody: statement: no identity 'nobody'") !=
+          std::string::npos);
+    CHECK(r.out.find("index=1000 ") == std::string::npos);
+    CHECK(r.says("violations: 3 more not shown (1003 in all)"));
+    CHECK(r.says("size 1003: 1003 violations"));
+}
+
 TEST_CASE("audit: a checkpoint that does not meet the policy's quorum is a violation", "[audit]") {
     test::temp_dir dir("audit-policy");
     static_log log;
@@ -280,7 +296,7 @@ TEST_CASE("audit: an interrupted run goes on where it stopped and reads only wha
     CHECK(rest.resources() + cut.resources() <= whole.resources() + 4);
 }
 
-TEST_CASE("audit: usage errors and an unreachable log are exit 2, naming the flag", "[audit]") {
+TEST_CASE("audit: usage errors and an unreachable log are exit 2 and name the flag", "[audit]") {
     test::temp_dir dir("audit-usage");
     static_log log;
     log.add_clean(3);
@@ -335,8 +351,8 @@ TEST_CASE("audit: a node's log over HTTP audits clean", "[audit]") {
     CHECK(r.out == "audit: audit-node.test/log size 5: clean\n");
 }
 
-TEST_CASE("audit: a log written by Go's sumdb/tlog audits clean with --tree-only, and a "
-          "flipped byte in its hash tile is caught",
+TEST_CASE("audit: a log written by Go's sumdb/tlog audits clean with --tree-only and a flipped "
+          "byte in one of its hash tiles is caught",
           "[audit][interop]") {
     const std::string writer = CIVIC_TLOGWRITER;
     INFO("the interop test needs Go (golang-go golang-golang-x-mod-dev, which scripts/setup.sh "
