@@ -1,5 +1,7 @@
 #include "node/cli/audit/state.hpp"
 
+#include "node/system/files.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
@@ -144,6 +146,9 @@ result<std::unique_ptr<audit_state>> audit_state::open(const std::string& direct
     options.max_readers = 8;
     CIVIC_TRY_ASSIGN(env, storage::environment::open(options));
     s->env_ = std::move(env);
+    // LMDB fsyncs its files on every commit, not the directories that name them.
+    CIVIC_TRY(sync_directory(lmdb_dir));
+    CIVIC_TRY(sync_directory(directory));
     CIVIC_TRY(s->open_databases());
     CIVIC_TRY(s->begin());
     CIVIC_TRY(s->load_record());
