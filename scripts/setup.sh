@@ -14,6 +14,8 @@ packages=(
   libspdlog-dev prometheus-cpp-dev
   # tests and benchmarks
   catch2 libbenchmark-dev wrk curl time util-linux strace
+  # the audit's interop test: a log written with Go's golang.org/x/mod/sumdb/tlog
+  golang-go golang-golang-x-mod-dev
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }

@@ -94,6 +94,11 @@ const std::map<std::string, command>& commands() {
          {"run a whole network of a topology in one process on virtual time, deterministically "
           "from a seed, with faults; report time to quorum, lag and invariant violations",
           describe_simulate, run_simulate}},
+        {"audit",
+         {"audit a log from its tlog-tiles API or a static copy: signatures, the whole tree, every "
+          "tile, entry and registry rule, consistency with the last run (exit 0 clean, 1 "
+          "violations, 2 unreachable or usage)",
+          describe_audit, run_audit}},
         {"log",
          {"read a node's log: log checkpoint|entry|proof|consistency [--vkey VKEY] (checks "
           "signatures and proofs)",

@@ -81,6 +81,10 @@ int run_log(const po::variables_map& vm, std::ostream& out, std::ostream& err);
 void describe_monitor(po::options_description& o);
 int run_monitor(const po::variables_map& vm, std::ostream& out, std::ostream& err);
 
+// audit.cpp: an auditor of any log's tlog-tiles API (the parts in audit/).
+void describe_audit(po::options_description& o);
+int run_audit(const po::variables_map& vm, std::ostream& out, std::ostream& err);
+
 // ----------------------------------------------------- shared helpers ----
 
 /// Writes a public file (a policy, a verifier key, a proof) whole.
@@ -134,7 +138,9 @@ struct node_client {
     }
 };
 
-/// --vkey: a verifier key, or a file whose first line is one.
+/// A --vkey argument: a verifier key, or a file whose first line is one.
+result<std::string> read_vkey_arg(const std::string& arg);
+/// --vkey, as a policy that trusts that one log key.
 result<policy_verifier> load_vkey(const po::variables_map& vm);
 /// The node's latest checkpoint (its text in `text`, if given); with `trust`,
 /// only if the log's signature verifies. Failures are reported.

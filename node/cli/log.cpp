@@ -10,17 +10,21 @@
 
 namespace civic::node::cli_detail {
 
+result<std::string> read_vkey_arg(const std::string& arg) {
+    if (note::parse_vkey(arg)) return arg;
+    auto file = read_file(arg);
+    if (!file)
+        return make_error("--vkey: '" + arg + "' is neither a verifier key nor a readable file (" +
+                          file.message() + ")");
+    auto key = file->substr(0, file->find_first_of("\r\n"));
+    if (auto parsed = note::parse_vkey(key); !parsed)
+        return make_error("--vkey " + arg + ": " + parsed.message());
+    return key;
+}
+
 result<policy_verifier> load_vkey(const po::variables_map& vm) {
     auto arg = vm["vkey"].as<std::string>();
-    auto key = arg;
-    if (!note::parse_vkey(arg)) {
-        auto file = read_file(arg);
-        if (!file)
-            return make_error("--vkey: '" + arg +
-                              "' is neither a verifier key nor a readable file (" + file.message() +
-                              ")");
-        key = file->substr(0, file->find_first_of("\r\n"));
-    }
+    CIVIC_TRY_ASSIGN(key, read_vkey_arg(arg));
     return trust_log_key(key, "--vkey " + arg);
 }
 

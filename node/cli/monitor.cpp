@@ -72,8 +72,7 @@ result<monitor_state> load_state(const fs::path& dir) {
     return st;
 }
 
-/// Written whole or not at all: a temporary file, fsync'd, renamed, and the
-/// directory fsync'd.
+/// Written whole or not at all (replace_file_durably).
 status save_state(const fs::path& dir, const monitor_state& st) {
     json seen = json::object();
     for (const auto& [name, after] : st.seen)
@@ -81,13 +80,9 @@ status save_state(const fs::path& dir, const monitor_state& st) {
     auto text =
         json{{"checkpoint", st.checkpoint}, {"seen", seen}, {"evidence_seen", st.evidence_seen}}
             .dump(2);
-    auto temp = (dir / "monitor.json.new").string();
-    std::error_code ec;
-    fs::remove(temp, ec);
-    CIVIC_TRY(write_secret_file(temp, {text, "\n"}));
-    fs::rename(temp, dir / "monitor.json", ec);
-    if (ec) return make_error("--state " + dir.string() + ": rename failed: " + ec.message());
-    return sync_directory(dir.string());
+    if (auto ok = replace_file_durably((dir / "monitor.json").string(), text + "\n"); !ok)
+        return make_error("--state " + ok.message());
+    return {};
 }
 
 result<std::set<std::pair<std::uint64_t, std::string>>> load_journal(const std::string& path) {

@@ -45,8 +45,8 @@ beast::error_code run_one(asio::io_context& ioc, Start start) {
 
 result<http_response> http_call(const http_endpoint& server, const std::string& method,
                                 const std::string& target, const std::string& body,
-                                const std::string& authorization,
-                                std::chrono::milliseconds timeout) {
+                                const std::string& authorization, std::chrono::milliseconds timeout,
+                                std::size_t body_limit) {
     auto fail = [&](const std::string& what) -> result<http_response> {
         return make_error("http://" + server.host + ":" + server.port + target + ": " + what);
     };
@@ -70,7 +70,7 @@ result<http_response> http_call(const http_endpoint& server, const std::string& 
             return fail(ec.message());
         beast::flat_buffer buffer;
         http::response_parser<http::string_body> parser;
-        parser.body_limit(16 * 1024 * 1024);
+        parser.body_limit(body_limit);
         if (auto ec =
                 run_one(ioc, [&](auto done) { http::async_read(stream, buffer, parser, done); }))
             return fail(ec == beast::error::timeout ? "no answer within the timeout"

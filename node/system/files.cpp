@@ -21,6 +21,17 @@ struct fd_guard {
         if (fd >= 0) ::close(fd);
     }
 };
+
+status write_all(int fd, const std::string& path, std::string_view bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return file_error(path, "write failed");
+        done += static_cast<std::size_t>(n);
+    }
+    return {};
+}
 } // namespace
 
 result<std::string> read_file(const std::string& path) {
@@ -62,15 +73,8 @@ status write_secret_file(const std::string& path, std::initializer_list<std::str
     errno = 0;
     fd_guard f{::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
     if (f.fd < 0) return file_error(path, "cannot create (it must not exist yet)");
-    for (auto piece : pieces) {
-        std::size_t done = 0;
-        while (done < piece.size()) {
-            auto n = ::write(f.fd, piece.data() + done, piece.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return file_error(path, "write failed");
-            done += static_cast<std::size_t>(n);
-        }
-    }
+    for (auto piece : pieces)
+        CIVIC_TRY(write_all(f.fd, path, piece));
     if (::fsync(f.fd) != 0) return file_error(path, "fsync failed");
     // The file's name lives in its directory: without this a power loss can
     // leave a key whose registration committed with no file behind it.
@@ -82,15 +86,24 @@ status append_durably(const std::string& path, std::string_view line) {
     bool existed = std::filesystem::exists(path);
     fd_guard f{::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)};
     if (f.fd < 0) return file_error(path, "cannot open for appending");
-    std::size_t done = 0;
-    while (done < line.size()) {
-        auto n = ::write(f.fd, line.data() + done, line.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return file_error(path, "write failed");
-        done += static_cast<std::size_t>(n);
-    }
+    CIVIC_TRY(write_all(f.fd, path, line));
     if (::fsync(f.fd) != 0) return file_error(path, "fsync failed");
     if (existed) return {};
+    return sync_directory(std::filesystem::path(path).parent_path().string());
+}
+
+status replace_file_durably(const std::string& path, std::string_view content) {
+    const auto temporary = path + ".tmp";
+    {
+        errno = 0;
+        fd_guard f{::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+        if (f.fd < 0) return file_error(temporary, "cannot create");
+        CIVIC_TRY(write_all(f.fd, temporary, content));
+        if (::fsync(f.fd) != 0) return file_error(temporary, "fsync failed");
+    }
+    errno = 0;
+    if (::rename(temporary.c_str(), path.c_str()) != 0)
+        return file_error(path, "cannot rename " + temporary + " to it");
     return sync_directory(std::filesystem::path(path).parent_path().string());
 }
 

@@ -25,6 +25,10 @@ status write_secret_key_file(const std::string& path, std::string& secret);
 /// Appends `line` to `path` (created with mode 0600), then fsyncs it (and its
 /// directory when it was new): a journal line survives a power loss.
 status append_durably(const std::string& path, std::string_view line);
+/// Replaces `path` with `content` (mode 0644) so that a reader, or a restart
+/// after a power loss, finds the old file or the new one whole: writes
+/// `path`.tmp, fsyncs it, renames it over `path`, fsyncs the directory.
+status replace_file_durably(const std::string& path, std::string_view content);
 /// fsyncs the directory `path` (after creating, renaming or removing a file in it).
 status sync_directory(const std::string& path);
 /// Reads a secret file, refusing one that group or others may read.
