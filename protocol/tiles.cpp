@@ -36,6 +36,27 @@ std::string tile_path(const tile_id& tile) {
            width_suffix(tile.width);
 }
 
+std::string split_entry_bundle(std::string_view body, std::size_t expected, std::size_t max_entry,
+                               std::vector<std::pair<std::size_t, std::size_t>>& spans) {
+    std::size_t at = 0;
+    while (at < body.size()) {
+        if (spans.size() == expected) return "more than " + std::to_string(expected) + " entries";
+        if (body.size() - at < 2) return "a length prefix cut short at byte " + std::to_string(at);
+        auto length = get_u16_be(reinterpret_cast<const std::uint8_t*>(body.data() + at));
+        at += 2;
+        if (length > max_entry)
+            return "entry " + std::to_string(spans.size()) + " is " + std::to_string(length) +
+                   " bytes, more than the " + std::to_string(max_entry) + " an entry may be";
+        if (body.size() - at < length)
+            return "entry " + std::to_string(spans.size()) + " is cut short";
+        spans.emplace_back(at, length);
+        at += length;
+    }
+    if (spans.size() != expected)
+        return std::to_string(spans.size()) + " entries, expected " + std::to_string(expected);
+    return {};
+}
+
 std::string entries_path(std::uint64_t index, std::uint16_t width) {
     return "tile/entries/" + index_path(index) + width_suffix(width);
 }

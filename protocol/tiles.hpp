@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <list>
 #include <map>
-#include <tuple>
 #include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace civic::tiles {
@@ -36,6 +38,13 @@ std::string index_path(std::uint64_t index);
 std::string tile_path(const tile_id& tile);
 /// "tile/entries/<N>[.p/<W>]".
 std::string entries_path(std::uint64_t index, std::uint16_t width);
+
+/// Splits a tlog-tiles entry bundle (each entry a big-endian uint16 length,
+/// then that many bytes) into exactly `expected` entries of at most
+/// `max_entry` bytes each: their (offset, length) in `spans`. Returns why the
+/// body is not such a bundle, or an empty string.
+std::string split_entry_bundle(std::string_view body, std::size_t expected, std::size_t max_entry,
+                               std::vector<std::pair<std::size_t, std::size_t>>& spans);
 
 /// A parsed request path below "tile/": either a hash tile or an entry bundle.
 struct tile_request {

@@ -24,27 +24,6 @@ result<std::pair<std::string, std::string>> fetch_partial_or_full(log_source& so
 
 /// Splits a tlog-tiles bundle into `expected` entries: each a big-endian
 /// uint16 length and that many bytes, nothing after the last.
-std::string split_bundle(const std::string& body, std::size_t expected, std::size_t max_entry,
-                         std::vector<std::pair<std::size_t, std::size_t>>& spans) {
-    std::size_t at = 0;
-    while (at < body.size()) {
-        if (spans.size() == expected) return "more than " + std::to_string(expected) + " entries";
-        if (body.size() - at < 2) return "a length prefix cut short at byte " + std::to_string(at);
-        auto length = get_u16_be(reinterpret_cast<const std::uint8_t*>(body.data() + at));
-        at += 2;
-        if (length > max_entry)
-            return "entry " + std::to_string(spans.size()) + " is " + std::to_string(length) +
-                   " bytes, more than the " + std::to_string(max_entry) + " an entry may be";
-        if (body.size() - at < length)
-            return "entry " + std::to_string(spans.size()) + " is cut short";
-        spans.emplace_back(at, length);
-        at += length;
-    }
-    if (spans.size() != expected)
-        return std::to_string(spans.size()) + " entries, expected " + std::to_string(expected);
-    return {};
-}
-
 } // namespace
 
 std::size_t max_checkpoint_bytes() { return note::max_note_size; }
@@ -81,8 +60,8 @@ result<served_bundle> fetch_entry_bundle(log_source& source, std::uint64_t index
     out.path = std::move(read.first);
     out.body = std::move(read.second);
     const bool is_full = out.path == tiles::entries_path(index, tiles::tile_width);
-    out.malformed =
-        split_bundle(out.body, is_full ? tiles::tile_width : width, max_entry, out.spans_);
+    out.malformed = tiles::split_entry_bundle(out.body, is_full ? tiles::tile_width : width,
+                                              max_entry, out.spans_);
     if (!out.malformed.empty())
         out.spans_.clear();
     else
