@@ -9,13 +9,23 @@
 #     and through the replica (forwarded over CAF); the replica's
 #     acknowledgement lag (p50/p95, from the leader's /api/status) under each.
 #
+#  2b. monitor: `civic-attest monitor` following the node (--interval-ms
+#     LOAD_MONITOR_INTERVAL_MS, default 200) for a fresh identity while
+#     LOAD_MONITOR_STATEMENTS (default 200) statements are signed one at a time:
+#     the lag from each statement's acknowledgement to the monitor's line for it.
+#
+#  2c. audit: the node is filled to LOAD_AUDIT_ENTRIES (default 1000000)
+#     signed entries through POST /api/sign, then `civic-attest audit` reads it
+#     over HTTP from nothing (entries/s, both cores), and again after
+#     LOAD_AUDIT_MORE (default 10000) more entries (the incremental run).
+#
 #  3. witness: a leader with 0 (witnessing off), 3, 5, 7 and 10 witness
 #     processes (quorum: a majority), TLS between them: the cosigning round's
 #     time to quorum (p50/p95, from the leader's /api/status) idle (one entry a
 #     round) and under the signing load, and the signing throughput.
 #
 #   scripts/load.sh [SECONDS] [CONNECTIONS]
-#   LOAD_ONLY=sign|verify|network|witness   run one part
+#   LOAD_ONLY=sign|verify|monitor|audit|network|witness   run one part
 #   LOAD_WITNESSES="0 3 0 3"  LOAD_IDLE=0     witness part: which counts, in order; no idle rounds
 #   LOAD_SERVE_ARGS="..."           extra `serve`/`node` flags, e.g. "--batch-linger-ms 2"
 set -euo pipefail
@@ -84,6 +94,65 @@ if [ -z "$only" ] || [ "$only" = verify ]; then
   fi
   echo "== POST /api/verify: ${connections} connections, ${seconds} s, 256 different proof files"
   wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/verify.lua "$server_url"
+fi
+
+if [ -z "$only" ] || [ "$only" = monitor ]; then
+  mon="$data/monitor"
+  mkdir -p "$mon"
+  "$bin" identity add --server "$server_url" --token-file "$data/admin.token" \
+    --identity load/watched >/dev/null 2>&1
+  interval=${LOAD_MONITOR_INTERVAL_MS:-200}
+  # Each line the monitor prints, stamped when it arrives (ns).
+  ("$bin" monitor --log "$server_url" --vkey "$data/log.vkey" --identity load/watched \
+    --state "$mon/state" --interval-ms "$interval" 2>"$mon/err" |
+    while IFS= read -r line; do echo "$(date +%s%N) $line"; done >"$mon/lines") &
+  monitor=$!
+  admin=$(cat "$data/admin.token")
+  : >"$mon/acks"
+  for i in $(seq "${LOAD_MONITOR_STATEMENTS:-200}"); do
+    reply=$(curl -fs -X POST -H "Authorization: Bearer $admin" \
+      -d "{\"identity\":\"load/watched\",\"content_sha256\":\"$(printf '%064x' "$i")\"}" \
+      "$server_url/api/sign")
+    echo "$(date +%s%N) $(echo "$reply" | sed -E 's/^\{"index":([0-9]+).*/\1/')" >>"$mon/acks"
+    sleep 0.05
+  done
+  sleep $((interval / 1000 + 2))
+  kill "$monitor" 2>/dev/null; pkill -f "monitor --log $server_url" 2>/dev/null || true
+  wait "$monitor" 2>/dev/null || true
+  echo "== monitor lag: statement acknowledged -> monitor line (--interval-ms $interval)"
+  awk 'NR == FNR { ack[$2] = $1; next }
+       match($0, /"index":[0-9]+/) {
+         i = substr($0, RSTART + 8, RLENGTH - 8)
+         if ((i in ack) && $0 ~ /"event":"statement"/) print ($1 - ack[i]) / 1e6
+       }' "$mon/acks" "$mon/lines" | sort -n >"$mon/lags"
+  awk '{ lag[NR] = $1 }
+       END {
+         if (NR == 0) { print "no statement lines: see the monitor'"'"'s stderr"; exit 1 }
+         printf "statements %d, lag p50 %.0f ms, p95 %.0f ms, max %.0f ms\n",
+           NR, lag[int(NR * 0.5) + 1], lag[int(NR * 0.95) + 1], lag[NR]
+       }' "$mon/lags"
+fi
+
+if [ -z "$only" ] || [ "$only" = audit ]; then
+  fill() { # ENTRIES: sign until the log holds that many
+    while true; do
+      size=$(curl -fs "$server_url/checkpoint" | sed -n 2p)
+      [ "${size:-0}" -ge "$1" ] && break
+      wrk -t2 -c"$connections" -d10s -s scripts/load/sign.lua "$server_url" >/dev/null
+    done
+    echo "log size: $size"
+  }
+  state="$data/audit-state"
+  audit() {
+    /usr/bin/time -f 'wall %e s, user %U s, system %S s, peak RSS %M KiB' \
+      "$bin" audit --log "$server_url" --vkey "$data/log.vkey" --state "$state"
+  }
+  echo "== audit over HTTP of a node filled to ${LOAD_AUDIT_ENTRIES:-1000000} entries, from nothing"
+  fill "${LOAD_AUDIT_ENTRIES:-1000000}"
+  audit
+  echo "== audit again after ${LOAD_AUDIT_MORE:-10000} more entries (incremental)"
+  fill $((size + ${LOAD_AUDIT_MORE:-10000}))
+  audit
 fi
 
 if [ -z "$only" ] || [ "$only" = network ]; then

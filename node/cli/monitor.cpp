@@ -6,6 +6,9 @@
 // statement the owner's journal does not hold, any key change, and any sign
 // of two histories. What it cannot see (an entry the node leaves out of an
 // identity's pages) is the auditor's to find: docs/TRUST.md.
+#include "node/cli/audit/history.hpp"
+#include "node/cli/audit/served.hpp"
+#include "node/cli/audit/source.hpp"
 #include "node/cli/commands.hpp"
 #include "node/system/files.hpp"
 #include "protocol/merkle.hpp"
@@ -44,6 +47,7 @@ struct monitor_state {
 
 struct monitor_run {
     node_client node;
+    std::unique_ptr<audit::log_source> tiles; // the log's tlog-tiles API, for proofs
     policy_verifier trust;
     std::vector<std::string> identities;
     fs::path state_dir;
@@ -148,53 +152,36 @@ void report(monitor_run& run, json event, bool alarm) {
     if (run.exec) run_exec(*run.exec, line, *run.node.err);
 }
 
-/// Writes two contradicting checkpoints (and the proof that failed) where
-/// anyone can check them; returns the directory.
-std::string write_evidence(const monitor_run& run, const std::string& kind, const std::string& ours,
-                           const std::string& theirs, const std::optional<json>& served_proof) {
-    auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
-    auto dir = run.state_dir / "evidence" / (std::to_string(stamp) + "-" + kind);
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    (void)write_public(dir / "seen-before.checkpoint", ours);
-    (void)write_public(dir / "seen-now.checkpoint", theirs);
-    if (served_proof)
-        (void)write_public(dir / "served-consistency-proof.json", served_proof->dump(2));
-    return dir.string();
-}
-
-/// Whether the checkpoint `now` extends `before` (both verified), or the
-/// alarm that says how it does not.
+/// Whether the checkpoint `now` extends `before` (both verified), proven
+/// from the log's own tiles; else an alarm, with evidence anyone can check
+/// written under --state (as `audit` writes it).
 bool check_extends(monitor_run& run, const std::string& before_text,
                    const signed_checkpoint& before, const std::string& now_text,
                    const signed_checkpoint& now) {
-    const auto &a = before.body, &b = now.body;
-    std::string kind;
-    std::optional<json> served;
-    if (a.size > b.size) {
-        kind = "rollback";
-    } else if (a.size == b.size) {
-        if (a.root == b.root) return true;
-        kind = "fork";
-    } else if (a.size > 0) {
-        served = run.node.get(consistency_target(a.size, b.size));
-        if (!served) return false; // unreachable: no verdict this round
-        auto proof = proof_hashes(*served);
-        if (merkle::verify_consistency(a.size, b.size, proof, a.root, b.root)) return true;
-        kind = "inconsistent";
-    } else {
-        return true; // an empty tree is a prefix of every tree
+    if (before.body.size == now.body.size && before.body.root == now.body.root) return true;
+    audit::served_tile_reader served(*run.tiles);
+    auto finding =
+        audit::compare_history({before_text, before.body}, {now_text, now.body}, served, served);
+    if (!finding) {
+        *run.node.err << run.node.who << ": " << finding.message() << "\n";
+        return false; // the tiles could not be read: no verdict this round
     }
-    auto dir = write_evidence(run, kind, before_text, now_text, served);
-    report(run,
-           {{"event", kind},
-            {"origin", b.origin},
-            {"size_before", a.size},
-            {"size_now", b.size},
-            {"evidence", dir}},
-           true);
+    using relation = audit::history_finding::relation;
+    if (finding->how == relation::extends && finding->message.empty()) return true;
+    json event{{"origin", now.body.origin},
+               {"size_before", before.body.size},
+               {"size_now", now.body.size},
+               {"message", finding->message}};
+    if (finding->how == relation::extends) {
+        // The log's tiles do not prove its own checkpoint: nothing to follow.
+        event["event"] = "unproven";
+    } else {
+        event["event"] = finding->kind;
+        auto dir = audit::write_evidence(run.state_dir.string(), *finding, now.body.origin,
+                                         now.body.size, run.node.who);
+        event["evidence"] = dir ? *dir : "not written: " + dir.message();
+    }
+    report(run, event, true);
     return false;
 }
 
@@ -366,7 +353,10 @@ int run_monitor(const po::variables_map& vm, std::ostream& out, std::ostream& er
     if (ec) return usage("--state " + state_dir.string() + ": " + ec.message());
     auto st = load_state(state_dir);
     if (!st) return usage(st.message());
+    auto tiles = audit::open_log_source(vm["log"].as<std::string>(), audit::fetch_limits{});
+    if (!tiles) return usage("--log: " + tiles.message());
     monitor_run run{node_client{who, *server, "", &err},
+                    std::move(*tiles),
                     std::move(*trust),
                     identities,
                     state_dir,

@@ -707,7 +707,8 @@ TEST_CASE("cli: monitor catches a fork and a rollback between two runs and write
           "anyone can check",
           "[cli][monitor]") {
     cli_node n;
-    REQUIRE(n.identity("add", {"--identity", "town/clerk"}).code == node::exit_ok);
+    for (const char* name : {"town/clerk", "town/a", "town/b", "town/c"})
+        REQUIRE(n.identity("add", {"--identity", name}).code == node::exit_ok);
     auto state = n.dir / "monitor";
     REQUIRE(monitor_once(n, state, {}).code == node::exit_failed); // the registration
     // What a log showing another history would have shown the monitor before:
@@ -732,10 +733,11 @@ TEST_CASE("cli: monitor catches a fork and a rollback between two runs and write
     REQUIRE(seen.size() == 1);
     CHECK(seen[0]["event"] == "fork");
     auto evidence = seen[0]["evidence"].get<std::string>();
-    split_view_evidence ev{read(evidence + "/seen-before.checkpoint"),
-                           read(evidence + "/seen-now.checkpoint"),
+    split_view_evidence ev{read(evidence + "/ours.checkpoint"),
+                           read(evidence + "/theirs.checkpoint"),
                            std::nullopt,
                            {}};
+    CHECK(nlohmann::json::parse(read(evidence + "/evidence.json"))["kind"] == "fork");
     auto verifier = note::make_verifier(signer.verifier_key());
     REQUIRE(verifier.ok());
     auto kind = check_split_view(ev, **verifier);
@@ -751,4 +753,25 @@ TEST_CASE("cli: monitor catches a fork and a rollback between two runs and write
     CHECK(rolled_back.code == node::exit_failed);
     REQUIRE(events(rolled_back.out).size() == 1);
     CHECK(events(rolled_back.out)[0]["event"] == "rollback");
+
+    // Before, a smaller tree of another history: the log's own tiles prove it.
+    saved["checkpoint"] = forge(real->body.size - 2);
+    write(state + "/monitor.json", saved.dump());
+    auto other = monitor_once(n, state, {});
+    CHECK(other.code == node::exit_failed);
+    REQUIRE(events(other.out).size() == 1);
+    auto inconsistent = events(other.out)[0];
+    CHECK(inconsistent["event"] == "inconsistent");
+    auto held =
+        nlohmann::json::parse(read(inconsistent["evidence"].get<std::string>() + "/evidence.json"));
+    split_view_evidence shown{held["ours"], held["theirs"], std::nullopt, {}};
+    shown.root_at_smaller =
+        base64_decode_fixed<32>(held["root_at_smaller"].get<std::string>()).value();
+    std::istringstream lines_of_proof(held["proof"].get<std::string>());
+    for (std::string h; std::getline(lines_of_proof, h);)
+        shown.proof.push_back(base64_decode_fixed<32>(h).value());
+    auto shown_kind = check_split_view(shown, **verifier);
+    INFO((shown_kind ? "" : shown_kind.message()));
+    REQUIRE(shown_kind.ok());
+    CHECK(*shown_kind == split_view_kind::inconsistent);
 }
