@@ -138,25 +138,45 @@ std::optional<http_response> parse_sign_fields(const operations& ops, const std:
     return parse_content_hash(*body, out.content);
 }
 
+/// Who asks: a leader checks the token against its table (`who`); a replica
+/// forwards its hash (`token`), and the leader checks it.
+struct bearer {
+    std::optional<hash> token;
+    std::optional<storage::token_record> who; // on a leader
+};
+
+std::optional<http_response> authenticate(const operations& ops, const http_request& request,
+                                          bearer& out) {
+    bool leading = ops.facts().leading;
+    out.token = bearer_token_hash(request);
+    if (leading && out.token) out.who = ops.token(*out.token);
+    if (leading ? !out.who : !out.token)
+        return json_error(401, "unauthorized",
+                          "an 'Authorization: Bearer <token>' header is required");
+    return std::nullopt;
+}
+
+/// 403 unless the token may act for `identity` (an admin's may for all).
+std::optional<http_response> refuse_unless_allowed(const bearer& b, const std::string& identity,
+                                                   const char* what) {
+    if (!b.who || b.who->admin ||
+        std::find(b.who->identities.begin(), b.who->identities.end(), identity) !=
+            b.who->identities.end())
+        return std::nullopt;
+    return json_error(403, "forbidden",
+                      std::string("this token may not ") + what + " for '" + identity + "'");
+}
+
 } // namespace
 
 void sign_statement(context& cx, const call& c, http_respond respond) {
     auto& ops = cx.ops;
-    bool leading = ops.facts().leading;
-    // A leader checks the token; a replica forwards its hash, and the leader checks it.
-    auto token = bearer_token_hash(c.request);
-    std::optional<storage::token_record> who;
-    if (leading && token) who = ops.token(*token);
-    if (leading ? !who : !token)
-        return respond(json_error(401, "unauthorized",
-                                  "an 'Authorization: Bearer <token>' header is required"));
+    bearer caller;
+    if (auto refused = authenticate(ops, c.request, caller)) return respond(std::move(*refused));
     sign_fields fields;
     if (auto bad = parse_sign_fields(ops, c.request.body, fields)) return respond(std::move(*bad));
-    if (who && !who->admin &&
-        std::find(who->identities.begin(), who->identities.end(), fields.identity) ==
-            who->identities.end())
-        return respond(
-            json_error(403, "forbidden", "this token may not sign for '" + fields.identity + "'"));
+    if (auto refused = refuse_unless_allowed(caller, fields.identity, "sign"))
+        return respond(std::move(*refused));
     if (auto refused = refuse_while_read_only(ops)) return respond(std::move(*refused));
 
     auto failed = [respond, ops_ptr = &ops, name = fields.identity](const failure& f) {
@@ -166,35 +186,26 @@ void sign_statement(context& cx, const call& c, http_respond respond) {
     };
     actors::sign_request request{
         fields.identity, bytes(fields.content.begin(), fields.content.end()), {}};
-    ops.sign(std::move(request), leading ? std::nullopt : token,
+    ops.sign(std::move(request), caller.who ? std::nullopt : caller.token,
              answer_receipt(cx, fields.witnessed, respond), failed);
 }
 
 void submit_entry(context& cx, const call& c, http_respond respond) {
     auto& ops = cx.ops;
-    bool leading = ops.facts().leading;
-    auto token = bearer_token_hash(c.request);
-    std::optional<storage::token_record> who;
-    if (leading && token) who = ops.token(*token);
-    if (leading ? !who : !token)
-        return respond(json_error(401, "unauthorized",
-                                  "an 'Authorization: Bearer <token>' header is required"));
+    bearer caller;
+    if (auto refused = authenticate(ops, c.request, caller)) return respond(std::move(*refused));
     submit_fields fields;
     if (auto bad = parse_submit_fields(ops, c.request.body, fields))
         return respond(std::move(*bad));
     const auto& e = fields.decoded;
-    bool registration = e.kind == entry_kind::identity_registration;
-    if (who && !who->admin && registration)
+    if (caller.who && !caller.who->admin && e.kind == entry_kind::identity_registration)
         return respond(
             json_error(403, "forbidden", "registering an identity needs the admin token"));
-    if (who && !who->admin &&
-        std::find(who->identities.begin(), who->identities.end(), e.identity) ==
-            who->identities.end())
-        return respond(
-            json_error(403, "forbidden", "this token may not submit for '" + e.identity + "'"));
+    if (auto refused = refuse_unless_allowed(caller, e.identity, "submit"))
+        return respond(std::move(*refused));
     if (auto refused = refuse_while_read_only(ops)) return respond(std::move(*refused));
     auto failed = [respond](const failure& f) { respond(failure_response(f)); };
-    ops.submit(std::move(fields.entry), leading ? std::nullopt : token,
+    ops.submit(std::move(fields.entry), caller.who ? std::nullopt : caller.token,
                answer_receipt(cx, fields.witnessed, respond), failed);
 }
 

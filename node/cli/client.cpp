@@ -19,11 +19,11 @@ constexpr auto call_timeout = std::chrono::seconds(30);
 /// Most characters of a node's text repeated in an error message.
 constexpr std::size_t max_echo = 300;
 
-/// Text from a node, safe to put on a terminal: control characters (escape
-/// sequences) become '?', invalid UTF-8 bytes too, and it is cut to max_echo.
-std::string printable(std::string_view text) {
-    bool cut = text.size() > max_echo;
-    text = text.substr(0, max_echo);
+} // namespace
+
+std::string printable(std::string_view text, std::size_t limit) {
+    bool cut = text.size() > limit;
+    text = text.substr(0, limit);
     bool utf8 = note::valid_utf8(text);
     std::string out;
     for (char c : text) {
@@ -32,6 +32,10 @@ std::string printable(std::string_view text) {
     }
     return cut ? out + "..." : out;
 }
+
+namespace {
+
+std::string printable(std::string_view text) { return cli_detail::printable(text, max_echo); }
 
 } // namespace
 

@@ -154,6 +154,10 @@ std::optional<hash> fetch_leaf_hash(const node_client& node, std::uint64_t index
 /// GET /api/proof/consistency's target.
 std::string consistency_target(std::uint64_t old_size, std::uint64_t new_size);
 
+/// Text from a log or node, safe to put on a terminal: control characters
+/// (escape sequences) and invalid UTF-8 become '?', cut to `max_echo` bytes.
+std::string printable(std::string_view text, std::size_t max_echo);
+
 /// The node named by --server for command `who`; a bad URL is reported on err.
 std::optional<node_client> open_node(const po::variables_map& vm, std::string who,
                                      std::ostream& err);

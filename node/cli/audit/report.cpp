@@ -1,23 +1,13 @@
 #include "node/cli/audit/report.hpp"
 
+#include "node/cli/commands.hpp"
 #include "protocol/note.hpp"
 
 #include <ostream>
 
 namespace civic::node::audit {
 
-std::string printable(std::string_view text) {
-    constexpr std::size_t max_echo = 200;
-    bool cut = text.size() > max_echo;
-    text = text.substr(0, max_echo);
-    bool utf8 = note::valid_utf8(text);
-    std::string out;
-    for (char c : text) {
-        auto u = static_cast<unsigned char>(c);
-        out += u < 0x20 || u == 0x7f || (u >= 0x80 && !utf8) ? '?' : c;
-    }
-    return cut ? out + "..." : out;
-}
+std::string printable(std::string_view text) { return cli_detail::printable(text, 200); }
 
 void violations::print(const std::string& line) {
     if (++count_ <= max_printed) out_ << "violation " << line << "\n" << std::flush;
