@@ -134,11 +134,11 @@ if [ -z "$only" ] || [ "$only" = monitor ]; then
 fi
 
 if [ -z "$only" ] || [ "$only" = audit ]; then
-  fill() { # ENTRIES: sign until the log holds that many
+  fill() { # ENTRIES [SECONDS]: sign, SECONDS at a time, until the log holds that many
     while true; do
       size=$(curl -fs "$server_url/checkpoint" | sed -n 2p)
       [ "${size:-0}" -ge "$1" ] && break
-      wrk -t2 -c"$connections" -d10s -s scripts/load/sign.lua "$server_url" >/dev/null
+      wrk -t2 -c"$connections" -d"${2:-10}s" -s scripts/load/sign.lua "$server_url" >/dev/null
     done
     echo "log size: $size"
   }
@@ -151,7 +151,7 @@ if [ -z "$only" ] || [ "$only" = audit ]; then
   fill "${LOAD_AUDIT_ENTRIES:-1000000}"
   audit
   echo "== audit again after ${LOAD_AUDIT_MORE:-10000} more entries (incremental)"
-  fill $((size + ${LOAD_AUDIT_MORE:-10000}))
+  fill $((size + ${LOAD_AUDIT_MORE:-10000})) 1
   audit
 fi
 

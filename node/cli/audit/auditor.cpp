@@ -8,6 +8,8 @@
 #include "node/system/files.hpp"
 
 #include <chrono>
+#include <future>
+#include <memory>
 #include <ostream>
 
 namespace civic::node::audit {
@@ -19,6 +21,15 @@ constexpr std::uint64_t batch_bundles = 16;
 
 /// A part of the run that may end it: its exit code, or nothing to go on.
 using stop = std::optional<int>;
+
+/// A batch whose signatures are being checked on other threads while the
+/// next batch is read: over HTTP, reading and checking then overlap.
+struct checks_in_flight {
+    std::vector<bundle_done> batch; // owns the bytes `raw` points into
+    std::vector<byte_view> raw;
+    std::vector<std::uint64_t> indexes;
+    std::future<std::vector<checked_entry>> checked;
+};
 
 class auditor {
 public:
@@ -39,7 +50,10 @@ private:
     /// nullopt: the tree of `target` verified; exit_failed: it did not.
     stop audit_to(const seen_checkpoint& target);
     stop conclude(tree_audit& tree, const seen_checkpoint& target);
-    status replay(const std::vector<bundle_done>& batch);
+    /// Starts checking a batch's signatures (nothing for an empty batch).
+    std::unique_ptr<checks_in_flight> start_checks(std::vector<bundle_done> batch);
+    /// Waits for them and replays the registry's rules over the batch, in log order.
+    status replay(std::unique_ptr<checks_in_flight> checks);
     status commit_progress(const tree_audit& tree, const seen_checkpoint& target);
     int finish(const seen_checkpoint& now);
     int state_failed(const std::string& message);
@@ -189,6 +203,7 @@ stop auditor::audit_to(const seen_checkpoint& target) {
          << target.body.size << (settings_.tree_only ? "" : ", checking every entry") << "\n";
     progress_line bar(tty_, target.body.size);
     std::uint64_t since_commit = 0;
+    std::unique_ptr<checks_in_flight> checking; // the batch before this one
     while (!tree->done() && !tree->stuck()) {
         std::vector<bundle_done> batch;
         std::optional<error> failed;
@@ -204,9 +219,13 @@ stop auditor::audit_to(const seen_checkpoint& target) {
             // Tree-only needs no entry past its leaf hash: nothing is held.
             if (!settings_.tree_only) batch.push_back(std::move(*step));
         }
-        if (auto ok = replay(batch); !ok) return state_failed(ok.message());
+        // The batch before this one was checked while this one was read.
+        if (auto ok = replay(std::move(checking)); !ok) return state_failed(ok.message());
+        checking = start_checks(std::move(batch));
         since_commit += bundles;
         if (failed || since_commit >= settings_.commit_every || tree->done()) {
+            // Progress covers only entries whose rules were replayed.
+            if (auto ok = replay(std::move(checking)); !ok) return state_failed(ok.message());
             if (auto ok = commit_progress(*tree, target); !ok) return state_failed(ok.message());
             since_commit = 0;
         }
@@ -218,6 +237,7 @@ stop auditor::audit_to(const seen_checkpoint& target) {
             return exit_usage;
         }
     }
+    if (auto ok = replay(std::move(checking)); !ok) return state_failed(ok.message());
     bar.finish();
     return conclude(*tree, target);
 }
@@ -244,20 +264,30 @@ stop auditor::conclude(tree_audit& tree, const seen_checkpoint& target) {
     return std::nullopt;
 }
 
-status auditor::replay(const std::vector<bundle_done>& batch) {
-    std::vector<byte_view> raw;
-    std::vector<std::uint64_t> indexes;
-    for (const auto& done : batch)
+std::unique_ptr<checks_in_flight> auditor::start_checks(std::vector<bundle_done> batch) {
+    if (batch.empty()) return nullptr;
+    auto checks = std::make_unique<checks_in_flight>();
+    checks->batch = std::move(batch);
+    for (const auto& done : checks->batch)
         for (std::size_t i = 0; i < done.trusted.size(); ++i)
             if (done.trusted[i]) {
-                raw.push_back(done.bundle.entry(done.first - done.begin + i));
-                indexes.push_back(done.first + i);
+                checks->raw.push_back(done.bundle.entry(done.first - done.begin + i));
+                checks->indexes.push_back(done.first + i);
             }
-    auto checked = check_entries(raw, settings_.threads);
+    auto* raw = &checks->raw;
+    auto threads = settings_.threads;
+    checks->checked =
+        std::async(std::launch::async, [raw, threads] { return check_entries(*raw, threads); });
+    return checks;
+}
+
+status auditor::replay(std::unique_ptr<checks_in_flight> checks) {
+    if (!checks) return {};
+    auto checked = checks->checked.get();
     registry_replay registry(state_, found_);
     for (std::size_t j = 0; j < checked.size(); ++j)
-        CIVIC_TRY(registry.apply(indexes[j], checked[j]));
-    entries_checked_ += raw.size();
+        CIVIC_TRY(registry.apply(checks->indexes[j], checked[j]));
+    entries_checked_ += checks->raw.size();
     return {};
 }
 
