@@ -143,9 +143,16 @@ if [ -z "$only" ] || [ "$only" = audit ]; then
     echo "log size: $size"
   }
   state="$data/audit-state"
+  node_cpu() { # the serving node's CPU time so far, in clock ticks (user + system)
+    awk '{ print $14 + $15 }' "/proc/$server/stat"
+  }
   audit() {
+    local before
+    before=$(node_cpu)
     /usr/bin/time -f 'wall %e s, user %U s, system %S s, peak RSS %M KiB' \
-      "$bin" audit --log "$server_url" --vkey "$data/log.vkey" --state "$state"
+      "$bin" audit --log "$server_url" --vkey "$data/log.vkey" --state "$state" \
+      ${LOAD_AUDIT_ARGS:-}
+    echo "the node's CPU meanwhile: $(( ($(node_cpu) - before) * 1000 / $(getconf CLK_TCK) )) ms"
   }
   echo "== audit over HTTP of a node filled to ${LOAD_AUDIT_ENTRIES:-1000000} entries, from nothing"
   fill "${LOAD_AUDIT_ENTRIES:-1000000}"
