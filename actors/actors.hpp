@@ -33,6 +33,10 @@ struct batch;
 struct witness_write;
 } // namespace civic::storage
 
+namespace civic::witness {
+class trusted_logs;
+} // namespace civic::witness
+
 namespace civic::actors {
 
 /// Where an appended entry landed and the proof that it is there: the entry's
@@ -181,18 +185,20 @@ typename Inspector::result_type inspect(Inspector& f, cosign_request& x) {
 }
 
 /// A witness's answer, exactly what tlog-witness answers over HTTP: the status
-/// (200, 400, 403, 404, 409, 422, or 503 when it cannot persist now) and the
-/// body: cosignature lines on 200, "<size>\n" on a 409 about the old size
-/// (`size_body`), else a message.
+/// (200, 400, 403, 404, 409, 422, 429 beyond a log's requests a day, or 503
+/// when it cannot persist now) and the body: cosignature lines on 200,
+/// "<size>\n" on a 409 about the old size (`size_body`), else a message. On a
+/// 429 or 503, `retry_after_s` says when to ask again (HTTP Retry-After).
 struct cosign_answer {
     std::uint16_t status = 0;
     bool size_body = false;
     std::string body;
+    std::uint32_t retry_after_s = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cosign_answer& x) {
-    return f(caf::meta::type_name("cosign_answer"), x.status, x.size_body, x.body);
+    return f(caf::meta::type_name("cosign_answer"), x.status, x.size_body, x.body, x.retry_after_s);
 }
 
 /// What a witness holds, for /api/status and metrics: per origin its latest
@@ -206,12 +212,14 @@ struct witness_status {
     std::uint64_t refused = 0;       // requests answered with 4xx since start
     std::uint64_t evidence = 0;      // evidence records in its store
     std::string read_only_reason;    // why its last round could not persist, or empty
+    std::uint64_t rate_limited = 0;  // requests answered 429 (beyond a log's qpd) since start
+    std::uint64_t trusted_logs = 0;  // logs it cosigns for now
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, witness_status& x) {
     return f(caf::meta::type_name("witness_status"), x.name, x.origins, x.sizes, x.halted,
-             x.cosigned, x.refused, x.evidence, x.read_only_reason);
+             x.cosigned, x.refused, x.evidence, x.read_only_reason, x.rate_limited, x.trusted_logs);
 }
 
 /// What the leader's collector knows of one witness.
@@ -336,6 +344,10 @@ struct new_identity_key {
 /// A round of a witness's state changes handed to its writer: local only.
 using witness_write_ptr = std::shared_ptr<const storage::witness_write>;
 
+/// The logs a witness trusts, replacing the ones it had (a reloaded list):
+/// local only.
+using trusted_logs_ptr = std::shared_ptr<const witness::trusted_logs>;
+
 struct bridge_job;
 struct bridge_state;
 
@@ -345,6 +357,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::new_identity_key)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::bridge_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::batch_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::witness_write_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::trusted_logs_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(civic::actors::signed_locally)
 
 CAF_BEGIN_TYPE_ID_BLOCK(civic_attest, caf::first_custom_type_id)
@@ -389,6 +402,7 @@ CAF_ADD_ATOM(civic_attest, civic::atoms, halt_atom, "halt")
 CAF_ADD_ATOM(civic_attest, civic::atoms, fetch_atom, "fetch")
 CAF_ADD_ATOM(civic_attest, civic::atoms, heal_atom, "heal")
 CAF_ADD_ATOM(civic_attest, civic::atoms, probe_atom, "probe")
+CAF_ADD_ATOM(civic_attest, civic::atoms, logs_atom, "logs")
 
 CAF_END_TYPE_ID_BLOCK(civic_attest)
 
@@ -496,10 +510,19 @@ using witness_writer_actor = caf::typed_actor<
 /// request it would have cosigned; the witness stays up, and a halt in that
 /// round goes first in the next one, which `probe` (its timer) starts when no
 /// request does, until the halt is durable.
+/// A log with a qpd (add-checkpoint requests a day, from a log list) that asks
+/// more often is answered 429 with when to ask again; only requests its key
+/// signed count. `logs` replaces the trusted logs (a reloaded list); what it
+/// cosigned for a log that left the list stays. `checkpt` (lowercase hex
+/// SHA-256 of an origin): tlog-witness's monitoring answer, the latest
+/// checkpoint it cosigned for that log with the log's signatures and its
+/// cosignature (errc::no_checkpoint for a log it never cosigned).
 using witness_actor =
     caf::typed_actor<caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>,
                      caf::replies_to<atoms::status_atom>::with<witness_status>,
+                     caf::replies_to<atoms::checkpt_atom, std::string>::with<std::string>,
                      caf::reacts_to<atoms::halt_atom, std::string, std::string>,
+                     caf::reacts_to<atoms::logs_atom, trusted_logs_ptr>,
                      caf::reacts_to<atoms::probe_atom>>;
 
 /// Gossip: every `tick` (its period) it exchanges, with `fanout` peers drawn

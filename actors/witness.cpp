@@ -1,11 +1,45 @@
 #include "actors/witness.hpp"
 
 #include "actors/errors.hpp"
+#include "protocol/assert.hpp"
+#include "protocol/sha256.hpp"
+
+#include <cmath>
 
 namespace civic::actors {
 namespace {
 
 constexpr std::uint16_t status_unavailable = 503;
+constexpr std::uint16_t status_too_many_requests = 429;
+constexpr double seconds_a_day = 86400;
+
+/// Takes one request from a log's allowance, or says how many seconds until
+/// it has one (0: allowed). Logs without a qpd are not limited.
+std::uint32_t spend_allowance(witness_state& st, const witness::trusted_log& log,
+                              caf::actor_clock::time_point now) {
+    if (log.qpd == 0) return 0;
+    auto burst = static_cast<double>(request_burst(log.qpd));
+    auto per_second = static_cast<double>(log.qpd) / seconds_a_day;
+    auto [it, fresh] = st.allowances.try_emplace(log.origin);
+    auto& a = it->second;
+    if (fresh) {
+        a.tokens = burst;
+    } else {
+        auto elapsed = std::chrono::duration<double>(now - a.filled).count();
+        a.tokens = std::min(burst, a.tokens + std::max(0.0, elapsed) * per_second);
+    }
+    a.filled = now;
+    if (a.tokens >= 1) {
+        a.tokens -= 1;
+        return 0;
+    }
+    auto wait = std::ceil((1 - a.tokens) / per_second);
+    return static_cast<std::uint32_t>(std::clamp(wait, 1.0, seconds_a_day));
+}
+
+std::string origin_hash(const std::string& origin) {
+    return hex_encode(sha256(byte_view(std::string_view(origin))));
+}
 
 /// The request as the protocol layer reads it, or the 400 answer.
 std::variant<witness::add_checkpoint_request, cosign_answer> to_protocol(const cosign_request& r) {
@@ -101,7 +135,8 @@ const storage::cosigned_record* record_fork(witness_state& st, storage::witness_
 /// Decides one request against the state the ones before it in the round
 /// leave: its answer, and what it changes in `write`.
 cosign_answer decide(witness_state& st, storage::witness_write& write,
-                     const cosign_request& request, std::uint64_t now) {
+                     const cosign_request& request, std::uint64_t now,
+                     caf::actor_clock::time_point self_now) {
     auto parsed = to_protocol(request);
     if (auto* bad = std::get_if<cosign_answer>(&parsed)) return std::move(*bad);
     auto& req = std::get<witness::add_checkpoint_request>(parsed);
@@ -113,7 +148,20 @@ cosign_answer decide(witness_state& st, storage::witness_write& write,
         v.result = witness::outcome::cosign; // the planted bug (see witness_config)
         v.evidence = false;
     }
+    // Evidence first: a fork is kept even from a log beyond its allowance.
     if (v.evidence && latest) latest = record_fork(st, write, req, v, *latest, now);
+    if (v.signed_by_log) {
+        const auto* log = st.config.logs->find(v.body->origin);
+        CIVIC_ASSERT(log != nullptr); // it verified with this log's key
+        if (auto wait = spend_allowance(st, *log, self_now); wait > 0) {
+            ++st.rate_limited;
+            return {status_too_many_requests, false,
+                    "'" + v.body->origin + "' may make " + std::to_string(log->qpd) +
+                        " add-checkpoint requests a day; ask again in " + std::to_string(wait) +
+                        " s\n",
+                    wait};
+        }
+    }
     if (v.result == witness::outcome::cosign && latest && !latest->halted.empty()) {
         v.result = witness::outcome::conflict;
         v.message =
@@ -131,8 +179,13 @@ cosign_answer decide(witness_state& st, storage::witness_write& write,
         return refusal(v);
     }
     const auto& cp = *v.body;
-    write.states[cp.origin] = storage::cosigned_record{cp.size, cp.root, req.checkpoint, {}};
-    return {200, false, witness::cosignature_response(*st.config.key, cp.text(), now)};
+    auto text = cp.text();
+    auto cosignature = st.config.key->cosign(text, now);
+    note::note served{text, std::move(v.log_signatures)};
+    served.signatures.push_back(cosignature);
+    write.states[cp.origin] =
+        storage::cosigned_record{cp.size, cp.root, req.checkpoint, {}, note::serialize(served)};
+    return {200, false, note::signature_line(cosignature)};
 }
 
 /// Answers each request of a round, counting what was cosigned and refused.
@@ -190,8 +243,10 @@ void commit_round(witness_pointer self, std::shared_ptr<storage::witness_write> 
         .then(
             [self, write, shared_round, shared_answers, now](atoms::commit_atom) {
                 auto& s = self->state;
-                for (auto& [origin, rec] : write->states)
+                for (auto& [origin, rec] : write->states) {
                     s.states[origin] = rec;
+                    s.origin_of_hash.emplace(origin_hash(origin), origin);
+                }
                 s.evidence += write->evidence.size();
                 s.read_only.leave();
                 if (s.config.after_persist) s.config.after_persist();
@@ -226,8 +281,9 @@ void run_round(witness_pointer self) {
         std::vector<cosign_answer> answers;
         answers.reserve(round.size());
         auto now = unix_seconds(self);
+        auto self_now = self->clock().now();
         for (auto& w : round)
-            answers.push_back(decide(st, *write, w.request, now));
+            answers.push_back(decide(st, *write, w.request, now, self_now));
         if (write->states.empty() && write->evidence.empty()) {
             answer_round(self, round, answers, now);
             continue;
@@ -237,6 +293,10 @@ void run_round(witness_pointer self) {
 }
 
 } // namespace
+
+std::uint32_t request_burst(std::uint32_t qpd) {
+    return std::min(qpd, std::clamp<std::uint32_t>(qpd / 24, 2, 60));
+}
 
 cosign_answer refusal(const witness::verdict& v) {
     if (v.size_mismatch) return {409, true, std::to_string(v.latest_size) + "\n"};
@@ -252,6 +312,8 @@ witness_actor::behavior_type witness(witness_pointer self, witness_config config
     st.evidence = evidence_count;
     st.writer = std::move(writer);
     st.read_only.configure(st.config.read_only);
+    for (const auto& [origin, rec] : st.states)
+        st.origin_of_hash.emplace(origin_hash(origin), origin);
     return {
         [self](atoms::add_atom, cosign_request& r) -> caf::result<cosign_answer> {
             auto& s = self->state;
@@ -273,10 +335,30 @@ witness_actor::behavior_type witness(witness_pointer self, witness_config config
             self->state.halt_retry_scheduled = false;
             run_round(self);
         },
+        [self](atoms::logs_atom, trusted_logs_ptr& logs) {
+            auto& s = self->state;
+            s.config.log->info("witness", "trusts a new list of logs",
+                               {{"logs", s.config.logs->size()}, {"now", logs->size()}});
+            s.config.logs = std::move(logs);
+            // Allowances of logs that left the list go; those that stay keep theirs.
+            for (auto it = s.allowances.begin(); it != s.allowances.end();)
+                it = s.config.logs->find(it->first) ? std::next(it) : s.allowances.erase(it);
+        },
+        [self](atoms::checkpt_atom, const std::string& hash) -> caf::result<std::string> {
+            auto& s = self->state;
+            auto origin = s.origin_of_hash.find(hash);
+            if (origin != s.origin_of_hash.end()) {
+                auto rec = s.states.find(origin->second);
+                if (rec != s.states.end() && !rec->second.cosigned_note.empty())
+                    return rec->second.cosigned_note;
+            }
+            return make_error(errc::no_checkpoint, "this witness has not cosigned that log");
+        },
         [self](atoms::status_atom) {
             auto& s = self->state;
             witness_status out;
             out.name = s.config.key->name();
+            out.trusted_logs = s.config.logs->size();
             for (const auto& [origin, rec] : s.states) {
                 out.origins.push_back(origin);
                 out.sizes.push_back(rec.size);
@@ -285,6 +367,7 @@ witness_actor::behavior_type witness(witness_pointer self, witness_config config
             out.cosigned = s.cosigned;
             out.read_only_reason = s.read_only.reason();
             out.refused = s.refused;
+            out.rate_limited = s.rate_limited;
             out.evidence = s.evidence;
             return out;
         },

@@ -78,30 +78,36 @@ std::string serialize(const add_checkpoint_request& request) {
 
 status trusted_logs::add(std::string_view vkey_text) {
     CIVIC_TRY_ASSIGN(key, note::parse_vkey(vkey_text));
+    return add(key, key.name, 0);
+}
+
+status trusted_logs::add(const note::vkey& key, const std::string& origin, std::uint32_t qpd) {
     if (key.type != note::type_ed25519)
         return make_error("a log key must be an Ed25519 (type 0x01) verifier key");
+    if (origin.empty()) return make_error("a log's origin must not be empty");
     CIVIC_TRY_ASSIGN(v, note::make_verifier(key));
-    auto it = std::find_if(logs_.begin(), logs_.end(),
-                           [&](const auto& l) { return l.first == key.name; });
-    if (it == logs_.end()) {
-        logs_.emplace_back(key.name, std::vector<std::unique_ptr<note::verifier>>{});
-        it = std::prev(logs_.end());
+    auto [it, added] = logs_.try_emplace(origin);
+    auto& log = it->second;
+    if (added) {
+        log.origin = origin;
+        log.qpd = qpd;
+    } else if (qpd != 0 && (log.qpd == 0 || qpd < log.qpd)) {
+        log.qpd = qpd;
     }
-    it->second.push_back(std::move(v));
+    log.keys.push_back(std::move(v));
     return {};
 }
 
-const std::vector<std::unique_ptr<note::verifier>>*
-trusted_logs::find(const std::string& origin) const {
-    for (const auto& l : logs_)
-        if (l.first == origin) return &l.second;
-    return nullptr;
+const trusted_log* trusted_logs::find(const std::string& origin) const {
+    auto it = logs_.find(origin);
+    return it == logs_.end() ? nullptr : &it->second;
 }
 
 std::vector<std::string> trusted_logs::origins() const {
     std::vector<std::string> out;
-    for (const auto& l : logs_)
-        out.push_back(l.first);
+    out.reserve(logs_.size());
+    for (const auto& [origin, log] : logs_)
+        out.push_back(origin);
     return out;
 }
 
@@ -117,14 +123,22 @@ verdict check_add_checkpoint(const add_checkpoint_request& request, const truste
     if (!parsed) return fail(outcome::bad_request, "checkpoint: " + parsed.message());
     v.body = parsed->body;
     const auto& cp = parsed->body;
-    const auto* keys = logs.find(cp.origin);
-    if (!keys) return fail(outcome::unknown_origin, "unknown log origin '" + cp.origin + "'");
+    const auto* log = logs.find(cp.origin);
+    if (!log) return fail(outcome::unknown_origin, "unknown log origin '" + cp.origin + "'");
     std::vector<const note::verifier*> known;
-    for (const auto& k : *keys)
+    for (const auto& k : log->keys)
         known.push_back(k.get());
-    if (auto opened = note::open(parsed->signed_note, known); !opened)
+    auto opened = note::open(parsed->signed_note, known);
+    if (!opened)
         return fail(outcome::forbidden, "no valid signature from a trusted key of '" + cp.origin +
                                             "': " + opened.message());
+    v.signed_by_log = true;
+    for (const auto& sig : opened->content.signatures)
+        for (auto k : opened->signed_by)
+            if (sig.name == known[k]->name() && sig.key_id == known[k]->key_id()) {
+                v.log_signatures.push_back(sig);
+                break;
+            }
     if (request.old_size > cp.size)
         return fail(outcome::bad_request, "the old size " + std::to_string(request.old_size) +
                                               " is larger than the checkpoint's " +

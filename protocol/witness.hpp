@@ -9,6 +9,7 @@
 #include "protocol/sha256.hpp"
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,17 +46,30 @@ struct cosigned_state {
     std::string checkpoint; // the signed note it cosigned (the log's signature at least)
 };
 
-/// The logs a witness trusts: per origin, the keys that may sign it.
+/// One log a witness trusts: the keys that may sign its checkpoints, and how
+/// many add-checkpoint requests it may make a day (0: no limit, for the
+/// witness's own network's log).
+struct trusted_log {
+    std::string origin;
+    std::vector<std::unique_ptr<note::verifier>> keys;
+    std::uint32_t qpd = 0;
+};
+
+/// The logs a witness trusts, by origin.
 class trusted_logs {
 public:
     /// Adds a log by its verifier key (note format; the key name is the origin).
     status add(std::string_view vkey_text);
-    /// The verifiers for an origin, or nullptr when it is unknown.
-    const std::vector<std::unique_ptr<note::verifier>>* find(const std::string& origin) const;
+    /// Adds a key for `origin` (another key of a known origin joins it; its
+    /// qpd is the lower nonzero one).
+    status add(const note::vkey& key, const std::string& origin, std::uint32_t qpd);
+    /// The log of an origin, or nullptr when it is unknown.
+    const trusted_log* find(const std::string& origin) const;
     std::vector<std::string> origins() const;
+    std::size_t size() const { return logs_.size(); }
 
 private:
-    std::vector<std::pair<std::string, std::vector<std::unique_ptr<note::verifier>>>> logs_;
+    std::map<std::string, trusted_log> logs_;
 };
 
 /// The outcomes the spec names, with their HTTP status codes.
@@ -81,6 +95,12 @@ struct verdict {
     /// evidence: the requester, not the log, supplied it, and anyone can replay a
     /// genuine checkpoint with a wrong proof.
     bool evidence = false;
+    /// A trusted key of the log signed the checkpoint (what a per-log request
+    /// limit counts: a forgery must not spend a log's allowance).
+    bool signed_by_log = false;
+    /// The log's signatures that verified (what the monitoring endpoint
+    /// serves beside the witness's cosignature).
+    std::vector<note::signature> log_signatures;
 };
 
 /// Checks a request exactly as tlog-witness prescribes, in its order: the

@@ -54,7 +54,8 @@ fi
 max_len_for() {
   case $1 in
     note | checkpoint | tlog_proof) echo 300000 ;; # notes are capped at 256 KiB
-    policy) echo 65536 ;;
+    policy | log_list) echo 65536 ;;
+    add_checkpoint) echo 16384 ;; # a checkpoint note and 63 proof lines
     entry) echo 2048 ;;  # entries are at most 1228 bytes
     merkle) echo 4096 ;; # 16 + 32 * (64 hashes + leaf + root) = 2224
     vkey | base64) echo 4096 ;;

@@ -100,6 +100,10 @@ template <class Archive>
 void load_later_fields(Archive& ar, std::istream& in, identity_record& r) {
     if (in.peek() != std::char_traits<char>::eof()) ar(r.owner_held);
 }
+template <class Archive>
+void load_later_fields(Archive& ar, std::istream& in, cosigned_record& r) {
+    if (in.peek() != std::char_traits<char>::eof()) load_string(ar, r.cosigned_note);
+}
 template <class Archive, class T>
 void load_later_fields(Archive&, std::istream&, T&) {}
 template <class Archive>
@@ -131,6 +135,7 @@ void save(Archive& ar, const cosigned_record& r) {
     save_hash(ar, r.root);
     save_string(ar, r.checkpoint);
     save_string(ar, r.halted);
+    save_string(ar, r.cosigned_note);
 }
 template <class Archive>
 void load(Archive& ar, cosigned_record& r) {

@@ -55,6 +55,10 @@ struct cosigned_record {
     hash root{};
     std::string checkpoint; // the signed note it cosigned
     std::string halted;     // set once the log is caught showing two histories
+    /// The checkpoint with the log's signatures that verified and this
+    /// witness's cosignature, as tlog-witness's monitoring endpoint serves it
+    /// (empty in records written before it existed, until the next cosignature).
+    std::string cosigned_note;
 };
 
 /// Proof that a log showed two histories: two notes it signed that cannot both

@@ -84,6 +84,8 @@ void with_published_checkpoint(operations& ops, std::function<void(std::string)>
 http_response serve_tile(context& cx, const call& c);
 void witness_add_checkpoint(context& cx, const call& c, http_respond respond); // witness.cpp
 void show_witness_status(context& cx, const call& c, http_respond respond);
+/// tlog-witness monitoring: GET /<hex sha256(origin)>/checkpoint.
+void serve_cosigned_checkpoint(context& cx, const call& c, http_respond respond);
 http_response list_evidence(context& cx, const call& c);
 void node_status(context& cx, const call& c, http_respond respond); // status.cpp
 http_response serve_metrics(context& cx, const call& c);

@@ -128,6 +128,11 @@ public:
     virtual void witness_status(done_fn<actors::witness_status> done, failed_fn failed) = 0;
     virtual void add_checkpoint(actors::cosign_request request, done_fn<actors::cosign_answer> done,
                                 failed_fn failed) = 0;
+    /// The witness's latest cosigned checkpoint of the log whose origin has
+    /// this SHA-256 (lowercase hex): the note with the log's signatures and
+    /// the witness's cosignature.
+    virtual void cosigned_checkpoint(const std::string& origin_sha256, done_fn<std::string> done,
+                                     failed_fn failed) = 0;
 
     // The node itself.
     /// The Prometheus text of the node's metrics.

@@ -60,6 +60,7 @@ void node_api::add_ledger_routes() {
     add(get, "/api/evidence", list_evidence);
     add(get, "/metrics", serve_metrics);
     add(get, "/healthz", serve_health);
+    if (context_.ops.facts().witness) add(get, "/*/checkpoint", serve_cosigned_checkpoint);
 }
 
 void node_api::add_witness_routes() {
@@ -68,6 +69,7 @@ void node_api::add_witness_routes() {
     add(get, "/api/evidence", list_evidence);
     add(get, "/metrics", serve_metrics);
     add(get, "/healthz", serve_health);
+    add(get, "/*/checkpoint", serve_cosigned_checkpoint);
 }
 
 } // namespace civic::node::api

@@ -4,6 +4,7 @@
 
 #include "node/api/handlers.hpp"
 
+#include <algorithm>
 #include <map>
 
 namespace civic::node::api {
@@ -27,14 +28,17 @@ http_response cosign_response(const actors::cosign_answer& a) {
         return r;
     }
     static const std::map<unsigned, const char*> codes{
-        {400, "bad_request"}, {403, "forbidden"},    {404, "unknown_origin"},
-        {409, "conflict"},    {422, "inconsistent"}, {503, "unavailable"}};
+        {400, "bad_request"},  {403, "forbidden"},    {404, "unknown_origin"}, {409, "conflict"},
+        {422, "inconsistent"}, {429, "rate_limited"}, {503, "unavailable"}};
     auto code = codes.find(a.status);
     auto message = a.body;
     while (!message.empty() && message.back() == '\n')
         message.pop_back();
     auto r = json_error(a.status, code == codes.end() ? "error" : code->second, message);
-    if (a.status == 503) r.headers.push_back({"Retry-After", "1"}); // e.g. a full disk
+    // 429: beyond the log's requests a day; 503: e.g. a full disk.
+    if (a.status == 429 || a.status == 503)
+        r.headers.push_back(
+            {"Retry-After", std::to_string(std::max<std::uint32_t>(a.retry_after_s, 1))});
     return r;
 }
 
@@ -52,6 +56,24 @@ void witness_add_checkpoint(context& cx, const call& c, http_respond respond) {
         [respond](const failure& f) { respond(failure_response(f)); });
 }
 
+void serve_cosigned_checkpoint(context& cx, const call& c, http_respond respond) {
+    const auto& hash = c.wildcard;
+    auto lower_hex = [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'); };
+    if (hash.size() != 64 || !std::all_of(hash.begin(), hash.end(), lower_hex))
+        return respond(json_error(404, "not_found",
+                                  "no such endpoint: a log is named by the lowercase hex SHA-256 "
+                                  "of its origin, /<64 hex digits>/checkpoint"));
+    cx.ops.cosigned_checkpoint(
+        hash,
+        [respond](const std::string& note) {
+            http_response r;
+            r.content_type = "text/plain; charset=utf-8";
+            r.body = note;
+            respond(std::move(r));
+        },
+        [respond](const failure& f) { respond(failure_response(f)); });
+}
+
 void show_witness_status(context& cx, const call&, http_respond respond) {
     auto node = cx.ops.facts().node_name;
     cx.ops.witness_status(
@@ -62,10 +84,16 @@ void show_witness_status(context& cx, const call&, http_respond respond) {
                 if (!w.halted[i].empty()) log["halted"] = w.halted[i];
                 logs.push_back(std::move(log));
             }
-            json out{{"node", node},           {"role", "witness"},
-                     {"witness", w.name},      {"logs", logs},
-                     {"cosigned", w.cosigned}, {"refused", w.refused},
-                     {"evidence", w.evidence}, {"writable", w.read_only_reason.empty()}};
+            json out{{"node", node},
+                     {"role", "witness"},
+                     {"witness", w.name},
+                     {"logs", logs},
+                     {"cosigned", w.cosigned},
+                     {"refused", w.refused},
+                     {"evidence", w.evidence},
+                     {"writable", w.read_only_reason.empty()},
+                     {"rate_limited", w.rate_limited},
+                     {"trusted_logs", w.trusted_logs}};
             if (!w.read_only_reason.empty()) out["read_only_reason"] = w.read_only_reason;
             respond(json_ok(std::move(out)));
         },

@@ -53,6 +53,10 @@ const std::map<std::string, command>& commands() {
         {"serve",
          {"run a node with every role (single-node default) until SIGINT/SIGTERM", describe_serve,
           run_serve}},
+        {"witness",
+         {"run a witness of any logs, from a log list (logs/v0, reloaded on SIGHUP), until "
+          "SIGINT/SIGTERM",
+          describe_witness, run_witness}},
         {"token",
          {"add or revoke an API token (token add|revoke --data DIR ...)", describe_token,
           run_token}},

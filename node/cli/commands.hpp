@@ -53,9 +53,12 @@ int run_token(const po::variables_map& vm, std::ostream& out, std::ostream& err)
 void describe_fsck(po::options_description& o);
 int run_fsck(const po::variables_map& vm, std::ostream& out, std::ostream& err);
 
-// run.cpp: running a node, alone (serve) or from a topology (node).
+// run.cpp: running a node, alone (serve), as a witness of any logs (witness) or
+// from a topology (node).
 void describe_serve(po::options_description& o);
 int run_serve(const po::variables_map& vm, std::ostream& out, std::ostream& err);
+void describe_witness(po::options_description& o);
+int run_witness(const po::variables_map& vm, std::ostream& out, std::ostream& err);
 void describe_node(po::options_description& o);
 int run_node(const po::variables_map& vm, std::ostream& out, std::ostream& err);
 

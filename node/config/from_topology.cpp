@@ -116,6 +116,7 @@ result<service_options> node_options(const topology& t, const node_spec& self, b
     if (self.has(node_role::witness)) {
         options.witness.enabled = true;
         options.witness.key_file = self.witness_key;
+        options.witness.logs_file = self.witness_logs;
     }
     net.caf_host = self.host;
     net.caf_port = self.caf_port;

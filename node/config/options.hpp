@@ -79,6 +79,9 @@ struct network_options {
 struct witness_options {
     bool enabled = false;
     std::string key_file; // its cosigning key (signer key format, type 0x04)
+    /// A log list (logs/v0) of other logs it cosigns, each within its qpd;
+    /// re-read on reload (SIGHUP). Empty: only the network's log.
+    std::string logs_file;
     /// Fault injection for tests: called after a round of cosignatures is
     /// durable and before any of it is answered.
     std::function<void()> after_persist;

@@ -206,7 +206,7 @@ void read_nodes(const reader& r, const YAML::Node& root, topology& t) {
         const auto& n = nodes[i];
         r.only(n, field,
                {"name", "region", "host", "caf_port", "http_port", "roles", "may_lead", "data",
-                "log_key", "witness_key"});
+                "log_key", "witness_key", "logs"});
         node_spec s;
         s.name = r.text(n, field, "name");
         if (!valid_name(s.name))
@@ -252,6 +252,11 @@ void read_nodes(const reader& r, const YAML::Node& root, topology& t) {
             s.witness_key = r.text(n, field, "witness_key");
         else if (n["witness_key"])
             r.fail(n["witness_key"], field + ".witness_key", "only witnesses have a witness key");
+        if (n["logs"]) {
+            if (!s.has(node_role::witness))
+                r.fail(n["logs"], field + ".logs", "only witnesses cosign other logs");
+            s.witness_logs = r.text(n, field, "logs");
+        }
         t.nodes.push_back(std::move(s));
     }
     auto leaders = std::count_if(t.nodes.begin(), t.nodes.end(),

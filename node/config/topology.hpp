@@ -46,6 +46,9 @@ struct node_spec {
     std::string data;        // data directory
     std::string log_key;     // the log's signing key: the leader and may_lead nodes
     std::string witness_key; // the witness's cosigning key: witnesses
+    /// A log list (logs/v0) of other logs a witness cosigns beside its
+    /// network's: witnesses, optional.
+    std::string witness_logs;
 
     bool has(node_role r) const;
 };

@@ -10,6 +10,7 @@
 #include "actors/uplink.hpp"
 #include "actors/witness.hpp"
 #include "node/system/files.hpp"
+#include "protocol/log_list.hpp"
 #include "protocol/policy.hpp"
 #include "protocol/witness.hpp"
 
@@ -206,11 +207,9 @@ status add_witness_children(node_tree& t, const service_options& options,
     if (key->type != note::type_cosignature_v1)
         return make_error("witness_key " + w.key_file +
                           ": not a witness cosigning key (cosignature/v1, type 0x04)");
-    if (options.network.log_vkey.empty())
-        return make_error("a witness needs the log's verifier key (log_vkey)");
-    auto logs = std::make_shared<witness::trusted_logs>();
-    if (auto ok = logs->add(options.network.log_vkey); !ok)
-        return make_error("the log's verifier key: " + ok.message());
+    auto logs = load_witness_logs(options, runtime.logger);
+    if (!logs) return logs.err();
+    t.witness_logs = std::make_shared<witness_logs_holder>(std::move(*logs));
     auto dir = fs::path(options.data_dir) / "witness";
     auto opened = open_store(dir);
     if (!opened) return opened.err();
@@ -220,7 +219,6 @@ status add_witness_children(node_tree& t, const service_options& options,
 
     actors::witness_config config;
     config.key = std::make_shared<const note::cosigner>(key->name, std::move(key->key));
-    config.logs = std::move(logs);
     config.unix_offset = runtime.unix_offset;
     config.after_persist = w.after_persist;
     config.on_cosigned = runtime.on_cosigned;
@@ -230,15 +228,18 @@ status add_witness_children(node_tree& t, const service_options& options,
     config.log = runtime.logger;
     auto wstore = t.witness_store;
     auto dirs = t.directory;
+    auto in_force = t.witness_logs;
     add_writer(t, actors::slots::witness_writer, wstore, runtime);
     t.config.children.push_back(
-        {actors::slots::witness.name, [config, wstore, dirs](caf::actor_system& system) {
+        {actors::slots::witness.name, [config, wstore, dirs, in_force](caf::actor_system& system) {
              // Re-read at every start: what is durable is all it may trust.
              auto states = wstore->states();
              if (!states) return actors::failed_start(system, states.message());
              auto writer = dirs->get(actors::slots::witness_writer);
+             auto started = config;
+             started.logs = in_force->get(); // a reloaded list outlives a restart
              return caf::actor_cast<caf::actor>(system.spawn(
-                 actors::witness, config, std::move(*states), wstore->evidence_count(), writer));
+                 actors::witness, started, std::move(*states), wstore->evidence_count(), writer));
          }});
     return {};
 }
@@ -452,6 +453,35 @@ status load_log_keys(opened_ledger& ledger, const service_options& options) {
     // What is served from now on is checked against this tree (and its successors).
     ledger.store->trust(*tree);
     return {};
+}
+
+result<actors::trusted_logs_ptr> load_witness_logs(const service_options& options,
+                                                   const log::logger_ptr& log) {
+    auto logs = std::make_shared<witness::trusted_logs>();
+    if (!options.network.log_vkey.empty())
+        if (auto ok = logs->add(options.network.log_vkey); !ok)
+            return make_error("the log's verifier key: " + ok.message());
+    const auto& file = options.witness.logs_file;
+    if (!file.empty()) {
+        auto text = read_file(file);
+        if (!text) return text.err();
+        auto list = witness::parse_log_list(*text);
+        if (!list) return make_error(file + ": " + list.message());
+        for (const auto& problem : list->problems)
+            log->warn("witness", "skipped an item of the log list",
+                      {{"file", file}, {"line", problem.line}, {"problem", problem.message}});
+        for (const auto& listed : list->logs)
+            if (auto ok = logs->add(listed.key, listed.origin, listed.qpd); !ok)
+                log->warn("witness", "skipped an item of the log list",
+                          {{"file", file}, {"line", listed.line}, {"problem", ok.message()}});
+        log->info(
+            "witness", "read its log list",
+            {{"file", file}, {"logs", list->logs.size()}, {"skipped", list->problems.size()}});
+    }
+    if (logs->size() == 0)
+        return make_error("a witness needs a log to witness: the network's verifier key (log_vkey) "
+                          "or a log list (logs)");
+    return actors::trusted_logs_ptr(std::move(logs));
 }
 
 result<node_tree> build_node_tree(const service_options& options, const opened_ledger* ledger,

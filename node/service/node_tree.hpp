@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -116,12 +117,40 @@ std::string identity_key_file_name(const std::string& identity, const ed25519::p
 result<identity_keys> load_identity_keys(const std::filesystem::path& dir,
                                          const storage::ledger_store& store);
 
+/// The logs a node's witness trusts now: a reloaded list replaces them, and a
+/// witness that restarts starts with the ones in force (shared by the tree's
+/// start function and the thread that reloads).
+class witness_logs_holder {
+public:
+    explicit witness_logs_holder(actors::trusted_logs_ptr logs) : logs_(std::move(logs)) {}
+    actors::trusted_logs_ptr get() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return logs_;
+    }
+    void set(actors::trusted_logs_ptr logs) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        logs_ = std::move(logs);
+    }
+
+private:
+    mutable std::mutex mutex_;
+    actors::trusted_logs_ptr logs_;
+};
+
+/// The logs a witness trusts: its network's log (network_options::log_vkey,
+/// unlimited) and those of its list (witness_options::logs_file, each with
+/// its qpd). A bad item of the list is logged with its line and skipped; a
+/// file that cannot be read or is not a list is an error naming it.
+result<actors::trusted_logs_ptr> load_witness_logs(const service_options& options,
+                                                   const log::logger_ptr& log);
+
 /// A node's supervision tree (rest-for-one: whatever depends on an actor that
 /// restarted starts again with its new handle) and what its actors share.
 struct node_tree {
     std::shared_ptr<actors::directory> directory = std::make_shared<actors::directory>();
     std::shared_ptr<storage::witness_store> witness_store; // witnesses
     std::shared_ptr<storage::witness_store> gossip_store;  // split-view evidence
+    std::shared_ptr<witness_logs_holder> witness_logs;     // witnesses
     actors::supervisor_config config;
     bool collecting = false;       // a leader with witnesses to ask
     std::size_t evidence_held = 0; // split-view evidence in the gossip store at start

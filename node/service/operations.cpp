@@ -158,6 +158,11 @@ public:
         ask<actors::cosign_answer>(actors::slots::witness, done, failed, atoms::add_atom_v,
                                    std::move(request));
     }
+    void cosigned_checkpoint(const std::string& origin_sha256, done_fn<std::string> done,
+                             failed_fn failed) override {
+        ask<std::string>(actors::slots::witness, done, failed, atoms::checkpt_atom_v,
+                         origin_sha256);
+    }
 
     std::string metrics_text() const override { return parts_.stats->render(); }
     void report_damage(const std::string&) override { parts_.stats->store_damage_found(); }

@@ -235,6 +235,7 @@ status service::impl::start_actors(const opened_ledger* ledger) {
     directory = tree->directory;
     witness_store = tree->witness_store;
     gossip_store = tree->gossip_store;
+    witness_logs = tree->witness_logs;
     collecting = tree->collecting;
     stats->set_split_views(tree->evidence_held);
     evidence_at_start = tree->evidence_held;
@@ -363,6 +364,23 @@ bool service::kill_actor(const std::string& name) {
     if (!handle) return false;
     caf::anon_send_exit(handle, caf::exit_reason::kill);
     return true;
+}
+
+result<std::size_t> service::reload_witness_logs() {
+    if (!impl_->witness_logs) return make_error("this node is not a witness");
+    if (impl_->options.witness.logs_file.empty()) return make_error("this witness has no log list");
+    auto logs = load_witness_logs(impl_->options, impl_->logger);
+    if (!logs) {
+        impl_->logger->error(
+            "witness", "kept its log list: the new one cannot be read",
+            {{"file", impl_->options.witness.logs_file}, {"error", logs.message()}});
+        return logs.err();
+    }
+    auto count = (*logs)->size();
+    impl_->witness_logs->set(*logs);
+    if (auto handle = impl_->directory->find(actors::slots::witness.name))
+        caf::anon_send(caf::actor_cast<actors::witness_actor>(handle), atoms::logs_atom_v, *logs);
+    return count;
 }
 
 void service::stop() {

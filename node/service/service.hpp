@@ -45,6 +45,10 @@ public:
     /// Stops one of the node's supervised actors abruptly (tests and drills:
     /// the supervisor must bring it back). False when no such actor runs.
     bool kill_actor(const std::string& name);
+    /// Reads the witness's log list again and makes it the one in force (a
+    /// witness restarted later starts with it): how many logs it trusts now.
+    /// A list that cannot be read leaves the old one in force.
+    result<std::size_t> reload_witness_logs();
     void stop();
 
     struct impl;

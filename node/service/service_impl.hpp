@@ -72,6 +72,7 @@ struct service::impl {
     std::unique_ptr<metrics> stats;    // outlives the actors and the HTTP server
     std::shared_ptr<storage::witness_store> witness_store; // witnesses only
     std::shared_ptr<storage::witness_store> gossip_store;  // split-view evidence
+    std::shared_ptr<witness_logs_holder> witness_logs;     // witnesses only
     /// Why a store refuses writes, as its actor last reported; empty while it
     /// takes them. Guarded: set on an actor's thread, read on HTTP ones.
     struct read_only_report {

@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <variant>
 
 using namespace civic;
 using namespace std::chrono_literals;
@@ -30,8 +31,10 @@ struct fixture : test::virtual_system {
     actors::witness_writer_actor writer;
     actors::witness_actor witness;
     std::vector<std::string> read_only_reports; // what it reported, in order
+    std::uint32_t qpd = 0;                      // the log's requests a day (0: unlimited)
 
     fixture() { start(); }
+    explicit fixture(std::uint32_t log_qpd) : qpd(log_qpd) { start(); }
     ~fixture() { stop(); }
     void start() {
         boot();
@@ -41,7 +44,7 @@ struct fixture : test::virtual_system {
         actors::witness_config config;
         config.key = std::make_shared<const note::cosigner>(test::witness("w"));
         auto logs = std::make_shared<witness::trusted_logs>();
-        REQUIRE(logs->add(note::format_vkey(log.verifier_key())));
+        REQUIRE(logs->add(log.verifier_key(), origin, qpd));
         config.logs = logs;
         config.unix_offset = 1795000000000ms;
         config.read_only.on_change = [this](const std::string& why) {
@@ -191,6 +194,112 @@ TEST_CASE("witness actor: after a full disk it cosigns again by itself",
     f.store->test_fail_writes = 0;
     CHECK(f.send_all({f.request(10, 16)})[0].status == 200);
     CHECK(f.store->states()->at(origin).size == 16);
+}
+
+/// The monitoring answer for `log_origin`: the note, or the error's code.
+std::variant<std::string, std::uint8_t> monitored(fixture& f, const std::string& log_origin) {
+    auto hash = hex_encode(sha256(byte_view(std::string_view(log_origin))));
+    auto r = f.send_request<std::string>(f.witness, atoms::checkpt_atom_v, hash);
+    f.sched->run();
+    REQUIRE(r->done);
+    if (r->value) return *r->value;
+    return test::code_of(r->error);
+}
+
+TEST_CASE("witness actor: a log with a qpd is answered 429 beyond its allowance with when to "
+          "ask again and forgeries do not spend it",
+          "[actors][witness][qpd]") {
+    fixture f(48); // 2 a hour: a burst of 2 (actors::request_burst), then one every 1,800 s
+    CHECK(actors::request_burst(48) == 2);
+    REQUIRE(f.send_all({f.request(0, 4)})[0].status == 200);
+    // A forged checkpoint (not the log's key) is refused and spends nothing.
+    auto forged = f.request(4, 6);
+    checkpoint cp{origin, 6, test::reference_root(f.leaves, 0, 6), {}};
+    auto stranger = note::ed25519_signer(origin, test::key_for("not the log"));
+    forged.checkpoint = note::serialize({cp.text(), {stranger.sign(cp.text())}});
+    CHECK(f.send_all({forged})[0].status == 403);
+    REQUIRE(f.send_all({f.request(4, 6)})[0].status == 200);
+    auto limited = f.send_all({f.request(6, 8)})[0];
+    CHECK(limited.status == 429);
+    CHECK(limited.retry_after_s == 1800);
+    CHECK(limited.body.find("48 add-checkpoint requests a day") != std::string::npos);
+    CHECK(f.store->states()->at(origin).size == 6); // nothing of it was kept
+    // Half the time: still not; then the allowance has one again.
+    f.sched->advance_time(900s);
+    auto still = f.send_all({f.request(6, 8)})[0];
+    CHECK(still.status == 429);
+    CHECK(still.retry_after_s == 900);
+    f.sched->advance_time(900s);
+    CHECK(f.send_all({f.request(6, 8)})[0].status == 200);
+    CHECK(f.send_all({f.request(8, 9)})[0].status == 429);
+    // A day later it has its burst back, not a day's worth.
+    f.sched->advance_time(24h);
+    auto day = f.send_all({f.request(8, 9), f.request(9, 10), f.request(10, 11)});
+    CHECK(day[0].status == 200);
+    CHECK(day[1].status == 200);
+    CHECK(day[2].status == 429);
+}
+
+TEST_CASE("witness actor: the network's own log (no qpd) is never rate limited",
+          "[actors][witness][qpd]") {
+    fixture f;
+    for (std::uint64_t size = 1; size < f.leaves.size(); ++size)
+        REQUIRE(f.send_all({f.request(size - 1, size)})[0].status == 200);
+}
+
+TEST_CASE("witness actor: the monitoring answer is the latest cosigned checkpoint with the log's "
+          "signature and the witness's cosignature even after a restart",
+          "[actors][witness][monitoring]") {
+    fixture f;
+    auto none = monitored(f, origin);
+    REQUIRE(std::holds_alternative<std::uint8_t>(none));
+    CHECK(std::get<std::uint8_t>(none) == static_cast<std::uint8_t>(actors::errc::no_checkpoint));
+    REQUIRE(f.send_all({f.request(0, 7)})[0].status == 200);
+    REQUIRE(f.send_all({f.request(7, 9)})[0].status == 200);
+    for (int restarted = 0; restarted < 2; ++restarted) {
+        auto served = monitored(f, origin);
+        REQUIRE(std::holds_alternative<std::string>(served));
+        auto text = std::get<std::string>(served);
+        auto log_verifier =
+            note::ed25519_verifier(origin, test::public_key_of(f.log.verifier_key()));
+        auto w = test::witness("w");
+        auto witness_verifier = note::make_verifier(w.verifier_key());
+        REQUIRE(witness_verifier);
+        auto parsed = note::parse(text);
+        REQUIRE(parsed);
+        auto opened = note::open(*parsed, {&log_verifier, witness_verifier->get()});
+        REQUIRE(opened);
+        CHECK(opened->signed_by.size() == 2);
+        auto cp = parse_checkpoint(opened->content.text);
+        REQUIRE(cp);
+        CHECK(cp->size == 9);
+        f.stop();
+        f.start();
+    }
+    // An unknown hash, and a malformed one, are never cosigned logs.
+    auto other = monitored(f, "another.test/log");
+    CHECK(std::holds_alternative<std::uint8_t>(other));
+}
+
+TEST_CASE("witness actor: a new list of logs replaces the old one at once",
+          "[actors][witness][logs]") {
+    fixture f;
+    REQUIRE(f.send_all({f.request(0, 5)})[0].status == 200);
+    auto other = test::log_signer("other.test/log");
+    auto next = std::make_shared<witness::trusted_logs>();
+    REQUIRE(next->add(other.verifier_key(), "other.test/log", 100));
+    caf::anon_send(f.witness, atoms::logs_atom_v, actors::trusted_logs_ptr(next));
+    f.sched->run();
+    CHECK(f.send_all({f.request(5, 6)})[0].status == 404); // no longer trusted
+    // What it cosigned before stays served.
+    CHECK(std::holds_alternative<std::string>(monitored(f, origin)));
+    checkpoint cp{"other.test/log", 3, test::reference_root(f.leaves, 0, 3), {}};
+    actors::cosign_request r{0, {}, note::serialize({cp.text(), {other.sign(cp.text())}})};
+    CHECK(f.send_all({r})[0].status == 200);
+    auto s = f.send_request<actors::witness_status>(f.witness, atoms::status_atom_v);
+    f.sched->run();
+    REQUIRE(s->value);
+    CHECK(s->value->trusted_logs == 1);
 }
 
 } // namespace civic_witness_test

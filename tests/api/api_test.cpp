@@ -156,6 +156,49 @@ TEST_CASE("routes: 404, 405 with Allow, 400 for a bad target, patterns with slas
     CHECK(ask(witness_api, "GET", "/metrics")->response.body == "civic_up 1\n");
 }
 
+TEST_CASE("witness: a 429 and a 503 say when to ask again and monitoring serves the cosigned "
+          "checkpoint by the origin's hash (404 for another)",
+          "[api][witness]") {
+    for (bool holds_ledger : {false, true}) {
+        test::fake_operations node;
+        node.node_facts.node_name = "w1";
+        node.node_facts.witness = true;
+        node.node_facts.holds_ledger = holds_ledger;
+        node::api::node_api api(node);
+        const std::string body =
+            "old 0\n\n" + origin + "\n1\n" + base64_encode(hash{}) + "\n\n\xe2\x80\x94 x AAAA\n";
+        node.cosign = actors::cosign_answer{429, false, "beyond its qpd\n", 1800};
+        auto limited = ask(api, "POST", "/add-checkpoint", body);
+        CHECK(limited->response.status == 429);
+        CHECK(limited->header("Retry-After") == "1800");
+        CHECK(limited->body()["error"] == "rate_limited");
+        CHECK(limited->body()["message"] == "beyond its qpd");
+        node.cosign = actors::cosign_answer{503, false, "disk full\n", 0};
+        CHECK(ask(api, "POST", "/add-checkpoint", body)->header("Retry-After") == "1");
+
+        auto hash_hex = hex_encode(sha256(byte_view(std::string_view(origin))));
+        node.cosigned = "the note\n";
+        auto served = ask(api, "GET", "/" + hash_hex + "/checkpoint");
+        CHECK(served->response.status == 200);
+        CHECK(served->response.body == "the note\n");
+        CHECK(served->response.content_type.find("text/plain") == 0);
+        REQUIRE(node.asked_cosigned.size() == 1);
+        CHECK(node.asked_cosigned[0] == hash_hex);
+        node.cosigned.reset();
+        node.refusal = {static_cast<std::uint8_t>(actors::errc::no_checkpoint), "never cosigned"};
+        auto never = ask(api, "GET", "/" + hash_hex + "/checkpoint");
+        CHECK(never->response.status == 404);
+        CHECK(never->body()["error"] == "not_found");
+        // Not a lowercase hex SHA-256: 404 without asking the witness.
+        for (const std::string& bad :
+             {"/" + hash_hex.substr(1) + "/checkpoint",
+              "/ABCDEF" + hash_hex.substr(6) + "/checkpoint", "/a/" + hash_hex + "/checkpoint"})
+            CHECK(ask(api, "GET", bad)->response.status == 404);
+        CHECK(node.asked_cosigned.size() == 2);
+        if (holds_ledger) CHECK(ask(api, "GET", "/checkpoint")->answered);
+    }
+}
+
 TEST_CASE("sign: tokens, refusals before any ask, forwarding from a replica", "[api][sign]") {
     test::fake_operations node;
     node.node_facts = leader_facts();

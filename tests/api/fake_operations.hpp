@@ -42,6 +42,8 @@ public:
     std::optional<actors::link_status> link;
     std::optional<actors::scrub_status> scrub;
     std::optional<actors::witness_status> witness;
+    std::optional<std::string> cosigned; // the monitoring answer
+    std::vector<std::string> asked_cosigned;
     std::optional<actors::collector_status> collector;
     std::optional<actors::cosign_answer> cosign;
     std::chrono::steady_clock::time_point clock{};
@@ -185,6 +187,11 @@ public:
     void add_checkpoint(actors::cosign_request, done_fn<actors::cosign_answer> done,
                         failed_fn failed) override {
         answer(cosign, done, failed);
+    }
+    void cosigned_checkpoint(const std::string& origin_sha256, done_fn<std::string> done,
+                             failed_fn failed) override {
+        asked_cosigned.push_back(origin_sha256);
+        answer(cosigned, done, failed);
     }
     std::string metrics_text() const override { return "civic_up 1\n"; }
     void report_damage(const std::string& what) override { damage.push_back(what); }

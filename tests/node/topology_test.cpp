@@ -89,6 +89,13 @@ TEST_CASE("topology: the shipped topologies load", "[topology]") {
 
 TEST_CASE("topology: every mistake names the file, the line and the field", "[topology]") {
     REQUIRE(node::parse_topology(base, "t.yaml").ok());
+    // A witness may cosign the logs of a list beside its network's.
+    auto listing =
+        node::parse_topology(with(base, "    witness_key: wit/witness.key",
+                                  "    witness_key: wit/witness.key\n    logs: wit/logs.txt"),
+                             "t.yaml");
+    REQUIRE(listing.ok());
+    CHECK(listing->find("wit")->witness_logs == "wit/logs.txt");
     struct bad_case {
         std::string text;
         std::string message; // a part of the expected message
@@ -141,6 +148,11 @@ TEST_CASE("topology: every mistake names the file, the line and the field", "[to
         {base + "replication:\n  heartbeat_ms: 5000\n  connection_timeout_ms: 1000\n",
          "must be longer than heartbeat_ms"},
         {base + "tls_dir: [a]\n", "tls_dir: must be a string"},
+        {with(base, "    data: copy/data", "    data: copy/data\n    logs: more.txt"),
+         "nodes[copy].logs: only witnesses cosign other logs"},
+        {with(base, "    witness_key: wit/witness.key",
+              "    witness_key: wit/witness.key\n    logs: [a]"),
+         "nodes[wit].logs: must be a string"},
     };
     for (const auto& bc : cases) {
         INFO(bc.text);
