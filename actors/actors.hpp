@@ -93,11 +93,15 @@ struct sign_request {
     std::string identity;
     bytes content_sha256; // 32 bytes
     bytes metadata;       // the entry's payload, at most civic::max_entry_payload bytes
+    /// Its client waits for a witnessed checkpoint ("witnessed": true): the
+    /// leader starts a cosigning round as soon as it is answered.
+    bool witnessed = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sign_request& x) {
-    return f(caf::meta::type_name("sign_request"), x.identity, x.content_sha256, x.metadata);
+    return f(caf::meta::type_name("sign_request"), x.identity, x.content_sha256, x.metadata,
+             x.witnessed);
 }
 
 /// A committed batch as the leader sends it to replicas: the entries from
@@ -250,13 +254,14 @@ struct collector_status {
     std::uint64_t time_to_quorum_p50_us = 0;
     std::uint64_t time_to_quorum_p95_us = 0;
     std::vector<witness_link> witnesses;
+    std::uint64_t demand_rounds = 0; // rounds started at once for witnessed requests
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, collector_status& x) {
     return f(caf::meta::type_name("collector_status"), x.published_size, x.quorum, x.cosigners,
              x.rounds, x.quorum_rounds, x.time_to_quorum_p50_us, x.time_to_quorum_p95_us,
-             x.witnesses);
+             x.witnesses, x.demand_rounds);
 }
 
 /// Evidence of a split view as gossip carries it (see protocol/split_view.hpp).
@@ -332,6 +337,7 @@ using batch_ptr = std::shared_ptr<const storage::batch>;
 /// ever send one; entries from elsewhere arrive as plain bytes and are verified.
 struct signed_locally {
     bytes entry;
+    bool witnessed = false; // its client waits for a witnessed checkpoint
 };
 
 /// A new identity key handed to the signer (registration, rotation): local only,
@@ -555,16 +561,28 @@ using gossip_actor =
 /// and either every witness answered or a short grace period for late ones
 /// passed, or once every request ended without a quorum (then it says so).
 /// It keeps a connection to each witness's gateway, reconnecting with backoff.
+/// Witnessed requests do not wait for the cadence: `poll` (a size) says that
+/// some wait for a tree of that size, and a round starts at once for the
+/// ledger's newest checkpoint, beside the rounds still short of their quorum
+/// (at most max_rounds_in_flight; each witness gets its requests in order,
+/// each from the size the one before leaves). A checkpoint is witnessed the
+/// moment it meets the quorum; late cosignatures join what is published.
 /// - `checkpt`: the published checkpoint, with its cosignatures; with `true`,
 ///   the newest one that met the quorum (bundles prefer it when it covers).
+/// - `poll` (size, max wait in ms): the newest witnessed checkpoint once it
+///   covers `size`, or whatever is newest when the wait ends (errc::no_checkpoint
+///   if none); at most max_awaiting wait, the rest are answered at once.
 /// - `status`: see collector_status.
-/// - `flush` (round id): its grace timer; `tick`: its cadence.
-using collector_actor =
-    caf::typed_actor<caf::replies_to<atoms::checkpt_atom>::with<std::string>,
-                     caf::replies_to<atoms::checkpt_atom, bool>::with<std::string>,
-                     caf::replies_to<atoms::status_atom>::with<collector_status>,
-                     caf::reacts_to<atoms::tick_atom>,
-                     caf::reacts_to<atoms::flush_atom, std::uint64_t>>;
+/// - `flush` (round id): its grace timer; `expire` (poll id): a poll's end;
+///   `tick`: its cadence.
+using collector_actor = caf::typed_actor<
+    caf::replies_to<atoms::checkpt_atom>::with<std::string>,
+    caf::replies_to<atoms::checkpt_atom, bool>::with<std::string>,
+    caf::replies_to<atoms::poll_atom, std::uint64_t, std::uint32_t>::with<std::string>,
+    caf::replies_to<atoms::status_atom>::with<collector_status>,
+    caf::reacts_to<atoms::poll_atom, std::uint64_t>, caf::reacts_to<atoms::tick_atom>,
+    caf::reacts_to<atoms::flush_atom, std::uint64_t>,
+    caf::reacts_to<atoms::expire_atom, std::uint64_t>>;
 
 /// The gateway: the one actor a node publishes on its CAF port, so peers never
 /// hold handles to its inner actors (which restart and change). It finds the

@@ -2,6 +2,7 @@
 
 #include "actors/backoff.hpp"
 #include "actors/errors.hpp"
+#include "protocol/assert.hpp"
 #include "protocol/tiles.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -12,6 +13,8 @@ namespace civic::actors {
 namespace {
 
 constexpr std::size_t max_quorum_samples = 256;
+/// The longest a `poll` is held (the HTTP side asks again).
+constexpr std::chrono::milliseconds max_poll_wait{10000};
 
 using time_point = collector_state::time_point;
 
@@ -20,7 +23,8 @@ std::uint64_t micros(caf::timespan d) {
     return us > 0 ? static_cast<std::uint64_t>(us) : 0;
 }
 
-void finish_round(collector_pointer self);
+void finish_round(collector_pointer self, std::uint64_t id);
+void maybe_start_on_demand(collector_pointer self);
 
 std::vector<collector_state::link>& collector_links(collector_pointer self) {
     return self->state.links;
@@ -31,26 +35,85 @@ void connect(collector_pointer self, std::size_t i) {
                  [self](std::size_t up) { self->state.links[up].view.connected = true; });
 }
 
+collector_state::round_state* find_round(collector_state& st, std::uint64_t id) {
+    for (auto& r : st.rounds)
+        if (r.id == id) return &r;
+    return nullptr;
+}
+
+/// Rounds still short of their quorum (those past it only wait for late
+/// cosignatures and hold nothing up).
+std::size_t rounds_without_quorum(const collector_state& st) {
+    return static_cast<std::size_t>(
+        std::count_if(st.rounds.begin(), st.rounds.end(),
+                      [](const collector_state::round_state& r) { return !r.quorum_at; }));
+}
+
+/// The largest size asked for, in flight or published.
+std::uint64_t newest_asked_size(const collector_state& st) {
+    std::uint64_t size = st.published_size;
+    for (const auto& r : st.rounds)
+        size = std::max(size, r.body.size);
+    return size;
+}
+
 /// Whether the cosignatures gathered so far meet the policy's quorum.
-bool quorum_met(const collector_state& st) {
+bool quorum_met(const collector_state& st, const collector_state::round_state& r) {
     std::vector<bool> cosigned(st.config.rules->witnesses.size(), false);
     for (std::size_t i = 0; i < st.links.size(); ++i)
-        if (st.round->cosignatures[i]) cosigned[st.links[i].policy_index] = true;
+        if (r.cosignatures[i]) cosigned[st.links[i].policy_index] = true;
     return st.config.rules->quorum_met(cosigned);
+}
+
+/// The round's checkpoint with the cosignatures it has.
+std::string with_cosignatures(const collector_state::round_state& r) {
+    auto n = note::parse(r.log_note);
+    CIVIC_ASSERT(n); // a round starts only from a checkpoint that parsed
+    for (const auto& c : r.cosignatures)
+        if (c) n->signatures.push_back(*c);
+    return note::serialize(*n);
+}
+
+/// Answers the polls a witnessed checkpoint of `size` covers.
+void answer_polls(collector_state& st) {
+    for (auto it = st.awaiting_polls.begin(); it != st.awaiting_polls.end();) {
+        if (it->second.size > st.witnessed_size) {
+            ++it;
+            continue;
+        }
+        it->second.promise.deliver(st.witnessed);
+        it = st.awaiting_polls.erase(it);
+    }
+}
+
+/// The round met its quorum: it is what witnessed answers get from now on
+/// (late cosignatures join what is published, not what was answered).
+void announce_witnessed(collector_pointer self, const collector_state::round_state& r) {
+    auto& st = self->state;
+    if (r.body.size <= st.witnessed_size && !st.witnessed.empty()) return;
+    st.witnessed = with_cosignatures(r);
+    st.witnessed_size = r.body.size;
+    answer_polls(st);
+    if (st.config.on_witnessed) st.config.on_witnessed(st.witnessed);
 }
 
 /// After any answer: notes the quorum, and ends the round when nothing is out,
 /// or arms the grace timer for late cosignatures.
-void check_round(collector_pointer self) {
+void check_round(collector_pointer self, std::uint64_t id) {
     auto& st = self->state;
-    if (!st.round) return;
-    auto& r = *st.round;
-    bool outstanding = std::any_of(r.waiting.begin(), r.waiting.end(), [](bool w) { return w; });
-    if (!r.quorum_at && quorum_met(st)) {
-        r.quorum_at = self->clock().now();
-        if (outstanding) self->delayed_send(self, st.config.grace, atoms::flush_atom_v, r.id);
+    auto* r = find_round(st, id);
+    if (!r) return;
+    bool outstanding = std::any_of(r->waiting.begin(), r->waiting.end(), [](bool w) { return w; });
+    if (!r->quorum_at && quorum_met(st, *r)) {
+        r->quorum_at = self->clock().now();
+        announce_witnessed(self, *r);
+        if (outstanding) self->delayed_send(self, st.config.grace, atoms::flush_atom_v, id);
+        // Room for the next round: witnessed requests need not wait for late ones.
+        maybe_start_on_demand(self);
+        r = find_round(st, id);
+        if (!r) return;
     }
-    if (!outstanding) finish_round(self);
+    if (!outstanding) finish_round(self, id);
 }
 
 /// A witness that did not cosign: counted, and logged the first time in a row
@@ -70,7 +133,17 @@ void failed(collector_pointer self, std::size_t i, std::chrono::microseconds lat
     if (self->state.config.on_answer) self->state.config.on_answer(l.endpoint.name, latency, false);
 }
 
-void ask_witness(collector_pointer self, std::size_t i, std::uint64_t old_size);
+void ask_witness(collector_pointer self, collector_state::round_state& r, std::size_t i,
+                 std::uint64_t old_size);
+
+/// A request to a witness ended: where its next one starts.
+void request_ended(collector_state::link& l, bool cosigned, std::uint64_t size) {
+    CIVIC_ASSERT_LT(0u, l.in_flight);
+    --l.in_flight;
+    if (cosigned) l.view.known_size = std::max(l.view.known_size, size);
+    // A failure breaks the chain of what is out: start again from what it holds.
+    if (l.in_flight == 0 || !cosigned) l.sent_size = l.view.known_size;
+}
 
 void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uint64_t size,
                time_point sent, cosign_answer& a) {
@@ -79,14 +152,14 @@ void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uin
     auto latency =
         std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() - sent);
     l.view.last_latency_us = micros(latency);
-    bool current = st.round && st.round->id == id;
-    if (current) st.round->waiting[i] = false;
+    auto* r = find_round(st, id);
+    if (r) r->waiting[i] = false;
     if (a.status == 200) {
         // The body is signature lines for the checkpoint: checked with this
         // witness's key alone (anything else in it is ignored, as the spec says).
-        auto text = current ? st.round->body.text() : std::string();
         std::optional<note::signature> mine;
-        if (current) {
+        if (r) {
+            auto text = r->body.text();
             auto n = note::parse(text + "\n" + a.body);
             if (n) {
                 // The first line by this witness's key counts (verified once).
@@ -97,10 +170,11 @@ void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uin
                     }
             }
         }
-        if (current && !mine) {
+        if (r && !mine) {
+            request_ended(l, false, size);
             failed(self, i, latency, "its answer holds no valid cosignature by its key");
         } else {
-            l.view.known_size = std::max(l.view.known_size, size);
+            request_ended(l, true, size);
             l.failures = 0;
             if (l.failed_in_a_row > 0)
                 st.config.log->info(
@@ -109,32 +183,34 @@ void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uin
             l.failed_in_a_row = 0;
             ++l.view.cosigned;
             if (st.config.on_answer) st.config.on_answer(l.endpoint.name, latency, true);
-            if (current) st.round->cosignatures[i] = std::move(mine);
+            if (r) r->cosignatures[i] = std::move(mine);
         }
     } else if (a.status == 409 && a.size_body) {
         // The witness holds another size: retry once from it (at start every
         // witness is asked from 0, and this is how the collector learns it).
         auto reported = std::strtoull(a.body.c_str(), nullptr, 10);
         l.view.known_size = reported;
-        if (current && !st.round->retried[i] && reported <= size) {
-            st.round->retried[i] = true;
-            return ask_witness(self, i, reported);
+        request_ended(l, false, size);
+        if (r && !r->retried[i] && reported <= size) {
+            r->retried[i] = true;
+            return ask_witness(self, *r, i, reported);
         }
         failed(self, i, latency,
                "it holds size " + std::to_string(reported) + ", beyond this checkpoint's " +
                    std::to_string(size));
     } else {
+        request_ended(l, false, size);
         auto body = a.body.substr(0, 200); // a witness's words: bounded, escaped in the log
         while (!body.empty() && body.back() == '\n')
             body.pop_back();
         failed(self, i, latency, "refused with " + std::to_string(a.status) + ": " + body);
     }
-    if (current) check_round(self);
+    if (r) check_round(self, id);
 }
 
-void ask_witness(collector_pointer self, std::size_t i, std::uint64_t old_size) {
+void ask_witness(collector_pointer self, collector_state::round_state& r, std::size_t i,
+                 std::uint64_t old_size) {
     auto& st = self->state;
-    auto& r = *st.round;
     auto& l = st.links[i];
     auto size = r.body.size;
     cosign_request request{old_size, {}, r.log_note};
@@ -149,27 +225,30 @@ void ask_witness(collector_pointer self, std::size_t i, std::uint64_t old_size) 
             request.proof.insert(request.proof.end(), h.begin(), h.end());
     }
     r.waiting[i] = true;
+    ++l.in_flight;
+    l.sent_size = size;
     auto id = r.id;
     auto sent = self->clock().now();
     self->request(l.gateway, st.config.witness_timeout, atoms::add_atom_v, std::move(request))
         .then(
             [self, id, i, size, sent](cosign_answer& a) { on_answer(self, id, i, size, sent, a); },
-            [self, id, i, sent](caf::error& e) {
+            [self, id, i, size, sent](caf::error& e) {
                 auto& s = self->state;
+                request_ended(s.links[i], false, size);
                 failed(self, i,
                        std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() -
                                                                              sent),
                        e == caf::sec::request_timeout ? std::string("timed out") : message_of(e));
-                if (s.round && s.round->id == id) {
-                    s.round->waiting[i] = false;
-                    check_round(self);
+                if (auto* round = find_round(s, id)) {
+                    round->waiting[i] = false;
+                    check_round(self, id);
                 }
             });
 }
 
 void start_round(collector_pointer self, const std::string& log_note) {
     auto& st = self->state;
-    if (st.round) return;
+    if (rounds_without_quorum(st) >= st.config.max_rounds_in_flight) return;
     // Not while a witness is being (re)connected, or has failed only once: it
     // would miss the round for a blip (see the down handler). A witness that
     // keeps failing does not hold rounds up.
@@ -179,10 +258,21 @@ void start_round(collector_pointer self, const std::string& log_note) {
         return;
     auto parsed = parse_signed_checkpoint(log_note);
     if (!parsed || parsed->body.size == 0) return;
-    // A round when the tree grew, or when the last one lacked the quorum.
-    if (!st.published.empty() && parsed->body.size <= st.published_size &&
-        (st.published_quorum || parsed->body.size < st.published_size))
-        return;
+    if (!st.rounds.empty()) {
+        // Beside rounds in flight: only for a larger tree.
+        if (parsed->body.size <= newest_asked_size(st)) return;
+    } else if (!st.published.empty() && parsed->body.size <= st.published_size &&
+               (st.published_quorum || parsed->body.size < st.published_size)) {
+        return; // a round when the tree grew, or when the last one lacked the quorum
+    }
+    // Too many rounds past their quorum still waiting for late cosignatures:
+    // the oldest is published as it is.
+    if (st.rounds.size() >= 2 * st.config.max_rounds_in_flight)
+        for (auto& old : st.rounds)
+            if (old.quorum_at) {
+                finish_round(self, old.id);
+                break;
+            }
     collector_state::round_state r;
     r.id = st.next_round++;
     r.body = parsed->body;
@@ -191,31 +281,47 @@ void start_round(collector_pointer self, const std::string& log_note) {
     r.cosignatures.resize(st.links.size());
     r.waiting.assign(st.links.size(), false);
     r.retried.assign(st.links.size(), false);
-    st.round = std::move(r);
-    for (std::size_t i = 0; i < st.links.size(); ++i)
-        if (st.links[i].gateway) ask_witness(self, i, st.links[i].view.known_size);
-    check_round(self);
+    st.rounds.push_back(std::move(r));
+    auto& round = st.rounds.back();
+    auto id = round.id;
+    for (std::size_t i = 0; i < st.links.size(); ++i) {
+        auto& l = st.links[i];
+        // One request out per round in flight at most; a witness still busy
+        // with more is skipped (it is asked again in a later round).
+        if (l.gateway && l.in_flight < st.config.max_rounds_in_flight)
+            ask_witness(self, round, i, l.in_flight == 0 ? l.view.known_size : l.sent_size);
+    }
+    check_round(self, id);
 }
 
-void finish_round(collector_pointer self) {
+/// Witnessed requests wait for more than is asked for: a round now (the
+/// ledger's newest checkpoint covers them, it answered them), if there is room.
+void maybe_start_on_demand(collector_pointer self) {
     auto& st = self->state;
-    if (!st.round) return;
-    auto r = std::move(*st.round);
-    st.round.reset();
-    auto n = note::parse(r.log_note);
-    if (!n) return;
+    if (st.asking_ledger || !st.ledger) return;
+    if (st.demand <= std::max(st.witnessed_size, newest_asked_size(st))) return;
+    if (rounds_without_quorum(st) >= st.config.max_rounds_in_flight) return;
+    st.asking_ledger = true;
+    self->request(st.ledger, st.config.witness_timeout, atoms::checkpt_atom_v)
+        .then(
+            [self](std::string& text) {
+                self->state.asking_ledger = false;
+                auto before = self->state.next_round;
+                start_round(self, text);
+                if (self->state.next_round != before) ++self->state.demand_rounds;
+            },
+            [self](caf::error&) { self->state.asking_ledger = false; });
+}
+
+void finish_round(collector_pointer self, std::uint64_t id) {
+    auto& st = self->state;
+    auto it = std::find_if(st.rounds.begin(), st.rounds.end(),
+                           [id](const collector_state::round_state& r) { return r.id == id; });
+    if (it == st.rounds.end()) return;
+    auto r = std::move(*it);
+    st.rounds.erase(it);
     bool met = r.quorum_at.has_value();
-    st.published_cosigners.clear();
-    for (std::size_t i = 0; i < r.cosignatures.size(); ++i) {
-        if (!r.cosignatures[i]) continue;
-        n->signatures.push_back(*r.cosignatures[i]);
-        st.published_cosigners.push_back(st.links[i].endpoint.name);
-    }
-    st.published = note::serialize(*n);
-    st.published_size = r.body.size;
-    st.published_quorum = met;
-    if (met) st.witnessed = st.published;
-    ++st.rounds;
+    ++st.rounds_finished;
     std::optional<std::chrono::microseconds> ttq;
     if (met) {
         ++st.quorum_rounds;
@@ -223,7 +329,24 @@ void finish_round(collector_pointer self) {
         st.time_to_quorum_us.push_back(micros(*r.quorum_at - r.started));
         if (st.time_to_quorum_us.size() > max_quorum_samples) st.time_to_quorum_us.pop_front();
     }
+    // Rounds may end out of order (a grace timer, a timeout): never publish
+    // an older checkpoint over a newer one.
+    if (r.body.size >= st.published_size || st.published.empty()) {
+        st.published = with_cosignatures(r);
+        st.published_size = r.body.size;
+        st.published_quorum = met;
+        st.published_cosigners.clear();
+        for (std::size_t i = 0; i < r.cosignatures.size(); ++i)
+            if (r.cosignatures[i]) st.published_cosigners.push_back(st.links[i].endpoint.name);
+        if (met && r.body.size >= st.witnessed_size) {
+            st.witnessed = st.published; // with the late cosignatures too
+            st.witnessed_size = r.body.size;
+        }
+    }
     if (st.config.on_round) st.config.on_round(ttq, st.published);
+    // A round without its quorum does not start another on demand at once
+    // (the witnesses are down or refuse): the cadence retries.
+    if (met) maybe_start_on_demand(self);
 }
 
 void tick(collector_pointer self) {
@@ -232,7 +355,7 @@ void tick(collector_pointer self) {
     auto now = self->clock().now();
     for (std::size_t i = 0; i < st.links.size(); ++i)
         if (!st.links[i].gateway && now >= st.links[i].retry_at) connect(self, i);
-    if (st.round || !st.ledger) return;
+    if (!st.rounds.empty() || !st.ledger) return;
     self->request(st.ledger, st.config.witness_timeout, atoms::checkpt_atom_v)
         .then([self](std::string& text) { start_round(self, text); },
               [](caf::error&) {}); // no checkpoint yet, or the ledger restarts
@@ -288,8 +411,7 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
         },
         [self](atoms::checkpt_atom, bool quorum_only) -> caf::result<std::string> {
             const auto& text = quorum_only ? self->state.witnessed : self->state.published;
-            if (text.empty())
-                return make_error(errc::no_checkpoint, "no witnessed checkpoint yet");
+            if (text.empty()) return make_error(errc::no_checkpoint, "no witnessed checkpoint yet");
             return text;
         },
         [self](atoms::status_atom) {
@@ -298,7 +420,8 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
             out.published_size = s.published_size;
             out.quorum = s.published_quorum;
             out.cosigners = s.published_cosigners;
-            out.rounds = s.rounds;
+            out.rounds = s.rounds_finished;
+            out.demand_rounds = s.demand_rounds;
             out.quorum_rounds = s.quorum_rounds;
             std::vector<std::uint64_t> samples(s.time_to_quorum_us.begin(),
                                                s.time_to_quorum_us.end());
@@ -309,8 +432,40 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
             return out;
         },
         [self](atoms::tick_atom) { tick(self); },
-        [self](atoms::flush_atom, std::uint64_t id) {
-            if (self->state.round && self->state.round->id == id) finish_round(self);
+        [self](atoms::flush_atom, std::uint64_t id) { finish_round(self, id); },
+        [self](atoms::poll_atom, std::uint64_t size) {
+            auto& s = self->state;
+            s.demand = std::max(s.demand, size);
+            maybe_start_on_demand(self);
+        },
+        [self](atoms::poll_atom, std::uint64_t size,
+               std::uint32_t max_wait_ms) -> caf::result<std::string> {
+            auto& s = self->state;
+            if (s.witnessed_size >= size && !s.witnessed.empty()) return s.witnessed;
+            s.demand = std::max(s.demand, size);
+            maybe_start_on_demand(self);
+            if (max_wait_ms == 0 || s.awaiting_polls.size() >= s.config.max_awaiting) {
+                if (s.witnessed.empty())
+                    return make_error(errc::no_checkpoint, "no witnessed checkpoint yet");
+                return s.witnessed;
+            }
+            auto id = s.next_poll++;
+            auto promise = self->make_response_promise<std::string>();
+            s.awaiting_polls.emplace(id, collector_state::awaiting{size, promise});
+            auto wait = std::min(std::chrono::milliseconds(max_wait_ms), max_poll_wait);
+            self->delayed_send(self, wait, atoms::expire_atom_v, id);
+            return promise;
+        },
+        [self](atoms::expire_atom, std::uint64_t id) {
+            auto& s = self->state;
+            auto it = s.awaiting_polls.find(id);
+            if (it == s.awaiting_polls.end()) return;
+            if (s.witnessed.empty())
+                it->second.promise.deliver(
+                    make_error(errc::no_checkpoint, "no witnessed checkpoint yet"));
+            else
+                it->second.promise.deliver(s.witnessed);
+            s.awaiting_polls.erase(it);
         },
     };
 }

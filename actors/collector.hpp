@@ -15,6 +15,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -36,6 +37,13 @@ struct collector_config {
     std::chrono::milliseconds interval{1000};        // cadence: at most one round per tick
     std::chrono::milliseconds witness_timeout{5000}; // per request to one witness
     std::chrono::milliseconds grace{200};            // for late cosignatures after the quorum
+    /// Rounds asked for at once (a round started for witnessed requests while
+    /// others still wait for their quorum): each witness gets its requests in
+    /// order, each from the size the one before it leaves.
+    std::size_t max_rounds_in_flight = 4;
+    /// Requests waiting for a witnessed checkpoint (`poll`), answered at the
+    /// latest when their wait ends.
+    std::size_t max_awaiting = 256;
     link_timing timing; // connecting to witnesses, and the backoff after a failure
     std::uint64_t seed = 1;
     /// Witnesses reached and lost, and those that fail to cosign (the first
@@ -49,6 +57,9 @@ struct collector_config {
     std::function<void(std::optional<std::chrono::microseconds> time_to_quorum,
                        const std::string& published)>
         on_round;
+    /// A newer checkpoint met the quorum (at that moment, before late
+    /// cosignatures): what witnessed answers are given.
+    std::function<void(const std::string& witnessed)> on_witnessed;
 };
 
 struct collector_state {
@@ -60,6 +71,10 @@ struct collector_state {
         std::shared_ptr<const note::verifier> verifier;
         witness_link view;
         std::uint32_t failed_in_a_row = 0; // requests: how often it is logged
+        std::size_t in_flight = 0;         // requests out to it
+        /// The size it holds once every request out to it is cosigned: where
+        /// the next one starts (its known size when none is out).
+        std::uint64_t sent_size = 0;
     };
     struct round_state {
         std::uint64_t id = 0;
@@ -76,15 +91,29 @@ struct collector_state {
     std::shared_ptr<storage::ledger_store> store; // consistency proofs
     caf::io::middleman_actor middleman;
     ledger_actor ledger;
+    /// A `poll` for a witnessed checkpoint of at least `size`.
+    struct awaiting {
+        std::uint64_t size = 0;
+        caf::typed_response_promise<std::string> promise;
+    };
+
     std::vector<link> links;
-    std::optional<round_state> round;
+    std::deque<round_state> rounds; // asked for, oldest first
     std::uint64_t next_round = 1;
-    std::string published; // the checkpoint with its cosignatures
+    /// The largest size witnessed requests wait for; a round starts at once
+    /// for it (within max_rounds_in_flight) instead of at the next tick.
+    std::uint64_t demand = 0;
+    bool asking_ledger = false;                       // for a round on demand
+    std::map<std::uint64_t, awaiting> awaiting_polls; // by id
+    std::uint64_t next_poll = 1;
+    std::uint64_t witnessed_size = 0;
+    std::uint64_t demand_rounds = 0; // rounds started on demand since start
+    std::string published;           // the checkpoint with its cosignatures
     std::uint64_t published_size = 0;
     bool published_quorum = false;
     std::vector<std::string> published_cosigners;
     std::string witnessed; // the newest published checkpoint that met the quorum
-    std::uint64_t rounds = 0, quorum_rounds = 0;
+    std::uint64_t rounds_finished = 0, quorum_rounds = 0;
     std::deque<std::uint64_t> time_to_quorum_us; // the latest rounds', bounded
     std::minstd_rand jitter;
 };

@@ -64,9 +64,11 @@ void deliver_replicated(ledger_pointer self) {
     auto& st = self->state;
     auto held = replicated_size(st);
     bool delivered = false;
+    std::uint64_t witnessed_wanted = 0;
     while (!st.unreplicated.empty() && st.unreplicated.front().end <= held) {
         auto& b = st.unreplicated.front();
         for (auto& a : b.appends) {
+            if (a.witnessed) witnessed_wanted = b.end;
             CIVIC_ASSERT_LE(b.first_index, a.index);
             CIVIC_ASSERT_LT(a.index, b.end);
             append_receipt receipt{a.index, b.checkpoint, {}, std::move(a.entry)};
@@ -79,6 +81,8 @@ void deliver_replicated(ledger_pointer self) {
         st.unreplicated.pop_front();
         delivered = true;
     }
+    if (witnessed_wanted > 0 && st.config.on_witnessed_wanted)
+        st.config.on_witnessed_wanted(witnessed_wanted);
     if (delivered) start_batch(self); // cutting may have waited for room
 }
 
@@ -415,7 +419,8 @@ caf::error check_timestamp(ledger_pointer self, const entry& e) {
 
 // Admits one entry: decodes it, checks its signature (unless this node's signer
 // made it), checks it against the registry, and queues it for the next batch.
-caf::result<append_receipt> accept(ledger_pointer self, bytes raw, bool verify_signature) {
+caf::result<append_receipt> accept(ledger_pointer self, bytes raw, bool verify_signature,
+                                   bool witnessed) {
     auto& st = self->state;
     if (st.read_only.active()) return st.read_only.refusal("ledger"); // at once: no commit
     if (st.pending.size() >= st.config.max_pending)
@@ -432,7 +437,7 @@ caf::result<append_receipt> accept(ledger_pointer self, bytes raw, bool verify_s
     if (*admitted) st.registry[decoded->identity] = **admitted;
     auto promise = self->make_response_promise<append_receipt>();
     hash leaf = merkle::leaf_hash(raw);
-    st.pending.push_back({index, std::move(raw), leaf, std::move(*admitted), promise});
+    st.pending.push_back({index, std::move(raw), leaf, std::move(*admitted), promise, witnessed});
     bool batch_full = st.pending.size() >= st.config.max_batch_entries;
     if (st.config.batch_linger.count() > 0 && st.in_flight.empty() && !batch_full) {
         if (!st.linger_timer_set) {
@@ -498,10 +503,10 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
 
     return {
         [self](atoms::append_atom, bytes& raw) -> caf::result<append_receipt> {
-            return accept(self, std::move(raw), true);
+            return accept(self, std::move(raw), true, false);
         },
         [self](atoms::append_atom, signed_locally& local) -> caf::result<append_receipt> {
-            return accept(self, std::move(local.entry), false);
+            return accept(self, std::move(local.entry), false, local.witnessed);
         },
         [self](atoms::checkpt_atom) -> caf::result<std::string> {
             if (self->state.published_checkpoint.empty())

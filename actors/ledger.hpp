@@ -55,6 +55,10 @@ struct ledger_config {
     /// Called on the ledger's thread after each commit; must be quick and must
     /// not call back into actors (metrics only).
     std::function<void(const batch_report&)> on_commit;
+    /// Entries a client waits to see witnessed were answered: the tree size
+    /// that covers them (the leader tells its collector, which starts a round
+    /// at once). Called on the ledger's thread; may only send.
+    std::function<void(std::uint64_t size)> on_witnessed_wanted;
     /// When a commit finds no room: how often to probe the store, and whom to tell.
     read_only_config read_only;
     log::logger_ptr log = log::logger::none(); // replicas joining and leaving
@@ -69,6 +73,7 @@ struct ledger_state {
         hash leaf{};
         std::optional<storage::identity_record> registry; // the identity's record after this entry
         caf::typed_response_promise<append_receipt> promise;
+        bool witnessed = false; // its client waits for a witnessed checkpoint
     };
 
     ledger_config config;

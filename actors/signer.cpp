@@ -91,7 +91,7 @@ signer_actor::behavior_type signer(signer_pointer self, key_ring initial_keys, s
             // Delegated: the ledger answers the caller directly, and receives this
             // entry after everything this signer signed before it.
             return self->delegate(self->state.ledger, atoms::append_atom_v,
-                                  signed_locally{std::move(*signed_entry)});
+                                  signed_locally{std::move(*signed_entry), req.witnessed});
         },
         [self](atoms::add_atom, const new_identity_key& k) -> caf::result<append_receipt> {
             // Never replace a key: a second registration of a name must fail, not

@@ -121,6 +121,13 @@ public:
                             done_fn<actors::append_receipt> done, failed_fn failed) = 0;
     virtual void checkpoint(checkpoint_source source, done_fn<std::string> done,
                             failed_fn failed) = 0;
+    /// The collector's newest witnessed checkpoint once it covers `size`, or
+    /// whatever is newest after `max_wait` (a leader with witnesses).
+    virtual void await_witnessed(std::uint64_t size, std::chrono::milliseconds max_wait,
+                                 done_fn<std::string> done, failed_fn failed) = 0;
+    /// Witnessed requests wait for a tree of `size`: the collector starts a
+    /// round at once (a leader with witnesses; no answer).
+    virtual void want_witnessed(std::uint64_t size) = 0;
     virtual void ledger_status(done_fn<actors::ledger_status> done, failed_fn failed) = 0;
     virtual void collector_status(done_fn<actors::collector_status> done, failed_fn failed) = 0;
     virtual void link_status(done_fn<actors::link_status> done, failed_fn failed) = 0;

@@ -185,7 +185,7 @@ void sign_statement(context& cx, const call& c, http_respond respond) {
         respond(failure_response(f));
     };
     actors::sign_request request{
-        fields.identity, bytes(fields.content.begin(), fields.content.end()), {}};
+        fields.identity, bytes(fields.content.begin(), fields.content.end()), {}, fields.witnessed};
     ops.sign(std::move(request), caller.who ? std::nullopt : caller.token,
              answer_receipt(cx, fields.witnessed, respond), failed);
 }

@@ -2,6 +2,9 @@
 
 #include "node/api/handlers.hpp"
 
+#include <algorithm>
+#include <limits>
+
 namespace civic::node::api {
 
 void witnessed_waiter::wait(std::uint64_t index, std::chrono::steady_clock::time_point deadline,
@@ -17,6 +20,9 @@ void witnessed_waiter::wait(std::uint64_t index, std::chrono::steady_clock::time
     }
     // Too many waiting: the log-signed answer at once, as at a deadline.
     if (full) return respond(std::move(fallback));
+    // The leader's collector starts a round for it at once (a signed entry's
+    // ledger said so already; a submitted one's did not).
+    if (ops_.facts().collecting) ops_.want_witnessed(index + 1);
     if (start_poll) poll();
 }
 
@@ -28,11 +34,29 @@ std::size_t witnessed_waiter::waiting() const {
 void witnessed_waiter::poll() {
     auto covered = [this](const std::string& text) { answer(text); };
     auto failed = [this](const failure&) { answer(std::nullopt); };
-    // A leader's collector knows the newest checkpoint that met the quorum; a
-    // replica learns of it through gossip.
-    auto source =
-        ops_.facts().collecting ? checkpoint_source::witnessed : checkpoint_source::gossiped;
-    ops_.checkpoint(source, covered, failed);
+    if (!ops_.facts().collecting) {
+        // A replica learns of witnessed checkpoints through gossip.
+        return ops_.checkpoint(checkpoint_source::gossiped, covered, failed);
+    }
+    // The leader's collector holds the poll until a witnessed checkpoint
+    // covers the first who waits, or until the first deadline.
+    std::uint64_t size = std::numeric_limits<std::uint64_t>::max();
+    auto first_deadline = std::chrono::steady_clock::time_point::max();
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& w : waiting_) {
+            size = std::min(size, w.index + 1);
+            first_deadline = std::min(first_deadline, w.deadline);
+        }
+    }
+    auto now = ops_.now();
+    auto until_deadline =
+        first_deadline > now
+            ? std::chrono::duration_cast<std::chrono::milliseconds>(first_deadline - now)
+            : std::chrono::milliseconds(0);
+    auto max_wait = std::clamp(until_deadline + std::chrono::milliseconds(1),
+                               std::chrono::milliseconds(1), max_poll_wait);
+    ops_.await_witnessed(size, max_wait, covered, failed);
 }
 
 void witnessed_waiter::answer(const std::optional<std::string>& checkpoint) {
@@ -43,16 +67,19 @@ void witnessed_waiter::answer(const std::optional<std::string>& checkpoint) {
     }
     auto now = ops_.now();
     std::vector<waiting_request> still;
+    std::size_t answered = 0;
     for (auto& w : waits) {
         if (checkpoint) {
             auto j = bundle_json(ops_, w.index, *checkpoint);
             if (j && !j->contains("error") && (*j)["quorum"] == true) {
                 w.respond(json_ok(*j));
+                ++answered;
                 continue;
             }
         }
         if (now >= w.deadline) {
             w.respond(std::move(w.fallback));
+            ++answered;
             continue;
         }
         still.push_back(std::move(w));
@@ -67,7 +94,12 @@ void witnessed_waiter::answer(const std::optional<std::string>& checkpoint) {
         if (left == 0) polling_ = false;
     }
     ops_.witnessed_polled(left);
-    if (left > 0) ops_.after(poll_interval, [this] { poll(); });
+    if (left == 0) return;
+    // The collector held the poll: ask again at once. A poll that answered
+    // nobody (a failure, a checkpoint no bundle could use) waits a little, so
+    // that it never spins.
+    if (ops_.facts().collecting && checkpoint && answered > 0) return poll();
+    ops_.after(poll_interval, [this] { poll(); });
 }
 
 } // namespace civic::node::api

@@ -1,6 +1,8 @@
 // One waiter for every "witnessed": true request (as tessera has one waiter
-// for integration): all that wait share one poll of the witnessed checkpoint
-// every 100 ms, not one poll each.
+// for integration): all that wait share one poll, not one each. On a leader
+// the poll is held by its collector until a witnessed checkpoint covers the
+// first who waits (answered at the quorum, not at the next poll); on a
+// replica it reads gossip's newest checkpoint every 100 ms.
 #pragma once
 
 #include "node/api/operations.hpp"
@@ -17,6 +19,8 @@ class witnessed_waiter {
 public:
     static constexpr std::size_t max_waiting = 65536;
     static constexpr std::chrono::milliseconds poll_interval{100};
+    /// The longest the collector holds one poll (deadlines end sooner).
+    static constexpr std::chrono::milliseconds max_poll_wait{1000};
 
     explicit witnessed_waiter(operations& ops) : ops_(ops) {}
 

@@ -86,6 +86,12 @@ status add_ledger_children(node_tree& t, const service_options& options,
         ledger_config.read_only.on_commit_failed = runtime.on_commit_failed;
         ledger_config.log = runtime.logger;
         ledger_config.unix_offset = runtime.unix_offset;
+        if (!net.witnesses.empty())
+            // Witnessed requests answered: the collector starts a round at once.
+            ledger_config.on_witnessed_wanted = [directory](std::uint64_t size) {
+                if (auto collector = directory->get(actors::slots::collector))
+                    caf::anon_send(collector, atoms::poll_atom_v, size);
+            };
         // Owners sign on their own machines: a clock off by minutes is common,
         // one off by more is a mistake (or a back-dated entry) to refuse.
         ledger_config.max_timestamp_skew = std::chrono::minutes(10);
@@ -126,6 +132,7 @@ status add_ledger_children(node_tree& t, const service_options& options,
             cc.seed = net.seed;
             cc.on_answer = runtime.on_witness_answer;
             cc.on_round = runtime.on_cosign_round;
+            cc.on_witnessed = runtime.on_witnessed;
             cc.log = runtime.logger;
             auto insecure = net.insecure_dev;
             t.config.children.push_back(

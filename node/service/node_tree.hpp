@@ -46,6 +46,8 @@ struct node_runtime {
     /// the checkpoint published, with its cosignatures.
     std::function<void(std::optional<std::chrono::microseconds>, const std::string&)>
         on_cosign_round;
+    /// A newer checkpoint met the quorum (what witnessed answers get).
+    std::function<void(const std::string& checkpoint)> on_witnessed;
     /// A witness cosigned a checkpoint (durably), with its timestamp.
     std::function<void(const std::string& checkpoint, std::uint64_t timestamp)> on_cosigned;
     /// A replica holds this many entries durably.

@@ -8,8 +8,10 @@
 #include "protocol/assert.hpp"
 #include "protocol/note.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <limits>
 
 namespace civic::node {
 namespace {
@@ -137,6 +139,16 @@ public:
             return ask<std::string>(actors::slots::gossip, done, failed, atoms::checkpt_atom_v);
         }
         CIVIC_ASSERT(false);
+    }
+    void await_witnessed(std::uint64_t size, std::chrono::milliseconds max_wait,
+                         done_fn<std::string> done, failed_fn failed) override {
+        auto wait_ms = static_cast<std::uint32_t>(std::clamp<std::int64_t>(
+            max_wait.count(), 0, std::numeric_limits<std::int32_t>::max()));
+        ask<std::string>(actors::slots::collector, done, failed, atoms::poll_atom_v, size, wait_ms);
+    }
+    void want_witnessed(std::uint64_t size) override {
+        if (auto collector = parts_.directory->get(actors::slots::collector))
+            caf::anon_send(collector, atoms::poll_atom_v, size);
     }
     void ledger_status(done_fn<actors::ledger_status> done, failed_fn failed) override {
         ask<actors::ledger_status>(actors::slots::ledger, done, failed, atoms::status_atom_v);

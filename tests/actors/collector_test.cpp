@@ -268,4 +268,105 @@ TEST_CASE("collector: without a quorum it publishes what it has and says so",
     CHECK_FALSE(verdict->quorum);
 }
 
+TEST_CASE("collector: witnessed requests start a round at once, pipelined beside one in flight, "
+          "and their polls are answered at the quorum",
+          "[actors][collector][witnessed]") {
+    fixture f({10ms, 20ms, 30ms, 40ms, 500ms}, 3);
+    f.run_for(1500ms); // round 1 (size 1) met its quorum at 1.06 s; the next tick is at 2 s
+    REQUIRE(f.status().rounds == 1);
+
+    // A poll a witnessed checkpoint covers already is answered at once.
+    auto covered =
+        f.call<std::string>(f.collector, atoms::poll_atom_v, std::uint64_t{1}, std::uint32_t{5000});
+    REQUIRE(covered.done);
+    REQUIRE(covered.value);
+    CHECK(parse_signed_checkpoint(*covered.value)->body.size == 1);
+
+    // Entries a client waits to see witnessed: a round for size 5 now, not at 2 s.
+    f.append(4);
+    auto first = f.send_request<std::string>(f.collector, atoms::poll_atom_v, std::uint64_t{5},
+                                             std::uint32_t{5000});
+    f.run_for(20ms);
+    CHECK(!first->done);
+    // More while that round waits for its quorum: a second round beside it,
+    // each witness asked from the size the first leaves it (no 409 round trip).
+    f.append(5);
+    caf::anon_send(f.collector, atoms::poll_atom_v, std::uint64_t{10}); // what the ledger sends
+    auto second = f.send_request<std::string>(f.collector, atoms::poll_atom_v, std::uint64_t{10},
+                                              std::uint32_t{5000});
+    f.run_for(35ms); // 55 ms after the first round started
+    CHECK(!first->done);
+    f.run_for(10ms); // its quorum at 60 ms, with the third fastest witness
+    REQUIRE(first->done);
+    REQUIRE(first->value);
+    auto verifier = policy_verifier::make(*f.rules);
+    REQUIRE(verifier);
+    auto verdict = verifier->verify(*first->value);
+    REQUIRE(verdict);
+    CHECK(verdict->quorum);
+    CHECK(verdict->checkpoint.body.size == 5);
+    CHECK(!second->done);
+    f.run_for(20ms); // the second round's quorum, 60 ms after it started at 20 ms
+    REQUIRE(second->done);
+    REQUIRE(second->value);
+    verdict = verifier->verify(*second->value);
+    REQUIRE(verdict);
+    CHECK(verdict->quorum);
+    CHECK(verdict->checkpoint.body.size == 10);
+
+    f.run_for(1000ms); // the slow witness answers all three; nothing more was wanted
+    auto s = f.status();
+    CHECK(s.demand_rounds == 2);
+    CHECK(s.rounds == 3);
+    CHECK(s.published_size == 10);
+    for (const auto& w : s.witnesses) {
+        CHECK(w.failures == 0);
+        CHECK(w.known_size == 10);
+    }
+}
+
+TEST_CASE("collector: a poll no round covers ends at its wait with what is witnessed, and "
+          "polls beyond the bound are answered at once",
+          "[actors][collector][witnessed]") {
+    fixture f({10ms, 20ms, 30ms}, 2);
+    // Right after start, before the first tick's round: the poll's demand
+    // starts one, answered at its quorum (the second fastest, 40 ms).
+    auto early = f.send_request<std::string>(f.collector, atoms::poll_atom_v, std::uint64_t{1},
+                                             std::uint32_t{5000});
+    f.run_for(39ms);
+    CHECK(!early->done);
+    f.run_for(2ms);
+    REQUIRE(early->done);
+    REQUIRE(early->value);
+    CHECK(parse_signed_checkpoint(*early->value)->body.size == 1);
+
+    f.run_for(1500ms);
+    // A size the log never reaches: held for its wait, then the newest witnessed.
+    auto beyond = f.send_request<std::string>(f.collector, atoms::poll_atom_v, std::uint64_t{99},
+                                              std::uint32_t{300});
+    f.run_for(299ms);
+    CHECK(!beyond->done);
+    f.run_for(2ms);
+    REQUIRE(beyond->done);
+    REQUIRE(beyond->value);
+    CHECK(parse_signed_checkpoint(*beyond->value)->body.size == 1);
+
+    // At most max_awaiting held: the next is answered at once.
+    std::vector<std::shared_ptr<test::reply<std::string>>> held;
+    for (std::size_t i = 0; i < actors::collector_config{}.max_awaiting; ++i)
+        held.push_back(f.send_request<std::string>(f.collector, atoms::poll_atom_v,
+                                                   std::uint64_t{99}, std::uint32_t{60000}));
+    f.sched->run();
+    auto one_more = f.call<std::string>(f.collector, atoms::poll_atom_v, std::uint64_t{99},
+                                        std::uint32_t{60000});
+    CHECK(one_more.done);
+    CHECK(one_more.value);
+    for (const auto& h : held)
+        CHECK(!h->done);
+    // A held poll lasts at most 10 s, whatever it asked for.
+    f.run_for(10001ms);
+    for (const auto& h : held)
+        CHECK(h->done);
+}
+
 } // namespace civic_collector_test

@@ -262,7 +262,7 @@ TEST_CASE("sign: tokens, refusals before any ask, forwarding from a replica", "[
     CHECK(ask(replica_api, "POST", "/api/sign", body)->response.status == 401);
 }
 
-TEST_CASE("witnessed answers: one poll for all who wait, the log-signed answer at the deadline",
+TEST_CASE("witnessed answers: one held poll for all who wait, answered at the quorum",
           "[api][witnessed]") {
     test::fake_operations node;
     node.node_facts = leader_facts();
@@ -276,25 +276,74 @@ TEST_CASE("witnessed answers: one poll for all who wait, the log-signed answer a
     std::vector<std::shared_ptr<exchange>> waiting;
     for (int i = 0; i < 16; ++i)
         waiting.push_back(ask(api, "POST", "/api/sign", body, bearer("t")));
-    // The first started the one poll; no witnessed checkpoint yet: all wait.
-    CHECK(node.checkpoint_asks.size() == 1);
-    CHECK(node.checkpoint_asks[0] == checkpoint_source::witnessed);
+    // Each asked the collector for a round covering its entry; the first
+    // started the one poll, which the collector holds: all wait.
+    CHECK(node.wanted == std::vector<std::uint64_t>(16, 1));
+    REQUIRE(node.awaits.size() == 1);
+    CHECK(node.awaits[0].size == 1);
+    // Held until the first deadline (1 s here), at most a second.
+    CHECK(node.awaits[0].max_wait == std::chrono::milliseconds(1000));
+    CHECK(node.checkpoint_asks.empty());
     CHECK(api.witnessed_waiting() == 16);
     for (const auto& w : waiting)
         CHECK(!w->answered);
-    REQUIRE(node.scheduled.size() == 1);
-    CHECK(node.scheduled[0].first == std::chrono::milliseconds(100));
-    // Ten polls reach the 1 s deadline: each asks once for all sixteen.
-    node.run_scheduled();
-    CHECK(node.checkpoint_asks.size() == 11);
-    CHECK(node.polls.size() == 11);
-    CHECK(node.polls.back() == 0);
+
+    // The collector answers at the quorum: every waiter at once, no 100 ms poll.
+    auto witnessed = node.sign_checkpoint(origin);
+    node.quorum_checkpoints.insert(witnessed);
+    auto held = std::move(node.awaits[0]);
+    node.awaits.clear();
+    held.done(witnessed);
     for (const auto& w : waiting) {
         REQUIRE(w->answered);
         CHECK(w->response.status == 200);
-        CHECK(w->body()["quorum"] == false); // the log-signed answer, marked
-        CHECK(w->body()["index"] == 0);
+        CHECK(w->body()["quorum"] == true);
+        CHECK(w->body()["checkpoint"] == witnessed);
     }
+    CHECK(api.witnessed_waiting() == 0);
+    CHECK(node.awaits.empty()); // nobody left: no new poll
+    CHECK(node.scheduled.empty());
+}
+
+TEST_CASE("witnessed answers: the log-signed answer at the deadline, no spinning on failures",
+          "[api][witnessed]") {
+    test::fake_operations node;
+    node.node_facts = leader_facts();
+    node.node_facts.collecting = true;
+    node.append(statement("clerk", 0));
+    node.tokens[token_hash("t")] = {"admin", true, {}};
+    node.receipt = receipt_for(node, 0);
+    node::api::node_api api(node);
+    auto w = ask(api, "POST", "/api/sign",
+                 R"({"identity":"clerk","witnessed":true,"content":"eA=="})", bearer("t"));
+    REQUIRE(node.awaits.size() == 1);
+    // A failed poll answers nobody: the next waits 100 ms rather than spin.
+    auto first = std::move(node.awaits[0]);
+    node.awaits.clear();
+    first.failed({static_cast<std::uint8_t>(actors::errc::unavailable), "collector gone"});
+    CHECK(!w->answered);
+    CHECK(node.awaits.empty());
+    REQUIRE(node.scheduled.size() == 1);
+    CHECK(node.scheduled[0].first == std::chrono::milliseconds(100));
+    // A held poll that times out with a checkpoint short of the quorum: the
+    // waiter is answered with it once its deadline passed, marked.
+    int polls = 0;
+    while (!w->answered && polls < 100) {
+        node.run_scheduled();
+        if (node.awaits.empty()) break;
+        auto held = std::move(node.awaits.back());
+        node.awaits.clear();
+        // What is left of the deadline after the 100 ms pause, and a bit.
+        CHECK(held.max_wait == std::chrono::milliseconds(901));
+        node.clock += held.max_wait;
+        ++polls;
+        held.done(node.sign_checkpoint(origin)); // no quorum
+    }
+    REQUIRE(w->answered);
+    CHECK(polls == 1); // held until the deadline, not polled every 100 ms
+    CHECK(w->response.status == 200);
+    CHECK(w->body()["quorum"] == false);
+    CHECK(w->body()["index"] == 0);
     CHECK(api.witnessed_waiting() == 0);
 }
 

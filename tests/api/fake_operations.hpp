@@ -13,6 +13,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,17 @@ public:
     std::optional<actors::scrub_status> scrub;
     std::optional<actors::witness_status> witness;
     std::optional<std::string> cosigned; // the monitoring answer
+    /// Polls for a witnessed checkpoint, held until the test answers them.
+    struct await_call {
+        std::uint64_t size;
+        std::chrono::milliseconds max_wait;
+        done_fn<std::string> done;
+        failed_fn failed;
+    };
+    std::vector<await_call> awaits;
+    std::vector<std::uint64_t> wanted;
+    /// Checkpoints the network's policy says met the quorum.
+    std::set<std::string> quorum_checkpoints;
     std::vector<std::string> asked_cosigned;
     std::optional<actors::collector_status> collector;
     std::optional<actors::cosign_answer> cosign;
@@ -130,8 +142,12 @@ public:
     }
     std::optional<std::string> read_only_reason() const override { return read_only; }
     bundle_verdict verify_bundle(const std::string&, const hash&) const override { return {}; }
-    std::optional<policy_verdict> network_verdict(const std::string&) const override {
-        return std::nullopt;
+    std::optional<policy_verdict> network_verdict(const std::string& text) const override {
+        if (quorum_checkpoints.count(text) == 0) return std::nullopt;
+        policy_verdict verdict;
+        verdict.checkpoint = *parse_signed_checkpoint(text);
+        verdict.quorum = true;
+        return verdict;
     }
     result<std::string> write_identity_key(const std::string& name,
                                            const ed25519::secret_key&) override {
@@ -169,6 +185,11 @@ public:
             return failed({static_cast<std::uint8_t>(actors::errc::no_checkpoint), "none"});
         done(it->second);
     }
+    void await_witnessed(std::uint64_t size, std::chrono::milliseconds max_wait,
+                         done_fn<std::string> done, failed_fn failed) override {
+        awaits.push_back({size, max_wait, std::move(done), std::move(failed)});
+    }
+    void want_witnessed(std::uint64_t size) override { wanted.push_back(size); }
     void ledger_status(done_fn<actors::ledger_status> done, failed_fn failed) override {
         answer(ledger, done, failed);
     }

@@ -165,14 +165,15 @@ TEST_CASE("service: requests that wait for a witnessed checkpoint share one poll
         CHECK(j["proof"].is_string());
     }
     CHECK(took >= std::chrono::milliseconds(1400)); // each waited to its deadline
-    // One poll for all: about ten a second while they waited, not ten per request.
+    // One poll for all, held by the collector (at most a second each) while
+    // they waited: a few in all, not one per request or per 100 ms.
     auto metrics = test::client(node.http_port()).get("/metrics").body();
     auto at = metrics.find("\ncivic_witnessed_polls_total ");
     REQUIRE(at != std::string::npos);
     auto polls = std::stod(metrics.substr(at + 29));
     INFO(metrics.substr(at, 80));
     auto seconds = std::chrono::duration<double>(took).count();
-    CHECK(polls >= 5);
-    CHECK(polls <= 12 * seconds + 2);
+    CHECK(polls >= 1);
+    CHECK(polls <= seconds + 3);
     CHECK(metrics.find("\ncivic_witnessed_waiting 0") != std::string::npos);
 }
