@@ -234,12 +234,17 @@ struct witness_link {
     std::uint64_t cosigned = 0;   // cosignatures it gave since start
     std::uint64_t failures = 0;   // requests that failed or timed out since start
     std::uint64_t last_latency_us = 0;
+    std::string url; // an outside witness's tlog-witness URL; empty for one in the network
+    std::uint64_t last_cosignature_time = 0; // unix seconds its latest cosignature states
+    std::uint64_t throttled = 0;             // 429 and 503 answers since start
+    std::string last_error;                  // why its latest failed request failed, or empty
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, witness_link& x) {
     return f(caf::meta::type_name("witness_link"), x.name, x.connected, x.known_size, x.cosigned,
-             x.failures, x.last_latency_us);
+             x.failures, x.last_latency_us, x.url, x.last_cosignature_time, x.throttled,
+             x.last_error);
 }
 
 /// The collector's view, for /api/status and metrics: the published
@@ -583,6 +588,20 @@ using collector_actor = caf::typed_actor<
     caf::reacts_to<atoms::poll_atom, std::uint64_t>, caf::reacts_to<atoms::tick_atom>,
     caf::reacts_to<atoms::flush_atom, std::uint64_t>,
     caf::reacts_to<atoms::expire_atom, std::uint64_t>>;
+
+/// An outside witness: one outside this network, reached with tlog-witness
+/// over HTTP(S) at its URL (the node layer speaks HTTP; the simulator models
+/// it). `add` is answered as the witness answered (its status, body, and
+/// Retry-After in seconds for a 429 or 503), or with an error when no answer
+/// came (no connection, TLS, a timeout). One request at a time, in order.
+using outside_witness_actor =
+    caf::typed_actor<caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>>;
+
+/// A policy witness outside the network: its name and where to ask it.
+struct outside_witness_spec {
+    std::string name;
+    std::string url; // the tlog-witness submission prefix
+};
 
 /// The gateway: the one actor a node publishes on its CAF port, so peers never
 /// hold handles to its inner actors (which restart and change). It finds the

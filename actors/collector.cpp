@@ -3,6 +3,7 @@
 #include "actors/backoff.hpp"
 #include "actors/errors.hpp"
 #include "protocol/assert.hpp"
+#include "protocol/cosignature.hpp"
 #include "protocol/tiles.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -97,13 +98,31 @@ void announce_witnessed(collector_pointer self, const collector_state::round_sta
     if (st.config.on_witnessed) st.config.on_witnessed(st.witnessed);
 }
 
+void check_round(collector_pointer self, std::uint64_t id);
+
+/// After a witness's answer: every round may be done (one may have waited for
+/// that witness to have room).
+void check_rounds(collector_pointer self) {
+    std::vector<std::uint64_t> ids;
+    for (const auto& r : self->state.rounds)
+        ids.push_back(r.id);
+    for (auto id : ids)
+        check_round(self, id);
+}
+
 /// After any answer: notes the quorum, and ends the round when nothing is out,
 /// or arms the grace timer for late cosignatures.
 void check_round(collector_pointer self, std::uint64_t id) {
     auto& st = self->state;
     auto* r = find_round(st, id);
     if (!r) return;
-    bool outstanding = std::any_of(r->waiting.begin(), r->waiting.end(), [](bool w) { return w; });
+    // Out: a request for this round, or (short of the quorum) a witness not
+    // yet asked because it is busy with an earlier round: it is asked once it
+    // answers (catch_up), and the round waits for it.
+    bool outstanding = false;
+    for (std::size_t i = 0; i < st.links.size(); ++i)
+        outstanding = outstanding || r->waiting[i] ||
+                      (!r->quorum_at && !r->asked[i] && st.links[i].in_flight > 0);
     if (!r->quorum_at && quorum_met(st, *r)) {
         r->quorum_at = self->clock().now();
         announce_witnessed(self, *r);
@@ -123,6 +142,7 @@ void failed(collector_pointer self, std::size_t i, std::chrono::microseconds lat
             const std::string& why) {
     auto& l = self->state.links[i];
     ++l.view.failures;
+    l.view.last_error = why;
     auto n = ++l.failed_in_a_row;
     if ((n & (n - 1)) == 0)
         self->state.config.log->warn("collector", "a witness did not cosign",
@@ -135,6 +155,45 @@ void failed(collector_pointer self, std::size_t i, std::chrono::microseconds lat
 
 void ask_witness(collector_pointer self, collector_state::round_state& r, std::size_t i,
                  std::uint64_t old_size);
+
+/// Whether link `i` may get another request now: reachable, below its limit
+/// of requests out, and not held back by a Retry-After or a backoff.
+bool askable(collector_pointer self, const collector_state::link& l) {
+    return (l.gateway || l.outside) && l.in_flight < l.max_in_flight &&
+           self->clock().now() >= l.not_before;
+}
+
+/// Where link `i`'s next request starts.
+std::uint64_t next_old_size(const collector_state::link& l) {
+    return l.in_flight == 0 ? l.view.known_size : l.sent_size;
+}
+
+/// A witness that has room again (an answer came) gets the newest round still
+/// short of its quorum that it was not asked for: with one request at a time
+/// (outside witnesses), it would otherwise miss every round that started while
+/// it was busy.
+void catch_up(collector_pointer self, std::size_t i) {
+    auto& st = self->state;
+    if (!askable(self, st.links[i])) return;
+    for (auto it = st.rounds.rbegin(); it != st.rounds.rend(); ++it) {
+        if (it->quorum_at) continue;
+        if (!it->asked[i] && it->body.size > next_old_size(st.links[i]))
+            ask_witness(self, *it, i, next_old_size(st.links[i]));
+        return; // only the newest: it covers the older ones
+    }
+}
+
+/// A 429 or 503: not asked again before its Retry-After (capped), or a backoff
+/// that grows while it keeps saying so.
+void hold_back(collector_pointer self, collector_state::link& l, std::uint32_t retry_after_s) {
+    auto& st = self->state;
+    ++l.view.throttled;
+    auto n = ++l.throttled_in_a_row;
+    auto wait = retry_after_s > 0 ? std::chrono::milliseconds(std::chrono::seconds(retry_after_s))
+                                  : backoff_delay(st.config.timing.backoff_initial,
+                                                  st.config.timing.backoff_max, n, st.jitter);
+    l.not_before = self->clock().now() + std::min(wait, st.config.max_retry_after);
+}
 
 /// A request to a witness ended: where its next one starts.
 void request_ended(collector_state::link& l, bool cosigned, std::uint64_t size) {
@@ -181,7 +240,13 @@ void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uin
                     "collector", "a witness cosigns again",
                     {{"witness", l.endpoint.name}, {"failed_in_a_row", l.failed_in_a_row}});
             l.failed_in_a_row = 0;
+            l.throttled_in_a_row = 0;
+            l.view.last_error.clear();
             ++l.view.cosigned;
+            if (mine) {
+                auto ts = cosignature::decode(mine->data);
+                if (ts) l.view.last_cosignature_time = ts->timestamp;
+            }
             if (st.config.on_answer) st.config.on_answer(l.endpoint.name, latency, true);
             if (r) r->cosignatures[i] = std::move(mine);
         }
@@ -200,12 +265,15 @@ void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uin
                    std::to_string(size));
     } else {
         request_ended(l, false, size);
+        if (a.status == 429 || a.status == 503) hold_back(self, l, a.retry_after_s);
         auto body = a.body.substr(0, 200); // a witness's words: bounded, escaped in the log
         while (!body.empty() && body.back() == '\n')
             body.pop_back();
         failed(self, i, latency, "refused with " + std::to_string(a.status) + ": " + body);
     }
-    if (r) check_round(self, id);
+    if (st.config.on_witness_view) st.config.on_witness_view(l.view);
+    catch_up(self, i);
+    check_rounds(self);
 }
 
 void ask_witness(collector_pointer self, collector_state::round_state& r, std::size_t i,
@@ -225,25 +293,39 @@ void ask_witness(collector_pointer self, collector_state::round_state& r, std::s
             request.proof.insert(request.proof.end(), h.begin(), h.end());
     }
     r.waiting[i] = true;
+    r.asked[i] = true;
     ++l.in_flight;
     l.sent_size = size;
     auto id = r.id;
     auto sent = self->clock().now();
-    self->request(l.gateway, st.config.witness_timeout, atoms::add_atom_v, std::move(request))
-        .then(
-            [self, id, i, size, sent](cosign_answer& a) { on_answer(self, id, i, size, sent, a); },
-            [self, id, i, size, sent](caf::error& e) {
-                auto& s = self->state;
-                request_ended(s.links[i], false, size);
-                failed(self, i,
-                       std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() -
-                                                                             sent),
-                       e == caf::sec::request_timeout ? std::string("timed out") : message_of(e));
-                if (auto* round = find_round(s, id)) {
-                    round->waiting[i] = false;
-                    check_round(self, id);
-                }
-            });
+    auto on_error = [self, id, i, size, sent](caf::error& e) {
+        auto& s = self->state;
+        auto& link = s.links[i];
+        request_ended(link, false, size);
+        // An outside witness that cannot be reached is not asked again at
+        // once (a network witness reconnects through its link instead).
+        if (link.outside)
+            link.not_before =
+                self->clock().now() + backoff_delay(s.config.timing.backoff_initial,
+                                                    s.config.timing.backoff_max,
+                                                    link.failed_in_a_row + 1, s.jitter);
+        failed(self, i,
+               std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() - sent),
+               e == caf::sec::request_timeout ? std::string("timed out") : message_of(e));
+        if (auto* round = find_round(s, id)) round->waiting[i] = false;
+        if (s.config.on_witness_view) s.config.on_witness_view(link.view);
+        catch_up(self, i);
+        check_rounds(self);
+    };
+    auto on_reply = [self, id, i, size, sent](cosign_answer& a) {
+        on_answer(self, id, i, size, sent, a);
+    };
+    if (l.outside)
+        self->request(l.outside, st.config.witness_timeout, atoms::add_atom_v, std::move(request))
+            .then(on_reply, on_error);
+    else
+        self->request(l.gateway, st.config.witness_timeout, atoms::add_atom_v, std::move(request))
+            .then(on_reply, on_error);
 }
 
 void start_round(collector_pointer self, const std::string& log_note) {
@@ -253,7 +335,7 @@ void start_round(collector_pointer self, const std::string& log_note) {
     // would miss the round for a blip (see the down handler). A witness that
     // keeps failing does not hold rounds up.
     if (std::any_of(st.links.begin(), st.links.end(), [](const collector_state::link& l) {
-            return !l.gateway && (l.connecting || l.failures < 2);
+            return !l.gateway && !l.outside && (l.connecting || l.failures < 2);
         }))
         return;
     auto parsed = parse_signed_checkpoint(log_note);
@@ -281,15 +363,14 @@ void start_round(collector_pointer self, const std::string& log_note) {
     r.cosignatures.resize(st.links.size());
     r.waiting.assign(st.links.size(), false);
     r.retried.assign(st.links.size(), false);
+    r.asked.assign(st.links.size(), false);
     st.rounds.push_back(std::move(r));
     auto& round = st.rounds.back();
     auto id = round.id;
     for (std::size_t i = 0; i < st.links.size(); ++i) {
-        auto& l = st.links[i];
-        // One request out per round in flight at most; a witness still busy
-        // with more is skipped (it is asked again in a later round).
-        if (l.gateway && l.in_flight < st.config.max_rounds_in_flight)
-            ask_witness(self, round, i, l.in_flight == 0 ? l.view.known_size : l.sent_size);
+        // At most its limit of requests out; a witness still busy with that
+        // many is asked once it answers (catch_up), or in a later round.
+        if (askable(self, st.links[i])) ask_witness(self, round, i, next_old_size(st.links[i]));
     }
     check_round(self, id);
 }
@@ -354,7 +435,8 @@ void tick(collector_pointer self) {
     self->delayed_send(self, st.config.interval, atoms::tick_atom_v);
     auto now = self->clock().now();
     for (std::size_t i = 0; i < st.links.size(); ++i)
-        if (!st.links[i].gateway && now >= st.links[i].retry_at) connect(self, i);
+        if (!st.links[i].gateway && !st.links[i].outside && now >= st.links[i].retry_at)
+            connect(self, i);
     if (!st.rounds.empty() || !st.ledger) return;
     self->request(st.ledger, st.config.witness_timeout, atoms::checkpt_atom_v)
         .then([self](std::string& text) { start_round(self, text); },
@@ -390,8 +472,32 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
             l.policy_index = p;
             l.verifier = std::shared_ptr<const note::verifier>(std::move(*v));
             l.view.name = e.name;
+            l.max_in_flight = st.config.max_rounds_in_flight;
             st.links.push_back(std::move(l));
             break;
+        }
+    }
+    if (st.config.spawn_outside) {
+        for (const auto& o : st.config.outside) {
+            for (std::size_t p = 0; p < rules.witnesses.size(); ++p) {
+                if (rules.witnesses[p].name != o.name) continue;
+                auto v = note::make_verifier(rules.witnesses[p].key);
+                if (!v) break;
+                collector_state::link l;
+                l.endpoint.name = o.name;
+                l.policy_index = p;
+                l.verifier = std::shared_ptr<const note::verifier>(std::move(*v));
+                l.outside = st.config.spawn_outside(self->system(), o);
+                self->link_to(l.outside); // it ends with the collector
+                l.view.name = o.name;
+                l.view.url = o.url;
+                l.view.connected = true;
+                // In order, one at a time: a witness answers a pipelined
+                // request only once it holds the one before.
+                l.max_in_flight = 1;
+                st.links.push_back(std::move(l));
+                break;
+            }
         }
     }
     self->set_down_handler([self](caf::down_msg& msg) {
@@ -401,7 +507,7 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
             [self](std::size_t up) { self->state.links[up].view.connected = true; });
     });
     for (std::size_t i = 0; i < st.links.size(); ++i)
-        connect(self, i);
+        if (!st.links[i].outside) connect(self, i);
     self->send(self, atoms::tick_atom_v);
     return {
         [self](atoms::checkpt_atom) -> caf::result<std::string> {

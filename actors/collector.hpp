@@ -30,10 +30,19 @@ using witness_endpoint = peer_endpoint;
 
 struct collector_config {
     /// The policy: its witnesses' keys check cosignatures, its quorum says when
-    /// a checkpoint is witnessed. Witnesses without an endpoint (outside the
-    /// network) are not asked and count as not cosigning.
+    /// a checkpoint is witnessed. Witnesses neither in `endpoints` nor in
+    /// `outside` are not asked and count as not cosigning.
     std::shared_ptr<const policy> rules;
     std::vector<witness_endpoint> endpoints;
+    /// Witnesses outside the network, asked over tlog-witness HTTP through an
+    /// actor `spawn_outside` makes for each (linked to the collector: they end
+    /// together). Each has at most one request out at a time.
+    std::vector<outside_witness_spec> outside;
+    std::function<outside_witness_actor(caf::actor_system&, const outside_witness_spec&)>
+        spawn_outside;
+    /// The longest a witness's Retry-After holds it back (a 429 or 503 saying
+    /// a day is taken as this).
+    std::chrono::milliseconds max_retry_after{600000};
     std::chrono::milliseconds interval{1000};        // cadence: at most one round per tick
     std::chrono::milliseconds witness_timeout{5000}; // per request to one witness
     std::chrono::milliseconds grace{200};            // for late cosignatures after the quorum
@@ -52,6 +61,9 @@ struct collector_config {
     /// Metrics hooks, called on the collector's thread; must be quick.
     std::function<void(const std::string& witness, std::chrono::microseconds latency, bool ok)>
         on_answer;
+    /// A witness's view after each of its requests ended (metrics: its
+    /// cosigned size, latest cosignature's time, 429s and 503s).
+    std::function<void(const witness_link&)> on_witness_view;
     /// Each round, once published: its time to quorum (nothing without one)
     /// and the published checkpoint with its cosignatures.
     std::function<void(std::optional<std::chrono::microseconds> time_to_quorum,
@@ -75,6 +87,14 @@ struct collector_state {
         /// The size it holds once every request out to it is cosigned: where
         /// the next one starts (its known size when none is out).
         std::uint64_t sent_size = 0;
+        /// Outside witnesses: the HTTP side, always there (it reports
+        /// failures per request); `gateway` stays empty.
+        outside_witness_actor outside;
+        std::size_t max_in_flight = 0; // max_rounds_in_flight, or 1 outside
+        /// Not asked before this (a 429 or 503 with its Retry-After, or the
+        /// backoff after an outside witness could not be reached).
+        time_point not_before{};
+        std::uint32_t throttled_in_a_row = 0;
     };
     struct round_state {
         std::uint64_t id = 0;
@@ -84,6 +104,7 @@ struct collector_state {
         std::vector<std::optional<note::signature>> cosignatures; // per link
         std::vector<bool> waiting;                                // per link: a request out
         std::vector<bool> retried;                                // per link: after a 409
+        std::vector<bool> asked;                                  // per link: a request sent
         std::optional<time_point> quorum_at;
     };
 

@@ -18,13 +18,20 @@ json scrub_json(const actors::scrub_status& s) {
 
 json witnessing_json(const actors::collector_status& c) {
     json witnesses = json::array();
-    for (const auto& w : c.witnesses)
-        witnesses.push_back({{"name", w.name},
-                             {"connected", w.connected},
-                             {"cosigned_size", w.known_size},
-                             {"cosigned", w.cosigned},
-                             {"failures", w.failures},
-                             {"last_latency_us", w.last_latency_us}});
+    for (const auto& w : c.witnesses) {
+        json one{{"name", w.name},
+                 {"kind", w.url.empty() ? "network" : "outside"},
+                 {"connected", w.connected},
+                 {"cosigned_size", w.known_size},
+                 {"cosigned", w.cosigned},
+                 {"failures", w.failures},
+                 {"throttled", w.throttled},
+                 {"last_latency_us", w.last_latency_us},
+                 {"last_cosignature_time", w.last_cosignature_time}};
+        if (!w.url.empty()) one["url"] = w.url;
+        if (!w.last_error.empty()) one["last_error"] = w.last_error;
+        witnesses.push_back(std::move(one));
+    }
     return {{"published_size", c.published_size},
             {"quorum", c.quorum},
             {"cosigners", c.cosigners},
@@ -32,6 +39,7 @@ json witnessing_json(const actors::collector_status& c) {
             {"quorum_rounds", c.quorum_rounds},
             {"time_to_quorum_p50_us", c.time_to_quorum_p50_us},
             {"time_to_quorum_p95_us", c.time_to_quorum_p95_us},
+            {"demand_rounds", c.demand_rounds},
             {"witnesses", witnesses}};
 }
 

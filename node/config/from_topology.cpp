@@ -1,6 +1,7 @@
 #include "node/config/from_topology.hpp"
 
 #include "node/config/certs.hpp"
+#include "node/http/session.hpp"
 #include "node/system/data_dir.hpp"
 #include "node/system/files.hpp"
 #include "protocol/note.hpp"
@@ -77,8 +78,16 @@ status set_policy(const topology& t, network_options& net) {
     net.witness_timeout = std::chrono::milliseconds(t.witnessing.timeout_ms);
     for (const auto& w : rules->witnesses) {
         const node_spec* node = t.find(w.name);
-        if (node && node->has(node_role::witness))
+        if (node && node->has(node_role::witness)) {
             net.witnesses.push_back({w.name, node->host, node->caf_port});
+        } else if (!w.url.empty()) {
+            // Outside the network: asked over tlog-witness HTTP(S).
+            auto origin = parse_http_origin(w.url);
+            if (!origin)
+                return make_error(t.policy_file + ": witness " + w.name + ": URL '" + w.url +
+                                  "': " + origin.message());
+            net.outside_witnesses.push_back({w.name, w.url});
+        }
     }
     return {};
 }

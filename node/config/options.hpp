@@ -50,6 +50,12 @@ struct network_options {
     /// every node tells in bundles which witnesses cosigned.
     std::string policy_text;
     std::vector<actors::witness_endpoint> witnesses;
+    /// The policy's witnesses outside the network (a URL in the policy, no node
+    /// of the topology): asked over tlog-witness HTTP(S).
+    std::vector<actors::outside_witness_spec> outside_witnesses;
+    /// CA certificates (PEM) that outside witnesses' HTTPS certificates must
+    /// chain to instead of the system's roots; empty: the system's.
+    std::string outside_witness_ca_file;
     std::chrono::milliseconds cosign_interval{1000}; // at most one cosigning round per interval
     std::chrono::milliseconds witness_timeout{5000}; // per request to a witness
     /// Gossip: the peers this node opens exchanges with (`gossip_fanout` of them

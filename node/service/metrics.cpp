@@ -7,6 +7,8 @@
 #include <prometheus/text_serializer.h>
 
 #include <array>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <string_view>
 
@@ -98,6 +100,24 @@ struct metrics::impl {
             .Name("civic_witness_requests_total")
             .Help("Requests to witnesses, by witness and outcome (cosigned, failed)")
             .Register(*registry);
+    prometheus::Family<prometheus::Gauge>& witness_size_family =
+        prometheus::BuildGauge()
+            .Name("civic_witness_cosigned_size")
+            .Help("The latest tree size a witness cosigned, by witness")
+            .Register(*registry);
+    prometheus::Family<prometheus::Gauge>& witness_time_family =
+        prometheus::BuildGauge()
+            .Name("civic_witness_last_cosignature_timestamp_seconds")
+            .Help("Unix time a witness's latest cosignature states, by witness (alert when old)")
+            .Register(*registry);
+    prometheus::Family<prometheus::Counter>& witness_throttled_family =
+        prometheus::BuildCounter()
+            .Name("civic_witness_throttled_total")
+            .Help("429 and 503 answers from a witness (it is then asked again after its "
+                  "Retry-After or a backoff), by witness")
+            .Register(*registry);
+    std::mutex throttled_mutex;
+    std::map<std::string, std::uint64_t> throttled_seen; // by witness: the count reported
     prometheus::Family<prometheus::Histogram>& quorum_family =
         prometheus::BuildHistogram()
             .Name("civic_cosign_time_to_quorum_seconds")
@@ -143,7 +163,8 @@ struct metrics::impl {
         prometheus::BuildCounter()
             .Name("civic_witnessed_polls_total")
             .Help("Asks for the witnessed checkpoint on behalf of /api/sign requests with "
-                  "\"witnessed\": true: one for all that wait, every 100 ms while any wait")
+                  "\"witnessed\": true: one for all that wait (the leader's collector holds it up "
+                  "to 1 s; a replica asks every 100 ms)")
             .Register(*registry)
             .Add({});
     prometheus::Gauge& witnessed_waiting =
@@ -267,6 +288,19 @@ void metrics::witness_answered(const std::string& witness, std::chrono::microsec
     impl_->witness_requests_family
         .Add({{"witness", witness}, {"outcome", ok ? "cosigned" : "failed"}})
         .Increment();
+}
+
+void metrics::witness_view(const actors::witness_link& view) {
+    auto& m = *impl_;
+    m.witness_size_family.Add({{"witness", view.name}}).Set(static_cast<double>(view.known_size));
+    if (view.last_cosignature_time > 0)
+        m.witness_time_family.Add({{"witness", view.name}})
+            .Set(static_cast<double>(view.last_cosignature_time));
+    std::lock_guard lock(m.throttled_mutex);
+    auto& seen = m.throttled_seen[view.name];
+    auto& counter = m.witness_throttled_family.Add({{"witness", view.name}});
+    if (view.throttled > seen) counter.Increment(static_cast<double>(view.throttled - seen));
+    seen = view.throttled;
 }
 
 void metrics::cosign_round(std::optional<std::chrono::microseconds> time_to_quorum) {

@@ -31,6 +31,9 @@ public:
     /// One answer from a witness to the collector (or a failure: an error, a
     /// timeout, a refusal). Thread-safe; `witness` names a witness of the policy.
     void witness_answered(const std::string& witness, std::chrono::microseconds latency, bool ok);
+    /// A witness's view after a request to it: its cosigned size, its latest
+    /// cosignature's time, its 429 and 503 answers. Thread-safe.
+    void witness_view(const actors::witness_link& view);
     /// One collection round ended: the time to quorum, or none when it failed.
     void cosign_round(std::optional<std::chrono::microseconds> time_to_quorum);
     /// A connection the HTTP server turned away or evicted ("full", "per_address",

@@ -116,7 +116,7 @@ status add_ledger_children(node_tree& t, const service_options& options,
                      sys.spawn(actors::signer, keys ? std::move(keys->keys) : actors::key_ring{},
                                actors::signer_config{unix_offset, timeout}, ledger_handle));
              }});
-        if (!net.witnesses.empty()) {
+        if (!net.witnesses.empty() || !net.outside_witnesses.empty()) {
             // The policy's witnesses, asked for cosignatures of every checkpoint.
             auto rules = parse_policy(net.policy_text);
             if (!rules) return make_error("the network's policy: " + rules.message());
@@ -126,12 +126,15 @@ status add_ledger_children(node_tree& t, const service_options& options,
             actors::collector_config cc;
             cc.rules = std::make_shared<const policy>(std::move(*rules));
             cc.endpoints = net.witnesses;
+            cc.outside = net.outside_witnesses;
+            cc.spawn_outside = runtime.spawn_outside_witness;
             cc.interval = net.cosign_interval;
             cc.witness_timeout = net.witness_timeout;
             cc.timing = {connect_timeout_of(net), net.reconnect_initial, net.reconnect_max};
             cc.seed = net.seed;
             cc.on_answer = runtime.on_witness_answer;
             cc.on_round = runtime.on_cosign_round;
+            cc.on_witness_view = runtime.on_witness_view;
             cc.on_witnessed = runtime.on_witnessed;
             cc.log = runtime.logger;
             auto insecure = net.insecure_dev;

@@ -46,6 +46,14 @@ struct node_runtime {
     /// the checkpoint published, with its cosignatures.
     std::function<void(std::optional<std::chrono::microseconds>, const std::string&)>
         on_cosign_round;
+    /// A witness's view after each request to it (see collector_config).
+    std::function<void(const actors::witness_link&)> on_witness_view;
+    /// Makes the actor that asks one outside witness (the process: tlog-witness
+    /// over HTTP; the simulator: its model). Unset: outside witnesses are not
+    /// asked.
+    std::function<actors::outside_witness_actor(caf::actor_system&,
+                                                const actors::outside_witness_spec&)>
+        spawn_outside_witness;
     /// A newer checkpoint met the quorum (what witnessed answers get).
     std::function<void(const std::string& checkpoint)> on_witnessed;
     /// A witness cosigned a checkpoint (durably), with its timestamp.

@@ -1,4 +1,5 @@
 // What a node logs and counts about itself (see service_impl.hpp).
+#include "node/peer/outside_witness.hpp"
 #include "node/service/service_impl.hpp"
 #include "protocol/checkpoint.hpp"
 #include "protocol/tiles.hpp"
@@ -94,6 +95,15 @@ node_runtime service::impl::runtime() {
                                       bool ok) { counters->witness_answered(w, latency, ok); };
     rt.on_cosign_round = [counters](std::optional<std::chrono::microseconds> ttq,
                                     const std::string&) { counters->cosign_round(ttq); };
+    rt.on_witness_view = [counters](const actors::witness_link& w) { counters->witness_view(w); };
+    outside_witness_options outside;
+    // Below the collector's own timeout, so that it hears why a request failed.
+    outside.timeout = options.network.witness_timeout * 9 / 10;
+    outside.session.ca_file = options.network.outside_witness_ca_file;
+    rt.spawn_outside_witness = [outside](caf::actor_system& system,
+                                         const actors::outside_witness_spec& spec) {
+        return spawn_outside_witness(system, spec, outside);
+    };
     rt.on_read_only = [this](const std::string& reason) {
         set_read_only(read_only_store, options.network.leading ? "ledger" : "replica", reason);
     };

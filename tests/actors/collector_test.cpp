@@ -18,6 +18,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 
 using namespace civic;
 using namespace std::chrono_literals;
@@ -64,6 +65,23 @@ caf::behavior slow_link(caf::stateful_actor<link_state>* self, actors::witness_a
     };
 }
 
+/// An outside witness's HTTP side as the collector sees it: the first `busy`
+/// requests answered 429 with Retry-After 2 s (a rate limit), the rest handed
+/// to its link; `seen` counts the requests that reached it.
+caf::behavior busy_front(caf::event_based_actor* self, caf::actor link, std::size_t busy,
+                         std::shared_ptr<std::size_t> seen) {
+    return {
+        [self, link, busy, seen](atoms::add_atom,
+                                 actors::cosign_request& r) -> caf::result<actors::cosign_answer> {
+            if ((*seen)++ < busy) return actors::cosign_answer{429, false, "busy", 2};
+            auto promise = self->make_response_promise<actors::cosign_answer>();
+            self->request(link, 10s, atoms::add_atom_v, std::move(r))
+                .then([promise](actors::cosign_answer& a) mutable { promise.deliver(a); });
+            return promise;
+        },
+    };
+}
+
 /// The middleman as the collector sees it: `connect` to port N answers link N.
 caf::behavior fake_middleman(caf::event_based_actor*, std::map<std::uint16_t, caf::actor> links) {
     return {
@@ -96,11 +114,15 @@ struct fixture : test::store_system {
     actors::collector_actor collector;
     std::shared_ptr<const policy> rules;
     std::uint64_t appended = 0;
+    std::set<std::size_t> outside; // witnesses asked as outside ones (busy_front)
+    std::size_t outside_busy = 0;  // 429s each outside witness answers first
+    std::shared_ptr<std::size_t> outside_seen = std::make_shared<std::size_t>(0);
 
     /// Witnesses w0..w(n-1) with the given one-way latencies; the policy asks
-    /// `quorum` of them.
-    fixture(const std::vector<caf::timespan>& latencies, std::size_t quorum)
-        : store_system("collector") {
+    /// `quorum` of them. Those in `outside_witnesses` are outside the network.
+    fixture(const std::vector<caf::timespan>& latencies, std::size_t quorum,
+            std::set<std::size_t> outside_witnesses = {}, std::size_t busy = 0)
+        : store_system("collector"), outside(std::move(outside_witnesses)), outside_busy(busy) {
         open_store();
         actors::ledger_config lc;
         lc.origin = origin;
@@ -154,9 +176,20 @@ struct fixture : test::store_system {
         if (collector) caf::anon_send_exit(collector, caf::exit_reason::kill);
         actors::collector_config cc;
         cc.rules = rules;
-        for (std::size_t i = 0; i < witnesses.size(); ++i)
+        for (std::size_t i = 0; i < witnesses.size(); ++i) {
+            if (outside.count(i)) {
+                cc.outside.push_back({witnesses[i].name, "https://" + witnesses[i].name});
+                continue;
+            }
             cc.endpoints.push_back(
                 {witnesses[i].name, "127.0.0.1", static_cast<std::uint16_t>(1000 + i)});
+        }
+        cc.spawn_outside = [this](caf::actor_system& system,
+                                  const actors::outside_witness_spec& o) {
+            auto i = static_cast<std::size_t>(std::stoul(o.name.substr(1)));
+            return caf::actor_cast<actors::outside_witness_actor>(
+                system.spawn(busy_front, witnesses[i].link, outside_busy, outside_seen));
+        };
         cc.interval = 1s;
         cc.witness_timeout = 2s;
         cc.grace = 200ms;
@@ -367,6 +400,48 @@ TEST_CASE("collector: a poll no round covers ends at its wait with what is witne
     f.run_for(10001ms);
     for (const auto& h : held)
         CHECK(h->done);
+}
+
+TEST_CASE("collector: an outside witness gets one request at a time, waits out its Retry-After, "
+          "and is asked for the newest round once it answers",
+          "[actors][collector][outside]") {
+    // w0 in the network (20 ms round trip), w1 outside (300 ms); both needed.
+    // w1 answers its first request 429 with Retry-After 2 s.
+    fixture f({10ms, 150ms}, 2, {1}, 1);
+    f.run_for(1500ms);
+    auto s = f.status();
+    REQUIRE(s.witnesses.size() == 2);
+    CHECK(s.witnesses[1].url == "https://w1");
+    CHECK(s.witnesses[1].throttled == 1);
+    CHECK(s.witnesses[1].last_error.find("429") != std::string::npos);
+    CHECK_FALSE(s.quorum);
+    // Rounds at 1 s went on without it: it is not asked before 2 s.
+    CHECK(*f.outside_seen == 1);
+    f.run_for(1600ms); // asked at the tick after 2 s, it cosigns 300 ms later
+    s = f.status();
+    CHECK(*f.outside_seen == 2);
+    CHECK(s.quorum);
+    CHECK(s.witnesses[1].known_size == 1);
+    CHECK(s.witnesses[1].last_cosignature_time > 0);
+    CHECK(s.witnesses[1].last_error.empty());
+
+    // A witnessed request while it is busy with a round: the round on demand
+    // goes to w0 at once and to w1 the moment it answers, not at the next tick.
+    f.append(2);
+    caf::anon_send(f.collector, atoms::poll_atom_v, std::uint64_t{3});
+    f.run_for(5ms);
+    auto before = *f.outside_seen;
+    f.append(2);
+    auto waiter = f.send_request<std::string>(f.collector, atoms::poll_atom_v, std::uint64_t{5},
+                                              std::uint32_t{5000});
+    f.run_for(100ms);
+    CHECK(*f.outside_seen == before); // one at a time: still busy with size 3
+    f.run_for(550ms);                 // 300 ms for size 3, then 300 ms for size 5
+    REQUIRE(waiter->done);
+    REQUIRE(waiter->value);
+    CHECK(parse_signed_checkpoint(*waiter->value)->body.size == 5);
+    CHECK(*f.outside_seen == before + 1);
+    CHECK(f.status().witnesses[1].failures == 1); // only the 429
 }
 
 } // namespace civic_collector_test

@@ -45,9 +45,11 @@ struct network {
 
     /// `replicas` replica names; the first `may_lead` of them may lead. `acks`:
     /// replica acks per write.
-    /// `witnesses`: witness nodes; the policy then asks `quorum` of them.
+    /// `witnesses`: witness nodes; the policy then asks `quorum` of them and of
+    /// the `outside` witnesses (name, "VKEY URL": no node of the network).
     network(const std::vector<std::string>& replicas, std::size_t acks, std::size_t may_lead = 1,
-            const std::vector<std::string>& witnesses = {}, std::size_t quorum = 0) {
+            const std::vector<std::string>& witnesses = {}, std::size_t quorum = 0,
+            const std::vector<std::pair<std::string, std::string>>& outside = {}) {
         std::string text = "origin: " + std::string(origin) + "\ntls_dir: " + dir / "certs" +
                            "\nlog_vkey: " + dir / "log.vkey" +
                            "\nregions:\n  - name: here\nnodes:\n";
@@ -76,6 +78,10 @@ struct network {
             for (const auto& w : witnesses) {
                 text += "  witness " + w + "\n";
                 members += " " + w;
+            }
+            for (const auto& [name, where] : outside) {
+                text += "  witness " + name + " " + where + "\n";
+                members += " " + name;
             }
             text += "  group all " + std::to_string(quorum) + members + "\n  quorum all\n";
             text += "policy_file: " + dir / "policy.txt" + "\n";
