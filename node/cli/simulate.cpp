@@ -287,8 +287,9 @@ int run_fuzz_command(const po::variables_map& vm, const simulation_options& opti
         out << "seed " << run.seed << " broke " << report->violations.size()
             << " invariant(s); reproduce: civic-attest simulate --topology " << run.topo.file
             << " --seed " << run.seed << " --duration " << run.duration.count() << "us --settle "
-            << run.settle.count() << "us --rate " << run.submissions_per_second << " --fsync "
-            << run.fsync.count() << "us " << describe_faults(run.faults)
+            << run.settle.count() << "us --rate " << run.submissions_per_second
+            << (run.witnessed ? " --witnessed" : "") << " --fsync " << run.fsync.count() << "us "
+            << describe_faults(run.faults)
             << (vm.count("plant") ? " --plant " + vm["plant"].as<std::string>() : "") << "\n";
         for (const auto& v : report->violations)
             out << "  " << v << "\n";
@@ -308,6 +309,9 @@ void describe_simulate(po::options_description& o) {
         "settle", po::value<std::string>()->default_value("30s"),
         "virtual time after it, without submissions or faults, before convergence is checked")(
         "rate", po::value<double>()->default_value(50), "submissions per second, to random nodes")(
+        "witnessed", po::bool_switch(),
+        "every submission asks for a witnessed answer: a cosigning round starts as soon as it "
+        "is acknowledged, not at the next cadence tick")(
         "json", po::value<std::string>()->default_value("simulation.json"),
         "also write the report to this file as JSON: everything but the wall time, so that two "
         "runs of one seed compare equal byte for byte ('' for no file)")(
@@ -367,6 +371,7 @@ int run_simulate(const po::variables_map& vm, std::ostream& out, std::ostream& e
     options.duration = *duration;
     options.settle = *settle;
     options.submissions_per_second = vm["rate"].as<double>();
+    options.witnessed = vm["witnessed"].as<bool>();
     if (!(options.submissions_per_second >= 0 && options.submissions_per_second <= 100000)) {
         err << "civic-attest simulate: --rate: between 0 and 100000 submissions per second\n";
         return exit_usage;

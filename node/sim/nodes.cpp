@@ -32,6 +32,10 @@ node_runtime node_processes::runtime_for(sim_node& n) {
     rt.on_replica_durable = [report, node = &n, alive](std::uint64_t size) {
         if (alive()) report->replica_durable(node->lag_cursor, size);
     };
+    // The moment a checkpoint meets the quorum: what a witnessed answer waits for.
+    rt.on_witnessed = [report, alive](const std::string& checkpoint) {
+        if (alive()) report->witnessed(checkpoint);
+    };
     rt.on_cosign_round = [report, checks, alive](std::optional<std::chrono::microseconds> ttq,
                                                  const std::string& published) {
         if (!alive()) return;

@@ -150,13 +150,17 @@ bool run_report::cosign_round(std::optional<std::chrono::microseconds> time_to_q
     if (!time_to_quorum) return false;
     ++report_.quorum_checkpoints;
     ttq_ms_.push_back(ms(*time_to_quorum));
-    if (auto cp = parse_signed_checkpoint(published)) {
-        for (auto it = unwitnessed_.begin(); it != unwitnessed_.end() && it->first < cp->body.size;
-             it = unwitnessed_.erase(it))
-            witnessed_ms_.push_back(
-                ms(std::chrono::duration_cast<sim_duration>(clock_.now() - it->second)));
-    }
+    witnessed(published); // covered already at its quorum, unless the grace added nothing
     return true;
+}
+
+void run_report::witnessed(const std::string& checkpoint) {
+    auto cp = parse_signed_checkpoint(checkpoint);
+    if (!cp) return;
+    for (auto it = unwitnessed_.begin(); it != unwitnessed_.end() && it->first < cp->body.size;
+         it = unwitnessed_.erase(it))
+        witnessed_ms_.push_back(
+            ms(std::chrono::duration_cast<sim_duration>(clock_.now() - it->second)));
 }
 
 void run_report::witness_timestamp(std::uint64_t timestamp) {

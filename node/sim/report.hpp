@@ -29,6 +29,8 @@ public:
         ++report_.messages;
         report_.bytes += bytes;
     }
+    /// A checkpoint met the quorum (the moment witnessed answers get it).
+    void witnessed(const std::string& checkpoint);
     /// An entry was acknowledged: it waits for a witnessed checkpoint covering it.
     void acknowledged(std::uint64_t index);
     /// The leader committed a batch: its tree has `tree_size` entries.

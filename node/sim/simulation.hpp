@@ -81,6 +81,9 @@ struct simulation_options {
     std::uint64_t seed = 1;
     sim_duration duration = std::chrono::minutes(1);
     double submissions_per_second = 50;
+    /// Each submission asks for a witnessed answer ("witnessed": true): the
+    /// leader starts a cosigning round as soon as it is acknowledged.
+    bool witnessed = false;
     sim_faults faults;
     sim_plant plant = sim_plant::none;
     /// After `duration`: no new submissions and no faults (partitions healed,

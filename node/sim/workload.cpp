@@ -69,7 +69,8 @@ void workload::submit(sim_node& n) {
     ++report_.summary().submitted;
     auto content = sha256(byte_view("content/" + std::to_string(options_.seed) + "/" +
                                     std::to_string(content_counter_++)));
-    actors::sign_request request{identity_, bytes(content.begin(), content.end()), {}};
+    actors::sign_request request{
+        identity_, bytes(content.begin(), content.end()), {}, options_.witnessed};
     auto done = [this, node = &n, generation = n.generation](const actors::append_receipt& r) {
         if (!node->alive(generation)) return; // died before answering
         report_.acknowledged(r.index);
