@@ -24,8 +24,13 @@
 #     time to quorum (p50/p95, from the leader's /api/status) idle (one entry a
 #     round) and under the signing load, and the signing throughput.
 #
+#  3b. witnessed: a leader and 3 witness processes (2 of 3): POST /api/sign
+#     at full speed, then with "witnessed": true paced to LOAD_WITNESSED_RATE
+#     (default 1000) requests/s, then at full speed again (the two plain runs
+#     bracket the paced one, for ratios within one run).
+#
 #   scripts/load.sh [SECONDS] [CONNECTIONS]
-#   LOAD_ONLY=sign|verify|monitor|audit|network|witness   run one part
+#   LOAD_ONLY=sign|verify|monitor|audit|network|witness|witnessed   run one part
 #   LOAD_WITNESSES="0 3 0 3"  LOAD_IDLE=0     witness part: which counts, in order; no idle rounds
 #   LOAD_SERVE_ARGS="..."           extra `serve`/`node` flags, e.g. "--batch-linger-ms 2"
 set -euo pipefail
@@ -279,4 +284,45 @@ if w:
     [ "$n" -gt 0 ] && { echo "== $n witnesses, under that load"; quorum_times; }
     CLUSTER_DIR="$net/$name" scripts/cluster.sh down "$net/$name.yaml" 2>/dev/null
   done
+fi
+
+if [ "$only" = witnessed ] || [ -z "$only" ]; then
+  [ -n "${server:-}" ] && { kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true; }
+  server=
+  net="$data/witnessed"
+  mkdir -p "$net"
+  export CIVIC_ATTEST=$PWD/$bin CLUSTER_NODE_ARGS="--http-threads 2 ${LOAD_SERVE_ARGS:-}"
+  {
+    echo "origin: load.example/witnessed-answers"
+    echo "regions: [{name: here}]"
+    echo "nodes:"
+    echo "  - {name: leader, region: here, caf_port: 17401, http_port: 18401, roles: [leader], data: leader/data, log_key: leader.key}"
+    for i in 1 2 3; do
+      echo "  - {name: w$i, region: here, caf_port: $((17410 + i)), http_port: $((18410 + i)), roles: [witness], data: w$i/data, witness_key: w$i.key}"
+    done
+    echo "policy: |"
+    echo "  witness w1"
+    echo "  witness w2"
+    echo "  witness w3"
+    echo "  group all 2 w1 w2 w3"
+    echo "  quorum all"
+  } > "$net/witnessed.yaml"
+  CLUSTER_DIR="$net/run" scripts/cluster.sh up "$net/witnessed.yaml" 2>/dev/null
+  "$bin" identity add --server http://127.0.0.1:18401 \
+    --token-file "$net/run/leader/data/admin.token" --identity load/clerk >/dev/null 2>&1
+  TOKEN=$("$bin" token add --data "$net/run/leader/data" --identity load/clerk --label load)
+  export TOKEN IDENTITY=load/clerk
+  echo "== POST /api/sign, 3 witnesses (2 of 3): ${connections} connections, ${seconds} s"
+  wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/sign.lua http://127.0.0.1:18401
+  echo "== POST /api/sign with \"witnessed\": true at about ${LOAD_WITNESSED_RATE:-1000}/s: ${connections} connections, ${seconds} s"
+  RATE=${LOAD_WITNESSED_RATE:-1000} CONNECTIONS=$connections \
+    wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/sign_witnessed.lua http://127.0.0.1:18401
+  curl -fs http://127.0.0.1:18401/api/status | python3 -c '
+import json, sys
+w = json.load(sys.stdin)["witnessing"]
+print("rounds %d (%d started for witnessed requests), time to quorum p50 %.1f ms, p95 %.1f ms" % (
+    w["rounds"], w["demand_rounds"], w["time_to_quorum_p50_us"] / 1000, w["time_to_quorum_p95_us"] / 1000))'
+  echo "== POST /api/sign again: ${connections} connections, ${seconds} s"
+  wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/sign.lua http://127.0.0.1:18401
+  CLUSTER_DIR="$net/run" scripts/cluster.sh down "$net/witnessed.yaml" 2>/dev/null
 fi
