@@ -443,6 +443,23 @@ void tick(collector_pointer self) {
               [](caf::error&) {}); // no checkpoint yet, or the ledger restarts
 }
 
+/// A link to the policy's witness `name`, its key checking cosignatures
+/// (nothing if the policy has no such witness or its key is unusable).
+std::optional<collector_state::link> policy_link(const policy& rules, const std::string& name) {
+    for (std::size_t p = 0; p < rules.witnesses.size(); ++p) {
+        if (rules.witnesses[p].name != name) continue;
+        auto v = note::make_verifier(rules.witnesses[p].key);
+        if (!v) return std::nullopt;
+        collector_state::link l;
+        l.endpoint.name = name;
+        l.policy_index = p;
+        l.verifier = std::shared_ptr<const note::verifier>(std::move(*v));
+        l.view.name = name;
+        return l;
+    }
+    return std::nullopt;
+}
+
 std::uint64_t percentile(std::vector<std::uint64_t> v, double p) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
@@ -461,44 +478,24 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
     st.middleman = std::move(middleman);
     st.ledger = std::move(ledger);
     st.jitter.seed(static_cast<std::minstd_rand::result_type>(st.config.seed % 2147483647 + 1));
-    const auto& rules = *st.config.rules;
     for (const auto& e : st.config.endpoints) {
-        for (std::size_t p = 0; p < rules.witnesses.size(); ++p) {
-            if (rules.witnesses[p].name != e.name) continue;
-            auto v = note::make_verifier(rules.witnesses[p].key);
-            if (!v) break;
-            collector_state::link l;
-            l.endpoint = e;
-            l.policy_index = p;
-            l.verifier = std::shared_ptr<const note::verifier>(std::move(*v));
-            l.view.name = e.name;
-            l.max_in_flight = st.config.max_rounds_in_flight;
-            st.links.push_back(std::move(l));
-            break;
-        }
+        auto l = policy_link(*st.config.rules, e.name);
+        if (!l) continue;
+        l->endpoint = e;
+        l->max_in_flight = st.config.max_rounds_in_flight;
+        st.links.push_back(std::move(*l));
     }
-    if (st.config.spawn_outside) {
-        for (const auto& o : st.config.outside) {
-            for (std::size_t p = 0; p < rules.witnesses.size(); ++p) {
-                if (rules.witnesses[p].name != o.name) continue;
-                auto v = note::make_verifier(rules.witnesses[p].key);
-                if (!v) break;
-                collector_state::link l;
-                l.endpoint.name = o.name;
-                l.policy_index = p;
-                l.verifier = std::shared_ptr<const note::verifier>(std::move(*v));
-                l.outside = st.config.spawn_outside(self->system(), o);
-                self->link_to(l.outside); // it ends with the collector
-                l.view.name = o.name;
-                l.view.url = o.url;
-                l.view.connected = true;
-                // In order, one at a time: a witness answers a pipelined
-                // request only once it holds the one before.
-                l.max_in_flight = 1;
-                st.links.push_back(std::move(l));
-                break;
-            }
-        }
+    for (const auto& o : st.config.outside) {
+        auto l = st.config.spawn_outside ? policy_link(*st.config.rules, o.name) : std::nullopt;
+        if (!l) continue;
+        l->outside = st.config.spawn_outside(self->system(), o);
+        self->link_to(l->outside); // it ends with the collector
+        l->view.url = o.url;
+        l->view.connected = true;
+        // In order, one at a time: a witness answers a pipelined request only
+        // once it holds the one before.
+        l->max_in_flight = 1;
+        st.links.push_back(std::move(*l));
     }
     self->set_down_handler([self](caf::down_msg& msg) {
         link_down(
