@@ -262,14 +262,24 @@ TEST_CASE("sign: tokens, refusals before any ask, forwarding from a replica", "[
     CHECK(ask(replica_api, "POST", "/api/sign", body)->response.status == 401);
 }
 
-TEST_CASE("witnessed answers: one held poll for all who wait, answered at the quorum",
-          "[api][witnessed]") {
-    test::fake_operations node;
+namespace {
+
+/// A leader whose collector answers witnessed polls, with the clerk's entry 0
+/// and an admin token "t".
+void collecting_leader(test::fake_operations& node) {
     node.node_facts = leader_facts();
     node.node_facts.collecting = true;
     node.append(statement("clerk", 0));
     node.tokens[token_hash("t")] = {"admin", true, {}};
     node.receipt = receipt_for(node, 0);
+}
+
+} // namespace
+
+TEST_CASE("witnessed answers: one held poll for all who wait, answered at the quorum",
+          "[api][witnessed]") {
+    test::fake_operations node;
+    collecting_leader(node);
     node::api::node_api api(node);
     const std::string body = R"({"identity":"clerk","witnessed":true,"content":"eA=="})";
 
@@ -308,11 +318,7 @@ TEST_CASE("witnessed answers: one held poll for all who wait, answered at the qu
 TEST_CASE("witnessed answers: the log-signed answer at the deadline, no spinning on failures",
           "[api][witnessed]") {
     test::fake_operations node;
-    node.node_facts = leader_facts();
-    node.node_facts.collecting = true;
-    node.append(statement("clerk", 0));
-    node.tokens[token_hash("t")] = {"admin", true, {}};
-    node.receipt = receipt_for(node, 0);
+    collecting_leader(node);
     node::api::node_api api(node);
     auto w = ask(api, "POST", "/api/sign",
                  R"({"identity":"clerk","witnessed":true,"content":"eA=="})", bearer("t"));
