@@ -578,14 +578,18 @@ using gossip_actor =
 ///   covers `size`, or whatever is newest when the wait ends (errc::no_checkpoint
 ///   if none); at most max_awaiting wait, the rest are answered at once.
 /// - `status`: see collector_status.
+/// A witness that answers 429 or 503 is not asked before its Retry-After; a
+/// round short of its quorum waits for it (at most witness_timeout from the
+/// round's start) and asks it again then.
 /// - `flush` (round id): its grace timer; `expire` (poll id): a poll's end;
-///   `tick`: its cadence.
+///   `tick`: its cadence; `tick` (link): a held-back witness may be asked.
 using collector_actor = caf::typed_actor<
     caf::replies_to<atoms::checkpt_atom>::with<std::string>,
     caf::replies_to<atoms::checkpt_atom, bool>::with<std::string>,
     caf::replies_to<atoms::poll_atom, std::uint64_t, std::uint32_t>::with<std::string>,
     caf::replies_to<atoms::status_atom>::with<collector_status>,
     caf::reacts_to<atoms::poll_atom, std::uint64_t>, caf::reacts_to<atoms::tick_atom>,
+    caf::reacts_to<atoms::tick_atom, std::uint64_t>,
     caf::reacts_to<atoms::flush_atom, std::uint64_t>,
     caf::reacts_to<atoms::expire_atom, std::uint64_t>>;
 
@@ -596,6 +600,13 @@ using collector_actor = caf::typed_actor<
 /// came (no connection, TLS, a timeout). One request at a time, in order.
 using outside_witness_actor =
     caf::typed_actor<caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>>;
+
+/// The simulator's model of an outside witness: asked as an
+/// `outside_witness_actor`; (add, N) is its own reminder that exchange N's
+/// answer is due (or its timeout has come), which it then collects from the
+/// simulated network.
+using simulated_outside_witness_actor =
+    outside_witness_actor::extend<caf::reacts_to<atoms::add_atom, std::uint64_t>>;
 
 /// A policy witness outside the network: its name and where to ask it.
 struct outside_witness_spec {

@@ -16,6 +16,12 @@ namespace {
 constexpr std::size_t max_quorum_samples = 256;
 /// The longest a `poll` is held (the HTTP side asks again).
 constexpr std::chrono::milliseconds max_poll_wait{10000};
+/// A witness's pace (the spacing its 429s showed) eases after this many
+/// cosignatures, and is at most a minute (a longer Retry-After holds it back
+/// once, it does not set the pace).
+constexpr std::uint32_t pace_probe = 8;
+constexpr std::chrono::seconds pace_memory{60}; // 429s this close together set a pace
+constexpr std::chrono::milliseconds::rep max_pace = 60000;
 
 using time_point = collector_state::time_point;
 
@@ -100,6 +106,15 @@ void announce_witnessed(collector_pointer self, const collector_state::round_sta
 
 void check_round(collector_pointer self, std::uint64_t id);
 
+/// Whether round `r` waits for witness `l`, which said when to ask again (a
+/// 429 or 503): when that time is still to come, and soon enough in the
+/// round's life.
+bool waits_for_allowance(const collector_state& st, const collector_state::round_state& r,
+                         const collector_state::link& l, time_point now) {
+    return l.limited_by_witness && now < l.not_before &&
+           l.not_before <= r.started + st.config.witness_timeout;
+}
+
 /// After a witness's answer: every round may be done (one may have waited for
 /// that witness to have room).
 void check_rounds(collector_pointer self) {
@@ -116,13 +131,17 @@ void check_round(collector_pointer self, std::uint64_t id) {
     auto& st = self->state;
     auto* r = find_round(st, id);
     if (!r) return;
+    auto now = self->clock().now();
     // Out: a request for this round, or (short of the quorum) a witness not
-    // yet asked because it is busy with an earlier round: it is asked once it
-    // answers (catch_up), and the round waits for it.
+    // yet asked because it is busy with an earlier round, or held back by its
+    // Retry-After for a while yet: it is asked once it answers or may be asked
+    // (catch_up), and the round waits for it.
     bool outstanding = false;
     for (std::size_t i = 0; i < st.links.size(); ++i)
-        outstanding = outstanding || r->waiting[i] ||
-                      (!r->quorum_at && !r->asked[i] && st.links[i].in_flight > 0);
+        outstanding =
+            outstanding || r->waiting[i] ||
+            (!r->quorum_at && !r->asked[i] &&
+             (st.links[i].in_flight > 0 || waits_for_allowance(st, *r, st.links[i], now)));
     if (!r->quorum_at && quorum_met(st, *r)) {
         r->quorum_at = self->clock().now();
         announce_witnessed(self, *r);
@@ -185,14 +204,55 @@ void catch_up(collector_pointer self, std::size_t i) {
 
 /// A 429 or 503: not asked again before its Retry-After (capped), or a backoff
 /// that grows while it keeps saying so.
-void hold_back(collector_pointer self, collector_state::link& l, std::uint32_t retry_after_s) {
+/// Link `i` may be asked again after `wait`, by the witness's own limit: the
+/// rounds short of their quorum wait for it, and it is asked then.
+void not_before(collector_pointer self, std::size_t i, std::chrono::milliseconds wait) {
+    auto& l = self->state.links[i];
+    l.not_before = self->clock().now() + wait;
+    l.limited_by_witness = true;
+    self->delayed_send(self, wait, atoms::tick_atom_v, static_cast<std::uint64_t>(i));
+}
+
+/// After a cosignature from a witness that limits this log: the next request
+/// waits out the pace, which eases by a quarter every pace_probe answers
+/// (the allowance may have grown) and ends below a tenth of a second.
+void keep_pace(collector_pointer self, std::size_t i, time_point sent) {
+    auto& l = self->state.links[i];
+    if (l.pace.count() == 0) return;
+    if (++l.paced_answers % pace_probe == 0) {
+        l.pace = l.pace * 3 / 4;
+        if (l.pace < std::chrono::milliseconds(100)) l.pace = std::chrono::milliseconds(0);
+    }
+    auto next = sent + l.pace;
+    auto now = self->clock().now();
+    if (next > now)
+        not_before(self, i, std::chrono::duration_cast<std::chrono::milliseconds>(next - now));
+}
+
+void hold_back(collector_pointer self, std::size_t i, bool too_many, std::uint32_t retry_after_s) {
     auto& st = self->state;
+    auto& l = st.links[i];
     ++l.view.throttled;
     auto n = ++l.throttled_in_a_row;
     auto wait = retry_after_s > 0 ? std::chrono::milliseconds(std::chrono::seconds(retry_after_s))
                                   : backoff_delay(st.config.timing.backoff_initial,
                                                   st.config.timing.backoff_max, n, st.jitter);
-    l.not_before = self->clock().now() + std::min(wait, st.config.max_retry_after);
+    wait = std::min(wait, st.config.max_retry_after);
+    // 429s that recur are the witness's limit for this log: keep to the
+    // spacing from now on, wider when it refuses even that (Retry-After rounds
+    // up to whole seconds and tells when the next request is allowed, not the
+    // rate). One 429 alone (a burst, a restart) only holds it back; a 503 is a
+    // passing state of the witness, not a rate.
+    auto now = self->clock().now();
+    if (too_many) {
+        if (l.last_too_many && now - *l.last_too_many < pace_memory) {
+            auto wider = l.pace * 3 / 2;
+            l.pace = std::min(std::max(wider, wait), std::chrono::milliseconds(max_pace));
+            l.paced_answers = 0;
+        }
+        l.last_too_many = now;
+    }
+    not_before(self, i, wait);
 }
 
 /// A request to a witness ended: where its next one starts.
@@ -249,6 +309,7 @@ void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uin
             }
             if (st.config.on_answer) st.config.on_answer(l.endpoint.name, latency, true);
             if (r) r->cosignatures[i] = std::move(mine);
+            keep_pace(self, i, sent);
         }
     } else if (a.status == 409 && a.size_body) {
         // The witness holds another size: retry once from it (at start every
@@ -265,7 +326,10 @@ void on_answer(collector_pointer self, std::uint64_t id, std::size_t i, std::uin
                    std::to_string(size));
     } else {
         request_ended(l, false, size);
-        if (a.status == 429 || a.status == 503) hold_back(self, l, a.retry_after_s);
+        if (a.status == 429 || a.status == 503) {
+            hold_back(self, i, a.status == 429, a.retry_after_s);
+            if (r) r->asked[i] = false; // asked again when it allows (the round may wait)
+        }
         auto body = a.body.substr(0, 200); // a witness's words: bounded, escaped in the log
         while (!body.empty() && body.back() == '\n')
             body.pop_back();
@@ -304,11 +368,13 @@ void ask_witness(collector_pointer self, collector_state::round_state& r, std::s
         request_ended(link, false, size);
         // An outside witness that cannot be reached is not asked again at
         // once (a network witness reconnects through its link instead).
-        if (link.outside)
+        if (link.outside) {
             link.not_before =
                 self->clock().now() + backoff_delay(s.config.timing.backoff_initial,
                                                     s.config.timing.backoff_max,
                                                     link.failed_in_a_row + 1, s.jitter);
+            link.limited_by_witness = false; // rounds do not wait for it
+        }
         failed(self, i,
                std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() - sent),
                e == caf::sec::request_timeout ? std::string("timed out") : message_of(e));
@@ -507,6 +573,11 @@ collector_actor::behavior_type collector(collector_pointer self, collector_confi
         if (!st.links[i].outside) connect(self, i);
     self->send(self, atoms::tick_atom_v);
     return {
+        [self](atoms::tick_atom, std::uint64_t i) {
+            if (i >= self->state.links.size()) return;
+            catch_up(self, static_cast<std::size_t>(i));
+            check_rounds(self);
+        },
         [self](atoms::checkpt_atom) -> caf::result<std::string> {
             if (self->state.published.empty())
                 return make_error(errc::no_checkpoint, "no witnessed checkpoint yet");

@@ -91,10 +91,20 @@ struct collector_state {
         /// failures per request); `gateway` stays empty.
         outside_witness_actor outside;
         std::size_t max_in_flight = 0; // max_rounds_in_flight, or 1 outside
-        /// Not asked before this (a 429 or 503 with its Retry-After, or the
-        /// backoff after an outside witness could not be reached).
+        /// Not asked before this (a 429 or 503 with its Retry-After, its pace,
+        /// or the backoff after an outside witness could not be reached).
         time_point not_before{};
+        /// `not_before` is the witness's own limit (Retry-After or pace), which
+        /// rounds wait for; not a backoff after failures, which they do not.
+        bool limited_by_witness = false;
         std::uint32_t throttled_in_a_row = 0;
+        /// A witness that limits this log's requests (a 429 again within
+        /// a minute of the last): the spacing its Retry-After showed, kept
+        /// between requests so that its allowance is spent on cosignatures,
+        /// not refusals; eased every pace_probe answers.
+        std::chrono::milliseconds pace{0};
+        std::uint32_t paced_answers = 0;
+        std::optional<time_point> last_too_many; // its last 429
     };
     struct round_state {
         std::uint64_t id = 0;

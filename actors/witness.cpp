@@ -11,30 +11,14 @@ namespace {
 
 constexpr std::uint16_t status_unavailable = 503;
 constexpr std::uint16_t status_too_many_requests = 429;
-constexpr double seconds_a_day = 86400;
 
 /// Takes one request from a log's allowance, or says how many seconds until
 /// it has one (0: allowed). Logs without a qpd are not limited.
 std::uint32_t spend_allowance(witness_state& st, const witness::trusted_log& log,
                               caf::actor_clock::time_point now) {
     if (log.qpd == 0) return 0;
-    auto burst = static_cast<double>(request_burst(log.qpd));
-    auto per_second = static_cast<double>(log.qpd) / seconds_a_day;
-    auto [it, fresh] = st.allowances.try_emplace(log.origin);
-    auto& a = it->second;
-    if (fresh) {
-        a.tokens = burst;
-    } else {
-        auto elapsed = std::chrono::duration<double>(now - a.filled).count();
-        a.tokens = std::min(burst, a.tokens + std::max(0.0, elapsed) * per_second);
-    }
-    a.filled = now;
-    if (a.tokens >= 1) {
-        a.tokens -= 1;
-        return 0;
-    }
-    auto wait = std::ceil((1 - a.tokens) / per_second);
-    return static_cast<std::uint32_t>(std::clamp(wait, 1.0, seconds_a_day));
+    auto seconds = std::chrono::duration<double>(now.time_since_epoch()).count();
+    return st.allowances[log.origin].spend(log.qpd, seconds);
 }
 
 std::string origin_hash(const std::string& origin) {
@@ -293,10 +277,6 @@ void run_round(witness_pointer self) {
 }
 
 } // namespace
-
-std::uint32_t request_burst(std::uint32_t qpd) {
-    return std::min(qpd, std::clamp<std::uint32_t>(qpd / 24, 2, 60));
-}
 
 cosign_answer refusal(const witness::verdict& v) {
     if (v.size_mismatch) return {409, true, std::to_string(v.latest_size) + "\n"};

@@ -48,18 +48,8 @@ struct witness_config {
     log::logger_ptr log = log::logger::none(); // refusals, and logs it stops cosigning for
 };
 
-/// How many add-checkpoint requests a log with a qpd may make at once: an
-/// hour's share, at least 2 (a request and its retry after a 409), at most 60,
-/// never more than its qpd. Over any day a log gets at most qpd + this.
-std::uint32_t request_burst(std::uint32_t qpd);
-
 struct witness_state {
     static inline const char* name = "witness";
-    /// A log's allowance of requests (a token bucket filled at qpd a day).
-    struct allowance {
-        double tokens = 0;
-        caf::actor_clock::time_point filled{};
-    };
     struct waiting_request {
         cosign_request request;
         caf::typed_response_promise<cosign_answer> promise;
@@ -68,7 +58,7 @@ struct witness_state {
     witness_writer_actor writer;
     std::map<std::string, storage::cosigned_record> states; // durable, by origin
     std::map<std::string, std::string> origin_of_hash;      // hex SHA-256 -> origin, of states
-    std::map<std::string, allowance> allowances;            // logs with a qpd, by origin
+    std::map<std::string, witness::request_allowance> allowances; // logs with a qpd, by origin
     std::deque<waiting_request> waiting;
     std::map<std::string, std::string> pending_halts; // origin -> why, for the next round
     bool committing = false;

@@ -3,6 +3,7 @@
 #include "protocol/merkle.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace civic::witness {
 namespace {
@@ -173,6 +174,30 @@ verdict check_add_checkpoint(const add_checkpoint_request& request, const truste
     }
     v.result = outcome::cosign;
     return v;
+}
+
+std::uint32_t request_burst(std::uint32_t qpd) {
+    return std::min(qpd, std::clamp<std::uint32_t>(qpd / 24, 2, 60));
+}
+
+std::uint32_t request_allowance::spend(std::uint32_t qpd, double now_seconds) {
+    constexpr double seconds_a_day = 86400;
+    if (qpd == 0) return 0;
+    auto burst = static_cast<double>(request_burst(qpd));
+    auto per_second = static_cast<double>(qpd) / seconds_a_day;
+    if (!started_) {
+        started_ = true;
+        tokens_ = burst;
+    } else {
+        tokens_ = std::min(burst, tokens_ + std::max(0.0, now_seconds - filled_) * per_second);
+    }
+    filled_ = now_seconds;
+    if (tokens_ >= 1) {
+        tokens_ -= 1;
+        return 0;
+    }
+    auto wait = std::ceil((1 - tokens_) / per_second);
+    return static_cast<std::uint32_t>(std::clamp(wait, 1.0, seconds_a_day));
 }
 
 std::string cosignature_response(const note::cosigner& witness, std::string_view checkpoint_text,

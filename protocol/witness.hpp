@@ -110,6 +110,26 @@ struct verdict {
 verdict check_add_checkpoint(const add_checkpoint_request& request, const trusted_logs& logs,
                              const std::optional<cosigned_state>& latest);
 
+/// How many add-checkpoint requests a log with a qpd may make at once: an
+/// hour's share, at least 2 (a request and its retry after a 409), at most 60,
+/// never more than its qpd. Over any day a log gets at most qpd + this.
+std::uint32_t request_burst(std::uint32_t qpd);
+
+/// A log's allowance of add-checkpoint requests: a token bucket filled at qpd
+/// a day, holding at most request_burst(qpd). Time is the caller's, in seconds
+/// (the witness actor's clock; the simulator's virtual time).
+class request_allowance {
+public:
+    /// Takes one request at `now_seconds`; 0 when it is allowed, else how many
+    /// seconds until one is (what Retry-After says). A qpd of 0 is no limit.
+    std::uint32_t spend(std::uint32_t qpd, double now_seconds);
+
+private:
+    bool started_ = false;
+    double tokens_ = 0;
+    double filled_ = 0;
+};
+
 /// The 200 body: the cosignature's signature line.
 std::string cosignature_response(const note::cosigner& witness, std::string_view checkpoint_text,
                                  std::uint64_t timestamp);

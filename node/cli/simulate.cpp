@@ -333,8 +333,9 @@ void describe_simulate(po::options_description& o) {
         "fsync", po::value<std::string>()->default_value("1ms"),
         "how long each durable write of a node takes (ledger, witness and gossip writers)")(
         "sweep", po::value<std::string>(),
-        "run many: witnesses=3,5,7,10, quorum=K,..., regions=R,... or loss=P,...; each value "
-        "over --seeds seeds; table and SVG chart into --out")(
+        "run many: witnesses=3,5,7,10, quorum=K,..., regions=R,..., loss=P,..., outside=N,... "
+        "(how many of the topology's outside witnesses join) or outside_qpd=Q,... (what each "
+        "allows a day); each value over --seeds seeds; table and SVG chart into --out")(
         "seeds", po::value<std::size_t>()->default_value(3),
         "seeds per sweep point")("out", po::value<std::string>()->default_value("simulation-sweep"),
                                  "the sweep's output directory")(

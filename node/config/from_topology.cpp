@@ -76,6 +76,7 @@ status set_policy(const topology& t, network_options& net) {
     net.policy_text = *text;
     net.cosign_interval = std::chrono::milliseconds(t.witnessing.interval_ms);
     net.witness_timeout = std::chrono::milliseconds(t.witnessing.timeout_ms);
+    net.outside_witness_ca_file = t.witnessing.outside_ca_file;
     for (const auto& w : rules->witnesses) {
         const node_spec* node = t.find(w.name);
         if (node && node->has(node_role::witness)) {

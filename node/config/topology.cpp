@@ -299,12 +299,13 @@ void read_replication(const reader& r, const YAML::Node& root, topology& t) {
 void read_witnessing(const reader& r, const YAML::Node& root, topology& t) {
     auto n = root["witnessing"];
     if (!n) return;
-    r.only(n, "witnessing", {"interval_ms", "timeout_ms"});
+    r.only(n, "witnessing", {"interval_ms", "timeout_ms", "outside_ca_file"});
     auto& w = t.witnessing;
     w.interval_ms = static_cast<std::uint32_t>(
         r.number(n, "witnessing", "interval_ms", 10, 3600000, w.interval_ms));
     w.timeout_ms = static_cast<std::uint32_t>(
         r.number(n, "witnessing", "timeout_ms", 10, 600000, w.timeout_ms));
+    w.outside_ca_file = r.text(n, "witnessing", "outside_ca_file", std::string());
 }
 
 void read_gossip(const reader& r, const YAML::Node& root, topology& t) {
@@ -327,9 +328,10 @@ void read_scrub(const reader& r, const YAML::Node& root, topology& t) {
         r.number(n, "scrub", "pass_interval_ms", 10, 86400000, t.scrub.pass_interval_ms));
 }
 
-void read_policy(const reader& r, const YAML::Node& root, topology& t) {
+/// Reads the policy; returns the names of its outside witnesses (those with a URL).
+std::set<std::string> read_policy(const reader& r, const YAML::Node& root, topology& t) {
     auto n = root["policy"];
-    if (!n) return;
+    if (!n) return {};
     if (!n.IsScalar()) r.fail(n, "policy", "must be tlog-policy text (a YAML block: policy: |)");
     t.policy = n.Scalar();
     // Check it as a policy: the log's line and node witnesses' keys are filled in
@@ -361,6 +363,42 @@ void read_policy(const reader& r, const YAML::Node& root, topology& t) {
     }
     auto parsed = parse_policy(expanded);
     if (!parsed) r.fail(n, "policy", parsed.message() + " (line 1 is the log's, added here)");
+    std::set<std::string> outside;
+    for (const auto& w : parsed->witnesses)
+        if (!w.url.empty() && !t.find(w.name)) outside.insert(w.name);
+    return outside;
+}
+
+void read_outside_witnesses(const reader& r, const YAML::Node& root, topology& t,
+                            const std::set<std::string>& outside) {
+    auto list = root["outside_witnesses"];
+    if (!list || list.IsNull()) return;
+    if (!list.IsSequence()) r.fail(list, "outside_witnesses", "must be a list");
+    if (list.size() > max_topology_nodes)
+        r.fail(list, "outside_witnesses", "at most " + std::to_string(max_topology_nodes));
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        auto field = "outside_witnesses[" + std::to_string(i) + "]";
+        const auto& n = list[i];
+        r.only(n, field, {"name", "region", "qpd", "service_ms", "tls"});
+        outside_witness_model m;
+        m.name = r.text(n, field, "name");
+        if (!outside.count(m.name))
+            r.fail(n["name"], field + ".name",
+                   "'" + m.name + "' is no outside witness of the policy (a line 'witness " +
+                       m.name + " VKEY URL', and no node of that name)");
+        if (std::any_of(t.outside_witnesses.begin(), t.outside_witnesses.end(),
+                        [&](const outside_witness_model& o) { return o.name == m.name; }))
+            r.fail(n["name"], field + ".name", "'" + m.name + "' is listed twice");
+        field = "outside_witnesses[" + m.name + "]";
+        m.region = r.text(n, field, "region");
+        if (std::none_of(t.regions.begin(), t.regions.end(),
+                         [&](const region_spec& reg) { return reg.name == m.region; }))
+            r.fail(n["region"], field + ".region", "no region '" + m.region + "'");
+        m.qpd = static_cast<std::uint32_t>(r.number(n, field, "qpd", 0, 100000000, 0));
+        m.service_ms = r.real(n, field, "service_ms", 60000, m.service_ms);
+        m.tls = !n["tls"] || r.flag(n, field, "tls");
+        t.outside_witnesses.push_back(std::move(m));
+    }
 }
 
 } // namespace
@@ -415,7 +453,7 @@ result<topology> parse_topology(const std::string& text, const std::string& file
         if (!root.IsMap()) return make_error(file + ": not a YAML mapping");
         r.only(root, "",
                {"origin", "regions", "latency", "nodes", "replication", "policy", "tls_dir",
-                "log_vkey", "policy_file", "witnessing", "gossip", "scrub"});
+                "log_vkey", "policy_file", "witnessing", "gossip", "scrub", "outside_witnesses"});
         t.origin = r.text(root, "", "origin");
         if (!note::valid_key_name(t.origin))
             r.fail(root["origin"], "origin",
@@ -430,7 +468,8 @@ result<topology> parse_topology(const std::string& text, const std::string& file
         read_witnessing(r, root, t);
         read_gossip(r, root, t);
         read_scrub(r, root, t);
-        read_policy(r, root, t);
+        auto outside = read_policy(r, root, t);
+        read_outside_witnesses(r, root, t, outside);
     } catch (const topology_error& e) {
         return make_error(e.message);
     } catch (const YAML::Exception& e) {

@@ -65,6 +65,20 @@ struct replication_spec {
 struct witnessing_spec {
     std::uint32_t interval_ms = 1000; // at most one round per interval, when the tree grew
     std::uint32_t timeout_ms = 5000;  // per request to one witness
+    /// CA certificates (PEM) that outside witnesses' HTTPS certificates must
+    /// chain to, instead of the system's roots (a private witness network, tests).
+    std::string outside_ca_file;
+};
+
+/// How the simulator models one of the policy's outside witnesses (a line
+/// `witness NAME VKEY URL` with no node): where it runs and what it allows. A
+/// node ignores this and asks the URL.
+struct outside_witness_model {
+    std::string name;
+    std::string region;
+    std::uint32_t qpd = 0; // add-checkpoint requests a day it allows this log (0: no limit)
+    double service_ms = 2; // checking, persisting and cosigning one request
+    bool tls = true;       // HTTPS: a new connection takes two round trips, not one
 };
 
 /// Gossip between all nodes (split-view detection).
@@ -101,6 +115,8 @@ struct topology {
     /// tlog-policy text. `witness NAME` lines without a key name a witness node
     /// of this topology, whose key is filled in from its key file.
     std::string policy;
+    /// Where the policy's outside witnesses are, for the simulator.
+    std::vector<outside_witness_model> outside_witnesses;
 
     const node_spec* find(const std::string& name) const;
     const node_spec* leader() const;

@@ -28,9 +28,7 @@ bool network::reachable(const sim_node& a, const sim_node& b) const {
     return !heal_time(a, b).has_value();
 }
 
-std::optional<time_point> network::heal_time(const sim_node& a, const sim_node& b) const {
-    const auto& ra = a.spec->region;
-    const auto& rb = b.spec->region;
+std::optional<time_point> network::heal_time(const std::string& ra, const std::string& rb) const {
     if (ra == rb) return std::nullopt;
     auto since = clock_.now().time_since_epoch();
     std::optional<time_point> heal;
@@ -46,14 +44,12 @@ std::optional<time_point> network::heal_time(const sim_node& a, const sim_node& 
     return heal;
 }
 
-sim_duration network::one_way(const sim_node& from, const sim_node& to) {
-    auto [mean, jitter] = setup_.topo.latency(from.spec->region, to.spec->region);
+sim_duration network::one_way(const std::string& ra, const std::string& rb) {
+    auto [mean, jitter] = setup_.topo.latency(ra, rb);
     double delay_ms = std::max(0.05, random_.normal(mean, jitter));
     auto since = clock_.now().time_since_epoch();
     for (const auto& s : options_.faults.spikes)
         if (since >= s.at && since < s.at + s.length) delay_ms += ms(s.extra);
-    const auto& ra = from.spec->region;
-    const auto& rb = to.spec->region;
     double loss = ra == rb ? 0 : options_.faults.loss_rate;
     for (const auto& l : options_.faults.lossy_links)
         if ((l.a == ra && l.b == rb) || (l.a == rb && l.b == ra)) loss = std::max(loss, l.rate);

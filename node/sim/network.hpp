@@ -48,6 +48,13 @@ public:
     /// `n` dies: its peers see their connections reset (the host is up, the process is not).
     void reset_connections(sim_node& n);
 
+    /// How long one message from region `from` to region `to` takes now, with
+    /// the faults (spikes, loss): what carries nodes' bytes, and the simulated
+    /// HTTP exchanges with outside witnesses (a draw of the seed).
+    sim_duration one_way(const std::string& from, const std::string& to);
+    /// When a partition between two regions heals (nothing when they are not cut off).
+    std::optional<time_point> heal_time(const std::string& from, const std::string& to) const;
+
 private:
     caf::io::connection_handle new_handle() {
         return caf::io::connection_handle::from_int(next_handle_++);
@@ -56,11 +63,13 @@ private:
     void arrive_connect(std::size_t link_id, int from, int from_generation, int to);
     void deliver(std::size_t link_id, int side, std::vector<char> bytes);
     void close_end(const link_end& end, time_point when);
-    /// How long one message from `from` to `to` takes now (a draw of the seed).
-    sim_duration one_way(const sim_node& from, const sim_node& to);
+    sim_duration one_way(const sim_node& from, const sim_node& to) {
+        return one_way(from.spec->region, to.spec->region);
+    }
     bool reachable(const sim_node& a, const sim_node& b) const;
-    /// When a partition between `a` and `b` heals (nothing when they are not cut off).
-    std::optional<time_point> heal_time(const sim_node& a, const sim_node& b) const;
+    std::optional<time_point> heal_time(const sim_node& a, const sim_node& b) const {
+        return heal_time(a.spec->region, b.spec->region);
+    }
     sim_node& node_at(int index) { return *nodes_[static_cast<std::size_t>(index)]; }
 
     const simulation_options& options_;

@@ -3,6 +3,7 @@
 #include "actors/signer.hpp"
 #include "node/sim/invariants.hpp"
 #include "node/sim/network.hpp"
+#include "node/sim/outside.hpp"
 #include "node/sim/report.hpp"
 
 #include <iostream>
@@ -48,6 +49,13 @@ node_runtime node_processes::runtime_for(sim_node& n) {
         if (checks->witness_cosigned(name, text)) report->witness_timestamp(timestamp);
     };
     rt.on_evidence = [](const storage::evidence_record&) {};
+    // The policy's outside witnesses, asked over the simulated network's HTTP.
+    rt.spawn_outside_witness = [outside = &outside_, region = n.spec->region,
+                                timeout = n.options.network.witness_timeout * 9 /
+                                          10](caf::actor_system& sys,
+                                              const actors::outside_witness_spec& spec) {
+        return outside->spawn(sys, spec, region, timeout);
+    };
     rt.logger = n.logger;
     if (options_.faults.equivocate_at)
         rt.equivocate_from = time_point{} + *options_.faults.equivocate_at;

@@ -68,6 +68,7 @@ using node_list = std::vector<std::unique_ptr<sim_node>>;
 sim_node* leader_of(const node_list& nodes);
 
 class network;
+class outside_witnesses;
 class run_report;
 class invariants;
 
@@ -75,8 +76,9 @@ class invariants;
 class node_processes {
 public:
     node_processes(const simulation_options& options, const virtual_clock& clock, network& net,
-                   run_report& report, invariants& checks)
-        : options_(options), clock_(clock), net_(net), report_(report), checks_(checks) {}
+                   outside_witnesses& outside, run_report& report, invariants& checks)
+        : options_(options), clock_(clock), net_(net), outside_(outside), report_(report),
+          checks_(checks) {}
 
     /// Starts a new incarnation of `n` on its storage.
     status boot(sim_node& n);
@@ -94,6 +96,7 @@ private:
     const simulation_options& options_;
     const virtual_clock& clock_;
     network& net_;
+    outside_witnesses& outside_;
     run_report& report_;
     invariants& checks_;
 };

@@ -53,6 +53,9 @@ std::string simulation_report::to_json() const {
         {"virtual_seconds", virtual_seconds},
         {"nodes", nodes},
         {"witnesses", witnesses},
+        {"outside_witnesses", outside_witnesses},
+        {"outside_requests", outside_requests},
+        {"outside_throttled", outside_throttled},
         {"quorum", quorum},
         {"submitted", submitted},
         {"acknowledged", acknowledged},
@@ -87,7 +90,9 @@ std::string simulation_report::table() const {
     };
     out << "simulation of " << topology_file << ", seed " << seed << ", "
         << fixed_digits(virtual_seconds, 0) << " s virtual, " << nodes << " nodes, " << witnesses
-        << " witnesses\n";
+        << " witnesses";
+    if (outside_witnesses > 0) out << " and " << outside_witnesses << " outside";
+    out << "\n";
     row("checkpoints published", std::to_string(checkpoints) + " (" +
                                      std::to_string(quorum_checkpoints) + " met the quorum" +
                                      (quorum.empty() ? "" : " '" + quorum + "'") + ")");
@@ -98,6 +103,10 @@ std::string simulation_report::table() const {
     row("entries acknowledged", std::to_string(acknowledged) + " of " + std::to_string(submitted) +
                                     " submitted (" + std::to_string(refused) + " refused)");
     row("leader's tree", std::to_string(tree_size) + " entries");
+    if (outside_witnesses > 0)
+        row("outside witnesses asked", std::to_string(outside_requests) + " times (" +
+                                           std::to_string(outside_throttled) +
+                                           " answered 429, beyond their qpd)");
     row("messages between nodes",
         std::to_string(messages) + " (" + std::to_string(bytes) + " bytes)");
     if (crashes > 0) row("crashes", std::to_string(crashes));

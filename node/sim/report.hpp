@@ -46,6 +46,10 @@ public:
     /// (for the invariant that it carries the cosignatures).
     bool cosign_round(std::optional<std::chrono::microseconds> time_to_quorum,
                       const std::string& published);
+    /// An outside witness was asked (its simulated HTTP exchange started).
+    void outside_request() { ++report_.outside_requests; }
+    /// An outside witness answered 429: the log is beyond its qpd.
+    void outside_throttled() { ++report_.outside_throttled; }
     /// A witness cosigned with this timestamp (Unix seconds, its clock).
     void witness_timestamp(std::uint64_t timestamp);
 

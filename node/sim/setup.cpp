@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 #include <unistd.h>
 
 namespace civic::node::sim {
@@ -80,12 +81,44 @@ std::string quorum_name(const policy& rules) {
     return {};
 }
 
+/// The policy's outside witnesses (`witness NAME VKEY URL`, no node) get the
+/// simulation's keys, so their models can cosign; each must be placed under
+/// outside_witnesses:, which says where it runs and what it allows.
+result<std::string> with_simulated_outside_keys(prepared_setup& setup, const std::string& text) {
+    const auto& topo = setup.topo;
+    std::istringstream lines(text);
+    std::string line, out;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::string first, name, vkey, url;
+        fields >> first >> name >> vkey >> url;
+        if (first != "witness" || url.empty() || topo.find(name)) {
+            out += line + "\n";
+            continue;
+        }
+        auto model = std::find_if(topo.outside_witnesses.begin(), topo.outside_witnesses.end(),
+                                  [&](const outside_witness_model& m) { return m.name == name; });
+        if (model == topo.outside_witnesses.end())
+            return make_error(topo.file + ": outside_witnesses: the policy's outside witness '" +
+                              name +
+                              "' is not placed: the simulator needs its region (outside_witnesses: "
+                              "- {name: " +
+                              name + ", region: REGION, qpd: N})");
+        auto key = outside_witness_key(setup.seed, name);
+        out += "witness " + name + " " + note::format_vkey(key.verifier_key()) + " " + url + "\n";
+        setup.outside.push_back(*model);
+    }
+    return out;
+}
+
 /// The policy file, its quorum's name and a verifier for the invariants.
 status write_policy(prepared_setup& setup) {
     const auto& topo = setup.topo;
     if (topo.policy.empty()) return {};
-    auto text = expanded_policy(topo, setup.log_vkey);
-    if (!text) return make_error(topo.file + ": policy: " + text.message());
+    auto expanded = expanded_policy(topo, setup.log_vkey);
+    if (!expanded) return make_error(topo.file + ": policy: " + expanded.message());
+    auto text = with_simulated_outside_keys(setup, *expanded);
+    if (!text) return text.err();
     setup.policy_text = *text;
     CIVIC_TRY(write_private_file(topo.policy_file, setup.policy_text));
     auto rules = parse_policy(setup.policy_text);
@@ -159,6 +192,10 @@ status write_private_file(const fs::path& path, const std::string& content) {
     return {};
 }
 
+note::cosigner outside_witness_key(std::uint64_t seed, const std::string& name) {
+    return note::cosigner(name, derived_key(seed, "outside/" + name));
+}
+
 ed25519::secret_key derived_key(std::uint64_t seed, const std::string& name) {
     auto h = sha256(byte_view("civic-attest simulation key/" + std::to_string(seed) + "/" + name));
     auto key = ed25519::secret_key::from_seed(byte_view(h.data(), h.size()));
@@ -168,6 +205,7 @@ ed25519::secret_key derived_key(std::uint64_t seed, const std::string& name) {
 status prepare(const simulation_options& options, prepared_setup& setup, node_list& nodes) {
     CIVIC_TRY(setup_steps::make_work_directory(options, setup));
     setup.topo = options.topo;
+    setup.seed = options.seed;
     CIVIC_TRY(setup_steps::write_keys(options, setup));
     CIVIC_TRY(setup_steps::write_policy(setup));
     CIVIC_TRY(setup_steps::build_nodes(options, setup, nodes));

@@ -5,11 +5,13 @@
 
 #include "node/sim/nodes.hpp"
 #include "protocol/ed25519.hpp"
+#include "protocol/note.hpp"
 #include "protocol/policy.hpp"
 
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace civic::node::sim {
 
@@ -21,6 +23,10 @@ struct prepared_setup {
     std::string quorum;                      // the policy's quorum, as written
     /// The leader's first admin token: the workload's, also through replicas.
     std::string admin_token;
+    std::uint64_t seed = 0; // the run's: what keys derive from
+    /// The policy's outside witnesses, modelled (node/sim/outside.hpp), with
+    /// keys of the simulation's in place of their real ones.
+    std::vector<outside_witness_model> outside;
 };
 
 /// Makes the work directory and its files, and one (not yet started) node per
@@ -32,6 +38,10 @@ void remove_work_directory(prepared_setup& setup);
 
 /// A key derived from the seed: the same seed gives the same keys.
 ed25519::secret_key derived_key(std::uint64_t seed, const std::string& name);
+
+/// An outside witness's key in the simulation: the policy line's key is
+/// replaced by this one's verifier key, so its model can cosign.
+note::cosigner outside_witness_key(std::uint64_t seed, const std::string& name);
 
 /// Writes `content` to `path`, readable by the owner only (keys).
 status write_private_file(const std::filesystem::path& path, const std::string& content);

@@ -1,6 +1,6 @@
 // The simulator's entry points and its run loop. The loop owns the parts of a
-// run (setup.hpp, nodes.hpp, network.hpp, scheduler.hpp, workload.hpp,
-// faults.hpp, invariants.hpp, report.hpp), which share one virtual clock and
+// run (setup.hpp, nodes.hpp, network.hpp, outside.hpp, scheduler.hpp,
+// workload.hpp, faults.hpp, invariants.hpp, report.hpp), which share one virtual clock and
 // one seeded source of randomness.
 #include "node/sim/simulation.hpp"
 
@@ -8,6 +8,7 @@
 #include "node/sim/invariants.hpp"
 #include "node/sim/network.hpp"
 #include "node/sim/nodes.hpp"
+#include "node/sim/outside.hpp"
 #include "node/sim/report.hpp"
 #include "node/sim/scheduler.hpp"
 #include "node/sim/seeded_random.hpp"
@@ -45,7 +46,8 @@ public:
         : options_(options), random_(options.seed), report_(options, clock_),
           checks_(setup_, nodes_, report_),
           network_(options, setup_, clock_, random_, nodes_, report_),
-          processes_(options, clock_, network_, report_, checks_),
+          outside_(setup_, clock_, random_, network_, report_, checks_),
+          processes_(options, clock_, network_, outside_, report_, checks_),
           scheduler_(options, clock_, random_, nodes_, network_),
           workload_(options, setup_, clock_, random_, nodes_, report_, checks_),
           faults_(options, setup_, clock_, nodes_, processes_, network_, report_, checks_) {}
@@ -76,6 +78,7 @@ private:
     run_report report_;
     invariants checks_;
     network network_;
+    outside_witnesses outside_;
     node_processes processes_;
     scheduler scheduler_;
     workload workload_;
@@ -84,7 +87,9 @@ private:
 
 status simulation::start(time_point end, time_point stop) {
     CIVIC_TRY(prepare(options_, setup_, nodes_));
+    CIVIC_TRY(outside_.start());
     auto& summary = report_.summary();
+    summary.outside_witnesses = setup_.outside.size();
     summary.quorum = setup_.quorum;
     summary.topology_file = options_.topo.file;
     summary.seed = options_.seed;

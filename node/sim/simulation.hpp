@@ -111,8 +111,10 @@ struct simulation_report {
     std::uint64_t seed = 0;
     double virtual_seconds = 0;
     std::size_t nodes = 0, witnesses = 0;
-    std::string quorum;          // the policy's quorum, as written
-    std::uint64_t submitted = 0; // submissions sent to nodes
+    std::size_t outside_witnesses = 0; // of the policy, modelled (node/sim/outside.hpp)
+    std::uint64_t outside_requests = 0, outside_throttled = 0; // HTTP exchanges, 429 answers
+    std::string quorum;                                        // the policy's quorum, as written
+    std::uint64_t submitted = 0;                               // submissions sent to nodes
     std::uint64_t acknowledged = 0;
     std::uint64_t refused = 0;     // answered with an error (or timed out)
     std::uint64_t tree_size = 0;   // the leader's, at the end

@@ -47,8 +47,30 @@ std::vector<const node_spec*> spread_witnesses(const topology& t, std::size_t re
     return order;
 }
 
+/// The base policy's line for each of the first `count` outside witnesses
+/// (`witness NAME VKEY URL`), in the order of outside_witnesses:.
+std::vector<std::string> outside_lines(const topology& base, std::size_t count) {
+    std::vector<std::string> lines;
+    for (std::size_t i = 0; i < count && i < base.outside_witnesses.size(); ++i) {
+        std::istringstream in(base.policy);
+        std::string line;
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string first, name;
+            fields >> first >> name;
+            if (first == "witness" && name == base.outside_witnesses[i].name) {
+                lines.push_back(line);
+                break;
+            }
+        }
+    }
+    return lines;
+}
+
+/// The base topology with only the witness nodes `chosen` and the outside
+/// witnesses of `outside` (their policy lines), `quorum` of them all needed.
 topology with_witnesses(const topology& base, const std::vector<const node_spec*>& chosen,
-                        std::size_t quorum) {
+                        std::size_t quorum, const std::vector<std::string>& outside = {}) {
     topology t = base;
     std::vector<std::string> names;
     for (const auto* w : chosen)
@@ -63,6 +85,13 @@ topology with_witnesses(const topology& base, const std::vector<const node_spec*
     std::string policy;
     for (const auto& n : names)
         policy += "witness " + n + "\n";
+    for (const auto& line : outside) {
+        policy += line + "\n";
+        std::istringstream fields(line);
+        std::string first, name;
+        fields >> first >> name;
+        names.push_back(name);
+    }
     policy += "group sweep " + std::to_string(quorum);
     for (const auto& n : names)
         policy += " " + n;
@@ -80,14 +109,14 @@ result<sweep_spec> parse_sweep(const std::string& text) {
     sweep_spec spec;
     spec.name = text.substr(0, eq);
     static const std::map<std::string, sweep_parameter> names = {
-        {"witnesses", sweep_parameter::witnesses},
-        {"quorum", sweep_parameter::quorum},
-        {"regions", sweep_parameter::regions},
-        {"loss", sweep_parameter::loss}};
+        {"witnesses", sweep_parameter::witnesses}, {"quorum", sweep_parameter::quorum},
+        {"regions", sweep_parameter::regions},     {"loss", sweep_parameter::loss},
+        {"outside", sweep_parameter::outside},     {"outside_qpd", sweep_parameter::outside_qpd}};
     auto it = names.find(spec.name);
     if (it == names.end())
-        return make_error("--sweep: '" + spec.name +
-                          "' cannot be swept (witnesses, quorum, regions, loss)");
+        return make_error(
+            "--sweep: '" + spec.name +
+            "' cannot be swept (witnesses, quorum, regions, loss, outside, outside_qpd)");
     spec.parameter = it->second;
     std::istringstream in(text.substr(eq + 1));
     std::string item;
@@ -98,9 +127,15 @@ result<sweep_spec> parse_sweep(const std::string& text) {
             if (used != item.size() || !std::isfinite(v) || v < 0)
                 throw std::invalid_argument(item);
             bool whole = spec.parameter != sweep_parameter::loss;
-            if (whole && (v != std::floor(v) || v < 1 || v > 256))
+            double low = spec.parameter == sweep_parameter::outside ||
+                                 spec.parameter == sweep_parameter::outside_qpd
+                             ? 0
+                             : 1;
+            double high = spec.parameter == sweep_parameter::outside_qpd ? 100000000 : 256;
+            if (whole && (v != std::floor(v) || v < low || v > high))
                 return make_error("--sweep " + spec.name + ": '" + item +
-                                  "' must be a whole number from 1 to 256");
+                                  "' must be a whole number from " + number(low) + " to " +
+                                  number(high));
             if (!whole && v >= 1) return make_error("--sweep loss: '" + item + "' must be below 1");
             spec.values.push_back(v);
         } catch (const std::exception&) {
@@ -138,6 +173,23 @@ result<topology> sweep_topology(const topology& base, sweep_parameter p, double 
         if (chosen.empty()) return make_error("regions=" + number(value) + ": no witnesses there");
         return with_witnesses(base, chosen, chosen.size() / 2 + 1);
     }
+    case sweep_parameter::outside: {
+        if (count > base.outside_witnesses.size())
+            return make_error("outside=" + number(value) + ": " + base.file + " places only " +
+                              std::to_string(base.outside_witnesses.size()) +
+                              " outside witnesses (outside_witnesses:)");
+        auto lines = outside_lines(base, count);
+        return with_witnesses(base, all, (all.size() + lines.size()) / 2 + 1, lines);
+    }
+    case sweep_parameter::outside_qpd: {
+        if (base.outside_witnesses.empty())
+            return make_error("outside_qpd: " + base.file +
+                              " places no outside witnesses (outside_witnesses:)");
+        topology t = base;
+        for (auto& o : t.outside_witnesses)
+            o.qpd = static_cast<std::uint32_t>(count);
+        return t;
+    }
     }
     return base;
 }
@@ -159,9 +211,10 @@ run_sweep(const simulation_options& base, const sweep_spec& spec, std::size_t se
             if (spec.parameter == sweep_parameter::loss) options.faults.loss_rate = value;
             auto report = simulate(options);
             if (!report) return report.err();
-            point.witnesses = report->witnesses;
+            point.witnesses = report->witnesses + report->outside_witnesses;
             point.quorum = report->quorum;
             point.violations += report->violations.size();
+            point.outside_throttled += report->outside_throttled;
             point.runs.push_back(std::move(*report));
             if (progress) progress(++done, total);
         }
@@ -175,10 +228,14 @@ run_sweep(const simulation_options& base, const sweep_spec& spec, std::size_t se
 std::string sweep_table(const sweep_spec& spec, const std::vector<sweep_point>& points) {
     std::ostringstream out;
     bool by_witnesses = spec.parameter == sweep_parameter::witnesses;
+    bool by_outside = spec.parameter == sweep_parameter::outside ||
+                      spec.parameter == sweep_parameter::outside_qpd;
     out << "| " << spec.name << (by_witnesses ? "" : " | witnesses")
         << " | quorum | time to quorum p50 / p95 / p99 (ms) | ack to witnessed p50 / "
-           "p95 (ms) | checkpoints with quorum | violations |\n";
-    out << (by_witnesses ? "" : "| --- ") << "| --- | --- | --- | --- | --- | --- |\n";
+           "p95 (ms) | checkpoints with quorum | "
+        << (by_outside ? "outside 429s | " : "") << "violations |\n";
+    out << (by_witnesses ? "" : "| --- ") << (by_outside ? "| --- " : "")
+        << "| --- | --- | --- | --- | --- | --- |\n";
     for (const auto& p : points) {
         std::uint64_t rounds = 0, met = 0;
         for (const auto& r : p.runs) {
@@ -191,8 +248,10 @@ std::string sweep_table(const sweep_spec& spec, const std::vector<sweep_point>& 
             << fixed_digits(p.time_to_quorum.p95, 0) << " / "
             << fixed_digits(p.time_to_quorum.p99, 0) << " | "
             << fixed_digits(p.time_to_witnessed.p50, 0) << " / "
-            << fixed_digits(p.time_to_witnessed.p95, 0) << " | " << met << " of " << rounds << " | "
-            << p.violations << " |\n";
+            << fixed_digits(p.time_to_witnessed.p95, 0) << " | " << met << " of " << rounds
+            << " | ";
+        if (by_outside) out << p.outside_throttled << " | ";
+        out << p.violations << " |\n";
     }
     return out.str();
 }

@@ -12,7 +12,7 @@
 namespace civic::node {
 
 /// What a sweep varies.
-enum class sweep_parameter { witnesses, quorum, regions, loss };
+enum class sweep_parameter { witnesses, quorum, regions, loss, outside, outside_qpd };
 
 struct sweep_spec {
     sweep_parameter parameter = sweep_parameter::witnesses;
@@ -20,7 +20,8 @@ struct sweep_spec {
     std::vector<double> values; // the points
 };
 
-/// Parses "witnesses=3,5,7,10" (also quorum=K,..., regions=R,..., loss=P,...).
+/// Parses "witnesses=3,5,7,10" (also quorum=K,..., regions=R,..., loss=P,...,
+/// outside=N,..., outside_qpd=Q,...).
 result<sweep_spec> parse_sweep(const std::string& text);
 
 /// The topology at one point of a sweep:
@@ -28,7 +29,11 @@ result<sweep_spec> parse_sweep(const std::string& text);
 ///   (a spread placement), quorum a majority of them;
 /// - quorum=K: all the topology's witnesses, K of them needed;
 /// - regions=R: only the witnesses of the first R regions, a majority needed;
-/// - loss: the topology unchanged (the loss rate is a fault).
+/// - loss: the topology unchanged (the loss rate is a fault);
+/// - outside=N: every witness node and the first N outside witnesses (in
+///   the order of outside_witnesses:), a majority of them all needed;
+/// - outside_qpd=Q: the topology with every outside witness allowing Q
+///   add-checkpoint requests a day (0: no limit).
 result<topology> sweep_topology(const topology& base, sweep_parameter p, double value);
 
 struct sweep_point {
@@ -39,6 +44,7 @@ struct sweep_point {
     sim_percentiles time_to_quorum;      // over every round of every seed
     sim_percentiles time_to_witnessed;
     std::size_t violations = 0;
+    std::uint64_t outside_throttled = 0; // 429 answers of outside witnesses, over every seed
 };
 
 /// Runs every point over `seeds` seeds (seed, seed+1, ...); `progress` gets the

@@ -209,8 +209,8 @@ std::variant<std::string, std::uint8_t> monitored(fixture& f, const std::string&
 TEST_CASE("witness actor: a log with a qpd is answered 429 beyond its allowance with when to "
           "ask again and forgeries do not spend it",
           "[actors][witness][qpd]") {
-    fixture f(48); // 2 a hour: a burst of 2 (actors::request_burst), then one every 1,800 s
-    CHECK(actors::request_burst(48) == 2);
+    fixture f(48); // 2 a hour: a burst of 2 (witness::request_burst), then one every 1,800 s
+    CHECK(witness::request_burst(48) == 2);
     REQUIRE(f.send_all({f.request(0, 4)})[0].status == 200);
     // A forged checkpoint (not the log's key) is refused and spends nothing.
     auto forged = f.request(4, 6);

@@ -251,6 +251,149 @@ TEST_CASE("simulate: a short fuzz run with random faults keeps every invariant")
     CHECK(with_faults >= 3);
 }
 
+namespace {
+
+simulation_options outside_options(std::uint64_t seed = 3) {
+    auto t = load_topology(CIVIC_TOPOLOGIES_DIR "/outside-witnesses.yaml");
+    REQUIRE(t);
+    simulation_options o;
+    o.topo = std::move(*t);
+    o.seed = seed;
+    o.duration = 20s;
+    o.settle = 10s;
+    o.submissions_per_second = 40;
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("simulate: outside witnesses are asked over HTTP in their own regions, and join the "
+          "quorum") {
+    // outside-witnesses.yaml: the quorum needs 2 of the 4 witness nodes and 2
+    // of the 3 outside witnesses (us-west 70 ms away, eu-west next door,
+    // sa-east 95 ms). The outside pair that completes it is eu-west's and
+    // us-west's: one round trip of 140 ms plus their service time, beyond
+    // what the nodes alone would take (us-east: 80 ms).
+    auto o = outside_options();
+    auto r = run(o);
+    INFO(r.table());
+    CHECK(r.violations.empty()); // every quorum claimed holds valid outside cosignatures
+    CHECK(r.outside_witnesses == 3);
+    CHECK(r.refused == 0);
+    CHECK(r.checkpoints >= 15);
+    CHECK(r.quorum_checkpoints == r.checkpoints);
+    CHECK(r.outside_requests >= 3 * r.checkpoints); // every outside witness, every round
+    CHECK(r.outside_throttled == 0);                // 86400 a day: far within it
+    CHECK(r.cosignatures_per_checkpoint > 6.5);
+    CHECK(r.time_to_quorum.p50 > 140);
+    CHECK(r.time_to_quorum.p50 < 175);
+    // The first round sets up each connection (TCP and TLS: two round trips
+    // more); the rest reuse them.
+    CHECK(r.time_to_quorum.max > 2 * r.time_to_quorum.p50);
+    CHECK(run(o).to_json() == r.to_json()); // deterministic with them too
+}
+
+TEST_CASE("simulate: an outside witness's qpd holds the log back, and its Retry-After is kept") {
+    // 240 requests a day: a burst of 10, then one every 6 minutes. After ten
+    // rounds each outside witness answers 429 with a Retry-After of minutes,
+    // which the collector keeps (capped at 10 minutes): one refusal each, not
+    // one a round, and no quorum after that.
+    auto o = outside_options();
+    for (auto& w : o.topo.outside_witnesses)
+        w.qpd = 240;
+    auto r = run(o);
+    INFO(r.table());
+    CHECK(r.violations.empty());
+    CHECK(r.quorum_checkpoints >= 8);
+    CHECK(r.quorum_checkpoints <= 11);
+    CHECK(r.checkpoints > r.quorum_checkpoints + 10);
+    CHECK(r.outside_throttled >= 3);
+    CHECK(r.outside_throttled <= 6);
+    CHECK(r.outside_requests <= 3 * 11 + 6);
+}
+
+TEST_CASE("simulate: with witnessed answers, a limiting outside witness is paced, not hammered") {
+    // Every submission asks for a witnessed answer, so rounds start at each
+    // commit (many a second), but each outside witness allows one a second
+    // (86400 a day, a burst of 60). Once the burst is spent the collector
+    // keeps to the pace a 429 showed, and rounds short of their quorum wait
+    // for it: witnessed answers take about a second, and refusals stay few.
+    auto o = outside_options();
+    o.duration = 60s;
+    o.witnessed = true;
+    auto r = run(o);
+    INFO(r.table());
+    CHECK(r.violations.empty());
+    CHECK(r.refused == 0);
+    CHECK(r.outside_throttled > 0);
+    CHECK(r.outside_throttled < r.outside_requests / 10);
+    CHECK(r.time_to_witnessed.p50 < 1500);
+    CHECK(r.time_to_witnessed.p95 < 2500);
+    // Without a limit the same run is witnessed in one round.
+    for (auto& w : o.topo.outside_witnesses)
+        w.qpd = 0;
+    auto unlimited = run(o);
+    INFO(unlimited.table());
+    CHECK(unlimited.outside_throttled == 0);
+    CHECK(unlimited.time_to_witnessed.p95 <= 1.3 * unlimited.time_to_quorum.p95 + 20);
+}
+
+TEST_CASE("simulate: outside witnesses are placed by the topology, or the run is refused") {
+    auto path = std::string(CIVIC_TOPOLOGIES_DIR "/outside-witnesses.yaml");
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto full = text.str();
+    auto section = full.find("\noutside_witnesses:");
+    REQUIRE(section != std::string::npos);
+    // Without its place, an outside witness cannot be simulated.
+    auto unplaced = parse_topology(full.substr(0, section + 1), path);
+    REQUIRE(unplaced);
+    simulation_options o = outside_options();
+    o.topo = *unplaced;
+    auto r = simulate(o);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.message(), Catch::Contains("outside_witnesses: the policy's outside witness "
+                                            "'witness.example.org/us-west' is not placed"));
+    // A place for a witness the policy does not have, or in no region.
+    auto stranger = parse_topology(full + "  - {name: nobody.example/w, region: eu-west}\n", path);
+    REQUIRE_FALSE(stranger);
+    CHECK_THAT(stranger.message(), Catch::Contains("'nobody.example/w' is no outside witness"));
+    auto nowhere = full;
+    nowhere.replace(nowhere.find("region: sa-east, qpd"), 15, "region: mars-1");
+    auto far = parse_topology(nowhere, path);
+    REQUIRE_FALSE(far);
+    CHECK_THAT(far.message(), Catch::Contains("no region 'mars-1'"));
+}
+
+TEST_CASE("simulate: sweeps add outside witnesses and vary their qpd") {
+    auto t = load_topology(CIVIC_TOPOLOGIES_DIR "/outside-witnesses.yaml");
+    REQUIRE(t);
+    auto none = sweep_topology(*t, sweep_parameter::outside, 0);
+    REQUIRE(none);
+    CHECK(none->policy.find("https://") == std::string::npos);
+    CHECK_THAT(none->policy, Catch::Contains("group sweep 3 witness-eu-west"));
+    auto two = sweep_topology(*t, sweep_parameter::outside, 2);
+    REQUIRE(two);
+    CHECK_THAT(two->policy, Catch::Contains("https://witness.example.net/tlog/"));
+    CHECK(two->policy.find("witness.example.com/sa-east") == std::string::npos);
+    CHECK_THAT(two->policy, Catch::Contains("group sweep 4 witness-eu-west witness-us-east "
+                                            "witness-us-west witness-ap-south "
+                                            "witness.example.org/us-west "
+                                            "witness.example.net/eu-central\n"));
+    CHECK_FALSE(sweep_topology(*t, sweep_parameter::outside, 4));
+    auto slow = sweep_topology(*t, sweep_parameter::outside_qpd, 1440);
+    REQUIRE(slow);
+    for (const auto& w : slow->outside_witnesses)
+        CHECK(w.qpd == 1440);
+    CHECK(parse_sweep("outside=0,1,3"));
+    CHECK(parse_sweep("outside_qpd=0,86400"));
+    CHECK_FALSE(parse_sweep("outside=1.5"));
+    auto m10 = load_topology(CIVIC_TOPOLOGIES_DIR "/multi-region-10.yaml");
+    REQUIRE(m10);
+    CHECK_FALSE(sweep_topology(*m10, sweep_parameter::outside_qpd, 10));
+}
+
 TEST_CASE("simulate: sweeps vary the witnesses, and bad options are refused by name") {
     auto t = load_topology(CIVIC_TOPOLOGIES_DIR "/multi-region-10.yaml");
     REQUIRE(t);
