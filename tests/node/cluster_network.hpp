@@ -46,10 +46,12 @@ struct network {
     /// `replicas` replica names; the first `may_lead` of them may lead. `acks`:
     /// replica acks per write.
     /// `witnesses`: witness nodes; the policy then asks `quorum` of them and of
-    /// the `outside` witnesses (name, "VKEY URL": no node of the network).
+    /// the `outside` witnesses (name, "VKEY URL": no node of the network),
+    /// whose HTTPS certificates chain to `outside_ca_file` if one is given.
     network(const std::vector<std::string>& replicas, std::size_t acks, std::size_t may_lead = 1,
             const std::vector<std::string>& witnesses = {}, std::size_t quorum = 0,
-            const std::vector<std::pair<std::string, std::string>>& outside = {}) {
+            const std::vector<std::pair<std::string, std::string>>& outside = {},
+            const std::string& outside_ca_file = {}) {
         std::string text = "origin: " + std::string(origin) + "\ntls_dir: " + dir / "certs" +
                            "\nlog_vkey: " + dir / "log.vkey" +
                            "\nregions:\n  - name: here\nnodes:\n";
@@ -73,7 +75,9 @@ struct network {
         for (const auto& w : witnesses)
             add(w, "witness", "    witness_key: " + dir / (w + ".key") + "\n");
         if (!witnesses.empty()) {
-            text += "witnessing:\n  interval_ms: 200\n  timeout_ms: 2000\npolicy: |\n";
+            text += "witnessing:\n  interval_ms: 200\n  timeout_ms: 2000\n";
+            if (!outside_ca_file.empty()) text += "  outside_ca_file: " + outside_ca_file + "\n";
+            text += "policy: |\n";
             std::string members;
             for (const auto& w : witnesses) {
                 text += "  witness " + w + "\n";

@@ -32,6 +32,10 @@ struct go_witness {
     }
 
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+    /// Its HTTPS URL with `-tls` (the certificate names "localhost" only).
+    std::string https_url(const std::string& host = "localhost") const {
+        return "https://" + host + ":" + std::to_string(port);
+    }
     std::string vkey() const { return note::format_vkey(test::witness(name).verifier_key()); }
 
     /// Starts it witnessing `log_vkey`; `extra` are its flags (-busy-first...).
@@ -181,5 +185,70 @@ TEST_CASE("outside witness: an independent tlog-witness over HTTP and a network 
     CHECK(witness_view(back, "go-w")["cosigned_size"] == back["published_size"]);
     CHECK(back["published_size"].get<std::uint64_t>() > size);
     INFO(read_file(net.log_of("leader")));
+    net.nodes["leader"].process.kill_now();
+}
+
+TEST_CASE("outside witness: over HTTPS the certificate must chain to outside_ca_file and name "
+          "the URL's host",
+          "[witness][outside]") {
+    // Go witnesses serve HTTPS with certificates for "localhost". Two have
+    // them from one test CA, which the topology's witnessing.outside_ca_file
+    // names: the one asked as https://localhost cosigns; the one asked as
+    // https://127.0.0.1 presents a certificate that does not name that host.
+    // A third has its certificate from a CA of its own. The leader's TLS
+    // check refuses both, so the quorum (2 of 4) holds without them.
+    temp_dir scratch("outside-witness-tls");
+    auto ca_dir = scratch / "ca";
+    auto ca_file = scratch / "ca/ca.pem";
+    std::filesystem::create_directories(ca_dir);
+    go_witness good("go-tls", scratch.path.string());
+    go_witness misnamed("go-misnamed", scratch.path.string());
+    go_witness stranger("go-stranger", scratch.path.string());
+    auto stranger_ca_dir = scratch / "stranger-ca";
+    std::filesystem::create_directories(stranger_ca_dir);
+    network net({}, 0, 0, {"w-net"}, 2,
+                {{"go-tls", good.vkey() + " " + good.https_url()},
+                 {"go-misnamed", misnamed.vkey() + " " + misnamed.https_url("127.0.0.1")},
+                 {"go-stranger", stranger.vkey() + " " + stranger.https_url()}},
+                ca_file);
+    auto log_vkey = read_file(net.dir / "log.vkey");
+    log_vkey = log_vkey.substr(0, log_vkey.find('\n'));
+    good.start(log_vkey, {"-tls", ca_dir});
+    misnamed.start(log_vkey, {"-tls", ca_dir});
+    stranger.start(log_vkey, {"-tls", stranger_ca_dir});
+    REQUIRE(std::filesystem::exists(ca_file));
+    net.start("leader");
+    net.start("w-net");
+    net.wait_ready("leader");
+    net.wait_ready("w-net");
+    net.register_clerk();
+
+    REQUIRE(sign_some(net, "leader", 3, "tls "));
+    auto w = wait_cosigners(net, true, json::array({"w-net", "go-tls"}), "tls");
+    INFO(w.dump());
+    CHECK(w["quorum"] == true);
+    auto view = witness_view(w, "go-tls");
+    CHECK(view["url"] == good.https_url());
+    CHECK(view["cosigned_size"] == w["published_size"]);
+    CHECK(view.value("last_error", std::string()).empty());
+    for (const auto* name : {"go-misnamed", "go-stranger"}) {
+        INFO(name);
+        auto bad = witness_view(w, name);
+        CHECK(bad["cosigned_size"] == 0);
+        CHECK(bad["failures"].get<std::uint64_t>() >= 1);
+        CHECK_THAT(bad.value("last_error", std::string()), Catch::Contains("TLS handshake"));
+        // It never saw a request: the handshake failed before any was sent.
+        CHECK(read_file(scratch / (std::string(name) + ".log")).find("add-checkpoint from ") ==
+              std::string::npos);
+    }
+    CHECK(read_file(scratch / "go-tls.log").find("add-checkpoint from ") != std::string::npos);
+
+    // What the leader serves verifies offline against the policy.
+    auto size = w["published_size"].get<std::uint64_t>();
+    auto bundle = json::parse(net.get("leader", "/api/bundle/" + std::to_string(size - 1)));
+    CHECK(bundle["quorum"] == true);
+    std::ofstream(net.dir / "tls.proof") << bundle["proof"].get<std::string>();
+    CHECK(net.cli({"verify", "--policy", net.dir / "policy.txt", "--proof",
+                   net.dir / "tls.proof"}) == 0);
     net.nodes["leader"].process.kill_now();
 }

@@ -5,6 +5,7 @@
 //
 //	gowitness -name NAME -seed HEX64 -log VKEY [-origin ORIGIN]
 //	          [-listen 127.0.0.1:0] [-delay-ms N] [-busy-first N] [-retry-after S]
+//	          [-tls DIR]
 //
 // Once listening it prints two lines on stdout, "vkey <cosignature/v1 vkey>"
 // and "listen <host:port>", then serves until killed, logging to stderr:
@@ -16,22 +17,36 @@
 // State is in memory only: the latest cosigned size and root, from the empty
 // tree. -delay-ms makes it a slow (far) witness; -busy-first N answers the
 // first N add-checkpoint requests 429 with Retry-After, for clients' backoff.
+// -tls DIR serves HTTPS (TLS 1.2 or 1.3) with a certificate for "localhost"
+// only, issued by a test CA in DIR (ca.pem, ca.key: made on first use, shared
+// by every instance given the same DIR), so clients can check both the chain
+// (DIR/ca.pem) and the host name.
 package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -357,6 +372,91 @@ func (w *witness) handleRoot(rw http.ResponseWriter, req *http.Request) {
 	write(rw, answer{status: http.StatusOK, body: string(m)})
 }
 
+// testCA is DIR's CA, made there on first use (a second instance reuses it).
+func testCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey) {
+	certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca.key")
+	if certPEM, err := os.ReadFile(certFile); err == nil {
+		keyPEM, err := os.ReadFile(keyFile)
+		if err != nil {
+			log.Fatalf("-tls: %v", err)
+		}
+		cb, _ := pem.Decode(certPEM)
+		kb, _ := pem.Decode(keyPEM)
+		if cb == nil || kb == nil {
+			log.Fatalf("-tls: %s or %s is not PEM", certFile, keyFile)
+		}
+		cert, err := x509.ParseCertificate(cb.Bytes)
+		if err != nil {
+			log.Fatalf("-tls: %s: %v", certFile, err)
+		}
+		key, err := x509.ParseECPrivateKey(kb.Bytes)
+		if err != nil {
+			log.Fatalf("-tls: %s: %v", keyFile, err)
+		}
+		return cert, key
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	template := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "gowitness test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The key first: an instance that finds ca.pem expects ca.key beside it.
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return cert, key
+}
+
+// localhostCertificate is a server certificate for the name "localhost"
+// alone (no IP address), issued by the CA.
+func localhostCertificate(ca *x509.Certificate, caKey *ecdsa.PrivateKey) tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		log.Fatal(err)
+	}
+	template := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, ca, &key.PublicKey, caKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
 func main() {
 	log.SetPrefix("gowitness: ")
 	name := flag.String("name", "", "the witness's key name")
@@ -367,9 +467,10 @@ func main() {
 	delayMs := flag.Int("delay-ms", 0, "sleep this long before handling each add-checkpoint")
 	busyFirst := flag.Int("busy-first", 0, "answer the first N add-checkpoint requests 429")
 	retryAfter := flag.Int("retry-after", 1, "the Retry-After seconds of those 429s")
+	tlsDir := flag.String("tls", "", "serve HTTPS, for localhost, with a test CA in this directory")
 	flag.Parse()
 	if flag.NArg() != 0 || *name == "" || *seedHex == "" || *logVkey == "" {
-		log.Fatal("usage: gowitness -name NAME -seed HEX64 -log VKEY [-origin ORIGIN] [-listen 127.0.0.1:0] [-delay-ms N] [-busy-first N] [-retry-after S]")
+		log.Fatal("usage: gowitness -name NAME -seed HEX64 -log VKEY [-origin ORIGIN] [-listen 127.0.0.1:0] [-delay-ms N] [-busy-first N] [-retry-after S] [-tls DIR]")
 	}
 	if !validName(*name) {
 		log.Fatalf("-name %q: not a signed-note key name", *name)
@@ -406,6 +507,16 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// The CA is in its directory before the parent hears where to connect.
+	var tlsConfig *tls.Config
+	if *tlsDir != "" {
+		ca, caKey := testCA(*tlsDir)
+		tlsConfig = &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			Certificates: []tls.Certificate{localhostCertificate(ca, caKey)},
+		}
+		l = tls.NewListener(l, tlsConfig)
+	}
 	// os.Stdout is unbuffered: the parent reads both lines at once.
 	fmt.Printf("vkey %s\nlisten %s\n", w.vkey(), l.Addr().String())
 	log.Printf("witness %s for log %s on %s", w.name, w.origin, l.Addr())
@@ -413,6 +524,6 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/add-checkpoint", w.handleAdd)
 	mux.HandleFunc("/", w.handleRoot)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 	log.Fatal(srv.Serve(l)) // keep-alive stays on, as net/http has it
 }
