@@ -136,15 +136,17 @@ typename Inspector::result_type inspect(Inspector& f, forwarded_sign& x) {
 /// An entry its owner signed (POST /api/submit) that one node received and
 /// forwards to the leader whole: the SHA-256 of the client's bearer token (the
 /// leader authorises it, as for forwarded_sign) and the encoded entry, which
-/// the leader's ledger verifies like any entry from outside.
+/// the leader's ledger verifies like any entry from outside. `witnessed`: its
+/// client waits for a witnessed answer (a cosigning round starts at its commit).
 struct forwarded_entry {
     bytes token_sha256; // 32 bytes
     bytes entry;
+    bool witnessed = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, forwarded_entry& x) {
-    return f(caf::meta::type_name("forwarded_entry"), x.token_sha256, x.entry);
+    return f(caf::meta::type_name("forwarded_entry"), x.token_sha256, x.entry, x.witnessed);
 }
 
 /// What a node's gateway says about the node to peers (and to /api/status).
@@ -469,8 +471,11 @@ using replica_actor =
 /// replication go on, and `probe` (its timer, with backoff) tries a small write
 /// until the store takes one; then it takes appends again. Any other failed
 /// commit stops it, for its supervisor to restart it from the store.
+/// `append` (entry, true): an entry whose client waits for a witnessed answer,
+/// which the collector hears of at its commit (as for a signed_locally's flag).
 using ledger_actor =
     caf::typed_actor<caf::replies_to<atoms::append_atom, bytes>::with<append_receipt>,
+                     caf::replies_to<atoms::append_atom, bytes, bool>::with<append_receipt>,
                      caf::replies_to<atoms::append_atom, signed_locally>::with<append_receipt>,
                      caf::replies_to<atoms::checkpt_atom>::with<std::string>,
                      caf::replies_to<atoms::status_atom>::with<ledger_status>,
@@ -492,6 +497,9 @@ using ledger_actor =
 /// - `fetch` (first, count): entries [first, first + count) from the leader's
 ///   store (its gateway's `fetch`), for the scrubber to heal a damaged range;
 ///   errc::unavailable while not joined.
+/// - `poll` (size, max wait in ms): the leader's witnessed checkpoint once it
+///   covers `size` (its gateway's `poll`), for witnessed answers on this node;
+///   errc::unavailable while not joined.
 /// - `tick`: its reconnection timer; `poll`: its timer for asking the leader's
 ///   size; `expire`: its timer for forwarded requests.
 using uplink_actor = caf::typed_actor<
@@ -499,6 +507,7 @@ using uplink_actor = caf::typed_actor<
     caf::replies_to<atoms::append_atom, forwarded_entry>::with<append_receipt>,
     caf::replies_to<atoms::status_atom>::with<link_status>,
     caf::replies_to<atoms::fetch_atom, std::uint64_t, std::uint64_t>::with<replicated_batch>,
+    caf::replies_to<atoms::poll_atom, std::uint64_t, std::uint32_t>::with<std::string>,
     caf::reacts_to<atoms::tick_atom>, caf::reacts_to<atoms::poll_atom>,
     caf::reacts_to<atoms::expire_atom>>;
 
@@ -631,6 +640,9 @@ struct outside_witness_spec {
 ///   store from `first`, each checked against its verified tree (a damaged one
 ///   fails with errc::storage_failure), as a replicated_batch without a
 ///   checkpoint: the replica that asks checks them against its own tree.
+/// - `poll` (size, max wait in ms): the collector's `poll`, for a replica's
+///   witnessed answers (leaders with witnesses only; the replica checks the
+///   checkpoint against its own tree before it answers with it).
 using gateway_actor = caf::typed_actor<
     caf::replies_to<atoms::join_atom, caf::actor>::with<std::uint64_t>,
     caf::replies_to<atoms::sign_atom, forwarded_sign>::with<append_receipt>,
@@ -638,6 +650,7 @@ using gateway_actor = caf::typed_actor<
     caf::replies_to<atoms::add_atom, cosign_request>::with<cosign_answer>,
     caf::replies_to<atoms::gossip_atom, gossip_message>::with<gossip_message>,
     caf::replies_to<atoms::fetch_atom, std::uint64_t, std::uint64_t>::with<replicated_batch>,
+    caf::replies_to<atoms::poll_atom, std::uint64_t, std::uint32_t>::with<std::string>,
     caf::replies_to<atoms::status_atom>::with<node_status>>;
 
 /// The most entries one `fetch` answers: one entry tile.

@@ -120,7 +120,24 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
                 return refuse(std::move(denied));
             auto ledger = st.actors->get(slots::ledger);
             if (!ledger) return refuse(not_running(slots::ledger.name));
-            return self->delegate(ledger, atoms::append_atom_v, std::move(fe.entry));
+            return self->delegate(ledger, atoms::append_atom_v, std::move(fe.entry), fe.witnessed);
+        },
+        [self](atoms::poll_atom, std::uint64_t size,
+               std::uint32_t max_wait_ms) -> caf::delegated<std::string> {
+            auto& st = self->state;
+            auto refuse = [self](caf::error e) {
+                auto rp = self->make_response_promise<std::string>();
+                rp.deliver(std::move(e));
+                return caf::delegated<std::string>{};
+            };
+            if (auto denied = refuse_sender(self, &st.config.replicas,
+                                            "wait for a witnessed "
+                                            "checkpoint"))
+                return refuse(std::move(denied));
+            if (!st.config.leading) return refuse(not_leader(st));
+            auto collector = st.actors->get(slots::collector);
+            if (!collector) return refuse(not_running(slots::collector.name));
+            return self->delegate(collector, atoms::poll_atom_v, size, max_wait_ms);
         },
         [self](atoms::add_atom, cosign_request& r) -> caf::delegated<cosign_answer> {
             if (auto denied =

@@ -505,6 +505,9 @@ ledger_actor::behavior_type ledger(ledger_pointer self, ledger_config config,
         [self](atoms::append_atom, bytes& raw) -> caf::result<append_receipt> {
             return accept(self, std::move(raw), true, false);
         },
+        [self](atoms::append_atom, bytes& raw, bool witnessed) -> caf::result<append_receipt> {
+            return accept(self, std::move(raw), true, witnessed);
+        },
         [self](atoms::append_atom, signed_locally& local) -> caf::result<append_receipt> {
             return accept(self, std::move(local.entry), false, local.witnessed);
         },

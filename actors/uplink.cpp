@@ -219,6 +219,19 @@ uplink_actor::behavior_type uplink(uplink_pointer self, uplink_config config,
         [self](atoms::append_atom, forwarded_entry& fe) {
             return forward(self, atoms::append_atom_v, fe);
         },
+        [self](atoms::poll_atom, std::uint64_t size,
+               std::uint32_t max_wait_ms) -> caf::result<std::string> {
+            auto& s = self->state;
+            if (!s.joined) return make_error(errc::unavailable, "the leader is not reachable now");
+            // The leader holds the poll up to max_wait; a second more for the
+            // way there and back, so a leader that went away fails it in time.
+            auto timeout = std::chrono::milliseconds(max_wait_ms) + std::chrono::seconds(1);
+            auto promise = self->make_response_promise<std::string>();
+            self->request(s.leader, timeout, atoms::poll_atom_v, size, max_wait_ms)
+                .then([promise](std::string& text) mutable { promise.deliver(std::move(text)); },
+                      [promise](caf::error& e) mutable { promise.deliver(std::move(e)); });
+            return promise;
+        },
         [self](atoms::status_atom) {
             auto& s = self->state;
             auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() -

@@ -113,7 +113,9 @@ public:
                       done_fn<actors::append_receipt> done, failed_fn failed) = 0;
     /// Appends an entry its owner signed, as it is (the leader's ledger
     /// verifies it); `token_sha256` when forwarding to the leader (it checks it).
-    virtual void submit(bytes entry, std::optional<hash> token_sha256,
+    /// `witnessed`: the client waits for a witnessed answer (the leader's
+    /// collector starts a round at its commit).
+    virtual void submit(bytes entry, std::optional<hash> token_sha256, bool witnessed,
                         done_fn<actors::append_receipt> done, failed_fn failed) = 0;
     virtual void change_identity(identity_change change, actors::new_identity_key key,
                                  done_fn<actors::append_receipt> done, failed_fn failed) = 0;
@@ -122,7 +124,8 @@ public:
     virtual void checkpoint(checkpoint_source source, done_fn<std::string> done,
                             failed_fn failed) = 0;
     /// The collector's newest witnessed checkpoint once it covers `size`, or
-    /// whatever is newest after `max_wait` (a leader with witnesses).
+    /// whatever is newest after `max_wait` (a leader with witnesses; a
+    /// replica asks its leader's through its uplink).
     virtual void await_witnessed(std::uint64_t size, std::chrono::milliseconds max_wait,
                                  done_fn<std::string> done, failed_fn failed) = 0;
     /// Witnessed requests wait for a tree of `size`: the collector starts a

@@ -205,7 +205,7 @@ void submit_entry(context& cx, const call& c, http_respond respond) {
         return respond(std::move(*refused));
     if (auto refused = refuse_while_read_only(ops)) return respond(std::move(*refused));
     auto failed = [respond](const failure& f) { respond(failure_response(f)); };
-    ops.submit(std::move(fields.entry), caller.who ? std::nullopt : caller.token,
+    ops.submit(std::move(fields.entry), caller.who ? std::nullopt : caller.token, fields.witnessed,
                answer_receipt(cx, fields.witnessed, respond), failed);
 }
 

@@ -34,12 +34,14 @@ std::size_t witnessed_waiter::waiting() const {
 void witnessed_waiter::poll() {
     auto covered = [this](const std::string& text) { answer(text); };
     auto failed = [this](const failure&) { answer(std::nullopt); };
-    if (!ops_.facts().collecting) {
-        // A replica learns of witnessed checkpoints through gossip.
+    if (!ops_.facts().collecting && ops_.facts().leading) {
+        // A leader without a collector now (it restarts): what gossip knows.
         return ops_.checkpoint(checkpoint_source::gossiped, covered, failed);
     }
     // The leader's collector holds the poll until a witnessed checkpoint
-    // covers the first who waits, or until the first deadline.
+    // covers the first who waits, or until the first deadline (a replica
+    // asks its leader's through its uplink, and builds the bundle against
+    // its own tree, which must hold that checkpoint).
     std::uint64_t size = std::numeric_limits<std::uint64_t>::max();
     auto first_deadline = std::chrono::steady_clock::time_point::max();
     {

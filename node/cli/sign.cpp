@@ -19,7 +19,11 @@ void describe_sign(po::options_description& o) {
         "the identity's key file (keygen --identity): sign here and submit the signed entry; "
         "the node never sees the key")("journal", po::value<std::string>(),
                                        "append what was signed (index, leaf hash) to this file, "
-                                       "for `monitor --journal`");
+                                       "for `monitor --journal`")(
+        "witnessed", po::bool_switch(),
+        "wait for the network's witnesses: the proof carries their cosignatures once a "
+        "checkpoint covering the entry meets the policy's quorum (the node answers with the "
+        "log-signed proof if that takes longer than it waits)");
 }
 
 int run_sign(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
@@ -38,14 +42,16 @@ int run_sign(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
     // Only the document's hash leaves this machine.
     auto identity = vm["identity"].as<std::string>();
     auto content = sha256(byte_view(*doc));
+    bool witnessed = vm["witnessed"].as<bool>();
     std::optional<nlohmann::json> reply;
     if (vm.count("key")) {
         auto key = read_owner_key(vm, "key", identity);
         if (!key) return node->usage_error(key.message());
         reply = submit_owner_entry(
-            *node, sign_owner_entry(entry_kind::statement, identity, *key, content, {}));
+            *node, sign_owner_entry(entry_kind::statement, identity, *key, content, {}), witnessed);
     } else {
         nlohmann::json body{{"identity", identity}, {"content_sha256", hex_encode(content)}};
+        if (witnessed) body["witnessed"] = true;
         reply = node->json("POST", "/api/sign", body.dump());
     }
     if (!reply) return exit_failed;
@@ -59,7 +65,14 @@ int run_sign(const po::variables_map& vm, std::ostream& out, std::ostream& err) 
         err << "civic-attest sign: --out " << out_path << ": write failed\n";
         return exit_failed;
     }
-    err << "civic-attest sign: " << path << " is entry " << index << " of the log\n";
+    err << "civic-attest sign: " << path << " is entry " << index << " of the log";
+    if (witnessed) {
+        auto quorum = reply->value("quorum", false);
+        err << (quorum ? ", witnessed: the proof meets the network's quorum"
+                       : ", not yet witnessed: the proof is log-signed (the witnesses did not "
+                         "cosign in time)");
+    }
+    err << "\n";
     // After the proof: a journal that cannot be written loses no proof.
     if (vm.count("journal"))
         if (auto ok = append_journal(vm["journal"].as<std::string>(), *reply); !ok) {

@@ -101,15 +101,15 @@ public:
             actors::forwarded_sign{bytes(token_sha256->begin(), token_sha256->end()),
                                    std::move(request)});
     }
-    void submit(bytes entry, std::optional<hash> token_sha256, done_fn<actors::append_receipt> done,
-                failed_fn failed) override {
+    void submit(bytes entry, std::optional<hash> token_sha256, bool witnessed,
+                done_fn<actors::append_receipt> done, failed_fn failed) override {
         if (!token_sha256)
             return ask<actors::append_receipt>(actors::slots::ledger, done, failed,
-                                               atoms::append_atom_v, std::move(entry));
+                                               atoms::append_atom_v, std::move(entry), witnessed);
         ask<actors::append_receipt>(
             actors::slots::uplink, done, failed, atoms::append_atom_v,
             actors::forwarded_entry{bytes(token_sha256->begin(), token_sha256->end()),
-                                    std::move(entry)});
+                                    std::move(entry), witnessed});
     }
     void change_identity(api::identity_change change, actors::new_identity_key key,
                          done_fn<actors::append_receipt> done, failed_fn failed) override {
@@ -144,6 +144,11 @@ public:
                          done_fn<std::string> done, failed_fn failed) override {
         auto wait_ms = static_cast<std::uint32_t>(std::clamp<std::int64_t>(
             max_wait.count(), 0, std::numeric_limits<std::int32_t>::max()));
+        // A replica has no collector: its uplink asks the leader's.
+        if (!parts_.directory->get(actors::slots::collector) &&
+            parts_.directory->get(actors::slots::uplink))
+            return ask<std::string>(actors::slots::uplink, done, failed, atoms::poll_atom_v, size,
+                                    wait_ms);
         ask<std::string>(actors::slots::collector, done, failed, atoms::poll_atom_v, size, wait_ms);
     }
     void want_witnessed(std::uint64_t size) override {

@@ -620,6 +620,43 @@ TEST_CASE("submit on a replica: forwarded with the token's hash for the leader t
     CHECK(node.submitted_entries.size() == 1);
 }
 
+TEST_CASE("witnessed submit on a replica: the flag goes to the leader, and the replica waits on "
+          "the leader's collector, not on gossip",
+          "[api][submit][witnessed]") {
+    test::fake_operations node;
+    node.node_facts = leader_facts();
+    node.node_facts.leading = false;
+    node.node_facts.has_policy = true;
+    node::api::node_api api(node);
+    auto key = test::key_for("owner:town/clerk");
+    auto said = owner_entry(entry_kind::statement, "town/clerk", key);
+    node.append(said);
+    node.receipt = receipt_for(node, 0);
+    auto body = json{{"entry", base64_encode(said)}, {"witnessed", true}}.dump();
+    auto w = ask(api, "POST", "/api/submit", body, bearer("anything"));
+    REQUIRE(node.submitted_witnessed == std::vector<bool>{true});
+    // The leader's ledger starts the round at the commit; this node holds one
+    // poll on the leader's collector (through its uplink) for a tree of size 1.
+    CHECK(node.wanted.empty());
+    REQUIRE(node.awaits.size() == 1);
+    CHECK(node.awaits[0].size == 1);
+    CHECK(node.checkpoint_asks.empty());
+    CHECK(!w->answered);
+    auto witnessed = node.sign_checkpoint(origin);
+    node.quorum_checkpoints.insert(witnessed);
+    auto held = std::move(node.awaits[0]);
+    node.awaits.clear();
+    held.done(witnessed);
+    REQUIRE(w->answered);
+    CHECK(w->response.status == 200);
+    CHECK(w->body()["quorum"] == true);
+    CHECK(w->body()["checkpoint"] == witnessed);
+    // Without the flag, the entry is forwarded as before and answered at once.
+    auto plain = ask(api, "POST", "/api/submit", submit_body(said), bearer("anything"));
+    CHECK(plain->answered);
+    CHECK(node.submitted_witnessed == std::vector<bool>{true, false});
+}
+
 TEST_CASE("owner-held identities: the node refuses to sign or change their keys, and says so",
           "[api][submit]") {
     test::fake_operations node;

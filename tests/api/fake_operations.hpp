@@ -63,6 +63,7 @@ public:
     // What it was asked.
     std::vector<actors::sign_request> signed_requests;
     std::vector<bytes> submitted_entries;
+    std::vector<bool> submitted_witnessed;
     std::vector<std::optional<hash>> forwarded_tokens;
     std::vector<std::string> written_keys, removed_keys, damage;
     std::vector<std::pair<std::chrono::milliseconds, std::function<void()>>> scheduled;
@@ -163,9 +164,10 @@ public:
         forwarded_tokens.push_back(token_sha256);
         answer(receipt, done, failed);
     }
-    void submit(bytes entry, std::optional<hash> token_sha256, done_fn<actors::append_receipt> done,
-                failed_fn failed) override {
+    void submit(bytes entry, std::optional<hash> token_sha256, bool witnessed,
+                done_fn<actors::append_receipt> done, failed_fn failed) override {
         submitted_entries.push_back(std::move(entry));
+        submitted_witnessed.push_back(witnessed);
         forwarded_tokens.push_back(token_sha256);
         answer(receipt, done, failed);
     }

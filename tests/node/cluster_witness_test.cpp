@@ -1,6 +1,7 @@
 // Networks with witnesses, as real processes: cosigned checkpoints with one or
 // two witnesses down or frozen, witnessed answers at the leader and at a
-// replica, and a leader that shows two histories caught through gossip.
+// replica (signed there, and submitted there by an owner), and a leader that
+// shows two histories caught through gossip.
 
 #include "cluster_network.hpp"
 
@@ -80,6 +81,37 @@ TEST_CASE("cluster: with one witness of three down cosigned checkpoints keep com
         std::ofstream(net.dir / "witnessed.proof") << j["proof"].get<std::string>();
         CHECK(net.cli({"verify", "--policy", net.dir / "policy.txt", "--proof",
                        net.dir / "witnessed.proof"}) == 0);
+    }
+
+    // An owner-held identity signs with its own key (civic-attest sign --key
+    // --witnessed) and submits through the replica: the flag reaches the
+    // leader (a round on demand at the commit), and the replica answers from
+    // the leader's collector once the quorum covers its entry, with a proof
+    // against the replica's own tree that meets the policy.
+    {
+        auto admin_token = net.dir / "leader-data/admin.token";
+        auto url = [&](const char* name) {
+            return "http://127.0.0.1:" + std::to_string(net.nodes[name].http);
+        };
+        REQUIRE(net.cli({"keygen", "--identity", "town/owner", "--out", net.dir / "owner.key"}) ==
+                0);
+        REQUIRE(net.cli({"identity", "--action", "add", "--server", url("leader"), "--token-file",
+                         admin_token, "--identity", "town/owner", "--key",
+                         net.dir / "owner.key"}) == 0);
+        auto before = net.status("leader")["witnessing"]["demand_rounds"].get<std::uint64_t>();
+        std::ofstream(net.dir / "owner.txt") << "an owner's statement, witnessed";
+        int code = -1;
+        for (int attempt = 0; attempt < 20 && code != 0; ++attempt) {
+            if (attempt > 0) std::this_thread::sleep_for(200ms); // a replica's link may blink
+            code = net.cli({"sign", "--server", url("replica-a"), "--token-file", admin_token,
+                            "--identity", "town/owner", "--key", net.dir / "owner.key", "--file",
+                            net.dir / "owner.txt", "--witnessed"});
+        }
+        REQUIRE(code == 0);
+        CHECK_THAT(read_file(net.dir / "cli.log"), Catch::Contains("witnessed: the proof meets"));
+        CHECK(net.cli({"verify", "--policy", net.dir / "policy.txt", "--proof",
+                       net.dir / "owner.txt.tlog-proof", "--content", net.dir / "owner.txt"}) == 0);
+        CHECK(net.status("leader")["witnessing"]["demand_rounds"].get<std::uint64_t>() > before);
     }
 
     // The replica serves witnessed bundles too: gossip brings it the cosignatures.
