@@ -22,6 +22,11 @@ constexpr std::chrono::milliseconds max_poll_wait{10000};
 constexpr std::uint32_t pace_probe = 8;
 constexpr std::chrono::seconds pace_memory{60}; // 429s this close together set a pace
 constexpr std::chrono::milliseconds::rep max_pace = 60000;
+/// The spacing of rounds on demand (see collector_state::last_demand_round):
+/// at least this, and at most the maximum plus this (a time to quorum made
+/// long by a throttled or failing witness must not hold witnessed answers).
+constexpr std::chrono::microseconds demand_spacing_floor{2000};
+constexpr std::chrono::microseconds max_demand_spacing{20000};
 
 using time_point = collector_state::time_point;
 
@@ -448,6 +453,19 @@ void maybe_start_on_demand(collector_pointer self) {
     if (st.asking_ledger || !st.ledger) return;
     if (st.demand <= std::max(st.witnessed_size, newest_asked_size(st))) return;
     if (rounds_without_quorum(st) >= st.config.max_rounds_in_flight) return;
+    auto now = self->clock().now();
+    auto quarter = std::chrono::microseconds(static_cast<std::int64_t>(st.recent_ttq_us / 4));
+    auto spacing = std::min(quarter, max_demand_spacing) + demand_spacing_floor;
+    if (st.last_demand_round && now < *st.last_demand_round + spacing) {
+        if (!st.demand_timer) {
+            st.demand_timer = true;
+            self->delayed_send(self, *st.last_demand_round + spacing - now, atoms::poll_atom_v,
+                               st.demand);
+        }
+        return;
+    }
+    st.demand_timer = false;
+    st.last_demand_round = now;
     st.asking_ledger = true;
     self->request(st.ledger, st.config.witness_timeout, atoms::checkpt_atom_v)
         .then(
@@ -474,6 +492,8 @@ void finish_round(collector_pointer self, std::uint64_t id) {
         ++st.quorum_rounds;
         ttq = std::chrono::duration_cast<std::chrono::microseconds>(*r.quorum_at - r.started);
         st.time_to_quorum_us.push_back(micros(*r.quorum_at - r.started));
+        auto sample = static_cast<double>(micros(*r.quorum_at - r.started));
+        st.recent_ttq_us = st.recent_ttq_us == 0 ? sample : 0.9 * st.recent_ttq_us + 0.1 * sample;
         if (st.time_to_quorum_us.size() > max_quorum_samples) st.time_to_quorum_us.pop_front();
     }
     // Rounds may end out of order (a grace timer, a timeout): never publish

@@ -135,6 +135,14 @@ struct collector_state {
     /// for it (within max_rounds_in_flight) instead of at the next tick.
     std::uint64_t demand = 0;
     bool asking_ledger = false;                       // for a round on demand
+    /// Rounds on demand are spaced by a quarter of the recent time to quorum
+    /// (at most 20 ms) plus 2 ms: one round then covers every commit of that
+    /// while, instead of a round per commit (each costs every witness a
+    /// verification, a signature and an fsync), and a witnessed answer waits
+    /// at most that much longer.
+    std::optional<time_point> last_demand_round;
+    bool demand_timer = false;      // a round on demand waits for its spacing
+    double recent_ttq_us = 0;       // moving average of the time to quorum
     std::map<std::uint64_t, awaiting> awaiting_polls; // by id
     std::uint64_t next_poll = 1;
     std::uint64_t witnessed_size = 0;

@@ -25,14 +25,16 @@
 #     round) and under the signing load, and the signing throughput.
 #
 #  3b. witnessed: a leader and 3 witness processes (2 of 3): POST /api/sign
-#     at full speed, then with "witnessed": true paced to LOAD_WITNESSED_RATE
-#     (default 1000) requests/s, then at full speed again (the two plain runs
-#     bracket the paced one, for ratios within one run).
+#     at full speed, then with "witnessed": true offered at LOAD_WITNESSED_RATE
+#     (default 1000) requests/s on a fixed schedule (open loop), then at full
+#     speed again (the two plain runs bracket the paced one, for ratios within
+#     one run).
 #
 #   scripts/load.sh [SECONDS] [CONNECTIONS]
 #   LOAD_ONLY=sign|verify|monitor|audit|network|witness|witnessed   run one part
 #   LOAD_WITNESSES="0 3 0 3"  LOAD_IDLE=0     witness part: which counts, in order; no idle rounds
 #   LOAD_SERVE_ARGS="..."           extra `serve`/`node` flags, e.g. "--batch-linger-ms 2"
+#   LOAD_BIN=PATH                   run this civic-attest instead of building one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -43,8 +45,12 @@ server_url="http://127.0.0.1:$port"
 
 scripts/setup.sh
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-release --target civic-attest --parallel 2
-bin=build-release/bin/civic-attest
+if [ -n "${LOAD_BIN:-}" ]; then
+  bin=$(realpath "$LOAD_BIN") # another build of civic-attest, to compare two in alternating runs
+else
+  cmake --build build-release --target civic-attest --parallel 2
+  bin=$PWD/build-release/bin/civic-attest
+fi
 
 data=$(mktemp -d build-release/load-data.XXXXXX)
 cleanup() {
@@ -201,7 +207,7 @@ if [ -z "$only" ] || [ "$only" = network ]; then
       --identity load/clerk >/dev/null 2>&1
     TOKEN=$("$bin" token add --data "$1" --identity load/clerk --label load)
   }
-  export CIVIC_ATTEST=$PWD/$bin CLUSTER_NODE_ARGS="--http-threads 2 ${LOAD_SERVE_ARGS:-}"
+  export CIVIC_ATTEST=$bin CLUSTER_NODE_ARGS="--http-threads 2 ${LOAD_SERVE_ARGS:-}"
 
   CLUSTER_DIR="$net/alone" scripts/cluster.sh up "$net/alone.yaml" 2>/dev/null
   register "$net/alone/leader/data"
@@ -227,7 +233,7 @@ if [ -z "$only" ] || [ "$only" = witness ]; then
   server=
   net="$data/network"
   mkdir -p "$net"
-  export CIVIC_ATTEST=$PWD/$bin CLUSTER_NODE_ARGS="--http-threads 2 ${LOAD_SERVE_ARGS:-}"
+  export CIVIC_ATTEST=$bin CLUSTER_NODE_ARGS="--http-threads 2 ${LOAD_SERVE_ARGS:-}"
   witness_topology() { # FILE COUNT
     {
       echo "origin: load.example/witnessed"
@@ -291,7 +297,7 @@ if [ "$only" = witnessed ] || [ -z "$only" ]; then
   server=
   net="$data/witnessed"
   mkdir -p "$net"
-  export CIVIC_ATTEST=$PWD/$bin CLUSTER_NODE_ARGS="--http-threads 2 ${LOAD_SERVE_ARGS:-}"
+  export CIVIC_ATTEST=$bin CLUSTER_NODE_ARGS="--http-threads 2 ${LOAD_SERVE_ARGS:-}"
   {
     echo "origin: load.example/witnessed-answers"
     echo "regions: [{name: here}]"
@@ -314,8 +320,8 @@ if [ "$only" = witnessed ] || [ -z "$only" ]; then
   export TOKEN IDENTITY=load/clerk
   echo "== POST /api/sign, 3 witnesses (2 of 3): ${connections} connections, ${seconds} s"
   wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/sign.lua http://127.0.0.1:18401
-  echo "== POST /api/sign with \"witnessed\": true at about ${LOAD_WITNESSED_RATE:-1000}/s: ${connections} connections, ${seconds} s"
-  RATE=${LOAD_WITNESSED_RATE:-1000} CONNECTIONS=$connections \
+  echo "== POST /api/sign with \"witnessed\": true offered at ${LOAD_WITNESSED_RATE:-1000}/s (open loop): ${connections} connections, ${seconds} s"
+  RATE=${LOAD_WITNESSED_RATE:-1000} THREADS=2 \
     wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/sign_witnessed.lua http://127.0.0.1:18401
   curl -fs http://127.0.0.1:18401/api/status | python3 -c '
 import json, sys
