@@ -27,16 +27,13 @@ std::string origin_hash(const std::string& origin) {
 
 /// The request as the protocol layer reads it, or the 400 answer.
 std::variant<witness::add_checkpoint_request, cosign_answer> to_protocol(const cosign_request& r) {
-    if (r.proof.size() % 32 != 0 || r.proof.size() / 32 > witness::max_proof_lines)
-        return cosign_answer{400, false, "the proof must be at most 63 hashes of 32 bytes"};
+    auto proof = witness::proof_from_bytes(r.proof);
+    if (!proof) return cosign_answer{400, false, proof.message()};
     if (r.checkpoint.size() > note::max_note_size)
         return cosign_answer{400, false, "the checkpoint is larger than the largest note"};
     witness::add_checkpoint_request out;
     out.old_size = r.old_size;
-    out.proof.resize(r.proof.size() / 32);
-    for (std::size_t i = 0; i < out.proof.size(); ++i)
-        std::copy_n(r.proof.begin() + static_cast<std::ptrdiff_t>(32 * i), 32,
-                    out.proof[i].begin());
+    out.proof = std::move(*proof);
     out.checkpoint = r.checkpoint;
     return out;
 }

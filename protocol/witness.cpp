@@ -176,6 +176,16 @@ verdict check_add_checkpoint(const add_checkpoint_request& request, const truste
     return v;
 }
 
+result<std::vector<hash>> proof_from_bytes(byte_view concatenated) {
+    if (concatenated.size() % 32 != 0 || concatenated.size() / 32 > max_proof_lines)
+        return make_error("the proof must be at most 63 hashes of 32 bytes");
+    std::vector<hash> proof(concatenated.size() / 32);
+    for (std::size_t i = 0; i < proof.size(); ++i)
+        std::copy_n(concatenated.begin() + static_cast<std::ptrdiff_t>(32 * i), 32,
+                    proof[i].begin());
+    return proof;
+}
+
 std::uint32_t request_burst(std::uint32_t qpd) {
     return std::min(qpd, std::clamp<std::uint32_t>(qpd / 24, 2, 60));
 }

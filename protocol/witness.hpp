@@ -36,6 +36,9 @@ struct add_checkpoint_request {
 result<add_checkpoint_request> parse_add_checkpoint(std::string_view body);
 /// The request's wire form.
 std::string serialize(const add_checkpoint_request& request);
+/// A proof carried as its hashes' bytes back to back (a cosign_request's):
+/// the hashes, or why not (not whole hashes, or more than max_proof_lines).
+result<std::vector<hash>> proof_from_bytes(byte_view concatenated);
 /// A consistency proof as the body's proof lines: one base64 hash a line.
 std::string proof_lines(const std::vector<hash>& proof);
 

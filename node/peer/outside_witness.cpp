@@ -35,12 +35,9 @@ outside_witness(outside_witness_pointer self, http_origin origin, outside_witnes
                actors::cosign_request& request) -> caf::result<actors::cosign_answer> {
             witness::add_checkpoint_request body;
             body.old_size = request.old_size;
-            CIVIC_ASSERT_EQ(request.proof.size() % 32, 0u); // the collector's own proof
-            for (std::size_t at = 0; at < request.proof.size(); at += 32) {
-                hash h{};
-                std::copy_n(request.proof.begin() + static_cast<std::ptrdiff_t>(at), 32, h.begin());
-                body.proof.push_back(h);
-            }
+            auto proof = witness::proof_from_bytes(request.proof);
+            CIVIC_ASSERT(proof); // the collector's own proof
+            body.proof = std::move(*proof);
             body.checkpoint = std::move(request.checkpoint);
             auto reply =
                 self->state.session->call("POST", "/add-checkpoint", witness::serialize(body),

@@ -175,12 +175,9 @@ actors::cosign_answer outside_witnesses::decide(modelled_witness& w,
                                                 const actors::cosign_request& request) {
     witness::add_checkpoint_request req;
     req.old_size = request.old_size;
-    CIVIC_ASSERT_EQ(request.proof.size() % 32, 0u); // the collector's own proof
-    for (std::size_t at = 0; at < request.proof.size(); at += 32) {
-        hash h{};
-        std::copy_n(request.proof.begin() + static_cast<std::ptrdiff_t>(at), 32, h.begin());
-        req.proof.push_back(h);
-    }
+    auto proof = witness::proof_from_bytes(request.proof);
+    CIVIC_ASSERT(proof); // the collector's own proof
+    req.proof = std::move(*proof);
     req.checkpoint = request.checkpoint;
     auto v = witness::check_add_checkpoint(req, logs_, w.latest);
     auto unix_ms = sim_epoch_unix + std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -276,6 +276,22 @@ void collecting_leader(test::fake_operations& node) {
 
 } // namespace
 
+namespace {
+
+/// The collector answers the one held poll with a checkpoint that meets the
+/// quorum; returns it.
+std::string answer_held_poll(test::fake_operations& node) {
+    auto witnessed = node.sign_checkpoint(origin);
+    node.quorum_checkpoints.insert(witnessed);
+    REQUIRE(node.awaits.size() == 1);
+    auto held = std::move(node.awaits[0]);
+    node.awaits.clear();
+    held.done(witnessed);
+    return witnessed;
+}
+
+} // namespace
+
 TEST_CASE("witnessed answers: one held poll for all who wait, answered at the quorum",
           "[api][witnessed]") {
     test::fake_operations node;
@@ -299,11 +315,7 @@ TEST_CASE("witnessed answers: one held poll for all who wait, answered at the qu
         CHECK(!w->answered);
 
     // The collector answers at the quorum: every waiter at once, no 100 ms poll.
-    auto witnessed = node.sign_checkpoint(origin);
-    node.quorum_checkpoints.insert(witnessed);
-    auto held = std::move(node.awaits[0]);
-    node.awaits.clear();
-    held.done(witnessed);
+    auto witnessed = answer_held_poll(node);
     for (const auto& w : waiting) {
         REQUIRE(w->answered);
         CHECK(w->response.status == 200);
@@ -597,16 +609,26 @@ TEST_CASE("submit: an owner's signed entry, authorised by kind, checked before i
           422);
 }
 
+namespace {
+
+/// A replica holding one statement its owner (town/clerk) signed: what the
+/// tests of submissions through a replica send. Returns the entry.
+bytes replica_with_owner_statement(test::fake_operations& node) {
+    node.node_facts = leader_facts();
+    node.node_facts.leading = false;
+    auto said = owner_entry(entry_kind::statement, "town/clerk", test::key_for("owner:town/clerk"));
+    node.append(said);
+    node.receipt = receipt_for(node, 0);
+    return said;
+}
+
+} // namespace
+
 TEST_CASE("submit on a replica: forwarded with the token's hash for the leader to check",
           "[api][submit]") {
     test::fake_operations node;
-    node.node_facts = leader_facts();
-    node.node_facts.leading = false;
+    auto said = replica_with_owner_statement(node);
     node::api::node_api api(node);
-    auto key = test::key_for("owner:town/clerk");
-    auto said = owner_entry(entry_kind::statement, "town/clerk", key);
-    node.append(said);
-    node.receipt = receipt_for(node, 0);
     CHECK(ask(api, "POST", "/api/submit", submit_body(said))->response.status == 401);
     auto forwarded = ask(api, "POST", "/api/submit", submit_body(said), bearer("anything"));
     CHECK(forwarded->response.status == 200);
@@ -624,14 +646,9 @@ TEST_CASE("witnessed submit on a replica: the flag goes to the leader, and the r
           "the leader's collector, not on gossip",
           "[api][submit][witnessed]") {
     test::fake_operations node;
-    node.node_facts = leader_facts();
-    node.node_facts.leading = false;
+    auto said = replica_with_owner_statement(node);
     node.node_facts.has_policy = true;
     node::api::node_api api(node);
-    auto key = test::key_for("owner:town/clerk");
-    auto said = owner_entry(entry_kind::statement, "town/clerk", key);
-    node.append(said);
-    node.receipt = receipt_for(node, 0);
     auto body = json{{"entry", base64_encode(said)}, {"witnessed", true}}.dump();
     auto w = ask(api, "POST", "/api/submit", body, bearer("anything"));
     REQUIRE(node.submitted_witnessed == std::vector<bool>{true});
@@ -642,11 +659,7 @@ TEST_CASE("witnessed submit on a replica: the flag goes to the leader, and the r
     CHECK(node.awaits[0].size == 1);
     CHECK(node.checkpoint_asks.empty());
     CHECK(!w->answered);
-    auto witnessed = node.sign_checkpoint(origin);
-    node.quorum_checkpoints.insert(witnessed);
-    auto held = std::move(node.awaits[0]);
-    node.awaits.clear();
-    held.done(witnessed);
+    auto witnessed = answer_held_poll(node);
     REQUIRE(w->answered);
     CHECK(w->response.status == 200);
     CHECK(w->body()["quorum"] == true);

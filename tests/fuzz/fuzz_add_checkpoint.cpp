@@ -2,9 +2,11 @@
 // Internet may send it: parse_add_checkpoint, its wire form again, and
 // check_add_checkpoint against a trusted log with and without a cosigned
 // state. Whatever is cosigned was signed by the log and extends the state.
+// The same bytes also go through proof_from_bytes (a proof from a peer).
 #include "protocol/witness.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -54,6 +56,17 @@ void check(const civic::witness::add_checkpoint_request& request,
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view input(reinterpret_cast<const char*>(data), size);
+    // The same bytes as a proof carried over CAF (a cosign_request's): whole
+    // hashes only, at most 63, and the same bytes back.
+    if (auto hashes = civic::witness::proof_from_bytes(civic::byte_view(data, size))) {
+        if (size % 32 != 0 || hashes->size() > civic::witness::max_proof_lines)
+            CIVIC_FUZZ_FAIL("a proof of partial hashes, or too many, accepted");
+        for (std::size_t i = 0; i < hashes->size(); ++i)
+            if (!std::equal((*hashes)[i].begin(), (*hashes)[i].end(), data + 32 * i))
+                CIVIC_FUZZ_FAIL("a proof's hash is not its bytes");
+    } else if (size % 32 == 0 && size / 32 <= civic::witness::max_proof_lines) {
+        CIVIC_FUZZ_FAIL("a proof of whole hashes refused");
+    }
     auto parsed = civic::witness::parse_add_checkpoint(input);
     if (!parsed) return 0;
     if (parsed->proof.size() > civic::witness::max_proof_lines)

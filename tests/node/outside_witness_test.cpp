@@ -68,6 +68,16 @@ json witness_view(const json& witnessing, const std::string& name) {
     return {};
 }
 
+/// The leader's bundle for entry `index` meets the quorum and verifies
+/// offline against the policy.
+void check_bundle_verifies(network& net, std::uint64_t index) {
+    auto bundle = json::parse(net.get("leader", "/api/bundle/" + std::to_string(index)));
+    CHECK(bundle["quorum"] == true);
+    std::ofstream(net.dir / "bundle.proof") << bundle["proof"].get<std::string>();
+    CHECK(net.cli({"verify", "--policy", net.dir / "policy.txt", "--proof",
+                   net.dir / "bundle.proof"}) == 0);
+}
+
 /// Signs one more entry at a time until the leader's published checkpoint of
 /// its whole tree meets the quorum with both witnesses' cosignatures.
 json wait_both(network& net, const std::string& tag) {
@@ -110,11 +120,7 @@ TEST_CASE("outside witness: an independent tlog-witness over HTTP and a network 
 
     // What the leader serves verifies offline against the policy (2 of 2).
     auto size = w["published_size"].get<std::uint64_t>();
-    auto bundle = json::parse(net.get("leader", "/api/bundle/" + std::to_string(size - 1)));
-    CHECK(bundle["quorum"] == true);
-    std::ofstream(net.dir / "outside.proof") << bundle["proof"].get<std::string>();
-    CHECK(net.cli({"verify", "--policy", net.dir / "policy.txt", "--proof",
-                   net.dir / "outside.proof"}) == 0);
+    check_bundle_verifies(net, size - 1);
 
     // The Go witness's monitoring answer: the log's checkpoint with its cosignature.
     {
@@ -244,11 +250,6 @@ TEST_CASE("outside witness: over HTTPS the certificate must chain to outside_ca_
     CHECK(read_file(scratch / "go-tls.log").find("add-checkpoint from ") != std::string::npos);
 
     // What the leader serves verifies offline against the policy.
-    auto size = w["published_size"].get<std::uint64_t>();
-    auto bundle = json::parse(net.get("leader", "/api/bundle/" + std::to_string(size - 1)));
-    CHECK(bundle["quorum"] == true);
-    std::ofstream(net.dir / "tls.proof") << bundle["proof"].get<std::string>();
-    CHECK(net.cli({"verify", "--policy", net.dir / "policy.txt", "--proof",
-                   net.dir / "tls.proof"}) == 0);
+    check_bundle_verifies(net, w["published_size"].get<std::uint64_t>() - 1);
     net.nodes["leader"].process.kill_now();
 }

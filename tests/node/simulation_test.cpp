@@ -21,16 +21,22 @@ using namespace std::chrono_literals;
 
 namespace {
 
-simulation_options base_options(std::uint64_t seed = 7) {
-    auto t = load_topology(CIVIC_TOPOLOGIES_DIR "/local-3region.yaml");
+/// A run of a shipped topology: 40 submissions a second for `duration`.
+simulation_options options_for(const char* topology_file, std::uint64_t seed, sim_duration duration,
+                               sim_duration settle) {
+    auto t = load_topology(std::string(CIVIC_TOPOLOGIES_DIR "/") + topology_file);
     REQUIRE(t);
     simulation_options o;
     o.topo = std::move(*t);
     o.seed = seed;
-    o.duration = 20s;
-    o.settle = 20s;
+    o.duration = duration;
+    o.settle = settle;
     o.submissions_per_second = 40;
     return o;
+}
+
+simulation_options base_options(std::uint64_t seed = 7) {
+    return options_for("local-3region.yaml", seed, 20s, 20s);
 }
 
 simulation_report run(const simulation_options& o) {
@@ -254,15 +260,7 @@ TEST_CASE("simulate: a short fuzz run with random faults keeps every invariant")
 namespace {
 
 simulation_options outside_options(std::uint64_t seed = 3) {
-    auto t = load_topology(CIVIC_TOPOLOGIES_DIR "/outside-witnesses.yaml");
-    REQUIRE(t);
-    simulation_options o;
-    o.topo = std::move(*t);
-    o.seed = seed;
-    o.duration = 20s;
-    o.settle = 10s;
-    o.submissions_per_second = 40;
-    return o;
+    return options_for("outside-witnesses.yaml", seed, 20s, 10s);
 }
 
 } // namespace
