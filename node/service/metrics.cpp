@@ -162,9 +162,9 @@ struct metrics::impl {
     prometheus::Counter& witnessed_polls =
         prometheus::BuildCounter()
             .Name("civic_witnessed_polls_total")
-            .Help("Asks for the witnessed checkpoint on behalf of /api/sign requests with "
-                  "\"witnessed\": true: one for all that wait (the leader's collector holds it up "
-                  "to 1 s; a replica asks every 100 ms)")
+            .Help("Asks for the witnessed checkpoint on behalf of /api/sign and /api/submit "
+                  "requests with \"witnessed\": true: one for all that wait (the leader's "
+                  "collector holds it up to 1 s; a replica's goes there through its uplink)")
             .Register(*registry)
             .Add({});
     prometheus::Gauge& witnessed_waiting =
