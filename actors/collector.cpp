@@ -207,11 +207,9 @@ void catch_up(collector_pointer self, std::size_t i) {
     }
 }
 
-/// A 429 or 503: not asked again before its Retry-After (capped), or a backoff
-/// that grows while it keeps saying so.
 /// Link `i` may be asked again after `wait`, by the witness's own limit: the
 /// rounds short of their quorum wait for it, and it is asked then.
-void not_before(collector_pointer self, std::size_t i, std::chrono::milliseconds wait) {
+void ask_again_after(collector_pointer self, std::size_t i, std::chrono::milliseconds wait) {
     auto& l = self->state.links[i];
     l.not_before = self->clock().now() + wait;
     l.limited_by_witness = true;
@@ -231,9 +229,11 @@ void keep_pace(collector_pointer self, std::size_t i, time_point sent) {
     auto next = sent + l.pace;
     auto now = self->clock().now();
     if (next > now)
-        not_before(self, i, std::chrono::duration_cast<std::chrono::milliseconds>(next - now));
+        ask_again_after(self, i, std::chrono::duration_cast<std::chrono::milliseconds>(next - now));
 }
 
+/// A 429 (`too_many`) or 503: not asked again before its Retry-After (capped),
+/// or a backoff that grows while it keeps saying so.
 void hold_back(collector_pointer self, std::size_t i, bool too_many, std::uint32_t retry_after_s) {
     auto& st = self->state;
     auto& l = st.links[i];
@@ -257,7 +257,7 @@ void hold_back(collector_pointer self, std::size_t i, bool too_many, std::uint32
         }
         l.last_too_many = now;
     }
-    not_before(self, i, wait);
+    ask_again_after(self, i, wait);
 }
 
 /// A request to a witness ended: where its next one starts.
@@ -491,8 +491,8 @@ void finish_round(collector_pointer self, std::uint64_t id) {
     if (met) {
         ++st.quorum_rounds;
         ttq = std::chrono::duration_cast<std::chrono::microseconds>(*r.quorum_at - r.started);
-        st.time_to_quorum_us.push_back(micros(*r.quorum_at - r.started));
-        auto sample = static_cast<double>(micros(*r.quorum_at - r.started));
+        st.time_to_quorum_us.push_back(static_cast<std::uint64_t>(ttq->count()));
+        auto sample = static_cast<double>(ttq->count());
         st.recent_ttq_us = st.recent_ttq_us == 0 ? sample : 0.9 * st.recent_ttq_us + 0.1 * sample;
         if (st.time_to_quorum_us.size() > max_quorum_samples) st.time_to_quorum_us.pop_front();
     }

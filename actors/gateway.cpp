@@ -130,9 +130,8 @@ gateway_actor::behavior_type gateway(gateway_pointer self, gateway_config config
                 rp.deliver(std::move(e));
                 return caf::delegated<std::string>{};
             };
-            if (auto denied = refuse_sender(self, &st.config.replicas,
-                                            "wait for a witnessed "
-                                            "checkpoint"))
+            if (auto denied =
+                    refuse_sender(self, &st.config.replicas, "wait for a witnessed checkpoint"))
                 return refuse(std::move(denied));
             if (!st.config.leading) return refuse(not_leader(st));
             auto collector = st.actors->get(slots::collector);

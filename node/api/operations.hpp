@@ -128,9 +128,6 @@ public:
     /// replica asks its leader's through its uplink).
     virtual void await_witnessed(std::uint64_t size, std::chrono::milliseconds max_wait,
                                  done_fn<std::string> done, failed_fn failed) = 0;
-    /// Witnessed requests wait for a tree of `size`: the collector starts a
-    /// round at once (a leader with witnesses; no answer).
-    virtual void want_witnessed(std::uint64_t size) = 0;
     virtual void ledger_status(done_fn<actors::ledger_status> done, failed_fn failed) = 0;
     virtual void collector_status(done_fn<actors::collector_status> done, failed_fn failed) = 0;
     virtual void link_status(done_fn<actors::link_status> done, failed_fn failed) = 0;

@@ -20,9 +20,8 @@ void witnessed_waiter::wait(std::uint64_t index, std::chrono::steady_clock::time
     }
     // Too many waiting: the log-signed answer at once, as at a deadline.
     if (full) return respond(std::move(fallback));
-    // The leader's collector starts a round for it at once (a signed entry's
-    // ledger said so already; a submitted one's did not).
-    if (ops_.facts().collecting) ops_.want_witnessed(index + 1);
+    // The leader's collector starts a round for it at once: the request's
+    // flag went with it to the leader's ledger, which said so at the commit.
     if (start_poll) poll();
 }
 

@@ -158,9 +158,7 @@ result<std::string> expanded_policy(const topology& t, const std::string& log_vk
     std::string line;
     bool quorum = false;
     while (std::getline(lines, line)) {
-        std::istringstream fields(line);
-        std::string first, name, rest;
-        fields >> first >> name >> rest;
+        auto [first, name, rest, url] = split_policy_line(line);
         quorum = quorum || first == "quorum";
         const node_spec* node = first == "witness" && rest.empty() ? t.find(name) : nullptr;
         if (!node) {

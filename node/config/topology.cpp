@@ -347,9 +347,7 @@ std::set<std::string> read_policy(const reader& r, const YAML::Node& root, topol
     int number = 0;
     while (std::getline(lines, line)) {
         ++number;
-        std::istringstream fields(line);
-        std::string first, name, rest;
-        fields >> first >> name >> rest;
+        auto [first, name, rest, url] = split_policy_line(line);
         if (first == "witness" && !name.empty() && rest.empty()) {
             auto node = t.find(name);
             if (!node || !node->has(node_role::witness))
@@ -402,6 +400,13 @@ void read_outside_witnesses(const reader& r, const YAML::Node& root, topology& t
 }
 
 } // namespace
+
+policy_line_words split_policy_line(const std::string& line) {
+    std::istringstream fields(line);
+    policy_line_words w;
+    fields >> w.keyword >> w.name >> w.key >> w.url;
+    return w;
+}
 
 const char* to_string(node_role role) {
     switch (role) {

@@ -124,6 +124,14 @@ struct topology {
     std::pair<double, double> latency(const std::string& from, const std::string& to) const;
 };
 
+/// A line of a topology's policy text split into its first words: the
+/// keyword, the name, and for `witness` lines the key and URL when given (what
+/// decides whether it names a node, an outside witness, or neither).
+struct policy_line_words {
+    std::string keyword, name, key, url;
+};
+policy_line_words split_policy_line(const std::string& line);
+
 /// Parses and validates a topology; `file` names it in error messages.
 result<topology> parse_topology(const std::string& text, const std::string& file);
 /// Reads, parses and validates a topology file.

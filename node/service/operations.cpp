@@ -151,10 +151,6 @@ public:
                                     wait_ms);
         ask<std::string>(actors::slots::collector, done, failed, atoms::poll_atom_v, size, wait_ms);
     }
-    void want_witnessed(std::uint64_t size) override {
-        if (auto collector = parts_.directory->get(actors::slots::collector))
-            caf::anon_send(collector, atoms::poll_atom_v, size);
-    }
     void ledger_status(done_fn<actors::ledger_status> done, failed_fn failed) override {
         ask<actors::ledger_status>(actors::slots::ledger, done, failed, atoms::status_atom_v);
     }

@@ -153,9 +153,9 @@ std::pair<std::uint64_t, sim_duration> outside_witnesses::send(std::size_t witne
     // answers): its state changes even if the asker has given up by then.
     clock_.at(now + out, [this, id, witness, region, request = std::move(request)] {
         auto& at = witnesses_[witness];
-        if (net_.heal_time(region, at.model.region)) return; // lost on the way
+        // Cut off meanwhile: the request never arrives, and the asker times out.
+        if (net_.heal_time(region, at.model.region)) return;
         auto answer = decide(at, request);
-        if (net_.heal_time(at.model.region, region)) return; // the answer is lost
         if (auto it = exchanges_.find(id); it != exchanges_.end())
             it->second.answer = std::move(answer);
     });

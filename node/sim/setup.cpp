@@ -89,9 +89,7 @@ result<std::string> with_simulated_outside_keys(prepared_setup& setup, const std
     std::istringstream lines(text);
     std::string line, out;
     while (std::getline(lines, line)) {
-        std::istringstream fields(line);
-        std::string first, name, vkey, url;
-        fields >> first >> name >> vkey >> url;
+        auto [first, name, vkey, url] = split_policy_line(line);
         if (first != "witness" || url.empty() || topo.find(name)) {
             out += line + "\n";
             continue;

@@ -55,10 +55,8 @@ std::vector<std::string> outside_lines(const topology& base, std::size_t count) 
         std::istringstream in(base.policy);
         std::string line;
         while (std::getline(in, line)) {
-            std::istringstream fields(line);
-            std::string first, name;
-            fields >> first >> name;
-            if (first == "witness" && name == base.outside_witnesses[i].name) {
+            auto words = split_policy_line(line);
+            if (words.keyword == "witness" && words.name == base.outside_witnesses[i].name) {
                 lines.push_back(line);
                 break;
             }
@@ -87,10 +85,7 @@ topology with_witnesses(const topology& base, const std::vector<const node_spec*
         policy += "witness " + n + "\n";
     for (const auto& line : outside) {
         policy += line + "\n";
-        std::istringstream fields(line);
-        std::string first, name;
-        fields >> first >> name;
-        names.push_back(name);
+        names.push_back(split_policy_line(line).name);
     }
     policy += "group sweep " + std::to_string(quorum);
     for (const auto& n : names)

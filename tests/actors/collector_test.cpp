@@ -358,6 +358,46 @@ TEST_CASE("collector: witnessed requests start a round at once, pipelined beside
     }
 }
 
+TEST_CASE("collector: rounds on demand are spaced by a quarter of the time to quorum plus 2 ms, "
+          "and the first after a quiet while starts at once",
+          "[actors][collector][witnessed]") {
+    // Three witnesses 1 ms away, 2 needed: the time to quorum is 2 ms, so
+    // rounds on demand are at least 2.5 ms apart.
+    fixture f({1ms, 1ms, 1ms}, 2);
+    f.run_for(1500ms); // the first tick's round, which sets the time to quorum
+    REQUIRE(f.status().rounds == 1);
+
+    // After a quiet second, a witnessed request starts its round at once:
+    // answered one time to quorum later.
+    f.append(1);
+    auto quick = f.send_request<std::string>(f.collector, atoms::poll_atom_v, f.appended,
+                                             std::uint32_t{5000});
+    f.run_for(2100us);
+    REQUIRE(quick->done);
+    REQUIRE(quick->value);
+    CHECK(parse_signed_checkpoint(*quick->value)->body.size == f.appended);
+
+    // A commit every half millisecond for 20 ms, each with a client waiting:
+    // unspaced that is a round per commit (40, up to 4 in flight); spaced,
+    // one round covers every commit of its 2.5 ms, so at most 16 rounds start
+    // in the 30 ms until the last is witnessed even at the 2 ms floor.
+    auto before = f.status().demand_rounds;
+    for (int i = 0; i < 40; ++i) {
+        f.append(1);
+        caf::anon_send(f.collector, atoms::poll_atom_v, f.appended);
+        f.run_for(500us);
+    }
+    auto last = f.send_request<std::string>(f.collector, atoms::poll_atom_v, f.appended,
+                                            std::uint32_t{5000});
+    f.run_for(10ms); // the spacing and one time to quorum after the last commit
+    REQUIRE(last->done);
+    REQUIRE(last->value);
+    CHECK(parse_signed_checkpoint(*last->value)->body.size == f.appended);
+    auto spaced = f.status().demand_rounds - before;
+    CHECK(spaced >= 6);
+    CHECK(spaced <= 16);
+}
+
 TEST_CASE("collector: a poll no round covers ends at its wait with what is witnessed, and "
           "polls beyond the bound are answered at once",
           "[actors][collector][witnessed]") {

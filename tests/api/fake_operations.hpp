@@ -52,7 +52,6 @@ public:
         failed_fn failed;
     };
     std::vector<await_call> awaits;
-    std::vector<std::uint64_t> wanted;
     /// Checkpoints the network's policy says met the quorum.
     std::set<std::string> quorum_checkpoints;
     std::vector<std::string> asked_cosigned;
@@ -191,7 +190,6 @@ public:
                          done_fn<std::string> done, failed_fn failed) override {
         awaits.push_back({size, max_wait, std::move(done), std::move(failed)});
     }
-    void want_witnessed(std::uint64_t size) override { wanted.push_back(size); }
     void ledger_status(done_fn<actors::ledger_status> done, failed_fn failed) override {
         answer(ledger, done, failed);
     }
